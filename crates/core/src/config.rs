@@ -1,0 +1,465 @@
+//! Typed settings: the app's own tables in `Leptos.toml`, each overridable by
+//! an environment variable. A bad value becomes a [`ConfigError`] whose
+//! `Display` is one line naming the setting, so start-up can print it and
+//! exit instead of panicking.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod database_url;
+pub use database_url::DatabaseUrl;
+
+/// One setting: its key in the config file and the environment variables
+/// that override it (first one set wins).
+struct Key {
+    path: &'static str,
+    env: &'static [&'static str],
+}
+
+const SERVER_ADDR: Key = Key {
+    path: "server.addr",
+    env: &["SERVER_ADDR", "LEPTOS_SITE_ADDR"],
+};
+const SHUTDOWN_GRACE: Key = Key {
+    path: "server.shutdown_grace_secs",
+    env: &["SHUTDOWN_GRACE_SECS"],
+};
+const DATABASE_URL: Key = Key {
+    path: "database.url",
+    env: &["DATABASE_URL"],
+};
+const DATABASE_MAX_CONNECTIONS: Key = Key {
+    path: "database.max_connections",
+    env: &["DATABASE_MAX_CONNECTIONS"],
+};
+const DATABASE_CONNECT_TIMEOUT: Key = Key {
+    path: "database.connect_timeout_secs",
+    env: &["DATABASE_CONNECT_TIMEOUT_SECS"],
+};
+const DATA_DIR: Key = Key {
+    path: "data.dir",
+    env: &["DATA_DIR"],
+};
+const EXECUTOR_SLOTS: Key = Key {
+    path: "executor.slots",
+    env: &["EXECUTOR_SLOTS"],
+};
+const JOB_TIMEOUT: Key = Key {
+    path: "executor.job_timeout_secs",
+    env: &["JOB_TIMEOUT_SECS"],
+};
+const POLL_INTERVAL: Key = Key {
+    path: "executor.poll_interval_ms",
+    env: &["EXECUTOR_POLL_INTERVAL_MS"],
+};
+const HEARTBEAT: Key = Key {
+    path: "executor.heartbeat_secs",
+    env: &["EXECUTOR_HEARTBEAT_SECS"],
+};
+const LEASE: Key = Key {
+    path: "executor.lease_secs",
+    env: &["EXECUTOR_LEASE_SECS"],
+};
+const SGP_CONNECT_TIMEOUT: Key = Key {
+    path: "sgp.connect_timeout_secs",
+    env: &["SGP_CONNECT_TIMEOUT_SECS"],
+};
+const SGP_REQUEST_TIMEOUT: Key = Key {
+    path: "sgp.request_timeout_secs",
+    env: &["SGP_REQUEST_TIMEOUT_SECS"],
+};
+const LOG_FILTER: Key = Key {
+    path: "log.filter",
+    env: &["LOG_FILTER", "RUST_LOG"],
+};
+const LOG_FORMAT: Key = Key {
+    path: "log.format",
+    env: &["LOG_FORMAT"],
+};
+const DEMO: Key = Key {
+    path: "demo.enabled",
+    env: &["DEMO"],
+};
+
+const ALL_KEYS: &[&Key] = &[
+    &SERVER_ADDR,
+    &SHUTDOWN_GRACE,
+    &DATABASE_URL,
+    &DATABASE_MAX_CONNECTIONS,
+    &DATABASE_CONNECT_TIMEOUT,
+    &DATA_DIR,
+    &EXECUTOR_SLOTS,
+    &JOB_TIMEOUT,
+    &POLL_INTERVAL,
+    &HEARTBEAT,
+    &LEASE,
+    &SGP_CONNECT_TIMEOUT,
+    &SGP_REQUEST_TIMEOUT,
+    &LOG_FILTER,
+    &LOG_FORMAT,
+    &DEMO,
+];
+
+/// Every setting and the environment variables that override it, for
+/// `--help` texts and the README.
+pub fn documented_keys() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    ALL_KEYS.iter().map(|k| (k.path, k.env))
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub executor: ExecutorSettings,
+    pub sgp: SgpSettings,
+    pub log: LogSettings,
+    /// Seeds a demo provider (and, with later features, a demo SGP).
+    pub demo: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    pub addr: SocketAddr,
+    /// How long running jobs get to finish on shutdown before they are left
+    /// for the next process to resume.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecutorSettings {
+    pub slots: usize,
+    pub job_timeout: Duration,
+    pub poll_interval: Duration,
+    pub heartbeat: Duration,
+    pub lease: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct SgpSettings {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+/// Where a rejected value came from, so the message points at what to fix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Env(String),
+    File(PathBuf),
+    Default,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    FileUnreadable { path: PathBuf, reason: String },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    FileSyntax { path: PathBuf, reason: String },
+    #[error("unknown setting {key} in {path} (known settings: {known})")]
+    UnknownKey {
+        key: String,
+        path: PathBuf,
+        known: String,
+    },
+    #[error("invalid setting {key} ({origin}): {problem}")]
+    Invalid {
+        key: &'static str,
+        origin: OriginDisplay,
+        problem: String,
+    },
+}
+
+/// `Origin` rendered for the one-line error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginDisplay(pub Origin);
+
+impl fmt::Display for OriginDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Origin::Env(name) => write!(f, "from environment variable {name}"),
+            Origin::File(path) => write!(f, "from {}", path.display()),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The raw material settings are read from: the parsed file (if any) and a
+/// way to read environment variables (injected so tests need not touch the
+/// process environment).
+pub struct Sources<'a> {
+    file: Option<(PathBuf, toml::Table)>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Sources<'a> {
+    /// Reads `path` when given; a missing file is an error only when
+    /// `required` (it was named explicitly).
+    pub fn load(
+        path: Option<&Path>,
+        required: bool,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file = match path {
+            None => None,
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => Some((path.to_owned(), parse_file(path, &text)?)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => None,
+                Err(e) => {
+                    return Err(ConfigError::FileUnreadable {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })
+                }
+            },
+        };
+        Ok(Sources { file, env })
+    }
+
+    /// The path of the config file that was read, if any.
+    pub fn file_path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    fn raw(&self, key: &Key) -> Option<(String, Origin)> {
+        for name in key.env {
+            if let Some(value) = (self.env)(name) {
+                return Some((value, Origin::Env((*name).to_owned())));
+            }
+        }
+        let (path, table) = self.file.as_ref()?;
+        let (section, field) = key.path.split_once('.').expect("keys are section.field");
+        let value = table.get(section)?.as_table()?.get(field)?;
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => format!("{other}"),
+        };
+        Some((text, Origin::File(path.clone())))
+    }
+
+    fn get<T>(
+        &self,
+        key: &'static Key,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<(T, Origin), ConfigError> {
+        match self.raw(key) {
+            None => Ok((default, Origin::Default)),
+            Some((text, origin)) => parse(text.trim())
+                .map(|v| (v, origin.clone()))
+                .map_err(|problem| ConfigError::Invalid {
+                    key: key.path,
+                    origin: OriginDisplay(origin),
+                    problem,
+                }),
+        }
+    }
+
+    fn value<T>(
+        &self,
+        key: &'static Key,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        self.get(key, default, parse).map(|(v, _)| v)
+    }
+}
+
+fn parse_file(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        // toml's messages span several lines with a source excerpt; keep the
+        // gist on one line.
+        let reason = e.message().replace('\n', " ");
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start].matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        ConfigError::FileSyntax {
+            path: path.to_owned(),
+            reason: format!("{reason}{at}"),
+        }
+    })?;
+    let known: BTreeSet<&str> = ALL_KEYS.iter().map(|k| k.path).collect();
+    for (section, value) in &table {
+        // Leptos' own build and runtime settings live in [package.metadata.leptos].
+        if section == "package" {
+            continue;
+        }
+        let fields: Vec<String> = match value.as_table() {
+            Some(t) => t.keys().map(|f| format!("{section}.{f}")).collect(),
+            None => vec![section.clone()],
+        };
+        for key in fields {
+            if !known.contains(key.as_str()) {
+                return Err(ConfigError::UnknownKey {
+                    key,
+                    path: path.to_owned(),
+                    known: known.iter().copied().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn whole_number(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> {
+    move |s| match s.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from {min} to {max}, got {s:?}"
+        )),
+    }
+}
+
+fn seconds(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> {
+    let n = whole_number(min, max);
+    move |s| n(s).map(Duration::from_secs)
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, got {s:?}")),
+    }
+}
+
+impl Settings {
+    /// Reads every setting; the first bad one is the error.
+    pub fn from_sources(src: &Sources<'_>) -> Result<Settings, ConfigError> {
+        let addr = src.value(&SERVER_ADDR, SocketAddr::from(([127, 0, 0, 1], 3000)), |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {s:?}"))
+        })?;
+        let shutdown_grace = src.value(&SHUTDOWN_GRACE, Duration::from_secs(30), seconds(0, 3600))?;
+
+        let data_dir = src.value(&DATA_DIR, PathBuf::from("data"), |s| {
+            if s.is_empty() {
+                Err("must not be empty".to_owned())
+            } else {
+                Ok(PathBuf::from(s))
+            }
+        })?;
+        let (url, origin) = src.get(&DATABASE_URL, None, |s| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                DatabaseUrl::parse(s).map(Some)
+            }
+        })?;
+        let url = match url {
+            Some(url) => url,
+            None => DatabaseUrl::sqlite_in(&data_dir).map_err(|problem| ConfigError::Invalid {
+                key: DATABASE_URL.path,
+                origin: OriginDisplay(origin),
+                problem,
+            })?,
+        };
+        let max_connections =
+            src.value(&DATABASE_MAX_CONNECTIONS, 10, whole_number(1, 1000))? as u32;
+        let connect_timeout =
+            src.value(&DATABASE_CONNECT_TIMEOUT, Duration::from_secs(10), seconds(1, 600))?;
+
+        let slots = src.value(&EXECUTOR_SLOTS, 4, whole_number(1, 256))? as usize;
+        let job_timeout =
+            src.value(&JOB_TIMEOUT, Duration::from_secs(6 * 3600), seconds(1, 7 * 24 * 3600))?;
+        let poll_interval = src.value(&POLL_INTERVAL, Duration::from_millis(1000), |s| {
+            whole_number(10, 600_000)(s).map(Duration::from_millis)
+        })?;
+        let heartbeat = src.value(&HEARTBEAT, Duration::from_secs(10), seconds(1, 3600))?;
+        let (lease, lease_origin) =
+            src.get(&LEASE, Duration::from_secs(60), seconds(2, 24 * 3600))?;
+        if lease < heartbeat * 2 {
+            return Err(ConfigError::Invalid {
+                key: LEASE.path,
+                origin: OriginDisplay(lease_origin),
+                problem: format!(
+                    "the lease ({}s) must be at least twice the heartbeat ({}s), or live jobs would be rescued",
+                    lease.as_secs(),
+                    heartbeat.as_secs()
+                ),
+            });
+        }
+
+        let sgp_connect = src.value(&SGP_CONNECT_TIMEOUT, Duration::from_secs(10), seconds(1, 600))?;
+        let sgp_request =
+            src.value(&SGP_REQUEST_TIMEOUT, Duration::from_secs(60), seconds(1, 3600))?;
+
+        let filter = src.value(&LOG_FILTER, "info,sqlx=warn,tower_http=info".to_owned(), |s| {
+            if s.is_empty() {
+                Err("must not be empty (try \"info\")".to_owned())
+            } else {
+                Ok(s.to_owned())
+            }
+        })?;
+        let format = src.value(&LOG_FORMAT, LogFormat::Text, |s| match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("expected text or json, got {s:?}")),
+        })?;
+        let demo = src.value(&DEMO, false, boolean)?;
+
+        Ok(Settings {
+            server: ServerSettings {
+                addr,
+                shutdown_grace,
+            },
+            database: DatabaseSettings {
+                url,
+                max_connections,
+                connect_timeout,
+            },
+            data_dir,
+            executor: ExecutorSettings {
+                slots,
+                job_timeout,
+                poll_interval,
+                heartbeat,
+                lease,
+            },
+            sgp: SgpSettings {
+                connect_timeout: sgp_connect,
+                request_timeout: sgp_request,
+            },
+            log: LogSettings { filter, format },
+            demo,
+        })
+    }
+
+    /// Reads `path` (or nothing) and the process environment.
+    pub fn load(path: Option<&Path>, required: bool) -> Result<Settings, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let sources = Sources::load(path, required, &env)?;
+        Settings::from_sources(&sources)
+    }
+}
+
+#[cfg(test)]
+mod tests;

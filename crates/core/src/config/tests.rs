@@ -1,0 +1,128 @@
+use super::*;
+use std::collections::HashMap;
+
+fn settings(file: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Leptos.toml");
+    if let Some(text) = file {
+        std::fs::write(&path, text).unwrap();
+    }
+    let vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| vars.get(name).cloned();
+    let sources = Sources::load(Some(&path), false, &lookup)?;
+    Settings::from_sources(&sources)
+}
+
+fn error_line(file: Option<&str>, env: &[(&str, &str)]) -> String {
+    let line = settings(file, env).unwrap_err().to_string();
+    assert!(!line.contains('\n'), "error must be one line: {line}");
+    line
+}
+
+#[test]
+fn defaults_need_no_file_and_pick_sqlite_in_the_data_dir() {
+    let s = settings(None, &[]).unwrap();
+    assert_eq!(s.server.addr.to_string(), "127.0.0.1:3000");
+    assert_eq!(s.database.url, DatabaseUrl::Sqlite("sqlite://data/sgp-import.db".into()));
+    assert_eq!(s.executor.slots, 4);
+    assert!(!s.demo);
+}
+
+#[test]
+fn file_values_are_read_and_env_overrides_them() {
+    let file = r#"
+[server]
+addr = "0.0.0.0:8080"
+[executor]
+slots = 8
+[data]
+dir = "/var/lib/sgp"
+[package.metadata.leptos]
+output-name = "sgp-import"
+"#;
+    let s = settings(Some(file), &[]).unwrap();
+    assert_eq!(s.server.addr.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.executor.slots, 8);
+    assert_eq!(s.database.url.expose(), "sqlite:///var/lib/sgp/sgp-import.db");
+
+    let s = settings(
+        Some(file),
+        &[("EXECUTOR_SLOTS", "2"), ("SERVER_ADDR", "127.0.0.1:4000"), ("DEMO", "true")],
+    )
+    .unwrap();
+    assert_eq!(s.executor.slots, 2);
+    assert_eq!(s.server.addr.to_string(), "127.0.0.1:4000");
+    assert!(s.demo);
+}
+
+#[test]
+fn server_addr_falls_back_to_the_leptos_variable() {
+    let s = settings(None, &[("LEPTOS_SITE_ADDR", "127.0.0.1:3999")]).unwrap();
+    assert_eq!(s.server.addr.port(), 3999);
+    let s = settings(
+        None,
+        &[("LEPTOS_SITE_ADDR", "127.0.0.1:3999"), ("SERVER_ADDR", "127.0.0.1:4001")],
+    )
+    .unwrap();
+    assert_eq!(s.server.addr.port(), 4001);
+}
+
+#[test]
+fn database_url_accepts_sqlite_and_postgres() {
+    let s = settings(None, &[("DATABASE_URL", "sqlite:/tmp/x.db")]).unwrap();
+    assert!(matches!(s.database.url, DatabaseUrl::Sqlite(_)));
+    let s = settings(None, &[("DATABASE_URL", "postgres://u:secret@db.local:5432/sgp")]).unwrap();
+    assert!(matches!(s.database.url, DatabaseUrl::Postgres(_)));
+    assert_eq!(s.database.url.to_string(), "postgres://u:***@db.local:5432/sgp");
+    assert!(!format!("{:?}", s.database.url).contains("secret"));
+}
+
+#[test]
+fn wrong_database_url_names_the_setting_and_the_variable() {
+    let line = error_line(None, &[("DATABASE_URL", "mysql://localhost/db")]);
+    assert!(line.contains("database.url"), "{line}");
+    assert!(line.contains("DATABASE_URL"), "{line}");
+    assert!(line.contains("unsupported database \"mysql\""), "{line}");
+    let line = error_line(None, &[("DATABASE_URL", "postgres://")]);
+    assert!(line.contains("needs a host"), "{line}");
+}
+
+#[test]
+fn bad_numbers_and_addresses_are_one_line_errors() {
+    let line = error_line(None, &[("EXECUTOR_SLOTS", "many")]);
+    assert!(line.contains("executor.slots") && line.contains("\"many\""), "{line}");
+    let line = error_line(None, &[("EXECUTOR_SLOTS", "0")]);
+    assert!(line.contains("from 1 to 256"), "{line}");
+    let line = error_line(Some("[server]\naddr = \"localhost\"\n"), &[]);
+    assert!(line.contains("server.addr") && line.contains("Leptos.toml"), "{line}");
+    let line = error_line(None, &[("LOG_FORMAT", "xml")]);
+    assert!(line.contains("log.format"), "{line}");
+    let line = error_line(None, &[("DEMO", "maybe")]);
+    assert!(line.contains("demo.enabled"), "{line}");
+}
+
+#[test]
+fn lease_shorter_than_two_heartbeats_is_refused() {
+    let line = error_line(None, &[("EXECUTOR_HEARTBEAT_SECS", "30"), ("EXECUTOR_LEASE_SECS", "45")]);
+    assert!(line.contains("executor.lease_secs") && line.contains("twice"), "{line}");
+}
+
+#[test]
+fn typos_and_syntax_errors_in_the_file_are_caught() {
+    let line = error_line(Some("[executor]\nslot = 3\n"), &[]);
+    assert!(line.contains("unknown setting executor.slot"), "{line}");
+    let line = error_line(Some("[executor\nslots = 3\n"), &[]);
+    assert!(line.contains("not valid TOML") && line.contains("line 1"), "{line}");
+}
+
+#[test]
+fn a_named_config_file_must_exist() {
+    let lookup = |_: &str| None;
+    let err = Sources::load(Some(Path::new("/nonexistent/app.toml")), true, &lookup)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("cannot read config file /nonexistent/app.toml"));
+}

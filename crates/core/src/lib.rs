@@ -1,0 +1,12 @@
+//! The parts of sgp-import that need no web framework: the types shared by
+//! server and browser (`model`), and, under the `server` feature, settings,
+//! time and storage. Keeping them here lets their tests build without Leptos.
+
+pub mod model;
+
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod store;

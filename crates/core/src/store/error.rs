@@ -1,0 +1,36 @@
+use crate::model::UnknownJobStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or opened; `url` has no password.
+    #[error("cannot open database {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The row asked for does not exist (for this tenant).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A stored value that this code cannot read back (a bug or a manual edit).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+impl From<UnknownJobStatus> for StoreError {
+    fn from(e: UnknownJobStatus) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// `sqlx` puts the whole connection error chain in one message; keep the
+/// innermost cause, which is what an operator can act on.
+pub(crate) fn connect_reason(e: &sqlx::Error) -> String {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason = cause.to_string();
+        source = cause.source();
+    }
+    reason.replace('\n', " ")
+}

@@ -1,0 +1,150 @@
+//! PostgreSQL storage, for providers that run several app instances on one
+//! shared database.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::error::connect_reason;
+use super::{Backend, Store, StoreError};
+use crate::clock::Clock;
+use crate::config::DatabaseSettings;
+use crate::model::{JobStatus, Tenant, TenantId, TenantOverview, TenantSlug};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+pub struct PgStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl PgStore {
+    pub async fn connect(
+        settings: &DatabaseSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        let url = &settings.url;
+        let fail = |reason: String| StoreError::Connect {
+            url: url.to_string(),
+            reason,
+        };
+        let options: PgConnectOptions = url
+            .expose()
+            .parse()
+            .map_err(|e: sqlx::Error| fail(connect_reason(&e)))?;
+        let options = options.application_name("sgp-import");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.connect_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| fail(connect_reason(&e)))?;
+        Ok(PgStore { pool, clock })
+    }
+
+    /// The pool, for tests and benchmarks that inspect rows directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
+        let slug: String = row.try_get("slug")?;
+        Ok(Tenant {
+            id: TenantId(row.try_get::<Uuid, _>("id")?),
+            slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            name: row.try_get("name")?,
+            created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        // sqlx takes an advisory lock, so instances starting together on one
+        // database migrate once.
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
+        let now = self.clock.now();
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (slug) DO NOTHING",
+        )
+        .bind(Uuid::new_v4())
+        .bind(slug.as_str())
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.tenant_by_slug(slug)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
+    }
+
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+        let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::tenant_from_row).transpose()
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::tenant_from_row).collect()
+    }
+
+    async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.slug, t.name, t.created_at,
+                    (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
+                    (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
+             FROM tenants t WHERE t.id = $1",
+        )
+        .bind(tenant.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("tenant"))?;
+        let counts = sqlx::query(
+            "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut imports = Vec::with_capacity(counts.len());
+        for c in &counts {
+            let status: String = c.try_get("status")?;
+            imports.push((status.parse::<JobStatus>()?, c.try_get::<i64, _>("n")? as u64));
+        }
+        imports.sort();
+        Ok(TenantOverview {
+            tenant: Self::tenant_from_row(&row)?,
+            customers: row.try_get::<i64, _>("customers")? as u64,
+            contracts: row.try_get::<i64, _>("contracts")? as u64,
+            imports,
+        })
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

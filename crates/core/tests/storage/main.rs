@@ -1,0 +1,7 @@
+//! The storage conformance suite: every test runs once on a fresh SQLite
+//! file and once on a fresh PostgreSQL database (see `support`).
+
+mod support;
+
+mod migrations;
+mod tenants;

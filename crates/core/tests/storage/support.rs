@@ -1,0 +1,233 @@
+//! Fresh databases for each test.
+//!
+//! PostgreSQL comes from `TEST_DATABASE_URL` (scripts/test.sh starts a
+//! throw-away server and sets it). Without it the Postgres half of the suite
+//! fails loudly: a storage behaviour tested on one database only is a gap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sgp_import_core::clock::{Clock, ManualClock};
+use sgp_import_core::config::{DatabaseSettings, DatabaseUrl};
+use sgp_import_core::model::TenantId;
+use sgp_import_core::store::{postgres::PgStore, sqlite::SqliteStore, Store};
+use sqlx::Connection;
+use uuid::Uuid;
+
+pub enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    raw: Raw,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    PgDatabase { admin_url: String, name: String },
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_767_225_600_000).unwrap() // 2026-01-01T00:00:00Z
+}
+
+fn settings(url: DatabaseUrl) -> DatabaseSettings {
+    DatabaseSettings {
+        url,
+        max_connections: 5,
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/test.db", dir.path().display())).unwrap();
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let store = SqliteStore::connect(&settings(url), clock.clone() as Arc<dyn Clock>)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let raw = Raw::Sqlite(store.pool().clone());
+    TestDb {
+        store: Arc::new(store),
+        clock,
+        raw,
+        cleanup: Cleanup::Dir(dir),
+    }
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_DATABASE_URL is not set: the PostgreSQL half of the storage suite needs a server. \
+             Run ./scripts/test.sh, which starts a throw-away one, or set TEST_DATABASE_URL=postgres://..."
+        )
+    })
+}
+
+/// A new, migrated database on the test server, dropped by `finish`.
+pub async fn postgres() -> TestDb {
+    let admin_url = postgres_admin_url();
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.ok();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let store = PgStore::connect(
+        &settings(DatabaseUrl::parse(url.as_str()).unwrap()),
+        clock.clone() as Arc<dyn Clock>,
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let raw = Raw::Postgres(store.pool().clone());
+    TestDb {
+        store: Arc::new(store),
+        clock,
+        raw,
+        cleanup: Cleanup::PgDatabase { admin_url, name },
+    }
+}
+
+impl TestDb {
+    pub fn raw(&self) -> &Raw {
+        &self.raw
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Cleanup::PgDatabase { admin_url, name } = self.cleanup {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+
+    /// Inserts a customer row directly (the import job comes later); for
+    /// counting and isolation tests.
+    pub async fn insert_customer(&self, tenant: TenantId, key: &str) -> i64 {
+        let now = start_time();
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query_scalar(
+                "INSERT INTO customers (tenant_id, sgp_key, name, content_hash, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'h', ?4, ?4) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(key)
+            .bind(format!("Cliente {key}"))
+            .bind(now.timestamp_millis())
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(
+                "INSERT INTO customers (tenant_id, sgp_key, name, content_hash, created_at, updated_at)
+                 VALUES ($1, $2, $3, 'h', $4, $4) RETURNING id",
+            )
+            .bind(tenant.0)
+            .bind(key)
+            .bind(format!("Cliente {key}"))
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        }
+    }
+
+    pub async fn insert_contract(&self, tenant: TenantId, customer: i64, key: &str) {
+        let now = start_time();
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query(
+                "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, content_hash, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'ativo', 'h', ?4, ?4)",
+            )
+            .bind(tenant.0)
+            .bind(customer)
+            .bind(key)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+            Raw::Postgres(pool) => sqlx::query(
+                "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, content_hash, created_at, updated_at)
+                 VALUES ($1, $2, $3, 'ativo', 'h', $4, $4)",
+            )
+            .bind(tenant.0)
+            .bind(customer)
+            .bind(key)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+        }
+    }
+
+    pub async fn insert_job(&self, tenant: TenantId, status: &str) {
+        let now = start_time();
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query(
+                "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at)
+                 VALUES (?1, ?2, 'import', 'teste', ?3, ?4, ?4, ?4)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(tenant.0)
+            .bind(status)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+            Raw::Postgres(pool) => sqlx::query(
+                "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at)
+                 VALUES ($1, $2, 'import', 'teste', $3, $4, $4, $4)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(tenant.0)
+            .bind(status)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .unwrap(),
+        }
+    }
+}
+
+/// Runs a test body on both databases: `on_both!(name)` expects an
+/// `async fn name(db: &TestDb)` in the same module and makes `name::sqlite`
+/// and `name::postgres` tests.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::support::sqlite().await;
+                super::$name(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = $crate::support::postgres().await;
+                super::$name(&db).await;
+                db.finish().await;
+            }
+        }
+    )+};
+}

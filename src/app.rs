@@ -1,0 +1,49 @@
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::ui::layout::AppLayout;
+use crate::ui::not_found::NotFound;
+use crate::ui::overview::OverviewPage;
+use crate::ui::pending::{CustomersPage, ImportsPage, IntegrationsPage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="pt-BR">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sgp-import.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "SGP Import".to_owned() } else { format!("{page} · SGP Import") }
+        }/>
+        <Router>
+            <AppLayout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=OverviewPage/>
+                    <Route path=path!("/integracoes") view=IntegrationsPage/>
+                    <Route path=path!("/dashboard/importacoes") view=ImportsPage/>
+                    <Route path=path!("/clientes") view=CustomersPage/>
+                </Routes>
+            </AppLayout>
+        </Router>
+    }
+}

@@ -1,0 +1,15 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sgp_import_core::config::Settings;
+use sgp_import_core::store::Store;
+
+/// What every handler and server function can reach. leptos_axum provides
+/// it as context to pages and server functions.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+}

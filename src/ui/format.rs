@@ -1,0 +1,39 @@
+//! Numbers and dates the way Brazilian admins read them.
+
+/// `1234567` → `"1.234.567"`.
+pub fn integer(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `DD/MM/AAAA` from a UTC date.
+pub fn date(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%d/%m/%Y").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_use_dots_for_thousands() {
+        assert_eq!(integer(0), "0");
+        assert_eq!(integer(999), "999");
+        assert_eq!(integer(1000), "1.000");
+        assert_eq!(integer(1234567), "1.234.567");
+        assert_eq!(integer(100000), "100.000");
+    }
+
+    #[test]
+    fn dates_are_day_first() {
+        let t = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        assert_eq!(date(t), "01/01/2026");
+    }
+}

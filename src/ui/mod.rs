@@ -1,0 +1,7 @@
+//! Pages and the components they share.
+
+pub mod format;
+pub mod layout;
+pub mod not_found;
+pub mod overview;
+pub mod pending;

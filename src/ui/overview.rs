@@ -1,0 +1,157 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::overview::get_overview;
+use crate::model::{JobStatus, TenantOverview};
+use crate::ui::format;
+
+/// The landing page: what has been imported so far, per provider.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let reloads = RwSignal::new(0u32);
+    let overview = Resource::new(move || reloads.get(), |_| get_overview());
+    let show_details = RwSignal::new(false);
+
+    view! {
+        <Title text="Painel"/>
+        <section class="page">
+            <header class="page-header">
+                <div>
+                    <h1>"Painel"</h1>
+                    <p class="subtitle">"Clientes, contratos e importações de cada provedor."</p>
+                </div>
+                <div class="actions">
+                    <button
+                        type="button"
+                        class="btn btn-secondary"
+                        aria-pressed=move || show_details.get().to_string()
+                        on:click=move |_| show_details.update(|v| *v = !*v)
+                    >
+                        {move || {
+                            if show_details.get() {
+                                "Ocultar importações por situação"
+                            } else {
+                                "Ver importações por situação"
+                            }
+                        }}
+                    </button>
+                    <button
+                        type="button"
+                        class="btn"
+                        on:click=move |_| reloads.update(|n| *n += 1)
+                    >
+                        "Atualizar"
+                    </button>
+                </div>
+            </header>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                {move || {
+                    overview
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        {server_message(&e)}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) if list.is_empty() => {
+                                view! {
+                                    <div class="empty-state" role="status">
+                                        <p class="empty-title">"Nenhum provedor cadastrado."</p>
+                                        <p>
+                                            "Inicie com DEMO=true para criar o provedor de demonstração."
+                                        </p>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <div class="cards">
+                                        {list
+                                            .into_iter()
+                                            .map(|ov| view! { <TenantCard ov show_details/> })
+                                            .collect_view()}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TenantCard(ov: TenantOverview, show_details: RwSignal<bool>) -> impl IntoView {
+    let rows: Vec<(JobStatus, u64)> = JobStatus::ALL
+        .into_iter()
+        .map(|s| (s, ov.imports_in(s)))
+        .collect();
+    let heading_id = format!("provedor-{}", ov.tenant.slug);
+    let labelled_by = heading_id.clone();
+    view! {
+        <article class="card" aria-labelledby=labelled_by>
+            <h2 id=heading_id>{ov.tenant.name.clone()}</h2>
+            <p class="muted">
+                "Cadastrado em " {format::date(ov.tenant.created_at)}
+            </p>
+            <dl class="stats">
+                <div>
+                    <dt>"Clientes"</dt>
+                    <dd data-stat="clientes">{format::integer(ov.customers)}</dd>
+                </div>
+                <div>
+                    <dt>"Contratos"</dt>
+                    <dd data-stat="contratos">{format::integer(ov.contracts)}</dd>
+                </div>
+                <div>
+                    <dt>"Importações"</dt>
+                    <dd data-stat="importacoes">{format::integer(ov.imports_total())}</dd>
+                </div>
+            </dl>
+            <Show when=move || show_details.get()>
+                <table class="table status-table">
+                    <caption>"Importações por situação"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Situação"</th>
+                            <th scope="col" class="num">"Quantidade"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {rows
+                            .iter()
+                            .map(|(status, n)| {
+                                view! {
+                                    <tr>
+                                        <td>
+                                            <span class=format!(
+                                                "badge badge-{}",
+                                                status.as_str(),
+                                            )>{status.label_pt()}</span>
+                                        </td>
+                                        <td class="num">{format::integer(*n)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </Show>
+        </article>
+    }
+}
+
+/// The message a server function sent, without the framework's prefix.
+pub fn server_message(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(msg) => msg.clone(),
+        _ => "Não foi possível falar com o servidor. Verifique sua conexão e tente novamente."
+            .to_owned(),
+    }
+}
