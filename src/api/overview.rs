@@ -11,12 +11,10 @@ pub async fn get_overview() -> Result<Vec<TenantOverview>, ServerFnError> {
     let Some(state) = use_context::<AppState>() else {
         return Err(ServerFnError::new("Servidor mal configurado."));
     };
-    services::overview(state.store.as_ref())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading the overview failed");
-            ServerFnError::new(
-                "Não foi possível ler os dados do banco de dados. Tente novamente em instantes.",
-            )
-        })
+    services::overview(state.store.as_ref()).await.map_err(|e| {
+        tracing::error!(error = %e, "reading the overview failed");
+        ServerFnError::new(
+            "Não foi possível ler os dados do banco de dados. Tente novamente em instantes.",
+        )
+    })
 }

@@ -51,9 +51,9 @@ pub fn leptos_options(
 ) -> Result<LeptosOptions, StartupError> {
     use leptos::config::{get_config_from_env, get_config_from_str};
     let from_file = match config_file.map(std::fs::read_to_string) {
-        Some(Ok(text)) if text.contains("[package.metadata.leptos]") => Some(
-            get_config_from_str(&text).map_err(|e| StartupError::Leptos(one_line(e)))?,
-        ),
+        Some(Ok(text)) if text.contains("[package.metadata.leptos]") => {
+            Some(get_config_from_str(&text).map_err(|e| StartupError::Leptos(one_line(e)))?)
+        }
         _ => None,
     };
     let mut options = match from_file {

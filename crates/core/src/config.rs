@@ -269,13 +269,15 @@ impl<'a> Sources<'a> {
     ) -> Result<(T, Origin), ConfigError> {
         match self.raw(key) {
             None => Ok((default, Origin::Default)),
-            Some((text, origin)) => parse(text.trim())
-                .map(|v| (v, origin.clone()))
-                .map_err(|problem| ConfigError::Invalid {
-                    key: key.path,
-                    origin: OriginDisplay(origin),
-                    problem,
-                }),
+            Some((text, origin)) => {
+                parse(text.trim())
+                    .map(|v| (v, origin.clone()))
+                    .map_err(|problem| ConfigError::Invalid {
+                        key: key.path,
+                        origin: OriginDisplay(origin),
+                        problem,
+                    })
+            }
         }
     }
 
@@ -354,11 +356,16 @@ fn boolean(s: &str) -> Result<bool, String> {
 impl Settings {
     /// Reads every setting; the first bad one is the error.
     pub fn from_sources(src: &Sources<'_>) -> Result<Settings, ConfigError> {
-        let addr = src.value(&SERVER_ADDR, SocketAddr::from(([127, 0, 0, 1], 3000)), |s| {
-            s.parse::<SocketAddr>()
-                .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {s:?}"))
-        })?;
-        let shutdown_grace = src.value(&SHUTDOWN_GRACE, Duration::from_secs(30), seconds(0, 3600))?;
+        let addr = src.value(
+            &SERVER_ADDR,
+            SocketAddr::from(([127, 0, 0, 1], 3000)),
+            |s| {
+                s.parse::<SocketAddr>()
+                    .map_err(|_| format!("expected an address like 127.0.0.1:3000, got {s:?}"))
+            },
+        )?;
+        let shutdown_grace =
+            src.value(&SHUTDOWN_GRACE, Duration::from_secs(30), seconds(0, 3600))?;
 
         let data_dir = src.value(&DATA_DIR, PathBuf::from("data"), |s| {
             if s.is_empty() {
@@ -384,12 +391,18 @@ impl Settings {
         };
         let max_connections =
             src.value(&DATABASE_MAX_CONNECTIONS, 10, whole_number(1, 1000))? as u32;
-        let connect_timeout =
-            src.value(&DATABASE_CONNECT_TIMEOUT, Duration::from_secs(10), seconds(1, 600))?;
+        let connect_timeout = src.value(
+            &DATABASE_CONNECT_TIMEOUT,
+            Duration::from_secs(10),
+            seconds(1, 600),
+        )?;
 
         let slots = src.value(&EXECUTOR_SLOTS, 4, whole_number(1, 256))? as usize;
-        let job_timeout =
-            src.value(&JOB_TIMEOUT, Duration::from_secs(6 * 3600), seconds(1, 7 * 24 * 3600))?;
+        let job_timeout = src.value(
+            &JOB_TIMEOUT,
+            Duration::from_secs(6 * 3600),
+            seconds(1, 7 * 24 * 3600),
+        )?;
         let poll_interval = src.value(&POLL_INTERVAL, Duration::from_millis(1000), |s| {
             whole_number(10, 600_000)(s).map(Duration::from_millis)
         })?;
@@ -408,17 +421,28 @@ impl Settings {
             });
         }
 
-        let sgp_connect = src.value(&SGP_CONNECT_TIMEOUT, Duration::from_secs(10), seconds(1, 600))?;
-        let sgp_request =
-            src.value(&SGP_REQUEST_TIMEOUT, Duration::from_secs(60), seconds(1, 3600))?;
+        let sgp_connect = src.value(
+            &SGP_CONNECT_TIMEOUT,
+            Duration::from_secs(10),
+            seconds(1, 600),
+        )?;
+        let sgp_request = src.value(
+            &SGP_REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+            seconds(1, 3600),
+        )?;
 
-        let filter = src.value(&LOG_FILTER, "info,sqlx=warn,tower_http=info".to_owned(), |s| {
-            if s.is_empty() {
-                Err("must not be empty (try \"info\")".to_owned())
-            } else {
-                Ok(s.to_owned())
-            }
-        })?;
+        let filter = src.value(
+            &LOG_FILTER,
+            "info,sqlx=warn,tower_http=info".to_owned(),
+            |s| {
+                if s.is_empty() {
+                    Err("must not be empty (try \"info\")".to_owned())
+                } else {
+                    Ok(s.to_owned())
+                }
+            },
+        )?;
         let format = src.value(&LOG_FORMAT, LogFormat::Text, |s| match s {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),

@@ -23,10 +23,12 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(raw.to_owned()));
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            let url = url::Url::parse(raw)
-                .map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            let url =
+                url::Url::parse(raw).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
             if url.host_str().unwrap_or_default().is_empty() {
-                return Err("a PostgreSQL URL needs a host, as in postgres://user@localhost/db".into());
+                return Err(
+                    "a PostgreSQL URL needs a host, as in postgres://user@localhost/db".into(),
+                );
             }
             return Ok(DatabaseUrl::Postgres(raw.to_owned()));
         }

@@ -26,7 +26,10 @@ fn error_line(file: Option<&str>, env: &[(&str, &str)]) -> String {
 fn defaults_need_no_file_and_pick_sqlite_in_the_data_dir() {
     let s = settings(None, &[]).unwrap();
     assert_eq!(s.server.addr.to_string(), "127.0.0.1:3000");
-    assert_eq!(s.database.url, DatabaseUrl::Sqlite("sqlite://data/sgp-import.db".into()));
+    assert_eq!(
+        s.database.url,
+        DatabaseUrl::Sqlite("sqlite://data/sgp-import.db".into())
+    );
     assert_eq!(s.executor.slots, 4);
     assert!(!s.demo);
 }
@@ -46,11 +49,18 @@ output-name = "sgp-import"
     let s = settings(Some(file), &[]).unwrap();
     assert_eq!(s.server.addr.to_string(), "0.0.0.0:8080");
     assert_eq!(s.executor.slots, 8);
-    assert_eq!(s.database.url.expose(), "sqlite:///var/lib/sgp/sgp-import.db");
+    assert_eq!(
+        s.database.url.expose(),
+        "sqlite:///var/lib/sgp/sgp-import.db"
+    );
 
     let s = settings(
         Some(file),
-        &[("EXECUTOR_SLOTS", "2"), ("SERVER_ADDR", "127.0.0.1:4000"), ("DEMO", "true")],
+        &[
+            ("EXECUTOR_SLOTS", "2"),
+            ("SERVER_ADDR", "127.0.0.1:4000"),
+            ("DEMO", "true"),
+        ],
     )
     .unwrap();
     assert_eq!(s.executor.slots, 2);
@@ -64,7 +74,10 @@ fn server_addr_falls_back_to_the_leptos_variable() {
     assert_eq!(s.server.addr.port(), 3999);
     let s = settings(
         None,
-        &[("LEPTOS_SITE_ADDR", "127.0.0.1:3999"), ("SERVER_ADDR", "127.0.0.1:4001")],
+        &[
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:3999"),
+            ("SERVER_ADDR", "127.0.0.1:4001"),
+        ],
     )
     .unwrap();
     assert_eq!(s.server.addr.port(), 4001);
@@ -74,9 +87,16 @@ fn server_addr_falls_back_to_the_leptos_variable() {
 fn database_url_accepts_sqlite_and_postgres() {
     let s = settings(None, &[("DATABASE_URL", "sqlite:/tmp/x.db")]).unwrap();
     assert!(matches!(s.database.url, DatabaseUrl::Sqlite(_)));
-    let s = settings(None, &[("DATABASE_URL", "postgres://u:secret@db.local:5432/sgp")]).unwrap();
+    let s = settings(
+        None,
+        &[("DATABASE_URL", "postgres://u:secret@db.local:5432/sgp")],
+    )
+    .unwrap();
     assert!(matches!(s.database.url, DatabaseUrl::Postgres(_)));
-    assert_eq!(s.database.url.to_string(), "postgres://u:***@db.local:5432/sgp");
+    assert_eq!(
+        s.database.url.to_string(),
+        "postgres://u:***@db.local:5432/sgp"
+    );
     assert!(!format!("{:?}", s.database.url).contains("secret"));
 }
 
@@ -93,11 +113,17 @@ fn wrong_database_url_names_the_setting_and_the_variable() {
 #[test]
 fn bad_numbers_and_addresses_are_one_line_errors() {
     let line = error_line(None, &[("EXECUTOR_SLOTS", "many")]);
-    assert!(line.contains("executor.slots") && line.contains("\"many\""), "{line}");
+    assert!(
+        line.contains("executor.slots") && line.contains("\"many\""),
+        "{line}"
+    );
     let line = error_line(None, &[("EXECUTOR_SLOTS", "0")]);
     assert!(line.contains("from 1 to 256"), "{line}");
     let line = error_line(Some("[server]\naddr = \"localhost\"\n"), &[]);
-    assert!(line.contains("server.addr") && line.contains("Leptos.toml"), "{line}");
+    assert!(
+        line.contains("server.addr") && line.contains("Leptos.toml"),
+        "{line}"
+    );
     let line = error_line(None, &[("LOG_FORMAT", "xml")]);
     assert!(line.contains("log.format"), "{line}");
     let line = error_line(None, &[("DEMO", "maybe")]);
@@ -106,8 +132,17 @@ fn bad_numbers_and_addresses_are_one_line_errors() {
 
 #[test]
 fn lease_shorter_than_two_heartbeats_is_refused() {
-    let line = error_line(None, &[("EXECUTOR_HEARTBEAT_SECS", "30"), ("EXECUTOR_LEASE_SECS", "45")]);
-    assert!(line.contains("executor.lease_secs") && line.contains("twice"), "{line}");
+    let line = error_line(
+        None,
+        &[
+            ("EXECUTOR_HEARTBEAT_SECS", "30"),
+            ("EXECUTOR_LEASE_SECS", "45"),
+        ],
+    );
+    assert!(
+        line.contains("executor.lease_secs") && line.contains("twice"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -115,7 +150,10 @@ fn typos_and_syntax_errors_in_the_file_are_caught() {
     let line = error_line(Some("[executor]\nslot = 3\n"), &[]);
     assert!(line.contains("unknown setting executor.slot"), "{line}");
     let line = error_line(Some("[executor\nslots = 3\n"), &[]);
-    assert!(line.contains("not valid TOML") && line.contains("line 1"), "{line}");
+    assert!(
+        line.contains("not valid TOML") && line.contains("line 1"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -124,5 +162,7 @@ fn a_named_config_file_must_exist() {
     let err = Sources::load(Some(Path::new("/nonexistent/app.toml")), true, &lookup)
         .err()
         .unwrap();
-    assert!(err.to_string().contains("cannot read config file /nonexistent/app.toml"));
+    assert!(err
+        .to_string()
+        .contains("cannot read config file /nonexistent/app.toml"));
 }

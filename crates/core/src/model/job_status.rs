@@ -104,7 +104,11 @@ mod tests {
             .collect();
         assert_eq!(
             finished,
-            [JobStatus::Completed, JobStatus::Failed, JobStatus::Cancelled]
+            [
+                JobStatus::Completed,
+                JobStatus::Failed,
+                JobStatus::Cancelled
+            ]
         );
     }
 }

@@ -10,12 +10,14 @@ use super::JobStatus;
 #[serde(transparent)]
 pub struct TenantId(pub Uuid);
 
+#[cfg(feature = "server")]
 impl TenantId {
     pub fn new() -> Self {
         TenantId(Uuid::new_v4())
     }
 }
 
+#[cfg(feature = "server")]
 impl Default for TenantId {
     fn default() -> Self {
         Self::new()
@@ -131,7 +133,16 @@ mod tests {
 
     #[test]
     fn slug_rejects_bad_forms_with_a_reason() {
-        for bad in ["", "a", "Demo", "net fibra", "-x", "x-", "ação", &"x".repeat(41)] {
+        for bad in [
+            "",
+            "a",
+            "Demo",
+            "net fibra",
+            "-x",
+            "x-",
+            "ação",
+            &"x".repeat(41),
+        ] {
             let err = TenantSlug::parse(bad).unwrap_err();
             assert_eq!(err.slug, bad);
         }

@@ -64,8 +64,6 @@ pub async fn connect(
 ) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &settings.url {
         DatabaseUrl::Sqlite(_) => Arc::new(sqlite::SqliteStore::connect(settings, clock).await?),
-        DatabaseUrl::Postgres(_) => {
-            Arc::new(postgres::PgStore::connect(settings, clock).await?)
-        }
+        DatabaseUrl::Postgres(_) => Arc::new(postgres::PgStore::connect(settings, clock).await?),
     })
 }

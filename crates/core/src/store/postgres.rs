@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::{ConnectOptions, Connection, Row};
 use uuid::Uuid;
 
 use super::error::connect_reason;
@@ -37,6 +37,21 @@ impl PgStore {
             .parse()
             .map_err(|e: sqlx::Error| fail(connect_reason(&e)))?;
         let options = options.application_name("sgp-import");
+        // The pool retries until its timeout and then reports only that it
+        // timed out; one direct attempt first surfaces the real cause
+        // (refused, unknown host, bad password...).
+        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(fail(connect_reason(&e))),
+            Err(_) => {
+                return Err(fail(format!(
+                    "no answer within {}s",
+                    settings.connect_timeout.as_secs()
+                )))
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.connect_timeout)
@@ -107,9 +122,10 @@ impl Store for PgStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(Self::tenant_from_row).collect()
     }
 
@@ -133,7 +149,10 @@ impl Store for PgStore {
         let mut imports = Vec::with_capacity(counts.len());
         for c in &counts {
             let status: String = c.try_get("status")?;
-            imports.push((status.parse::<JobStatus>()?, c.try_get::<i64, _>("n")? as u64));
+            imports.push((
+                status.parse::<JobStatus>()?,
+                c.try_get::<i64, _>("n")? as u64,
+            ));
         }
         imports.sort();
         Ok(TenantOverview {

@@ -128,9 +128,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows = sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(Self::tenant_from_row).collect()
     }
 
@@ -154,7 +155,10 @@ impl Store for SqliteStore {
         let mut imports = Vec::with_capacity(counts.len());
         for c in &counts {
             let status: String = c.try_get("status")?;
-            imports.push((status.parse::<JobStatus>()?, c.try_get::<i64, _>("n")? as u64));
+            imports.push((
+                status.parse::<JobStatus>()?,
+                c.try_get::<i64, _>("n")? as u64,
+            ));
         }
         imports.sort();
         Ok(TenantOverview {

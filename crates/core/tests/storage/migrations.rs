@@ -1,7 +1,10 @@
 use crate::on_both;
 use crate::support::{Raw, TestDb};
 
-on_both!(migrating_twice_is_harmless, every_business_table_has_a_tenant);
+on_both!(
+    migrating_twice_is_harmless,
+    every_business_table_has_a_tenant
+);
 
 async fn migrating_twice_is_harmless(db: &TestDb) {
     db.store.migrate().await.unwrap();

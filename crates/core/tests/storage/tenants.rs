@@ -16,23 +16,40 @@ fn slug(s: &str) -> TenantSlug {
 }
 
 async fn ensure_tenant_creates_once_and_keeps_the_name(db: &TestDb) {
-    let first = db.store.ensure_tenant(&slug("net-fibra"), "Net Fibra").await.unwrap();
+    let first = db
+        .store
+        .ensure_tenant(&slug("net-fibra"), "Net Fibra")
+        .await
+        .unwrap();
     assert_eq!(first.name, "Net Fibra");
     assert_eq!(first.created_at, start_time());
 
     db.clock.advance(chrono::Duration::hours(1));
-    let again = db.store.ensure_tenant(&slug("net-fibra"), "Outro Nome").await.unwrap();
+    let again = db
+        .store
+        .ensure_tenant(&slug("net-fibra"), "Outro Nome")
+        .await
+        .unwrap();
     assert_eq!(again, first, "an existing tenant is returned unchanged");
 
     let found = db.store.tenant_by_slug(&slug("net-fibra")).await.unwrap();
     assert_eq!(found, Some(first));
-    assert_eq!(db.store.tenant_by_slug(&slug("nenhum")).await.unwrap(), None);
+    assert_eq!(
+        db.store.tenant_by_slug(&slug("nenhum")).await.unwrap(),
+        None
+    );
 }
 
 async fn tenants_are_listed_by_name(db: &TestDb) {
     assert!(db.store.list_tenants().await.unwrap().is_empty());
-    db.store.ensure_tenant(&slug("zeta"), "Zeta Telecom").await.unwrap();
-    db.store.ensure_tenant(&slug("alfa"), "Alfa Net").await.unwrap();
+    db.store
+        .ensure_tenant(&slug("zeta"), "Zeta Telecom")
+        .await
+        .unwrap();
+    db.store
+        .ensure_tenant(&slug("alfa"), "Alfa Net")
+        .await
+        .unwrap();
     let names: Vec<String> = db
         .store
         .list_tenants()
@@ -45,11 +62,22 @@ async fn tenants_are_listed_by_name(db: &TestDb) {
 }
 
 async fn overview_counts_only_the_tenants_own_rows(db: &TestDb) {
-    let a = db.store.ensure_tenant(&slug("a-net"), "A Net").await.unwrap();
-    let b = db.store.ensure_tenant(&slug("b-net"), "B Net").await.unwrap();
+    let a = db
+        .store
+        .ensure_tenant(&slug("a-net"), "A Net")
+        .await
+        .unwrap();
+    let b = db
+        .store
+        .ensure_tenant(&slug("b-net"), "B Net")
+        .await
+        .unwrap();
 
     let empty = db.store.tenant_overview(a.id).await.unwrap();
-    assert_eq!((empty.customers, empty.contracts, empty.imports_total()), (0, 0, 0));
+    assert_eq!(
+        (empty.customers, empty.contracts, empty.imports_total()),
+        (0, 0, 0)
+    );
 
     let c1 = db.insert_customer(a.id, "1").await;
     let c2 = db.insert_customer(a.id, "2").await;

@@ -1,0 +1,53 @@
+import { defineConfig } from '@playwright/test';
+
+// The app under test is the debug build made by `cargo leptos build`
+// (scripts/test.sh), started here on its own port with a fresh SQLite file
+// and the demo provider.
+const port = Number(process.env.E2E_PORT ?? 3017);
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    locale: 'pt-BR',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      // Without the networking flags Chromium keeps trying to reach the
+      // internet, which this machine does not have.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+  webServer: {
+    cwd: '..',
+    command: 'rm -rf target/e2e && mkdir -p target/e2e && exec ./target/debug/sgp-import serve',
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      SERVER_ADDR: `127.0.0.1:${port}`,
+      DATABASE_URL: 'sqlite://target/e2e/e2e.db',
+      DEMO: 'true',
+      LOG_FILTER: 'warn',
+      LEPTOS_SITE_ROOT: 'target/site',
+    },
+  },
+});

@@ -1,0 +1,68 @@
+import { test, expect, Page } from '@playwright/test';
+
+async function hydrated(page: Page) {
+  // hydrate() marks <body> once the WASM bundle has taken over the page
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
+}
+
+test('overview reads from the database and becomes interactive', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto('/');
+  await expect(page).toHaveTitle('Painel · SGP Import');
+  await expect(page.getByRole('heading', { level: 1, name: 'Painel' })).toBeVisible();
+  const card = page.getByRole('article', { name: 'Provedor Demonstração' });
+  await expect(card).toBeVisible();
+  await expect(card.locator('[data-stat="clientes"]')).toHaveText('0');
+
+  await hydrated(page);
+  const toggle = page.getByRole('button', { name: 'Ver importações por situação' });
+  await toggle.click();
+  const table = card.getByRole('table', { name: 'Importações por situação' });
+  await expect(table).toBeVisible();
+  await expect(table.getByRole('row')).toHaveCount(8); // header + 7 statuses
+  await expect(table).toContainText('Concluída');
+  await expect(page.getByRole('button', { name: 'Ocultar importações por situação' })).toHaveAttribute('aria-pressed', 'true');
+
+  // "Atualizar" refetches through the server function without a reload
+  const refetch = page.waitForResponse((r) => r.url().endsWith('/api/overview') && r.status() === 200);
+  await page.getByRole('button', { name: 'Atualizar' }).click();
+  await refetch;
+  await expect(card).toBeVisible();
+
+  await page.screenshot({ path: 'screenshots/painel.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('navigation moves between pages in the browser', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const nav = page.getByRole('navigation', { name: 'Navegação principal' });
+  for (const [name, path] of [
+    ['Importações', '/dashboard/importacoes'],
+    ['Clientes', '/clientes'],
+    ['Integrações', '/integracoes'],
+  ]) {
+    await nav.getByRole('link', { name }).click();
+    await expect(page).toHaveURL(path);
+    await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+    await expect(nav.getByRole('link', { name })).toHaveAttribute('aria-current', 'page');
+    await page.screenshot({ path: `screenshots${path.replaceAll('/', '-')}.png`, fullPage: true });
+  }
+});
+
+test('an unknown address shows a page in Portuguese with status 404', async ({ page }) => {
+  const response = await page.goto('/pagina-que-nao-existe');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { level: 1, name: 'Página não encontrada' })).toBeVisible();
+});
+
+test('fits a phone-sized screen', async ({ page }) => {
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto('/');
+  await expect(page.getByRole('article', { name: 'Provedor Demonstração' })).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: 'screenshots/painel-celular.png', fullPage: true });
+});

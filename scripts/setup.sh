@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing sgp-import need, and nothing
+# that is already there: a second run installs nothing.
+#   - the wasm32 target, cargo-leptos 0.3.10, the wasm-bindgen CLI of the
+#     exact version in Cargo.lock
+#   - Debian packages: chromium (browser tests), binaryen (wasm-opt for
+#     release builds), postgresql (server binaries for the test database)
+#   - the npm packages of end2end/
+# Usage: scripts/setup.sh [--no-browser]   (--no-browser: skip chromium and npm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=1
+[ "${1:-}" = "--no-browser" ] && want_browser=0
+
+say() { echo "setup: $*"; }
+
+CARGO_LEPTOS_VERSION=0.3.10
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+    # 0.3.11 needs a newer rustc than this machine's 1.95.
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes a while)"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# cargo-leptos calls the wasm-bindgen binary on PATH, which must match the
+# wasm-bindgen crate exactly; otherwise it would try to download one.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [ -z "$wbg_version" ]; then
+    echo "setup: cannot read the wasm-bindgen version from Cargo.lock" >&2
+    exit 1
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
+    say "installing wasm-bindgen-cli $wbg_version"
+    # --locked fails here: the registry copy lacks one locked dependency.
+    cargo install wasm-bindgen-cli --version "$wbg_version"
+fi
+
+apt_packages=()
+command -v wasm-opt >/dev/null 2>&1 || apt_packages+=(binaryen)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_packages+=(postgresql)
+fi
+if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+    apt_packages+=(chromium)
+fi
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${apt_packages[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+if [ "$want_browser" = 1 ]; then
+    # Reinstall only when package-lock.json changed since the last install.
+    if [ ! -f end2end/node_modules/.package-lock.json ] ||
+        [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+        say "installing end2end npm packages"
+        # Playwright's own browser download is skipped: tests use /usr/bin/chromium.
+        (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    fi
+fi

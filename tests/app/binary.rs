@@ -1,0 +1,150 @@
+//! The real executable: start-up errors, `migrate`, and shutdown on SIGTERM.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sgp-import");
+
+/// Runs the binary with a clean set of our variables (the test runner's own
+/// environment might carry a DATABASE_URL).
+fn command(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("SERVER_ADDR")
+        .env_remove("LEPTOS_SITE_ADDR")
+        .env_remove("APP_CONFIG")
+        .env("LOG_FILTER", "info")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn assert_one_line_error(output: &Output, expected: &[&str]) {
+    assert!(!output.status.success(), "must exit non-zero");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for part in expected {
+        assert!(lines[0].contains(part), "{part:?} missing from: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn wrong_database_url_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .env("DATABASE_URL", "mysql://localhost/sgp")
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["database.url", "DATABASE_URL", "mysql"]);
+}
+
+#[test]
+fn unreachable_postgres_is_a_one_line_error_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) on loopback: nothing listens there.
+    let output = command(dir.path())
+        .env("DATABASE_URL", "postgres://sgp:s3cret@127.0.0.1:9/sgp")
+        .env("DATABASE_CONNECT_TIMEOUT_SECS", "2")
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["cannot open database", "127.0.0.1:9"]);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("s3cret"));
+}
+
+#[test]
+fn bad_setting_in_the_config_file_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Leptos.toml"),
+        "[executor]\nslots = \"muitos\"\n",
+    )
+    .unwrap();
+    let output = command(dir.path()).output().unwrap();
+    assert_one_line_error(&output, &["executor.slots", "Leptos.toml", "muitos"]);
+}
+
+#[test]
+fn missing_named_config_file_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .args(["--config", "nao-existe.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["nao-existe.toml"]);
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .env("DATA_DIR", "state/db")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("state/db/sgp-import.db").exists());
+    // a second run has nothing to do and still succeeds
+    let again = command(dir.path())
+        .env("DATA_DIR", "state/db")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}
+
+#[test]
+fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let mut child = command(dir.path())
+        .env("SERVER_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let healthy = runtime.block_on(async {
+        while Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(&url).await {
+                return r.status().as_u16() == 200;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    if !healthy {
+        let _ = child.kill();
+    }
+    assert!(healthy, "server did not answer /healthz");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit after SIGTERM: {:?}\n{stderr}",
+        output.status
+    );
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+}

@@ -1,0 +1,5 @@
+//! The web app over real HTTP: one binary, fresh database per test.
+
+mod binary;
+mod helpers;
+mod http;
