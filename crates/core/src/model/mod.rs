@@ -1,7 +1,14 @@
 //! Types that travel between server and browser: serde only, no I/O.
 
+mod job;
+mod job_state;
 mod job_status;
 mod tenant;
+
+pub use job::{
+    JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
+};
+pub use job_state::{IllegalTransition, JobEvent};
 
 pub use job_status::{JobStatus, UnknownJobStatus};
 pub use tenant::{InvalidTenantSlug, Tenant, TenantId, TenantOverview, TenantSlug};

@@ -12,6 +12,13 @@ pub enum StoreError {
     /// The row asked for does not exist (for this tenant).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The caller no longer holds the job's current attempt (its lease
+    /// expired and the job was rescued, cancelled, or claimed again).
+    #[error("lease lost on job {0}")]
+    LeaseLost(crate::model::JobId),
+    /// The transition is not allowed from the job's current status.
+    #[error(transparent)]
+    IllegalTransition(#[from] crate::model::IllegalTransition),
     /// A stored value that this code cannot read back (a bug or a manual edit).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

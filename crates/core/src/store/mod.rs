@@ -7,13 +7,19 @@ use async_trait::async_trait;
 
 use crate::clock::Clock;
 use crate::config::{DatabaseSettings, DatabaseUrl};
-use crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
+use crate::model::{
+    JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel, StatusCounts, Tenant,
+    TenantId, TenantOverview, TenantSlug,
+};
 
 mod error;
+pub mod jobs;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use jobs::{ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -51,6 +57,83 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts for the overview page, of this tenant's rows only.
     async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError>;
+
+    // ---- jobs ----------------------------------------------------------
+
+    /// Puts a job in the queue (status `queued`) and wakes executors.
+    async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError>;
+
+    /// Takes up to `max` runnable jobs of these kinds for `owner`, oldest
+    /// first, marking them running with a lease until now + `lease`. A
+    /// kind's per-provider limit counts jobs already running anywhere.
+    async fn claim(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[KindLimit],
+        lease: std::time::Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+
+    /// Extends the lease; tells whether a cancel was requested.
+    async fn heartbeat(
+        &self,
+        lease: &Lease,
+        duration: std::time::Duration,
+    ) -> Result<Heartbeat, StoreError>;
+
+    /// Records progress, and the checkpoint to resume from when given.
+    async fn save_progress(
+        &self,
+        lease: &Lease,
+        progress: &JobProgress,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError>;
+
+    /// Ends the attempt; returns the job's new status. A job whose cancel
+    /// was requested ends `cancelled` whatever the outcome.
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<JobStatus, StoreError>;
+
+    /// Gives the job back without using up an attempt (graceful shutdown).
+    async fn release(&self, lease: &Lease) -> Result<JobStatus, StoreError>;
+
+    /// Cancels a job of this tenant: at once when waiting, by way of
+    /// `cancelling` when running. A finished job is an error.
+    async fn cancel(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError>;
+
+    /// Queues a failed or cancelled job again with a fresh attempt budget.
+    async fn rerun(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError>;
+
+    /// Jobs whose lease expired go back to the queue (or fail when out of
+    /// attempts, or end cancelled when a cancel was pending).
+    async fn rescue_expired(&self) -> Result<Vec<Rescued>, StoreError>;
+
+    async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError>;
+
+    async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError>;
+
+    /// One job with its newest `log_lines` log lines (oldest first).
+    async fn job_details(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        log_lines: u32,
+    ) -> Result<JobDetails, StoreError>;
+
+    /// Appends to the job's log; past `cap` lines only one marker line is
+    /// kept, so a chatty job cannot fill the disk.
+    async fn append_log(
+        &self,
+        job: JobId,
+        level: LogLevel,
+        message: &str,
+        cap: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes finished jobs (and their logs) that finished before `before`.
+    async fn purge_finished(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError>;
 
     /// Waits for open connections to finish and closes the pool.
     async fn close(&self);

@@ -9,11 +9,28 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Row};
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use super::error::connect_reason;
-use super::{Backend, Store, StoreError};
+use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS};
+use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
+use super::{
+    Backend, ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued, Store,
+    StoreError,
+};
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
-use crate::model::{JobStatus, Tenant, TenantId, TenantOverview, TenantSlug};
+use crate::model::{
+    JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
+    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+};
+
+/// The channel executors LISTEN on; enqueue and release NOTIFY it.
+pub const WAKE_CHANNEL: &str = "sgp_import_jobs";
+
+/// Serialises claims of kinds with a per-provider limit across all
+/// instances, so two instances cannot both start a provider's only slot.
+const LIMITED_CLAIM_LOCK: i64 = 0x5347_5049_4d50; // "SGPIMP"
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -64,6 +81,133 @@ impl PgStore {
     /// The pool, for tests and benchmarks that inspect rows directly.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn notify(&self) {
+        // A lost wake-up only delays work until the next poll.
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(WAKE_CHANNEL)
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "NOTIFY failed; executors will find the job by polling");
+        }
+    }
+
+    async fn summary(
+        &self,
+        tenant: Option<TenantId>,
+        job: JobId,
+    ) -> Result<JobSummary, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM jobs j \
+             WHERE j.id = $1 AND ($2::uuid IS NULL OR j.tenant_id = $2)"
+        ))
+        .bind(job.0)
+        .bind(tenant.map(|t| t.0))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        rows::summary(&row)
+    }
+
+    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
+        match self.summary(Some(tenant), job).await {
+            Ok(s) => match event.apply(s.status) {
+                Err(illegal) => StoreError::IllegalTransition(illegal),
+                Ok(_) => StoreError::Corrupt(format!("job {job} changed while being updated")),
+            },
+            Err(e) => e,
+        }
+    }
+
+    const CLAIM_SET: &'static str =
+        "status = 'running', attempt = attempt + 1, fence = fence + 1, \
+        lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
+        started_at = COALESCE(started_at, $3), updated_at = $3";
+
+    async fn claim_free(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[&KindLimit],
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        let rows = sqlx::query(&format!(
+            "WITH pick AS (SELECT id AS pick_id FROM jobs \
+                WHERE status IN ({}) AND run_after <= $3 AND kind = ANY($5) \
+                ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id RETURNING {CLAIMED_COLUMNS}",
+            JobEvent::Claim.sources_sql(),
+            Self::CLAIM_SET
+        ))
+        .bind(owner)
+        .bind(jobs::lease_expiry(now, lease))
+        .bind(now)
+        .bind(i64::from(max))
+        .bind(&names)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(rows::claimed).collect()
+    }
+
+    async fn claim_limited(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[&KindLimit],
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        let limits: Vec<i64> = kinds
+            .iter()
+            .map(|k| i64::from(k.per_tenant.unwrap_or(u32::MAX)))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        // Read committed: the claim below takes its snapshot after the lock,
+        // so it sees every job the previous lock holder started.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LIMITED_CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let now = self.now();
+        let rows = sqlx::query(&format!(
+            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(kind, max_running)), \
+             c AS (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
+                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
+                   FROM jobs j WHERE j.status IN ({sources}) AND j.run_after <= $3 \
+                   AND j.kind IN (SELECT kind FROM lim)), \
+             pick AS (SELECT c.id AS pick_id FROM c JOIN lim ON lim.kind = c.kind \
+                   WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
+                        AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
+                   ORDER BY c.created_at, c.id LIMIT $4) \
+             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND status IN ({sources}) \
+             RETURNING {CLAIMED_COLUMNS}",
+            sources = JobEvent::Claim.sources_sql(),
+            set = Self::CLAIM_SET
+        ))
+        .bind(owner)
+        .bind(jobs::lease_expiry(now, lease))
+        .bind(now)
+        .bind(i64::from(max))
+        .bind(&names)
+        .bind(&limits)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(rows::claimed).collect()
     }
 
     fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
@@ -161,6 +305,362 @@ impl Store for PgStore {
             contracts: row.try_get::<i64, _>("contracts")? as u64,
             imports,
         })
+    }
+
+    async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
+        let now = self.clock.now();
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, max_attempts, \
+                run_after, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8)",
+        )
+        .bind(job.id.0)
+        .bind(job.tenant.0)
+        .bind(&job.kind)
+        .bind(&job.name)
+        .bind(&job.params)
+        .bind(i64::from(job.max_attempts.max(1)))
+        .bind(job.run_after.unwrap_or(now))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.notify().await;
+        self.summary(Some(job.tenant), job.id).await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[KindLimit],
+        lease: Duration,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let (limited, free): (Vec<&KindLimit>, Vec<&KindLimit>) =
+            kinds.iter().partition(|k| k.per_tenant.is_some());
+        let mut claimed = self.claim_limited(owner, max, &limited, lease).await?;
+        let left = max.saturating_sub(claimed.len() as u32);
+        claimed.extend(self.claim_free(owner, left, &free, lease).await?);
+        claimed.sort_by_key(|c| (c.created_at, c.lease.job));
+        Ok(claimed)
+    }
+
+    async fn heartbeat(&self, lease: &Lease, duration: Duration) -> Result<Heartbeat, StoreError> {
+        let now = self.clock.now();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET lease_expires_at = $1, heartbeat_at = $2, updated_at = $2 \
+             WHERE id = $3 AND fence = $4 AND lease_owner = $5 AND {} \
+             RETURNING cancel_requested_at",
+            sql::LEASE_GUARD
+        ))
+        .bind(jobs::lease_expiry(now, duration))
+        .bind(now)
+        .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::LeaseLost(lease.job))?;
+        Ok(Heartbeat {
+            cancel_requested: row.opt_time("cancel_requested_at")?.is_some(),
+        })
+    }
+
+    async fn save_progress(
+        &self,
+        lease: &Lease,
+        progress: &JobProgress,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE jobs SET total_estimated = $1, processed = $2, created_count = $3, \
+                updated_count = $4, unchanged_count = $5, failed_count = $6, percent = $7, \
+                eta_seconds = $8, current_message = $9, checkpoint = COALESCE($10, checkpoint), \
+                updated_at = $11 \
+             WHERE id = $12 AND fence = $13 AND lease_owner = $14 AND {}",
+            sql::LEASE_GUARD
+        ))
+        .bind(progress.total_estimated.map(|n| n as i64))
+        .bind(progress.processed as i64)
+        .bind(progress.created as i64)
+        .bind(progress.updated as i64)
+        .bind(progress.unchanged as i64)
+        .bind(progress.failed as i64)
+        .bind(progress.percent)
+        .bind(progress.eta_seconds.map(|n| n as i64))
+        .bind(progress.message.as_deref())
+        .bind(checkpoint)
+        .bind(self.now())
+        .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.job));
+        }
+        Ok(())
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<JobStatus, StoreError> {
+        let (event, result, error, run_after) = match outcome {
+            Outcome::Completed { result } => (JobEvent::Complete, Some(result), None, None),
+            Outcome::Failed { error } => (JobEvent::Fail, None, Some(error), None),
+            Outcome::Retry { error, run_after } => {
+                (JobEvent::ScheduleRetry, None, Some(error), Some(run_after))
+            }
+            Outcome::Stopped => (JobEvent::Stopped, None, None, None),
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = {}, finished_at = {}, result = COALESCE($2, result), \
+                last_error = COALESCE($3, last_error), run_after = COALESCE($4, run_after), \
+                lease_expires_at = NULL, updated_at = $1 \
+             WHERE id = $5 AND fence = $6 AND lease_owner = $7 AND status IN ({}) \
+             RETURNING status",
+            sql::status_after(event),
+            sql::finished_at_after(event, "$1"),
+            event.sources_sql()
+        ))
+        .bind(self.now())
+        .bind(result)
+        .bind(error)
+        .bind(run_after)
+        .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::LeaseLost(lease.job))?;
+        rows::status(&row)
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<JobStatus, StoreError> {
+        let event = JobEvent::Release;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = {}, finished_at = {}, \
+                attempt = CASE WHEN status = 'running' THEN GREATEST(attempt - 1, 0) ELSE attempt END, \
+                lease_expires_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND status IN ({}) \
+             RETURNING status",
+            sql::status_after(event),
+            sql::finished_at_after(event, "$1"),
+            event.sources_sql()
+        ))
+        .bind(self.now())
+        .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::LeaseLost(lease.job))?;
+        self.notify().await;
+        rows::status(&row)
+    }
+
+    async fn cancel(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError> {
+        let event = JobEvent::RequestCancel;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = {}, finished_at = {}, cancel_requested_at = $1, updated_at = $1 \
+             WHERE id = $2 AND tenant_id = $3 AND status IN ({}) RETURNING status",
+            sql::status_after(event),
+            sql::finished_at_after(event, "$1"),
+            event.sources_sql()
+        ))
+        .bind(self.now())
+        .bind(job.0)
+        .bind(tenant.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => rows::status(&row),
+            None => Err(self.refusal(tenant, job, event).await),
+        }
+    }
+
+    async fn rerun(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError> {
+        let event = JobEvent::Rerun;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = {}, finished_at = NULL, attempt = 0, run_after = $1, \
+                cancel_requested_at = NULL, lease_expires_at = NULL, updated_at = $1 \
+             WHERE id = $2 AND tenant_id = $3 AND status IN ({}) RETURNING status",
+            sql::status_after(event),
+            event.sources_sql()
+        ))
+        .bind(self.now())
+        .bind(job.0)
+        .bind(tenant.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                self.notify().await;
+                rows::status(&row)
+            }
+            None => Err(self.refusal(tenant, job, event).await),
+        }
+    }
+
+    async fn rescue_expired(&self) -> Result<Vec<Rescued>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE jobs SET \
+                status = CASE WHEN status = 'cancelling' THEN 'cancelled' \
+                              WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                finished_at = CASE WHEN status = 'cancelling' OR attempt >= max_attempts \
+                                   THEN $1 ELSE NULL END, \
+                last_error = CASE WHEN status = 'running' AND attempt >= max_attempts \
+                                  THEN $2 ELSE last_error END, \
+                lease_expires_at = NULL, updated_at = $1 \
+             WHERE status IN ('running', 'cancelling') AND lease_expires_at < $1 \
+             RETURNING id, tenant_id, lease_owner, status",
+        )
+        .bind(self.now())
+        .bind(LOST_WORKER_NO_ATTEMPTS)
+        .fetch_all(&self.pool)
+        .await?;
+        if !rows.is_empty() {
+            self.notify().await;
+        }
+        rows.iter()
+            .map(|row| {
+                Ok(Rescued {
+                    job: JobId(row.uuid("id")?),
+                    tenant: TenantId(row.uuid("tenant_id")?),
+                    owner: row.opt_text("lease_owner")?,
+                    now: rows::status(row)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError> {
+        let statuses = filter
+            .statuses
+            .clone()
+            .unwrap_or_else(|| JobStatus::ALL.to_vec());
+        let list: String = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
+             ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(tenant.0)
+        .bind(i64::from(filter.limit))
+        .bind(filter.offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let counts = self.status_counts(tenant).await?;
+        Ok(JobPage {
+            jobs: rows.iter().map(rows::summary).collect::<Result<_, _>>()?,
+            total: statuses.iter().map(|s| counts.get(*s)).sum(),
+            limit: filter.limit,
+            offset: filter.offset,
+        })
+    }
+
+    async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, sum(n)::bigint AS n FROM job_counts WHERE tenant_id = $1 GROUP BY status",
+        )
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = Vec::new();
+        for row in &rows {
+            let n = row.int("n")?;
+            if n > 0 {
+                counts.push((rows::status(row)?, n as u64));
+            }
+        }
+        counts.sort();
+        Ok(StatusCounts(counts))
+    }
+
+    async fn job_details(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        log_lines: u32,
+    ) -> Result<JobDetails, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS}, j.params, j.result, j.log_count, \
+                (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored_logs \
+             FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2"
+        ))
+        .bind(job.0)
+        .bind(tenant.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        let logs = sqlx::query(
+            "SELECT logged_at, level, message FROM \
+                (SELECT id, logged_at, level, message FROM job_logs WHERE job_id = $1 \
+                 ORDER BY id DESC LIMIT $2) AS newest ORDER BY id",
+        )
+        .bind(job.0)
+        .bind(i64::from(log_lines))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(JobDetails {
+            summary: rows::summary(&row)?,
+            params: row.json("params")?.unwrap_or(serde_json::Value::Null),
+            result: row.json("result")?,
+            logs: logs.iter().map(rows::log_line).collect::<Result<_, _>>()?,
+            logs_omitted: (row.int32("log_count")? - row.int("stored_logs")?).max(0) as u64,
+        })
+    }
+
+    async fn append_log(
+        &self,
+        job: JobId,
+        level: LogLevel,
+        message: &str,
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE jobs SET log_count = log_count + 1 WHERE id = $1 RETURNING tenant_id, log_count",
+        )
+        .bind(job.0)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        sqlx::query(
+            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(job.0)
+        .bind(row.uuid("tenant_id")?)
+        .bind(self.now())
+        .bind(level.as_str())
+        .bind(jobs::clip_message(message))
+        .execute(&mut *tx)
+        .await?;
+        if row.int32("log_count")? > i64::from(cap) {
+            // Keep the head (how it started) and the tail (where it is).
+            sqlx::query(
+                "DELETE FROM job_logs WHERE id = (SELECT id FROM job_logs WHERE job_id = $1 \
+                 ORDER BY id LIMIT 1 OFFSET $2)",
+            )
+            .bind(job.0)
+            .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 \
+             AND status IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn close(&self) {

@@ -3,5 +3,6 @@
 
 mod support;
 
+mod jobs;
 mod migrations;
 mod tenants;

@@ -102,6 +102,10 @@ pub async fn postgres() -> TestDb {
 }
 
 impl TestDb {
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     pub fn raw(&self) -> &Raw {
         &self.raw
     }

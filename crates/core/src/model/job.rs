@@ -1,0 +1,148 @@
+//! Background jobs as the UI and the API see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+use super::{JobStatus, TenantId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub Uuid);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(feature = "server")]
+impl JobId {
+    pub fn new() -> Self {
+        JobId(Uuid::new_v4())
+    }
+}
+
+#[cfg(feature = "server")]
+impl Default for JobId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How far a job has come. Counts are of rows (customers, for imports).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub total_estimated: Option<u64>,
+    pub processed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    pub percent: f32,
+    pub eta_seconds: Option<u64>,
+    pub message: Option<String>,
+}
+
+/// One job in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub kind: String,
+    pub name: String,
+    pub status: JobStatus,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub progress: JobProgress,
+    /// 1 for the next job of its provider and kind to run; only for jobs
+    /// waiting to run (queued or retrying).
+    pub queue_position: Option<u64>,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+    pub run_after: DateTime<Utc>,
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One job with everything stored about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobDetails {
+    pub summary: JobSummary,
+    pub params: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped from the middle of a long log (see the log cap).
+    pub logs_omitted: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "debug" => Ok(LogLevel::Debug),
+            "info" => Ok(LogLevel::Info),
+            "warn" => Ok(LogLevel::Warn),
+            "error" => Ok(LogLevel::Error),
+            _ => Err(format!("unknown log level {s:?}")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// Jobs per status for one provider (the dashboard's tabs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts(pub Vec<(JobStatus, u64)>);
+
+impl StatusCounts {
+    pub fn get(&self, status: JobStatus) -> u64 {
+        self.0
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// A page of a job list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<JobSummary>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}

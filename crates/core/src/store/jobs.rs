@@ -1,0 +1,173 @@
+//! Types of the job operations of [`super::Store`].
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::model::{JobId, JobProgress, JobStatus, TenantId};
+
+/// A job to put in the queue. Parameters must never hold a secret: jobs
+/// read credentials from the provider's integration when they run.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub id: JobId,
+    pub tenant: TenantId,
+    pub kind: String,
+    pub name: String,
+    pub params: Value,
+    pub max_attempts: u32,
+    /// Not before this time (default: now).
+    pub run_after: Option<DateTime<Utc>>,
+}
+
+impl NewJob {
+    pub fn new(tenant: TenantId, kind: &str, name: &str, params: Value) -> Self {
+        NewJob {
+            id: JobId::new(),
+            tenant,
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            params,
+            max_attempts: 5,
+            run_after: None,
+        }
+    }
+}
+
+/// A job kind an executor runs, and how many of its jobs one provider may
+/// have running at once (`None`: no limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindLimit {
+    pub kind: String,
+    pub per_tenant: Option<u32>,
+}
+
+/// Proof that a worker holds the current attempt of a job. Every write a
+/// worker makes is checked against it (fencing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub job: JobId,
+    pub tenant: TenantId,
+    pub owner: String,
+    pub fence: i64,
+}
+
+/// A job handed to a worker by `claim`.
+#[derive(Clone, Debug)]
+pub struct ClaimedJob {
+    pub lease: Lease,
+    pub kind: String,
+    pub name: String,
+    pub params: Value,
+    pub checkpoint: Option<Value>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub progress: JobProgress,
+    pub created_at: DateTime<Utc>,
+    pub run_after: DateTime<Utc>,
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Completed {
+        result: Value,
+    },
+    /// Fatal, or the last attempt failed.
+    Failed {
+        error: String,
+    },
+    /// Try again at `run_after`.
+    Retry {
+        error: String,
+        run_after: DateTime<Utc>,
+    },
+    /// The job saw its cancel request and stopped at a safe point.
+    Stopped,
+}
+
+/// What a heartbeat learns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub cancel_requested: bool,
+}
+
+/// What the rescuer did with one job whose lease expired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rescued {
+    pub job: JobId,
+    pub tenant: TenantId,
+    pub owner: Option<String>,
+    pub now: JobStatus,
+}
+
+/// Which jobs a list shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobFilter {
+    /// `None`: every status.
+    pub statuses: Option<Vec<JobStatus>>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// Log lines per job beyond which only a marker is kept.
+pub const DEFAULT_LOG_CAP: u32 = 2_000;
+/// Longest log message stored, in characters.
+pub const MAX_LOG_MESSAGE: usize = 2_000;
+
+pub fn lease_expiry(now: DateTime<Utc>, lease: std::time::Duration) -> DateTime<Utc> {
+    now + Duration::from_std(lease).unwrap_or(Duration::hours(1))
+}
+
+/// Cuts a log message to [`MAX_LOG_MESSAGE`] characters.
+pub fn clip_message(message: &str) -> String {
+    match message.char_indices().nth(MAX_LOG_MESSAGE) {
+        None => message.to_owned(),
+        Some((at, _)) => format!("{}…", &message[..at]),
+    }
+}
+
+/// SQL fragments derived from the state machine, shared by both backends.
+pub(crate) mod sql {
+    use crate::model::JobEvent;
+
+    /// `CASE status WHEN 'from' THEN 'to' ... END`: the status after `event`.
+    pub fn status_after(event: JobEvent) -> String {
+        let arms: String = event
+            .sources()
+            .into_iter()
+            .map(|from| {
+                let to = event.apply(from).expect("sources() are legal");
+                format!(" WHEN '{}' THEN '{}'", from.as_str(), to.as_str())
+            })
+            .collect();
+        format!("CASE status{arms} END")
+    }
+
+    /// The `finished_at` after `event`: `now` where it ends the job.
+    pub fn finished_at_after(event: JobEvent, now: &str) -> String {
+        let ending: Vec<String> = event
+            .sources()
+            .into_iter()
+            .filter(|from| event.apply(*from).is_ok_and(|to| to.is_finished()))
+            .map(|from| format!("'{}'", from.as_str()))
+            .collect();
+        if ending.is_empty() {
+            "NULL".to_owned()
+        } else {
+            format!(
+                "CASE WHEN status IN ({}) THEN {now} ELSE NULL END",
+                ending.join(", ")
+            )
+        }
+    }
+
+    /// The guard on a worker's writes: it still holds the current attempt.
+    pub const LEASE_GUARD: &str = "status IN ('running', 'cancelling')";
+}
+
+/// The message stored when a worker vanished and no attempt is left.
+pub const LOST_WORKER_NO_ATTEMPTS: &str =
+    "O processo que executava este job parou e não restam tentativas.";
+
+/// How many of the first log lines are always kept when a log is capped.
+pub const LOG_HEAD_KEPT: u32 = 100;

@@ -1,0 +1,197 @@
+//! Reading rows the same way on both databases: each backend says how it
+//! stores times and JSON, and the mapping code is shared.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::jobs::{ClaimedJob, Lease};
+use super::StoreError;
+use crate::model::{JobId, JobProgress, JobStatus, JobSummary, LogLevel, LogLine, TenantId};
+
+pub(crate) trait RowExt {
+    fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    fn json(&self, col: &str) -> Result<Option<Value>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    /// A 32-bit INTEGER column (Postgres INT4; SQLite has one integer type).
+    fn int32(&self, col: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+    fn real(&self, col: &str) -> Result<f32, StoreError>;
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn uuid(&self, col: &str) -> Result<Uuid, StoreError>;
+}
+
+fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
+}
+
+fn parse_json(text: Option<String>) -> Result<Option<Value>, StoreError> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("JSON: {e}"))))
+        .transpose()
+}
+
+impl RowExt for SqliteRow {
+    fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {
+        from_millis(self.try_get(col)?)
+    }
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.try_get::<Option<i64>, _>(col)?
+            .map(from_millis)
+            .transpose()
+    }
+    fn json(&self, col: &str) -> Result<Option<Value>, StoreError> {
+        parse_json(self.try_get(col)?)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn int32(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn real(&self, col: &str) -> Result<f32, StoreError> {
+        Ok(self.try_get::<f64, _>(col)? as f32)
+    }
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+impl RowExt for PgRow {
+    fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn json(&self, col: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn int32(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(i64::from(self.try_get::<i32, _>(col)?))
+    }
+    fn real(&self, col: &str) -> Result<f32, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+fn count(n: i64) -> u64 {
+    n.max(0) as u64
+}
+
+pub(crate) fn status(row: &impl RowExt) -> Result<JobStatus, StoreError> {
+    Ok(row.text("status")?.parse::<JobStatus>()?)
+}
+
+fn progress(row: &impl RowExt) -> Result<JobProgress, StoreError> {
+    Ok(JobProgress {
+        total_estimated: row.opt_int("total_estimated")?.map(count),
+        processed: count(row.int("processed")?),
+        created: count(row.int("created_count")?),
+        updated: count(row.int("updated_count")?),
+        unchanged: count(row.int("unchanged_count")?),
+        failed: count(row.int("failed_count")?),
+        percent: row.real("percent")?,
+        eta_seconds: row.opt_int("eta_seconds")?.map(count),
+        message: row.opt_text("current_message")?,
+    })
+}
+
+/// Columns read by [`summary`]; `j` is the jobs table.
+pub(crate) const SUMMARY_COLUMNS: &str = "j.id, j.tenant_id, j.kind, j.name, j.status, j.attempt, \
+    j.max_attempts, j.total_estimated, j.processed, j.created_count, j.updated_count, \
+    j.unchanged_count, j.failed_count, j.percent, j.eta_seconds, j.current_message, \
+    j.lease_owner, j.last_error, j.run_after, j.cancel_requested_at, j.created_at, \
+    j.started_at, j.finished_at, j.updated_at, \
+    CASE WHEN j.status IN ('queued', 'retrying') THEN 1 + (SELECT count(*) FROM jobs q \
+        WHERE q.tenant_id = j.tenant_id AND q.kind = j.kind \
+          AND q.status IN ('queued', 'retrying') \
+          AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.id < j.id))) \
+    END AS queue_position";
+
+pub(crate) fn summary(row: &impl RowExt) -> Result<JobSummary, StoreError> {
+    Ok(JobSummary {
+        id: JobId(row.uuid("id")?),
+        tenant_id: TenantId(row.uuid("tenant_id")?),
+        kind: row.text("kind")?,
+        name: row.text("name")?,
+        status: status(row)?,
+        attempt: row.int32("attempt")? as u32,
+        max_attempts: row.int32("max_attempts")? as u32,
+        progress: progress(row)?,
+        queue_position: row.opt_int("queue_position")?.map(count),
+        lease_owner: row.opt_text("lease_owner")?,
+        last_error: row.opt_text("last_error")?,
+        run_after: row.time("run_after")?,
+        cancel_requested_at: row.opt_time("cancel_requested_at")?,
+        created_at: row.time("created_at")?,
+        started_at: row.opt_time("started_at")?,
+        finished_at: row.opt_time("finished_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// Columns read by [`claimed`] (from an `UPDATE ... RETURNING`).
+pub(crate) const CLAIMED_COLUMNS: &str = "id, tenant_id, kind, name, params, checkpoint, attempt, \
+    max_attempts, fence, lease_owner, total_estimated, processed, created_count, updated_count, \
+    unchanged_count, failed_count, percent, eta_seconds, current_message, created_at, run_after";
+
+pub(crate) fn claimed(row: &impl RowExt) -> Result<ClaimedJob, StoreError> {
+    Ok(ClaimedJob {
+        lease: Lease {
+            job: JobId(row.uuid("id")?),
+            tenant: TenantId(row.uuid("tenant_id")?),
+            owner: row.text("lease_owner")?,
+            fence: row.int("fence")?,
+        },
+        kind: row.text("kind")?,
+        name: row.text("name")?,
+        params: row.json("params")?.unwrap_or(Value::Null),
+        checkpoint: row.json("checkpoint")?,
+        attempt: row.int32("attempt")? as u32,
+        max_attempts: row.int32("max_attempts")? as u32,
+        progress: progress(row)?,
+        created_at: row.time("created_at")?,
+        run_after: row.time("run_after")?,
+    })
+}
+
+pub(crate) fn log_line(row: &impl RowExt) -> Result<LogLine, StoreError> {
+    Ok(LogLine {
+        at: row.time("logged_at")?,
+        level: row
+            .text("level")?
+            .parse::<LogLevel>()
+            .map_err(StoreError::Corrupt)?,
+        message: row.text("message")?,
+    })
+}
