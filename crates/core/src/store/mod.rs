@@ -135,8 +135,18 @@ pub trait Store: Send + Sync + 'static {
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError>;
 
+    /// A stream of hints that work may be waiting (an enqueue, a release);
+    /// executors still poll, so a lost hint only delays.
+    async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError>;
+
     /// Waits for open connections to finish and closes the pool.
     async fn close(&self);
+}
+
+#[async_trait]
+pub trait Wakeups: Send {
+    /// Returns when a hint arrives.
+    async fn wait(&mut self);
 }
 
 /// Opens the database named by the settings (creating an SQLite file and its

@@ -16,7 +16,7 @@ use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
     Backend, ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued, Store,
-    StoreError,
+    StoreError, Wakeups,
 };
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
@@ -663,7 +663,28 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(WAKE_CHANNEL).await?;
+        Ok(Box::new(PgWakeups(listener)))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// NOTIFYs on the wake channel, from every instance sharing the database.
+struct PgWakeups(sqlx::postgres::PgListener);
+
+#[async_trait]
+impl Wakeups for PgWakeups {
+    async fn wait(&mut self) {
+        // PgListener reconnects by itself; on an error, back off a little so
+        // a dead server does not make the executor spin (it polls anyway).
+        if let Err(e) = self.0.recv().await {
+            tracing::warn!(error = %e, "LISTEN connection failed");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 }

@@ -20,7 +20,7 @@ use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
     Backend, ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued, Store,
-    StoreError,
+    StoreError, Wakeups,
 };
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
@@ -36,7 +36,7 @@ pub struct SqliteStore {
     clock: Arc<dyn Clock>,
     /// Wakes this process's executors on enqueue (SQLite has no NOTIFY;
     /// one file is one process's queue, so an in-process signal suffices).
-    wake: Arc<tokio::sync::Notify>,
+    wake: tokio::sync::watch::Sender<u64>,
 }
 
 /// Times are stored as Unix milliseconds.
@@ -80,13 +80,17 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             clock,
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake: tokio::sync::watch::Sender::new(0),
         })
     }
 
     /// The pool, for tests and benchmarks that inspect rows directly.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn wake(&self) {
+        self.wake.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     fn now(&self) -> i64 {
@@ -299,7 +303,7 @@ impl Store for SqliteStore {
         .bind(to_millis(now))
         .execute(&self.pool)
         .await?;
-        self.wake.notify_waiters();
+        self.wake();
         self.summary(Some(job.tenant), job.id).await
     }
 
@@ -432,7 +436,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::LeaseLost(lease.job))?;
-        self.wake.notify_waiters();
+        self.wake();
         rows::status(&row)
     }
 
@@ -472,7 +476,7 @@ impl Store for SqliteStore {
         .await?;
         match row {
             Some(row) => {
-                self.wake.notify_waiters();
+                self.wake();
                 rows::status(&row)
             }
             None => Err(self.refusal(tenant, job, event).await),
@@ -497,7 +501,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         if !rows.is_empty() {
-            self.wake.notify_waiters();
+            self.wake();
         }
         rows.iter()
             .map(|row| {
@@ -643,7 +647,25 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
+        Ok(Box::new(SqliteWakeups(self.wake.subscribe())))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Wake-ups from this process's enqueues. A watch channel remembers that
+/// something changed even if nobody was waiting at that moment.
+struct SqliteWakeups(tokio::sync::watch::Receiver<u64>);
+
+#[async_trait]
+impl Wakeups for SqliteWakeups {
+    async fn wait(&mut self) {
+        if self.0.changed().await.is_err() {
+            // The store is gone; nothing will ever wake us.
+            std::future::pending::<()>().await;
+        }
     }
 }

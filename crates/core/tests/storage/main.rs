@@ -3,6 +3,7 @@
 
 mod support;
 
+mod executor;
 mod jobs;
 mod migrations;
 mod tenants;

@@ -22,6 +22,7 @@ pub enum Raw {
 
 pub struct TestDb {
     pub store: Arc<dyn Store>,
+    pub url: DatabaseUrl,
     pub clock: Arc<ManualClock>,
     raw: Raw,
     cleanup: Cleanup,
@@ -48,13 +49,14 @@ pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = DatabaseUrl::parse(&format!("sqlite://{}/test.db", dir.path().display())).unwrap();
     let clock = Arc::new(ManualClock::new(start_time()));
-    let store = SqliteStore::connect(&settings(url), clock.clone() as Arc<dyn Clock>)
+    let store = SqliteStore::connect(&settings(url.clone()), clock.clone() as Arc<dyn Clock>)
         .await
         .unwrap();
     store.migrate().await.unwrap();
     let raw = Raw::Sqlite(store.pool().clone());
     TestDb {
         store: Arc::new(store),
+        url,
         clock,
         raw,
         cleanup: Cleanup::Dir(dir),
@@ -85,16 +87,15 @@ pub async fn postgres() -> TestDb {
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
     let clock = Arc::new(ManualClock::new(start_time()));
-    let store = PgStore::connect(
-        &settings(DatabaseUrl::parse(url.as_str()).unwrap()),
-        clock.clone() as Arc<dyn Clock>,
-    )
-    .await
-    .unwrap();
+    let url = DatabaseUrl::parse(url.as_str()).unwrap();
+    let store = PgStore::connect(&settings(url.clone()), clock.clone() as Arc<dyn Clock>)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     let raw = Raw::Postgres(store.pool().clone());
     TestDb {
         store: Arc::new(store),
+        url,
         clock,
         raw,
         cleanup: Cleanup::PgDatabase { admin_url, name },
@@ -104,6 +105,14 @@ pub async fn postgres() -> TestDb {
 impl TestDb {
     pub fn clock_now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Another store (its own pool) on the same database and clock, as a
+    /// second app instance would have.
+    pub async fn second_store(&self) -> Arc<dyn Store> {
+        sgp_import_core::store::connect(&settings(self.url.clone()), self.clock.clone())
+            .await
+            .unwrap()
     }
 
     pub fn raw(&self) -> &Raw {

@@ -1,0 +1,473 @@
+//! The executor: claims jobs only when a slot is free, runs each under a
+//! heartbeat, a timeout and panic capture, and records the outcome. A
+//! rescuer re-queues jobs whose worker vanished.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{JobContext, JobError, JobHandler, RetryPolicy};
+use crate::clock::Clock;
+use crate::model::{JobStatus, LogLevel};
+use crate::store::jobs::DEFAULT_LOG_CAP;
+use crate::store::{ClaimedJob, KindLimit, Outcome, Store, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// This executor's name in leases and logs; unique per process.
+    pub owner: String,
+    pub slots: usize,
+    pub job_timeout: Duration,
+    pub poll_interval: Duration,
+    pub heartbeat: Duration,
+    pub lease: Duration,
+    pub retry: RetryPolicy,
+    pub log_cap: u32,
+    /// On shutdown, how long running jobs may go on before they are
+    /// released for another process to resume.
+    pub shutdown_grace: Duration,
+    pub rescue_interval: Duration,
+    /// Finished jobs older than this are purged by the rescuer.
+    pub retention: Option<Duration>,
+}
+
+impl ExecutorConfig {
+    pub fn new(owner: impl Into<String>) -> Self {
+        ExecutorConfig {
+            owner: owner.into(),
+            slots: 4,
+            job_timeout: Duration::from_secs(6 * 3600),
+            poll_interval: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            log_cap: DEFAULT_LOG_CAP,
+            shutdown_grace: Duration::from_secs(30),
+            rescue_interval: Duration::from_secs(15),
+            retention: Some(Duration::from_secs(90 * 24 * 3600)),
+        }
+    }
+
+    /// `host-pid-random`: tells an operator which process ran a job.
+    pub fn default_owner() -> String {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "host".to_owned());
+        format!(
+            "{host}-{}-{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )
+    }
+}
+
+pub struct Executor {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ExecutorConfig,
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+}
+
+/// A running executor. Dropping it does not stop it: call `shutdown`.
+pub struct ExecutorHandle {
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl ExecutorHandle {
+    /// Stops claiming, lets running jobs finish within the grace period,
+    /// then releases the rest for another process to resume.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stops every task at once without writing anything, as a crash would
+    /// (for tests of crash recovery).
+    pub async fn abort(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// How one attempt ended, before it is written down.
+enum Ending {
+    Returned(Result<serde_json::Value, JobError>),
+    Panicked(String),
+    TimedOut,
+    LeaseLost,
+    Shutdown,
+}
+
+impl Executor {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ExecutorConfig) -> Self {
+        Executor {
+            store,
+            clock,
+            config,
+            handlers: HashMap::new(),
+        }
+    }
+
+    pub fn register(mut self, handler: impl JobHandler) -> Self {
+        self.handlers.insert(handler.kind(), Arc::new(handler));
+        self
+    }
+
+    pub fn start(self) -> ExecutorHandle {
+        let shutdown = CancellationToken::new();
+        let this = Arc::new(self);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(this.clone().produce(shutdown.clone()));
+        tasks.spawn(this.rescue(shutdown.clone()));
+        ExecutorHandle { shutdown, tasks }
+    }
+
+    fn kinds(&self) -> Vec<KindLimit> {
+        self.handlers
+            .values()
+            .map(|h| KindLimit {
+                kind: h.kind().to_owned(),
+                per_tenant: h.per_tenant_limit(),
+            })
+            .collect()
+    }
+
+    async fn produce(self: Arc<Self>, shutdown: CancellationToken) {
+        let span = tracing::info_span!("executor", owner = %self.config.owner);
+        async move {
+            let kinds = self.kinds();
+            let slots = Arc::new(Semaphore::new(self.config.slots));
+            let stop_jobs = CancellationToken::new();
+            let mut running = JoinSet::new();
+            let mut wakeups = match self.store.wakeups().await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no wake-ups; polling only");
+                    None
+                }
+            };
+            tracing::info!(slots = self.config.slots, "executor started");
+            while !shutdown.is_cancelled() {
+                let free = slots.available_permits();
+                let mut full_batch = false;
+                if free > 0 {
+                    match self
+                        .store
+                        .claim(&self.config.owner, free as u32, &kinds, self.config.lease)
+                        .await
+                    {
+                        Ok(jobs) => {
+                            full_batch = jobs.len() == free;
+                            for job in jobs {
+                                let permit = slots
+                                    .clone()
+                                    .try_acquire_owned()
+                                    .expect("claimed no more than the free slots");
+                                let this = self.clone();
+                                let stop = stop_jobs.clone();
+                                running.spawn(async move {
+                                    this.run_one(job, stop).await;
+                                    drop(permit);
+                                });
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "claim failed; retrying after the poll interval"),
+                    }
+                }
+                if full_batch {
+                    continue;
+                }
+                let wake = async {
+                    match wakeups.as_mut() {
+                        Some(w) => w.wait().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = wake => {}
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                }
+            }
+
+            tracing::info!(running = running.len(), "executor stopping: no new claims");
+            let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+                while running.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    running = running.len(),
+                    "grace period over; releasing the remaining jobs"
+                );
+                stop_jobs.cancel();
+                while running.join_next().await.is_some() {}
+            }
+            tracing::info!("executor stopped");
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run_one(self: Arc<Self>, job: ClaimedJob, stop: CancellationToken) {
+        let span = tracing::info_span!(
+            "job",
+            job_id = %job.lease.job,
+            tenant_id = %job.lease.tenant,
+            kind = %job.kind,
+            attempt = job.attempt,
+        );
+        async move {
+            let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
+                return; // claim asks only for registered kinds
+            };
+            let cancel = CancellationToken::new();
+            let ctx = JobContext::new(
+                job.clone(),
+                self.store.clone(),
+                cancel.clone(),
+                self.config.log_cap,
+            );
+            ctx.log(
+                LogLevel::Info,
+                format!(
+                    "Tentativa {} de {} iniciada em {}.",
+                    job.attempt, job.max_attempts, self.config.owner
+                ),
+            )
+            .await;
+            tracing::info!("job started");
+            let ending = self.supervise(handler, ctx.clone(), cancel, stop).await;
+            self.record(&job, &ctx, ending).await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs the attempt as its own task (so a panic is caught), renewing
+    /// the lease, and watching the timeout, cancel requests and shutdown.
+    async fn supervise(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        ctx: JobContext,
+        cancel: CancellationToken,
+        stop: CancellationToken,
+    ) -> Ending {
+        let lease = ctx.lease().clone();
+        let mut task = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { handler.run(ctx).await }.in_current_span()
+        });
+        let mut heartbeat = tokio::time::interval(self.config.heartbeat);
+        heartbeat.tick().await; // the first tick is immediate
+        let deadline = tokio::time::sleep(self.config.job_timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    return match joined {
+                        Ok(result) => Ending::Returned(result),
+                        Err(e) if e.is_panic() => Ending::Panicked(panic_message(e.into_panic())),
+                        Err(_) => Ending::Panicked("tarefa interrompida".to_owned()),
+                    };
+                }
+                _ = heartbeat.tick() => {
+                    match self.store.heartbeat(&lease, self.config.lease).await {
+                        Ok(hb) if hb.cancel_requested && !cancel.is_cancelled() => {
+                            tracing::info!("cancel requested");
+                            ctx.log(LogLevel::Warn, "Cancelamento solicitado; o job vai parar no próximo ponto seguro.").await;
+                            cancel.cancel();
+                        }
+                        Ok(_) => {}
+                        Err(StoreError::LeaseLost(_)) => {
+                            task.abort();
+                            return Ending::LeaseLost;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed; will retry"),
+                    }
+                }
+                _ = &mut deadline => {
+                    task.abort();
+                    return Ending::TimedOut;
+                }
+                _ = stop.cancelled() => {
+                    task.abort();
+                    return Ending::Shutdown;
+                }
+            }
+        }
+    }
+
+    async fn record(&self, job: &ClaimedJob, ctx: &JobContext, ending: Ending) {
+        let lease = &job.lease;
+        let retry_or_fail = |error: String| {
+            if job.attempt < job.max_attempts {
+                let delay = self.config.retry.delay(job.attempt);
+                let run_after = self.clock.now()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                (
+                    Outcome::Retry {
+                        error: error.clone(),
+                        run_after,
+                    },
+                    format!("{error} Nova tentativa em {} s.", delay.as_secs().max(1)),
+                )
+            } else {
+                (
+                    Outcome::Failed {
+                        error: error.clone(),
+                    },
+                    format!(
+                        "{error} Não restam tentativas ({} de {}).",
+                        job.attempt, job.max_attempts
+                    ),
+                )
+            }
+        };
+        let (outcome, level, message) = match ending {
+            Ending::Returned(Ok(result)) => (
+                Outcome::Completed { result },
+                LogLevel::Info,
+                "Concluído.".to_owned(),
+            ),
+            Ending::Returned(Err(JobError::Cancelled)) if ctx.is_cancelled() => {
+                (Outcome::Stopped, LogLevel::Warn, "Cancelado.".to_owned())
+            }
+            Ending::Returned(Err(JobError::Cancelled)) => (
+                Outcome::Failed {
+                    error: "O job parou sem pedido de cancelamento.".into(),
+                },
+                LogLevel::Error,
+                "O job parou sem pedido de cancelamento.".to_owned(),
+            ),
+            Ending::Returned(Err(JobError::Fatal(error))) => (
+                Outcome::Failed {
+                    error: error.clone(),
+                },
+                LogLevel::Error,
+                error,
+            ),
+            Ending::Returned(Err(JobError::Retryable(error))) => {
+                let (outcome, message) = retry_or_fail(error);
+                (outcome, LogLevel::Warn, message)
+            }
+            Ending::TimedOut => {
+                let error = format!(
+                    "Tempo limite de {} excedido.",
+                    human_duration(self.config.job_timeout)
+                );
+                let (outcome, message) = retry_or_fail(error);
+                (outcome, LogLevel::Warn, message)
+            }
+            Ending::Panicked(what) => {
+                let error = format!("Erro interno no job: {what}");
+                tracing::error!(panic = %what, "job panicked");
+                (
+                    Outcome::Failed {
+                        error: error.clone(),
+                    },
+                    LogLevel::Error,
+                    error,
+                )
+            }
+            Ending::LeaseLost => {
+                tracing::warn!("lease lost; another attempt owns the job now");
+                return;
+            }
+            Ending::Shutdown => {
+                match self.store.release(lease).await {
+                    Ok(status) => {
+                        tracing::info!(%status, "released on shutdown");
+                        ctx.log(LogLevel::Warn, "Servidor encerrando; o job volta para a fila e continua do último ponto salvo.").await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "release on shutdown failed; the rescuer will re-queue it")
+                    }
+                }
+                return;
+            }
+        };
+        ctx.log(level, &message).await;
+        match self.store.finish(lease, outcome).await {
+            Ok(status) => tracing::info!(%status, "attempt ended"),
+            Err(StoreError::LeaseLost(_)) => {
+                tracing::warn!("attempt ended after losing its lease; outcome discarded")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the outcome; the rescuer will retry the job")
+            }
+        }
+    }
+
+    async fn rescue(self: Arc<Self>, shutdown: CancellationToken) {
+        let span = tracing::info_span!("rescuer", owner = %self.config.owner);
+        async move {
+            loop {
+                match self.store.rescue_expired().await {
+                    Ok(rescued) => {
+                        for r in rescued {
+                            let owner = r.owner.as_deref().unwrap_or("?");
+                            tracing::warn!(job_id = %r.job, tenant_id = %r.tenant, %owner, now = %r.now, "rescued a job whose lease expired");
+                            let message = match r.now {
+                                JobStatus::Queued => format!("O processo {owner} parou de responder; o job voltou para a fila e continua do último ponto salvo."),
+                                JobStatus::Cancelled => format!("O processo {owner} parou de responder durante o cancelamento; job cancelado."),
+                                _ => format!("O processo {owner} parou de responder e não restam tentativas."),
+                            };
+                            let _ = self.store.append_log(r.job, LogLevel::Warn, &message, self.config.log_cap).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "rescue failed"),
+                }
+                if let Some(retention) = self.config.retention {
+                    let cutoff = self.clock.now()
+                        - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+                    match self.store.purge_finished(cutoff).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(purged = n, "purged finished jobs past retention"),
+                        Err(e) => tracing::warn!(error = %e, "purge failed"),
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(self.config.rescue_interval) => {}
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// `250 ms`, `45 s`, `12 min`, `6 h`: for messages an admin reads.
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        format!("{} ms", d.as_millis())
+    } else if secs < 120 {
+        format!("{secs} s")
+    } else if secs < 2 * 3600 {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{} h", secs / 3600)
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
