@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod health;
+pub mod jobs;
 pub mod services;
 pub mod startup;
 pub mod state;

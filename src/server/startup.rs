@@ -126,16 +126,25 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, lets in-flight requests finish,
-    /// then closes the database pool.
+    /// Serves and runs background jobs until `shutdown` completes; then
+    /// lets in-flight requests finish, gives running jobs their grace
+    /// period (the rest are released for the next process), and closes the
+    /// database pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
+        let executor = super::jobs::executor(
+            self.state.store.clone(),
+            Arc::new(SystemClock),
+            &self.state.settings,
+        )
+        .start();
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        executor.shutdown().await;
         self.state.store.close().await;
         served.map_err(StartupError::Serve)
     }

@@ -63,6 +63,10 @@ const LEASE: Key = Key {
     path: "executor.lease_secs",
     env: &["EXECUTOR_LEASE_SECS"],
 };
+const RETENTION: Key = Key {
+    path: "executor.retention_days",
+    env: &["JOB_RETENTION_DAYS"],
+};
 const SGP_CONNECT_TIMEOUT: Key = Key {
     path: "sgp.connect_timeout_secs",
     env: &["SGP_CONNECT_TIMEOUT_SECS"],
@@ -96,6 +100,7 @@ const ALL_KEYS: &[&Key] = &[
     &POLL_INTERVAL,
     &HEARTBEAT,
     &LEASE,
+    &RETENTION,
     &SGP_CONNECT_TIMEOUT,
     &SGP_REQUEST_TIMEOUT,
     &LOG_FILTER,
@@ -143,6 +148,8 @@ pub struct ExecutorSettings {
     pub poll_interval: Duration,
     pub heartbeat: Duration,
     pub lease: Duration,
+    /// Finished jobs older than this are purged; `None` keeps them forever.
+    pub retention: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -421,6 +428,11 @@ impl Settings {
             });
         }
 
+        let retention = src.value(&RETENTION, Some(Duration::from_secs(90 * 86_400)), |s| {
+            whole_number(0, 36_500)(s)
+                .map(|days| (days > 0).then(|| Duration::from_secs(days * 86_400)))
+        })?;
+
         let sgp_connect = src.value(
             &SGP_CONNECT_TIMEOUT,
             Duration::from_secs(10),
@@ -467,6 +479,7 @@ impl Settings {
                 poll_interval,
                 heartbeat,
                 lease,
+                retention,
             },
             sgp: SgpSettings {
                 connect_timeout: sgp_connect,

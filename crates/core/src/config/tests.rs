@@ -31,7 +31,13 @@ fn defaults_need_no_file_and_pick_sqlite_in_the_data_dir() {
         DatabaseUrl::Sqlite("sqlite://data/sgp-import.db".into())
     );
     assert_eq!(s.executor.slots, 4);
+    assert_eq!(
+        s.executor.retention,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
     assert!(!s.demo);
+    let s = settings(None, &[("JOB_RETENTION_DAYS", "0")]).unwrap();
+    assert_eq!(s.executor.retention, None, "0 keeps finished jobs forever");
 }
 
 #[test]

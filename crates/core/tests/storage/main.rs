@@ -3,6 +3,7 @@
 
 mod support;
 
+mod crash;
 mod executor;
 mod jobs;
 mod migrations;
