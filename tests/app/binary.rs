@@ -146,5 +146,7 @@ fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
         output.status
     );
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert!(stderr.contains("executor started"), "{stderr}");
+    assert!(stderr.contains("executor stopped"), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
 }

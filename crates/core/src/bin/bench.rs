@@ -1,0 +1,277 @@
+//! Job engine benchmark: prints figures, asserts nothing (machines are
+//! noisy). Run with scripts/bench.sh, which finds or starts PostgreSQL.
+//!
+//! For SQLite (a temporary file) and PostgreSQL (a fresh database on
+//! BENCH_DATABASE_URL's server) it measures:
+//! - throughput: BENCH_JOBS no-op jobs, queued in bulk, run by one executor;
+//! - enqueue-to-start latency of jobs enqueued one by one to an idle executor;
+//! - the dashboard's queries (one page of a tab + all tab counts) with
+//!   BENCH_HISTORY finished jobs in the history.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use sgp_import_core::clock::SystemClock;
+use sgp_import_core::config::{DatabaseSettings, DatabaseUrl};
+use sgp_import_core::jobs::{Executor, ExecutorConfig, JobContext, JobError, JobHandler};
+use sgp_import_core::model::{JobStatus, Tenant, TenantSlug};
+use sgp_import_core::store::{JobFilter, NewJob, Store};
+use sqlx::Connection;
+
+struct Noop;
+
+#[async_trait]
+impl JobHandler for Noop {
+    fn kind(&self) -> &'static str {
+        "noop"
+    }
+    async fn run(&self, _ctx: JobContext) -> Result<Value, JobError> {
+        Ok(Value::Null)
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn executor(store: Arc<dyn Store>, slots: usize) -> Executor {
+    let mut config = ExecutorConfig::new("bench");
+    config.slots = slots;
+    config.poll_interval = Duration::from_millis(200);
+    config.retention = None;
+    config.log_cap = 10;
+    Executor::new(store, Arc::new(SystemClock), config).register(Noop)
+}
+
+/// Inserts `n` jobs in bulk with SQL (the bench measures running them, not
+/// inserting them), with the given status.
+async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
+    let now = chrono::Utc::now();
+    match url {
+        DatabaseUrl::Sqlite(u) => {
+            let mut c = sqlx::SqliteConnection::connect(u).await.unwrap();
+            sqlx::query(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
+                 INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, \
+                    updated_at, finished_at) \
+                 SELECT randomblob(16), ?2, 'noop', 'bench ' || i, ?3, ?4, ?4 - (?1 - i), ?4, \
+                    CASE WHEN ?3 IN ('completed', 'failed', 'cancelled') THEN ?4 END FROM s",
+            )
+            .bind(n as i64)
+            .bind(tenant.id.0)
+            .bind(status)
+            .bind(now.timestamp_millis())
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        DatabaseUrl::Postgres(u) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            sqlx::query(
+                "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, \
+                    updated_at, finished_at) \
+                 SELECT gen_random_uuid(), $2, 'noop', 'bench ' || i, $3, $4, \
+                    $4 - ($1 - i) * interval '1 millisecond', $4, \
+                    CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN $4 END \
+                 FROM generate_series(1, $1) AS i",
+            )
+            .bind(n as i64)
+            .bind(tenant.id.0)
+            .bind(status)
+            .bind(now)
+            .execute(&mut c)
+            .await
+            .unwrap();
+            // what autovacuum would do after a load this size
+            sqlx::query("ANALYZE jobs").execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+async fn wait_completed(store: &dyn Store, tenant: &Tenant, n: u64) {
+    loop {
+        if store
+            .status_counts(tenant.id)
+            .await
+            .unwrap()
+            .get(JobStatus::Completed)
+            >= n
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn bench_one(name: &str, url: DatabaseUrl) {
+    let jobs = env_number("BENCH_JOBS", 20_000);
+    let history = env_number("BENCH_HISTORY", 1_000_000);
+    let settings = DatabaseSettings {
+        url: url.clone(),
+        max_connections: 16,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let store = sgp_import_core::store::connect(&settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    println!("\n## {name}");
+
+    // throughput
+    let t = store
+        .ensure_tenant(&TenantSlug::parse("bench-a").unwrap(), "Bench A")
+        .await
+        .unwrap();
+    bulk_jobs(&url, &t, jobs, "queued").await;
+    let started = Instant::now();
+    let ex = executor(store.clone(), 64).start();
+    wait_completed(store.as_ref(), &t, jobs).await;
+    let secs = started.elapsed().as_secs_f64();
+    ex.shutdown().await;
+    println!(
+        "throughput: {jobs} no-op jobs in {secs:.2} s = {:.0} jobs/s",
+        jobs as f64 / secs
+    );
+
+    // enqueue-to-start latency, one job at a time to an idle executor
+    let t = store
+        .ensure_tenant(&TenantSlug::parse("bench-b").unwrap(), "Bench B")
+        .await
+        .unwrap();
+    let ex = executor(store.clone(), 8).start();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let samples = 300;
+    let enqueue_started = Instant::now();
+    for _ in 0..samples {
+        store
+            .enqueue(NewJob::new(t.id, "noop", "latency", json!({})))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let enqueue_secs = enqueue_started.elapsed().as_secs_f64() - samples as f64 * 0.005;
+    wait_completed(store.as_ref(), &t, samples).await;
+    ex.shutdown().await;
+    let page = store
+        .list_jobs(
+            t.id,
+            &JobFilter {
+                statuses: None,
+                limit: samples as u32,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let mut latency: Vec<f64> = page
+        .jobs
+        .iter()
+        .filter_map(|j| {
+            j.started_at
+                .map(|s| (s - j.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        })
+        .collect();
+    latency.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "enqueue: {:.2} ms per job; enqueue-to-start latency: p50 {:.1} ms, p95 {:.1} ms ({} jobs)",
+        enqueue_secs * 1000.0 / samples as f64,
+        percentile(&latency, 0.5),
+        percentile(&latency, 0.95),
+        latency.len()
+    );
+
+    // dashboard queries over a large history
+    let t = store
+        .ensure_tenant(&TenantSlug::parse("bench-c").unwrap(), "Bench C")
+        .await
+        .unwrap();
+    let load = Instant::now();
+    bulk_jobs(&url, &t, history, "completed").await;
+    bulk_jobs(&url, &t, 20, "queued").await;
+    println!(
+        "history: {history} finished jobs loaded in {:.1} s",
+        load.elapsed().as_secs_f64()
+    );
+    let mut times = Vec::new();
+    for round in 0..60u64 {
+        let tab = round % 3;
+        let status = [
+            None,
+            Some(vec![JobStatus::Completed]),
+            Some(vec![JobStatus::Queued]),
+        ][tab as usize]
+            .clone();
+        // deeper pages of the big tabs; the small queued tab has one page
+        let offset = if tab == 2 { 0 } else { (round % 5) * 10 };
+        let began = Instant::now();
+        let page = store
+            .list_jobs(
+                t.id,
+                &JobFilter {
+                    statuses: status,
+                    limit: 10,
+                    offset,
+                },
+            )
+            .await
+            .unwrap();
+        let counts = store.status_counts(t.id).await.unwrap();
+        times.push(began.elapsed().as_secs_f64() * 1000.0);
+        assert!(!page.jobs.is_empty() && counts.total() >= history);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "dashboard (one page of a tab + all tab counts, {history} jobs): p50 {:.1} ms, p95 {:.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95)
+    );
+    store.close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    println!("# sgp-import job engine benchmark");
+    let dir = tempfile_dir();
+    let sqlite = DatabaseUrl::parse(&format!("sqlite://{dir}/bench.db")).unwrap();
+    bench_one("SQLite", sqlite).await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) => {
+            let name = format!("bench_{}", std::process::id());
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            bench_one("PostgreSQL", DatabaseUrl::parse(url.as_str()).unwrap()).await;
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut c)
+                .await;
+        }
+        Err(_) => {
+            println!("\n(PostgreSQL skipped: BENCH_DATABASE_URL not set; scripts/bench.sh sets it)")
+        }
+    }
+}
+
+fn tempfile_dir() -> String {
+    let dir = std::env::temp_dir().join(format!("sgp-import-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.display().to_string()
+}

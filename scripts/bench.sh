@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the job engine benchmark (release build) on SQLite and PostgreSQL and
+# prints its figures. PostgreSQL: TEST_DATABASE_URL, else 127.0.0.1:5432,
+# else a throw-away cluster. BENCH_JOBS and BENCH_HISTORY size the runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+trap pg_throwaway_stop EXIT
+pg_for_tests
+export BENCH_DATABASE_URL="$TEST_DATABASE_URL"
+cargo run --release -q -p sgp-import-core --features server --bin bench
