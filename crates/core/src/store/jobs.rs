@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
+use super::StoreError;
 use crate::model::{JobId, JobProgress, JobStatus, TenantId};
 
 /// A job to put in the queue. Parameters must never hold a secret: jobs
@@ -171,3 +172,29 @@ pub const LOST_WORKER_NO_ATTEMPTS: &str =
 
 /// How many of the first log lines are always kept when a log is capped.
 pub const LOG_HEAD_KEPT: u32 = 100;
+
+/// `'a', 'b'` for an SQL `IN (...)` list of statuses (fixed names, never
+/// user text).
+pub(crate) fn status_list(statuses: &[JobStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a guarded update touched no row, given the job as it is now: the
+/// job is gone, or its status does not allow the event.
+pub(crate) fn refusal(
+    now: Result<crate::model::JobSummary, StoreError>,
+    job: JobId,
+    event: crate::model::JobEvent,
+) -> StoreError {
+    match now {
+        Ok(s) => match event.apply(s.status) {
+            Err(illegal) => StoreError::IllegalTransition(illegal),
+            Ok(_) => StoreError::Corrupt(format!("job {job} changed while being updated")),
+        },
+        Err(e) => e,
+    }
+}

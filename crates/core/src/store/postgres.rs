@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 use uuid::Uuid;
 
 use std::time::Duration;
@@ -116,13 +116,7 @@ impl PgStore {
     }
 
     async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
-        match self.summary(Some(tenant), job).await {
-            Ok(s) => match event.apply(s.status) {
-                Err(illegal) => StoreError::IllegalTransition(illegal),
-                Ok(_) => StoreError::Corrupt(format!("job {job} changed while being updated")),
-            },
-            Err(e) => e,
-        }
+        jobs::refusal(self.summary(Some(tenant), job).await, job, event)
     }
 
     const CLAIM_SET: &'static str =
@@ -209,16 +203,6 @@ impl PgStore {
         tx.commit().await?;
         rows.iter().map(rows::claimed).collect()
     }
-
-    fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
-        let slug: String = row.try_get("slug")?;
-        Ok(Tenant {
-            id: TenantId(row.try_get::<Uuid, _>("id")?),
-            slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            name: row.try_get("name")?,
-            created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
-        })
-    }
 }
 
 #[async_trait]
@@ -262,7 +246,7 @@ impl Store for PgStore {
             .bind(slug.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(Self::tenant_from_row).transpose()
+        row.as_ref().map(rows::tenant).transpose()
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -270,7 +254,7 @@ impl Store for PgStore {
             sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(Self::tenant_from_row).collect()
+        rows.iter().map(rows::tenant).collect()
     }
 
     async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
@@ -290,21 +274,7 @@ impl Store for PgStore {
         .bind(tenant.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut imports = Vec::with_capacity(counts.len());
-        for c in &counts {
-            let status: String = c.try_get("status")?;
-            imports.push((
-                status.parse::<JobStatus>()?,
-                c.try_get::<i64, _>("n")? as u64,
-            ));
-        }
-        imports.sort();
-        Ok(TenantOverview {
-            tenant: Self::tenant_from_row(&row)?,
-            customers: row.try_get::<i64, _>("customers")? as u64,
-            contracts: row.try_get::<i64, _>("contracts")? as u64,
-            imports,
-        })
+        rows::tenant_overview(&row, &counts)
     }
 
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
@@ -536,11 +506,7 @@ impl Store for PgStore {
             .statuses
             .clone()
             .unwrap_or_else(|| JobStatus::ALL.to_vec());
-        let list: String = statuses
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = jobs::status_list(&statuses);
         let rows = sqlx::query(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
              ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
@@ -551,12 +517,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         let counts = self.status_counts(tenant).await?;
-        Ok(JobPage {
-            jobs: rows.iter().map(rows::summary).collect::<Result<_, _>>()?,
-            total: statuses.iter().map(|s| counts.get(*s)).sum(),
-            limit: filter.limit,
-            offset: filter.offset,
-        })
+        rows::job_page(&rows, &statuses, &counts, filter)
     }
 
     async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError> {
@@ -566,15 +527,7 @@ impl Store for PgStore {
         .bind(tenant.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = Vec::new();
-        for row in &rows {
-            let n = row.int("n")?;
-            if n > 0 {
-                counts.push((rows::status(row)?, n as u64));
-            }
-        }
-        counts.sort();
-        Ok(StatusCounts(counts))
+        rows::status_counts(&rows)
     }
 
     async fn job_details(
@@ -602,13 +555,7 @@ impl Store for PgStore {
         .bind(i64::from(log_lines))
         .fetch_all(&self.pool)
         .await?;
-        Ok(JobDetails {
-            summary: rows::summary(&row)?,
-            params: row.json("params")?.unwrap_or(serde_json::Value::Null),
-            result: row.json("result")?,
-            logs: logs.iter().map(rows::log_line).collect::<Result<_, _>>()?,
-            logs_omitted: (row.int32("log_count")? - row.int("stored_logs")?).max(0) as u64,
-        })
+        rows::job_details(&row, &logs)
     }
 
     async fn append_log(

@@ -8,9 +8,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::jobs::{ClaimedJob, Lease};
+use super::jobs::{ClaimedJob, JobFilter, Lease};
 use super::StoreError;
-use crate::model::{JobId, JobProgress, JobStatus, JobSummary, LogLevel, LogLine, TenantId};
+use crate::model::{
+    JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel, LogLine,
+    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+};
 
 pub(crate) trait RowExt {
     fn time(&self, col: &str) -> Result<DateTime<Utc>, StoreError>;
@@ -193,5 +196,73 @@ pub(crate) fn log_line(row: &impl RowExt) -> Result<LogLine, StoreError> {
             .parse::<LogLevel>()
             .map_err(StoreError::Corrupt)?,
         message: row.text("message")?,
+    })
+}
+
+/// Per-status counts from `status, n` rows (the job_counts shards summed).
+pub(crate) fn status_counts<R: RowExt>(rows: &[R]) -> Result<StatusCounts, StoreError> {
+    let mut counts = Vec::new();
+    for row in rows {
+        let n = row.int("n")?;
+        if n > 0 {
+            counts.push((status(row)?, n as u64));
+        }
+    }
+    counts.sort();
+    Ok(StatusCounts(counts))
+}
+
+/// A page of jobs; the total comes from the counters, not a COUNT.
+pub(crate) fn job_page<R: RowExt>(
+    rows: &[R],
+    statuses: &[JobStatus],
+    counts: &StatusCounts,
+    filter: &JobFilter,
+) -> Result<JobPage, StoreError> {
+    Ok(JobPage {
+        jobs: rows.iter().map(summary).collect::<Result<_, _>>()?,
+        total: statuses.iter().map(|s| counts.get(*s)).sum(),
+        limit: filter.limit,
+        offset: filter.offset,
+    })
+}
+
+/// A job with its log, from the row of a details query and its log rows.
+pub(crate) fn job_details<R: RowExt>(row: &R, logs: &[R]) -> Result<JobDetails, StoreError> {
+    Ok(JobDetails {
+        summary: summary(row)?,
+        params: row.json("params")?.unwrap_or(Value::Null),
+        result: row.json("result")?,
+        logs: logs.iter().map(log_line).collect::<Result<_, _>>()?,
+        logs_omitted: (row.int32("log_count")? - row.int("stored_logs")?).max(0) as u64,
+    })
+}
+
+pub(crate) fn tenant(row: &impl RowExt) -> Result<Tenant, StoreError> {
+    let slug = row.text("slug")?;
+    Ok(Tenant {
+        id: TenantId(row.uuid("id")?),
+        slug: TenantSlug::parse(&slug).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: row.text("name")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// The overview from the tenant row (with `customers` and `contracts`
+/// counts) and its `status, n` job rows.
+pub(crate) fn tenant_overview<R: RowExt>(
+    row: &R,
+    jobs: &[R],
+) -> Result<TenantOverview, StoreError> {
+    let mut imports = Vec::with_capacity(jobs.len());
+    for c in jobs {
+        imports.push((status(c)?, count(c.int("n")?)));
+    }
+    imports.sort();
+    Ok(TenantOverview {
+        tenant: tenant(row)?,
+        customers: count(row.int("customers")?),
+        contracts: count(row.int("contracts")?),
+        imports,
     })
 }
