@@ -7,8 +7,11 @@ ALTER TABLE jobs ADD COLUMN fence BIGINT NOT NULL DEFAULT 0;
 
 -- Per-status counts kept by triggers, so the dashboard's tabs never count
 -- the whole history. Spread over 8 shards so concurrent executors do not
--- queue on one hot row. No foreign key: deleting a tenant cascades to its
--- jobs, whose delete trigger still writes here.
+-- queue on one hot row. The shard is the connection's (backend pid), not
+-- random per row: a transaction that changes many jobs then touches one
+-- shard row per status, always in the same order, so two such
+-- transactions cannot deadlock on the counters. No foreign key: deleting a
+-- tenant cascades to its jobs, whose delete trigger still writes here.
 CREATE TABLE job_counts (
     tenant_id  UUID NOT NULL,
     status     TEXT NOT NULL,
@@ -22,7 +25,7 @@ SELECT tenant_id, status, 0, count(*) FROM jobs GROUP BY tenant_id, status;
 
 CREATE FUNCTION jobs_maintain_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    s SMALLINT := floor(random() * 8)::smallint;
+    s SMALLINT := (pg_backend_pid() % 8)::smallint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO job_counts (tenant_id, status, shard, n)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -15,7 +15,7 @@ use super::{JobContext, JobError, JobHandler, RetryPolicy};
 use crate::clock::Clock;
 use crate::model::{JobStatus, LogLevel};
 use crate::store::jobs::DEFAULT_LOG_CAP;
-use crate::store::{ClaimedJob, KindLimit, Outcome, Store, StoreError};
+use crate::store::{ClaimedJob, Completion, KindLimit, Outcome, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct ExecutorConfig {
@@ -74,6 +74,9 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     config: ExecutorConfig,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// Successful attempts go to the completer, which records them in
+    /// batches: one transaction for many jobs instead of one each.
+    completions: Option<mpsc::UnboundedSender<Completion>>,
 }
 
 /// A running executor. Dropping it does not stop it: call `shutdown`.
@@ -114,6 +117,7 @@ impl Executor {
             clock,
             config,
             handlers: HashMap::new(),
+            completions: None,
         }
     }
 
@@ -122,10 +126,20 @@ impl Executor {
         self
     }
 
-    pub fn start(self) -> ExecutorHandle {
+    pub fn start(mut self) -> ExecutorHandle {
         let shutdown = CancellationToken::new();
-        let this = Arc::new(self);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.completions = Some(sender);
         let mut tasks = JoinSet::new();
+        // Ends when the producer and the rescuer (the senders' owners) end,
+        // after recording everything they sent.
+        tasks.spawn(complete(
+            self.store.clone(),
+            receiver,
+            self.config.log_cap,
+            self.config.owner.clone(),
+        ));
+        let this = Arc::new(self);
         tasks.spawn(this.clone().produce(shutdown.clone()));
         tasks.spawn(this.rescue(shutdown.clone()));
         ExecutorHandle { shutdown, tasks }
@@ -167,6 +181,21 @@ impl Executor {
                     {
                         Ok(jobs) => {
                             full_batch = jobs.len() == free;
+                            let started: Vec<_> = jobs
+                                .iter()
+                                .map(|j| {
+                                    let line = format!(
+                                        "Tentativa {} de {} iniciada em {}.",
+                                        j.attempt, j.max_attempts, self.config.owner
+                                    );
+                                    (j.lease.job, LogLevel::Info, line)
+                                })
+                                .collect();
+                            if let Err(e) =
+                                self.store.append_logs(&started, self.config.log_cap).await
+                            {
+                                tracing::warn!(error = %e, "could not log the start of claimed jobs");
+                            }
                             for job in jobs {
                                 let permit = slots
                                     .clone()
@@ -335,11 +364,30 @@ impl Executor {
             }
         };
         let (outcome, level, message) = match ending {
-            Ending::Returned(Ok(result)) => (
-                Outcome::Completed { result },
-                LogLevel::Info,
-                "Concluído.".to_owned(),
-            ),
+            Ending::Returned(Ok(result)) => {
+                let completion = Completion {
+                    lease: lease.clone(),
+                    result,
+                    log: Some("Concluído.".to_owned()),
+                };
+                match &self.completions {
+                    Some(sender) => match sender.send(completion) {
+                        Ok(()) => return,
+                        Err(mpsc::error::SendError(c)) => (
+                            Outcome::Completed { result: c.result },
+                            LogLevel::Info,
+                            "Concluído.".to_owned(),
+                        ),
+                    },
+                    None => (
+                        Outcome::Completed {
+                            result: completion.result,
+                        },
+                        LogLevel::Info,
+                        "Concluído.".to_owned(),
+                    ),
+                }
+            }
             Ending::Returned(Err(JobError::Cancelled)) if ctx.is_cancelled() => {
                 (Outcome::Stopped, LogLevel::Warn, "Cancelado.".to_owned())
             }
@@ -446,6 +494,57 @@ impl Executor {
         .instrument(span)
         .await
     }
+}
+
+/// Records successful attempts in batches: whatever has queued up while the
+/// previous batch was being written goes in the next transaction.
+async fn complete(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::UnboundedReceiver<Completion>,
+    log_cap: u32,
+    owner: String,
+) {
+    const MAX_BATCH: usize = 512;
+    let span = tracing::info_span!("completer", %owner);
+    async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            // A batch can lose a deadlock against a concurrent cancel; the
+            // transaction rolled back whole, so trying again is safe.
+            let mut result = store.complete_many(&batch, log_cap).await;
+            for attempt in 1..=3 {
+                match &result {
+                    Err(e) if !matches!(e, StoreError::LeaseLost(_)) => {
+                        tracing::warn!(error = %e, attempt, "recording completions failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                        result = store.complete_many(&batch, log_cap).await;
+                    }
+                    _ => break,
+                }
+            }
+            match result {
+                Ok(recorded) => {
+                    if recorded.len() < batch.len() {
+                        tracing::warn!(
+                            lost = batch.len() - recorded.len(),
+                            "attempts ended after losing their lease; outcomes discarded"
+                        );
+                    }
+                    for (job, status) in recorded {
+                        tracing::debug!(job_id = %job, %status, "attempt ended");
+                    }
+                }
+                Err(e) => {
+                    // Their leases will expire and the rescuer re-queues
+                    // them: at-least-once, never lost.
+                    tracing::error!(error = %e, jobs = batch.len(), "could not record completions");
+                }
+            }
+            batch.clear();
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// `250 ms`, `45 s`, `12 min`, `6 h`: for messages an admin reads.

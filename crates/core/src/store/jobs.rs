@@ -86,6 +86,15 @@ pub enum Outcome {
     Stopped,
 }
 
+/// A successful attempt, for [`super::Store::complete_many`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    pub lease: Lease,
+    pub result: Value,
+    /// A final line for the job's log.
+    pub log: Option<String>,
+}
+
 /// What a heartbeat learns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Heartbeat {

@@ -19,7 +19,9 @@ mod rows;
 pub mod sqlite;
 
 pub use error::StoreError;
-pub use jobs::{ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued};
+pub use jobs::{
+    ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -128,6 +130,23 @@ pub trait Store: Send + Sync + 'static {
         message: &str,
         cap: u32,
     ) -> Result<(), StoreError>;
+
+    /// Appends several log lines in one transaction (lines of jobs that no
+    /// longer exist are skipped).
+    async fn append_logs(
+        &self,
+        lines: &[(JobId, LogLevel, String)],
+        cap: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Records many successful attempts in one transaction, each with its
+    /// final log line. Returns the new status of each job whose attempt
+    /// still held its lease; the others are left out.
+    async fn complete_many(
+        &self,
+        done: &[Completion],
+        cap: u32,
+    ) -> Result<Vec<(JobId, JobStatus)>, StoreError>;
 
     /// Deletes finished jobs (and their logs) that finished before `before`.
     async fn purge_finished(

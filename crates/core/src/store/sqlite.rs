@@ -17,8 +17,8 @@ use super::error::connect_reason;
 use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
-    Backend, ClaimedJob, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued, Store,
-    StoreError, Wakeups,
+    Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
+    Rescued, Store, StoreError, Wakeups,
 };
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
@@ -108,6 +108,47 @@ impl SqliteStore {
 
     async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
         jobs::refusal(self.summary(Some(tenant), job).await, job, event)
+    }
+
+    /// Appends one log line inside `tx`, keeping the log within `cap`.
+    async fn log_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        now: i64,
+        job: JobId,
+        level: LogLevel,
+        message: &str,
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET log_count = log_count + 1 WHERE id = ?1 RETURNING tenant_id, log_count",
+        )
+        .bind(job.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        sqlx::query(
+            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(job.0)
+        .bind(row.uuid("tenant_id")?)
+        .bind(now)
+        .bind(level.as_str())
+        .bind(jobs::clip_message(message))
+        .execute(&mut **tx)
+        .await?;
+        if row.int32("log_count")? > i64::from(cap) {
+            // Keep the head (how it started) and the tail (where it is).
+            sqlx::query(
+                "DELETE FROM job_logs WHERE id = (SELECT id FROM job_logs WHERE job_id = ?1 \
+                 ORDER BY id LIMIT 1 OFFSET ?2)",
+            )
+            .bind(job.0)
+            .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
 
     async fn claim_kinds(
@@ -541,37 +582,64 @@ impl Store for SqliteStore {
         cap: u32,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE jobs SET log_count = log_count + 1 WHERE id = ?1 RETURNING tenant_id, log_count",
-        )
-        .bind(job.0)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound("job"))?;
-        sqlx::query(
-            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(job.0)
-        .bind(row.uuid("tenant_id")?)
-        .bind(self.now())
-        .bind(level.as_str())
-        .bind(jobs::clip_message(message))
-        .execute(&mut *tx)
-        .await?;
-        if row.int32("log_count")? > i64::from(cap) {
-            // Keep the head (how it started) and the tail (where it is).
-            sqlx::query(
-                "DELETE FROM job_logs WHERE id = (SELECT id FROM job_logs WHERE job_id = ?1 \
-                 ORDER BY id LIMIT 1 OFFSET ?2)",
-            )
-            .bind(job.0)
-            .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
-            .execute(&mut *tx)
-            .await?;
+        Self::log_in(&mut tx, self.now(), job, level, message, cap).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_logs(
+        &self,
+        lines: &[(JobId, LogLevel, String)],
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = self.now();
+        for (job, level, message) in lines {
+            match Self::log_in(&mut tx, now, *job, *level, message, cap).await {
+                Err(StoreError::NotFound(_)) => {} // purged meanwhile
+                other => other?,
+            }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn complete_many(
+        &self,
+        done: &[Completion],
+        cap: u32,
+    ) -> Result<Vec<(JobId, JobStatus)>, StoreError> {
+        let event = JobEvent::Complete;
+        let statement = format!(
+            "UPDATE jobs SET status = {}, finished_at = {}, result = ?2, \
+                lease_expires_at = NULL, updated_at = ?1 \
+             WHERE id = ?3 AND fence = ?4 AND lease_owner = ?5 AND status IN ({}) \
+             RETURNING status",
+            sql::status_after(event),
+            sql::finished_at_after(event, "?1"),
+            event.sources_sql()
+        );
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let mut recorded = Vec::with_capacity(done.len());
+        for c in done {
+            let row = sqlx::query(&statement)
+                .bind(now)
+                .bind(c.result.to_string())
+                .bind(c.lease.job.0)
+                .bind(c.lease.fence)
+                .bind(&c.lease.owner)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = row {
+                recorded.push((c.lease.job, rows::status(&row)?));
+                if let Some(line) = &c.log {
+                    Self::log_in(&mut tx, now, c.lease.job, LogLevel::Info, line, cap).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -8,7 +8,9 @@ use sgp_import_core::model::{
     IllegalTransition, JobEvent, JobId, JobProgress, JobStatus, LogLevel, Tenant, TenantSlug,
 };
 use sgp_import_core::store::jobs::LOST_WORKER_NO_ATTEMPTS;
-use sgp_import_core::store::{ClaimedJob, JobFilter, KindLimit, NewJob, Outcome, StoreError};
+use sgp_import_core::store::{
+    ClaimedJob, Completion, JobFilter, KindLimit, NewJob, Outcome, StoreError,
+};
 
 use crate::on_both;
 use crate::support::TestDb;
@@ -31,6 +33,7 @@ on_both!(
     list_filters_paginates_and_counts_per_provider,
     log_is_capped_keeping_head_and_tail,
     purge_removes_only_old_finished_jobs,
+    batched_completions_skip_stale_attempts_and_honour_cancel,
 );
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
@@ -760,4 +763,60 @@ async fn purge_removes_only_old_finished_jobs(db: &TestDb) {
     let counts = db.store.status_counts(t.id).await.unwrap();
     assert_eq!(counts.get(JobStatus::Completed), 0);
     assert_eq!(counts.total(), 2);
+}
+
+async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) {
+    let t = tenant(db, "prov").await;
+    let ok = enqueue(db, &t, "noop", "ok").await;
+    let stale = enqueue(db, &t, "noop", "stale").await;
+    let cancelled = enqueue(db, &t, "noop", "cancelled").await;
+    let claimed = db.store.claim("w", 3, &free("noop"), LEASE).await.unwrap();
+    db.store.cancel(t.id, cancelled).await.unwrap();
+    let done: Vec<Completion> = claimed
+        .iter()
+        .map(|c| {
+            let mut lease = c.lease.clone();
+            if c.lease.job == stale {
+                lease.fence += 1; // not the current attempt
+            }
+            Completion {
+                lease,
+                result: json!({"job": c.name}),
+                log: Some("Concluído.".into()),
+            }
+        })
+        .collect();
+    let mut recorded = db.store.complete_many(&done, 100).await.unwrap();
+    recorded.sort();
+    let mut want = vec![
+        (ok, JobStatus::Completed),
+        (cancelled, JobStatus::Cancelled),
+    ];
+    want.sort();
+    assert_eq!(recorded, want);
+    assert_eq!(status_of(db, &t, stale).await, JobStatus::Running);
+    let d = db.store.job_details(t.id, ok, 10).await.unwrap();
+    assert_eq!(d.result, Some(json!({"job": "ok"})));
+    assert_eq!(d.logs.last().unwrap().message, "Concluído.");
+    assert!(db
+        .store
+        .job_details(t.id, stale, 10)
+        .await
+        .unwrap()
+        .logs
+        .is_empty());
+
+    db.store
+        .append_logs(
+            &[
+                (ok, LogLevel::Info, "um".into()),
+                (JobId::new(), LogLevel::Info, "job inexistente".into()),
+                (stale, LogLevel::Warn, "dois".into()),
+            ],
+            100,
+        )
+        .await
+        .unwrap();
+    let d = db.store.job_details(t.id, stale, 10).await.unwrap();
+    assert_eq!(d.logs[0].message, "dois");
 }
