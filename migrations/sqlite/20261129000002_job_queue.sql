@@ -36,3 +36,6 @@ CREATE INDEX jobs_queue ON jobs (tenant_id, kind, created_at, id)
     WHERE status IN ('queued', 'retrying');
 CREATE INDEX jobs_active ON jobs (tenant_id, kind)
     WHERE status IN ('running', 'cancelling');
+-- Claim order: the oldest waiting jobs first, without sorting the queue.
+CREATE INDEX jobs_claim_order ON jobs (created_at, id)
+    WHERE status IN ('queued', 'retrying');

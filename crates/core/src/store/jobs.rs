@@ -179,6 +179,9 @@ pub(crate) mod sql {
 pub const LOST_WORKER_NO_ATTEMPTS: &str =
     "O processo que executava este job parou e não restam tentativas.";
 
+/// Finished jobs deleted per statement when purging.
+pub const PURGE_CHUNK: i64 = 1_000;
+
 /// How many of the first log lines are always kept when a log is capped.
 pub const LOG_HEAD_KEPT: u32 = 100;
 

@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use super::error::connect_reason;
-use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS};
+use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
     Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
@@ -643,14 +643,24 @@ impl Store for SqliteStore {
     }
 
     async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?1 \
-             AND status IN ('completed', 'failed', 'cancelled')",
-        )
-        .bind(to_millis(before))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        // In chunks: one huge DELETE would hold locks for long and rewrite
+        // the counter rows once per deleted job in a single transaction.
+        let mut purged = 0;
+        loop {
+            let done = sqlx::query(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                 WHERE finished_at IS NOT NULL AND finished_at < ?1 \
+                 AND status IN ('completed', 'failed', 'cancelled') LIMIT ?2)",
+            )
+            .bind(to_millis(before))
+            .bind(PURGE_CHUNK)
+            .execute(&self.pool)
+            .await?;
+            purged += done.rows_affected();
+            if done.rows_affected() < PURGE_CHUNK as u64 {
+                return Ok(purged);
+            }
+        }
     }
 
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
