@@ -17,6 +17,9 @@ use crate::model::{JobStatus, LogLevel};
 use crate::store::jobs::DEFAULT_LOG_CAP;
 use crate::store::{ClaimedJob, Completion, KindLimit, Outcome, Store, StoreError};
 
+/// How long a freed slot may wait for others before the executor claims.
+const CLAIM_BATCH_WINDOW: Duration = Duration::from_millis(5);
+
 #[derive(Clone, Debug)]
 pub struct ExecutorConfig {
     /// This executor's name in leases and logs; unique per process.
@@ -225,7 +228,18 @@ impl Executor {
                     _ = shutdown.cancelled() => {}
                     _ = wake => {}
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                    Some(_) = running.join_next(), if !running.is_empty() => {
+                        // Short jobs free their slots in quick succession:
+                        // wait a moment for more, so one claim takes several
+                        // jobs instead of one round trip per job.
+                        let until = tokio::time::Instant::now() + CLAIM_BATCH_WINDOW;
+                        while slots.available_permits() < self.config.slots.div_ceil(2) {
+                            match tokio::time::timeout_at(until, running.join_next()).await {
+                                Ok(Some(_)) => {}
+                                _ => break,
+                            }
+                        }
+                    }
                 }
             }
 

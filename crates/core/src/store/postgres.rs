@@ -70,6 +70,7 @@ impl PgStore {
             }
         }
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.connect_timeout)
             .connect_with(options)
@@ -128,36 +129,73 @@ impl PgStore {
         message: &str,
         cap: u32,
     ) -> Result<(), StoreError> {
-        let row = sqlx::query(
-            "UPDATE jobs SET log_count = log_count + 1 WHERE id = $1 RETURNING tenant_id, log_count",
-        )
-        .bind(job.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound("job"))?;
-        sqlx::query(
-            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(job.0)
-        .bind(row.uuid("tenant_id")?)
-        .bind(now)
-        .bind(level.as_str())
-        .bind(jobs::clip_message(message))
-        .execute(&mut **tx)
-        .await?;
-        if row.int32("log_count")? > i64::from(cap) {
-            // Keep the head (how it started) and the tail (where it is).
-            sqlx::query(
-                "DELETE FROM job_logs WHERE id = (SELECT id FROM job_logs WHERE job_id = $1 \
-                 ORDER BY id LIMIT 1 OFFSET $2)",
-            )
-            .bind(job.0)
-            .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
-            .execute(&mut **tx)
-            .await?;
+        let line = [(job, level, message.to_owned())];
+        match Self::logs_in(tx, now, &line, cap).await? {
+            0 => Err(StoreError::NotFound("job")),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Appends many log lines inside `tx` in three statements whatever
+    /// their number; lines of jobs that do not exist are skipped. Returns
+    /// how many were written.
+    async fn logs_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        now: DateTime<Utc>,
+        lines: &[(JobId, LogLevel, String)],
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<uuid::Uuid> = lines.iter().map(|(j, _, _)| j.0).collect();
+        let levels: Vec<&str> = lines.iter().map(|(_, l, _)| l.as_str()).collect();
+        let messages: Vec<String> = lines
+            .iter()
+            .map(|(_, _, m)| jobs::clip_message(m))
+            .collect();
+        let written = sqlx::query(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) \
+                    WITH ORDINALITY AS v(job_id, level, message, ord)), \
+             bumped AS (UPDATE jobs SET log_count = log_count + c.n \
+                    FROM (SELECT job_id, count(*) AS n FROM v GROUP BY job_id) c \
+                    WHERE jobs.id = c.job_id RETURNING jobs.id, jobs.tenant_id) \
+             INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             SELECT v.job_id, b.tenant_id, $4, v.level, v.message \
+             FROM v JOIN bumped b ON b.id = v.job_id ORDER BY v.ord",
+        )
+        .bind(&ids)
+        .bind(&levels)
+        .bind(&messages)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        // Over the cap: drop lines from the middle, keeping the head (how
+        // it started) and the tail (where it is).
+        let over = sqlx::query(
+            "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
+             FROM jobs j WHERE j.id = ANY($1) AND j.log_count > $2",
+        )
+        .bind(&ids)
+        .bind(i64::from(cap))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in &over {
+            let excess = row.int("stored")? - i64::from(cap);
+            if excess > 0 {
+                sqlx::query(
+                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = $1 \
+                     ORDER BY id OFFSET $2 LIMIT $3)",
+                )
+                .bind(row.uuid("id")?)
+                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+                .bind(excess)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(written)
     }
 
     const CLAIM_SET: &'static str =
@@ -618,13 +656,7 @@ impl Store for PgStore {
         cap: u32,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let now = self.now();
-        for (job, level, message) in lines {
-            match Self::log_in(&mut tx, now, *job, *level, message, cap).await {
-                Err(StoreError::NotFound(_)) => {} // purged meanwhile
-                other => other?,
-            }
-        }
+        Self::logs_in(&mut tx, self.now(), lines, cap).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -634,35 +666,45 @@ impl Store for PgStore {
         done: &[Completion],
         cap: u32,
     ) -> Result<Vec<(JobId, JobStatus)>, StoreError> {
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
         let event = JobEvent::Complete;
-        let statement = format!(
-            "UPDATE jobs SET status = {}, finished_at = {}, result = $2, \
-                lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $3 AND fence = $4 AND lease_owner = $5 AND status IN ({}) \
-             RETURNING status",
-            sql::status_after(event),
-            sql::finished_at_after(event, "$1"),
-            event.sources_sql()
-        );
+        let ids: Vec<uuid::Uuid> = done.iter().map(|c| c.lease.job.0).collect();
+        let fences: Vec<i64> = done.iter().map(|c| c.lease.fence).collect();
+        let owners: Vec<&str> = done.iter().map(|c| c.lease.owner.as_str()).collect();
+        let results: Vec<&serde_json::Value> = done.iter().map(|c| &c.result).collect();
         let now = self.now();
         let mut tx = self.pool.begin().await?;
-        let mut recorded = Vec::with_capacity(done.len());
-        for c in done {
-            let row = sqlx::query(&statement)
-                .bind(now)
-                .bind(&c.result)
-                .bind(c.lease.job.0)
-                .bind(c.lease.fence)
-                .bind(&c.lease.owner)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = row {
-                recorded.push((c.lease.job, rows::status(&row)?));
-                if let Some(line) = &c.log {
-                    Self::log_in(&mut tx, now, c.lease.job, LogLevel::Info, line, cap).await?;
-                }
-            }
+        let rows = sqlx::query(&format!(
+            "WITH v AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::jsonb[]) \
+                    AS v(id, fence, owner, result)) \
+             UPDATE jobs SET status = {}, finished_at = {}, result = v.result, \
+                lease_expires_at = NULL, updated_at = $1 \
+             FROM v WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.lease_owner = v.owner \
+                AND jobs.status IN ({}) \
+             RETURNING jobs.id, jobs.status",
+            sql::status_after(event).replace("CASE status", "CASE jobs.status"),
+            sql::finished_at_after(event, "$1").replace("WHEN status", "WHEN jobs.status"),
+            event.sources_sql()
+        ))
+        .bind(now)
+        .bind(&ids)
+        .bind(&fences)
+        .bind(&owners)
+        .bind(&results)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut recorded = Vec::with_capacity(rows.len());
+        for row in &rows {
+            recorded.push((JobId(row.uuid("id")?), rows::status(row)?));
         }
+        let lines: Vec<(JobId, LogLevel, String)> = done
+            .iter()
+            .filter(|c| recorded.iter().any(|(id, _)| *id == c.lease.job))
+            .filter_map(|c| c.log.clone().map(|l| (c.lease.job, LogLevel::Info, l)))
+            .collect();
+        Self::logs_in(&mut tx, now, &lines, cap).await?;
         tx.commit().await?;
         Ok(recorded)
     }

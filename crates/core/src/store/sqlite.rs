@@ -65,6 +65,7 @@ impl SqliteStore {
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
         }
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.connect_timeout)
             .connect_with(options)
