@@ -96,6 +96,18 @@ async fn wait_for(db: &TestDb, t: &Tenant, job: JobId, statuses: &[JobStatus]) -
     panic!("job {job} never reached {statuses:?}; it is {:?}", s);
 }
 
+/// Waits (real time) until the job has saved at least `n` steps.
+async fn wait_progress(db: &TestDb, t: &Tenant, job: JobId, n: u64) {
+    for _ in 0..400 {
+        let s = db.store.job_details(t.id, job, 0).await.unwrap().summary;
+        if s.progress.processed >= n {
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(25)).await;
+    }
+    panic!("job {job} never saved {n} steps");
+}
+
 async fn log_text(db: &TestDb, t: &Tenant, job: JobId) -> String {
     let d = db.store.job_details(t.id, job, 1000).await.unwrap();
     d.logs
@@ -360,8 +372,7 @@ async fn cancel_stops_a_running_job_at_a_safe_point(db: &TestDb) {
     let steps = Steps::default();
     let ex = start(db, db.store.clone(), config("w1"), vec![with(&steps)]);
     let id = enqueue(db, &t, "steps", json!({}), 3).await;
-    wait_for(db, &t, id, &[JobStatus::Running]).await;
-    tokio::time::sleep(StdDuration::from_millis(250)).await;
+    wait_progress(db, &t, id, 2).await;
     assert_eq!(
         db.store.cancel(t.id, id).await.unwrap(),
         JobStatus::Cancelling
@@ -382,8 +393,7 @@ async fn shutdown_releases_and_another_executor_resumes_from_the_checkpoint(db: 
     c.shutdown_grace = StdDuration::from_millis(50);
     let first = start(db, db.store.clone(), c, vec![with(&steps)]);
     let id = enqueue(db, &t, "steps", json!({}), 3).await;
-    wait_for(db, &t, id, &[JobStatus::Running]).await;
-    tokio::time::sleep(StdDuration::from_millis(450)).await;
+    wait_progress(db, &t, id, 3).await;
     first.shutdown().await;
     let s = db.store.job_details(t.id, id, 0).await.unwrap().summary;
     assert_eq!(
@@ -417,8 +427,7 @@ async fn a_crashed_executors_job_is_rescued_and_resumed(db: &TestDb) {
     let steps = Steps::default();
     let first = start(db, db.store.clone(), config("w1"), vec![with(&steps)]);
     let id = enqueue(db, &t, "steps", json!({}), 3).await;
-    wait_for(db, &t, id, &[JobStatus::Running]).await;
-    tokio::time::sleep(StdDuration::from_millis(350)).await;
+    wait_progress(db, &t, id, 3).await;
     first.abort().await; // no release, no outcome: as kill -9
     let s = db.store.job_details(t.id, id, 0).await.unwrap().summary;
     assert_eq!(s.status, JobStatus::Running);
