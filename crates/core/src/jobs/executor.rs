@@ -384,23 +384,22 @@ impl Executor {
                     result,
                     log: Some("Concluído.".to_owned()),
                 };
-                match &self.completions {
+                // Normally the completer records it in a batch; without one
+                // (or once it has stopped) it is recorded here.
+                let unsent = match &self.completions {
                     Some(sender) => match sender.send(completion) {
                         Ok(()) => return,
-                        Err(mpsc::error::SendError(c)) => (
-                            Outcome::Completed { result: c.result },
-                            LogLevel::Info,
-                            "Concluído.".to_owned(),
-                        ),
+                        Err(mpsc::error::SendError(c)) => c,
                     },
-                    None => (
-                        Outcome::Completed {
-                            result: completion.result,
-                        },
-                        LogLevel::Info,
-                        "Concluído.".to_owned(),
-                    ),
-                }
+                    None => completion,
+                };
+                (
+                    Outcome::Completed {
+                        result: unsent.result,
+                    },
+                    LogLevel::Info,
+                    "Concluído.".to_owned(),
+                )
             }
             Ending::Returned(Err(JobError::Cancelled)) if ctx.is_cancelled() => {
                 (Outcome::Stopped, LogLevel::Warn, "Cancelado.".to_owned())
