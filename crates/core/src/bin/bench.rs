@@ -156,7 +156,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
         .unwrap();
     bulk_jobs(&url, &t, jobs, "queued").await;
     let started = Instant::now();
-    let ex = executor(store.clone(), 64).start();
+    let ex = executor(store.clone(), env_number("BENCH_SLOTS", 64) as usize).start();
     wait_completed(store.as_ref(), &t, jobs).await;
     let secs = started.elapsed().as_secs_f64();
     ex.shutdown().await;

@@ -281,14 +281,7 @@ impl Executor {
                 cancel.clone(),
                 self.config.log_cap,
             );
-            ctx.log(
-                LogLevel::Info,
-                format!(
-                    "Tentativa {} de {} iniciada em {}.",
-                    job.attempt, job.max_attempts, self.config.owner
-                ),
-            )
-            .await;
+            // The start line was written in the claim's batch.
             tracing::info!("job started");
             let ending = self.supervise(handler, ctx.clone(), cancel, stop).await;
             self.record(&job, &ctx, ending).await;

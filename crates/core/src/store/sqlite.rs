@@ -1,6 +1,9 @@
 //! SQLite storage: an embedded file, zero set-up. WAL lets readers work
-//! while one writer writes; the busy timeout makes writers queue instead of
-//! failing with "database is locked".
+//! while one writer writes. This process writes through a single
+//! connection, so its writers queue in memory instead of meeting SQLite's
+//! lock (whose busy handler sleeps); the busy timeout covers other
+//! processes on the same file (the `migrate` command, a test's second
+//! store).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,7 +33,10 @@ use crate::model::{
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 pub struct SqliteStore {
+    /// One connection: every write of this process.
     pool: SqlitePool,
+    /// Pure reads (dashboard, details), concurrent with the writer.
+    reader: SqlitePool,
     clock: Arc<dyn Clock>,
     /// Wakes this process's executors on enqueue (SQLite has no NOTIFY;
     /// one file is one process's queue, so an in-process signal suffices).
@@ -64,15 +70,23 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.connect_timeout)
-            .connect_with(options)
+        let pool_with = |connections: u32| {
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(connections)
+                .acquire_timeout(settings.connect_timeout)
+                .connect_with(options.clone())
+        };
+        // The writer first: it creates the file and switches it to WAL.
+        let pool = pool_with(1)
+            .await
+            .map_err(|e| fail(connect_reason(&e)))?;
+        let reader = pool_with(settings.max_connections.max(1))
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
         Ok(SqliteStore {
             pool,
+            reader,
             clock,
             wake: tokio::sync::watch::Sender::new(0),
         })
@@ -101,7 +115,7 @@ impl SqliteStore {
         ))
         .bind(job.0)
         .bind(tenant.map(|t| t.0))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?
         .ok_or(StoreError::NotFound("job"))?;
         rows::summary(&row)
@@ -111,45 +125,72 @@ impl SqliteStore {
         jobs::refusal(self.summary(Some(tenant), job).await, job, event)
     }
 
-    /// Appends one log line inside `tx`, keeping the log within `cap`.
-    async fn log_in(
+    /// Appends log lines inside `tx` with a fixed number of statements
+    /// whatever their number (the lines travel as one JSON array), keeping
+    /// each job's log within `cap`. Lines of jobs that no longer exist are
+    /// skipped; returns how many were written.
+    async fn logs_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         now: i64,
-        job: JobId,
-        level: LogLevel,
-        message: &str,
+        lines: &[(JobId, LogLevel, String)],
         cap: u32,
-    ) -> Result<(), StoreError> {
-        let row = sqlx::query(
-            "UPDATE jobs SET log_count = log_count + 1 WHERE id = ?1 RETURNING tenant_id, log_count",
-        )
-        .bind(job.0)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound("job"))?;
+    ) -> Result<u64, StoreError> {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let batch = json_rows(lines.iter().map(|(job, level, message)| {
+            serde_json::json!([
+                job.0.simple().to_string(),
+                level.as_str(),
+                jobs::clip_message(message)
+            ])
+        }));
         sqlx::query(
-            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "UPDATE jobs SET log_count = log_count + c.n \
+             FROM (SELECT unhex(value ->> 0) AS job_id, count(*) AS n FROM json_each(?1) \
+                   GROUP BY 1) AS c \
+             WHERE jobs.id = c.job_id",
         )
-        .bind(job.0)
-        .bind(row.uuid("tenant_id")?)
-        .bind(now)
-        .bind(level.as_str())
-        .bind(jobs::clip_message(message))
+        .bind(&batch)
         .execute(&mut **tx)
         .await?;
-        if row.int32("log_count")? > i64::from(cap) {
-            // Keep the head (how it started) and the tail (where it is).
-            sqlx::query(
-                "DELETE FROM job_logs WHERE id = (SELECT id FROM job_logs WHERE job_id = ?1 \
-                 ORDER BY id LIMIT 1 OFFSET ?2)",
-            )
-            .bind(job.0)
-            .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
-            .execute(&mut **tx)
-            .await?;
+        let written = sqlx::query(
+            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             SELECT j.id, j.tenant_id, ?2, e.value ->> 1, e.value ->> 2 \
+             FROM json_each(?1) AS e JOIN jobs j ON j.id = unhex(e.value ->> 0) \
+             ORDER BY e.key",
+        )
+        .bind(&batch)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        // Over the cap: drop lines from the middle, keeping the head (how
+        // it started) and the tail (where it is).
+        let over = sqlx::query(
+            "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
+             FROM jobs j WHERE j.log_count > ?2 \
+             AND j.id IN (SELECT unhex(value ->> 0) FROM json_each(?1))",
+        )
+        .bind(&batch)
+        .bind(i64::from(cap))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in &over {
+            let excess = row.int("stored")? - i64::from(cap);
+            if excess > 0 {
+                sqlx::query(
+                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = ?1 \
+                     ORDER BY id LIMIT ?3 OFFSET ?2)",
+                )
+                .bind(row.uuid("id")?)
+                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+                .bind(excess)
+                .execute(&mut **tx)
+                .await?;
+            }
         }
-        Ok(())
+        Ok(written)
     }
 
     async fn claim_kinds(
@@ -231,7 +272,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
 
@@ -256,7 +297,7 @@ impl Store for SqliteStore {
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
         let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = ?1")
             .bind(slug.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(rows::tenant).transpose()
     }
@@ -264,7 +305,7 @@ impl Store for SqliteStore {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let rows =
             sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reader)
                 .await?;
         rows.iter().map(rows::tenant).collect()
     }
@@ -277,14 +318,14 @@ impl Store for SqliteStore {
              FROM tenants t WHERE t.id = ?1",
         )
         .bind(tenant.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?
         .ok_or(StoreError::NotFound("tenant"))?;
         let counts = sqlx::query(
             "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = ?1 GROUP BY status",
         )
         .bind(tenant.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows::tenant_overview(&row, &counts)
     }
@@ -531,7 +572,7 @@ impl Store for SqliteStore {
         .bind(tenant.0)
         .bind(i64::from(filter.limit))
         .bind(filter.offset as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let counts = self.status_counts(tenant).await?;
         rows::job_page(&rows, &statuses, &counts, filter)
@@ -542,7 +583,7 @@ impl Store for SqliteStore {
             "SELECT status, sum(n) AS n FROM job_counts WHERE tenant_id = ?1 GROUP BY status",
         )
         .bind(tenant.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows::status_counts(&rows)
     }
@@ -560,7 +601,7 @@ impl Store for SqliteStore {
         ))
         .bind(job.0)
         .bind(tenant.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?
         .ok_or(StoreError::NotFound("job"))?;
         let logs = sqlx::query(
@@ -570,7 +611,7 @@ impl Store for SqliteStore {
         )
         .bind(job.0)
         .bind(i64::from(log_lines))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows::job_details(&row, &logs)
     }
@@ -583,7 +624,10 @@ impl Store for SqliteStore {
         cap: u32,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        Self::log_in(&mut tx, self.now(), job, level, message, cap).await?;
+        let line = [(job, level, message.to_owned())];
+        if Self::logs_in(&mut tx, self.now(), &line, cap).await? == 0 {
+            return Err(StoreError::NotFound("job"));
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -594,13 +638,7 @@ impl Store for SqliteStore {
         cap: u32,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let now = self.now();
-        for (job, level, message) in lines {
-            match Self::log_in(&mut tx, now, *job, *level, message, cap).await {
-                Err(StoreError::NotFound(_)) => {} // purged meanwhile
-                other => other?,
-            }
-        }
+        Self::logs_in(&mut tx, self.now(), lines, cap).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -610,35 +648,50 @@ impl Store for SqliteStore {
         done: &[Completion],
         cap: u32,
     ) -> Result<Vec<(JobId, JobStatus)>, StoreError> {
+        if done.is_empty() {
+            return Ok(Vec::new());
+        }
         let event = JobEvent::Complete;
-        let statement = format!(
-            "UPDATE jobs SET status = {}, finished_at = {}, result = ?2, \
+        // The result travels as JSON text inside the JSON array, so `->>`
+        // hands back exactly the text a single UPDATE would store.
+        let batch = json_rows(done.iter().map(|c| {
+            serde_json::json!([
+                c.lease.job.0.simple().to_string(),
+                c.lease.fence,
+                c.lease.owner,
+                c.result.to_string()
+            ])
+        }));
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET status = {}, finished_at = {}, result = c.c_result, \
                 lease_expires_at = NULL, updated_at = ?1 \
-             WHERE id = ?3 AND fence = ?4 AND lease_owner = ?5 AND status IN ({}) \
-             RETURNING status",
+             FROM (SELECT unhex(value ->> 0) AS c_id, value ->> 1 AS c_fence, \
+                          value ->> 2 AS c_owner, value ->> 3 AS c_result \
+                   FROM json_each(?2)) AS c \
+             WHERE jobs.id = c.c_id AND jobs.fence = c.c_fence AND jobs.lease_owner = c.c_owner \
+                AND jobs.status IN ({}) \
+             RETURNING id, status",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
             event.sources_sql()
-        );
-        let now = self.now();
-        let mut tx = self.pool.begin().await?;
-        let mut recorded = Vec::with_capacity(done.len());
-        for c in done {
-            let row = sqlx::query(&statement)
-                .bind(now)
-                .bind(c.result.to_string())
-                .bind(c.lease.job.0)
-                .bind(c.lease.fence)
-                .bind(&c.lease.owner)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = row {
-                recorded.push((c.lease.job, rows::status(&row)?));
-                if let Some(line) = &c.log {
-                    Self::log_in(&mut tx, now, c.lease.job, LogLevel::Info, line, cap).await?;
-                }
-            }
+        ))
+        .bind(now)
+        .bind(&batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut recorded = Vec::with_capacity(rows.len());
+        for row in &rows {
+            recorded.push((JobId(row.uuid("id")?), rows::status(row)?));
         }
+        let ended: std::collections::HashSet<JobId> = recorded.iter().map(|(j, _)| *j).collect();
+        let lines: Vec<(JobId, LogLevel, String)> = done
+            .iter()
+            .filter(|c| ended.contains(&c.lease.job))
+            .filter_map(|c| c.log.clone().map(|l| (c.lease.job, LogLevel::Info, l)))
+            .collect();
+        Self::logs_in(&mut tx, now, &lines, cap).await?;
         tx.commit().await?;
         Ok(recorded)
     }
@@ -670,7 +723,14 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.reader.close().await;
     }
+}
+
+/// Rows for a set-based statement, as one JSON array bound to one
+/// parameter and read back with `json_each` (SQLite has no array binds).
+fn json_rows(rows: impl Iterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.collect()).to_string()
 }
 
 /// Wake-ups from this process's enqueues. A watch channel remembers that
