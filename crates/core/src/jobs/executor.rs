@@ -179,26 +179,11 @@ impl Executor {
                 if free > 0 {
                     match self
                         .store
-                        .claim(&self.config.owner, free as u32, &kinds, self.config.lease)
+                        .claim(&self.config.owner, free as u32, &kinds, self.config.lease, self.config.log_cap)
                         .await
                     {
                         Ok(jobs) => {
                             full_batch = jobs.len() == free;
-                            let started: Vec<_> = jobs
-                                .iter()
-                                .map(|j| {
-                                    let line = format!(
-                                        "Tentativa {} de {} iniciada em {}.",
-                                        j.attempt, j.max_attempts, self.config.owner
-                                    );
-                                    (j.lease.job, LogLevel::Info, line)
-                                })
-                                .collect();
-                            if let Err(e) =
-                                self.store.append_logs(&started, self.config.log_cap).await
-                            {
-                                tracing::warn!(error = %e, "could not log the start of claimed jobs");
-                            }
                             for job in jobs {
                                 let permit = slots
                                     .clone()
@@ -281,7 +266,7 @@ impl Executor {
                 cancel.clone(),
                 self.config.log_cap,
             );
-            // The start line was written in the claim's batch.
+            // The claim wrote the start line to the job's log.
             tracing::info!("job started");
             let ending = self.supervise(handler, ctx.clone(), cancel, stop).await;
             self.record(&job, &ctx, ending).await;

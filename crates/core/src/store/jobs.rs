@@ -173,6 +173,12 @@ pub(crate) mod sql {
 
     /// The guard on a worker's writes: it still holds the current attempt.
     pub const LEASE_GUARD: &str = "status IN ('running', 'cancelling')";
+
+    /// The log line that opens an attempt, built from the claimed row in
+    /// the claim's own statement: `Tentativa 2 de 5 iniciada em <owner>.`
+    pub fn start_line(owner: &str) -> String {
+        format!("'Tentativa ' || attempt || ' de ' || max_attempts || ' iniciada em ' || {owner} || '.'")
+    }
 }
 
 /// The message stored when a worker vanished and no attempt is left.

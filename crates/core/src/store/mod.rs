@@ -66,7 +66,8 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError>;
 
     /// Takes up to `max` runnable jobs of these kinds for `owner`, oldest
-    /// first, marking them running with a lease until now + `lease`. A
+    /// first, marking them running with a lease until now + `lease`, and
+    /// writes each one's start line to its log (kept within `log_cap`). A
     /// kind's per-provider limit counts jobs already running anywhere.
     async fn claim(
         &self,
@@ -74,6 +75,7 @@ pub trait Store: Send + Sync + 'static {
         max: u32,
         kinds: &[KindLimit],
         lease: std::time::Duration,
+        log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError>;
 
     /// Extends the lease; tells whether a cancel was requested.

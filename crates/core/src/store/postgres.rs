@@ -171,15 +171,24 @@ impl PgStore {
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        // Over the cap: drop lines from the middle, keeping the head (how
-        // it started) and the tail (where it is).
+        Self::trim_logs(&mut **tx, &ids, cap).await?;
+        Ok(written)
+    }
+
+    /// Keeps the logs of these jobs within `cap`, dropping lines from the
+    /// middle: the head (how it started) and the tail (where it is) stay.
+    async fn trim_logs(
+        conn: &mut sqlx::PgConnection,
+        jobs: &[uuid::Uuid],
+        cap: u32,
+    ) -> Result<(), StoreError> {
         let over = sqlx::query(
             "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
              FROM jobs j WHERE j.id = ANY($1) AND j.log_count > $2",
         )
-        .bind(&ids)
+        .bind(jobs)
         .bind(i64::from(cap))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         for row in &over {
             let excess = row.int("stored")? - i64::from(cap);
@@ -191,17 +200,40 @@ impl PgStore {
                 .bind(row.uuid("id")?)
                 .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
                 .bind(excess)
-                .execute(&mut **tx)
+                .execute(&mut *conn)
                 .await?;
             }
         }
-        Ok(written)
+        Ok(())
+    }
+
+    /// Jobs among `rows` (with a `log_count` column) whose log went over `cap`.
+    fn over_cap(rows: &[sqlx::postgres::PgRow], cap: u32) -> Result<Vec<uuid::Uuid>, StoreError> {
+        let mut over = Vec::new();
+        for row in rows {
+            if row.int32("log_count")? > i64::from(cap) {
+                over.push(row.uuid("id")?);
+            }
+        }
+        Ok(over)
     }
 
     const CLAIM_SET: &'static str =
         "status = 'running', attempt = attempt + 1, fence = fence + 1, \
         lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
-        started_at = COALESCE(started_at, $3), updated_at = $3";
+        started_at = COALESCE(started_at, $3), updated_at = $3, log_count = log_count + 1";
+
+    /// Wraps a claiming `UPDATE ... RETURNING` (`$1` owner, `$3` now) so
+    /// the same statement writes each claimed job's start line.
+    fn claim_and_log(update: &str) -> String {
+        format!(
+            "WITH claimed AS ({update} RETURNING {CLAIMED_COLUMNS}, log_count), \
+             logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+                SELECT id, tenant_id, $3, 'info', {} FROM claimed ORDER BY created_at, id) \
+             SELECT * FROM claimed",
+            sql::start_line("$1")
+        )
+    }
 
     async fn claim_free(
         &self,
@@ -209,20 +241,20 @@ impl PgStore {
         max: u32,
         kinds: &[&KindLimit],
         lease: Duration,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
         if kinds.is_empty() || max == 0 {
             return Ok(Vec::new());
         }
         let now = self.now();
         let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&Self::claim_and_log(&format!(
             "WITH pick AS (SELECT id AS pick_id FROM jobs \
                 WHERE status IN ({}) AND run_after <= $3 AND kind = ANY($5) \
                 ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id RETURNING {CLAIMED_COLUMNS}",
+             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id",
             JobEvent::Claim.sources_sql(),
             Self::CLAIM_SET
-        ))
+        )))
         .bind(owner)
         .bind(jobs::lease_expiry(now, lease))
         .bind(now)
@@ -230,7 +262,7 @@ impl PgStore {
         .bind(&names)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(rows::claimed).collect()
+        Ok(rows)
     }
 
     async fn claim_limited(
@@ -239,7 +271,7 @@ impl PgStore {
         max: u32,
         kinds: &[&KindLimit],
         lease: Duration,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
         if kinds.is_empty() || max == 0 {
             return Ok(Vec::new());
         }
@@ -256,7 +288,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         let now = self.now();
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&Self::claim_and_log(&format!(
             "WITH lim AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(kind, max_running)), \
              c AS (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
                     row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
@@ -266,11 +298,10 @@ impl PgStore {
                    WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
                         AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
                    ORDER BY c.created_at, c.id LIMIT $4) \
-             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND status IN ({sources}) \
-             RETURNING {CLAIMED_COLUMNS}",
+             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND status IN ({sources})",
             sources = JobEvent::Claim.sources_sql(),
             set = Self::CLAIM_SET
-        ))
+        )))
         .bind(owner)
         .bind(jobs::lease_expiry(now, lease))
         .bind(now)
@@ -280,7 +311,7 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        rows.iter().map(rows::claimed).collect()
+        Ok(rows)
     }
 }
 
@@ -383,12 +414,21 @@ impl Store for PgStore {
         max: u32,
         kinds: &[KindLimit],
         lease: Duration,
+        log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let (limited, free): (Vec<&KindLimit>, Vec<&KindLimit>) =
             kinds.iter().partition(|k| k.per_tenant.is_some());
-        let mut claimed = self.claim_limited(owner, max, &limited, lease).await?;
-        let left = max.saturating_sub(claimed.len() as u32);
-        claimed.extend(self.claim_free(owner, left, &free, lease).await?);
+        let mut rows = self.claim_limited(owner, max, &limited, lease).await?;
+        let left = max.saturating_sub(rows.len() as u32);
+        rows.extend(self.claim_free(owner, left, &free, lease).await?);
+        let over = Self::over_cap(&rows, log_cap)?;
+        if !over.is_empty() {
+            Self::trim_logs(&mut *self.pool.acquire().await?, &over, log_cap).await?;
+        }
+        let mut claimed = rows
+            .iter()
+            .map(rows::claimed)
+            .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|c| (c.created_at, c.lease.job));
         Ok(claimed)
     }
@@ -674,16 +714,26 @@ impl Store for PgStore {
         let fences: Vec<i64> = done.iter().map(|c| c.lease.fence).collect();
         let owners: Vec<&str> = done.iter().map(|c| c.lease.owner.as_str()).collect();
         let results: Vec<&serde_json::Value> = done.iter().map(|c| &c.result).collect();
+        let logs: Vec<Option<String>> = done
+            .iter()
+            .map(|c| c.log.as_deref().map(jobs::clip_message))
+            .collect();
         let now = self.now();
         let mut tx = self.pool.begin().await?;
+        // One statement ends the attempts and writes their closing lines.
         let rows = sqlx::query(&format!(
-            "WITH v AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::jsonb[]) \
-                    AS v(id, fence, owner, result)) \
-             UPDATE jobs SET status = {}, finished_at = {}, result = v.result, \
-                lease_expires_at = NULL, updated_at = $1 \
-             FROM v WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.lease_owner = v.owner \
-                AND jobs.status IN ({}) \
-             RETURNING jobs.id, jobs.status",
+            "WITH v AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::jsonb[], \
+                    $6::text[]) WITH ORDINALITY AS v(id, fence, owner, result, line, ord)), \
+             ended AS (UPDATE jobs SET status = {}, finished_at = {}, result = v.result, \
+                    lease_expires_at = NULL, updated_at = $1, \
+                    log_count = jobs.log_count + (v.line IS NOT NULL)::int \
+                FROM v WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.lease_owner = v.owner \
+                    AND jobs.status IN ({}) \
+                RETURNING jobs.id, jobs.tenant_id, jobs.status, jobs.log_count, v.line, v.ord), \
+             logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+                SELECT id, tenant_id, $1, 'info', line FROM ended WHERE line IS NOT NULL \
+                ORDER BY ord) \
+             SELECT id, status, log_count FROM ended",
             sql::status_after(event).replace("CASE status", "CASE jobs.status"),
             sql::finished_at_after(event, "$1").replace("WHEN status", "WHEN jobs.status"),
             event.sources_sql()
@@ -693,18 +743,17 @@ impl Store for PgStore {
         .bind(&fences)
         .bind(&owners)
         .bind(&results)
+        .bind(&logs)
         .fetch_all(&mut *tx)
         .await?;
         let mut recorded = Vec::with_capacity(rows.len());
         for row in &rows {
             recorded.push((JobId(row.uuid("id")?), rows::status(row)?));
         }
-        let lines: Vec<(JobId, LogLevel, String)> = done
-            .iter()
-            .filter(|c| recorded.iter().any(|(id, _)| *id == c.lease.job))
-            .filter_map(|c| c.log.clone().map(|l| (c.lease.job, LogLevel::Info, l)))
-            .collect();
-        Self::logs_in(&mut tx, now, &lines, cap).await?;
+        let over = Self::over_cap(&rows, cap)?;
+        if !over.is_empty() {
+            Self::trim_logs(&mut tx, &over, cap).await?;
+        }
         tx.commit().await?;
         Ok(recorded)
     }

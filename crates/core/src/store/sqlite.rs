@@ -78,9 +78,7 @@ impl SqliteStore {
                 .connect_with(options.clone())
         };
         // The writer first: it creates the file and switches it to WAL.
-        let pool = pool_with(1)
-            .await
-            .map_err(|e| fail(connect_reason(&e)))?;
+        let pool = pool_with(1).await.map_err(|e| fail(connect_reason(&e)))?;
         let reader = pool_with(settings.max_connections.max(1))
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
@@ -145,61 +143,91 @@ impl SqliteStore {
                 jobs::clip_message(message)
             ])
         }));
-        sqlx::query(
+        let over: Vec<Uuid> = sqlx::query(
             "UPDATE jobs SET log_count = log_count + c.n \
              FROM (SELECT unhex(value ->> 0) AS job_id, count(*) AS n FROM json_each(?1) \
                    GROUP BY 1) AS c \
-             WHERE jobs.id = c.job_id",
+             WHERE jobs.id = c.job_id RETURNING id, log_count",
         )
         .bind(&batch)
-        .execute(&mut **tx)
-        .await?;
-        let written = sqlx::query(
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::from)
+        .and_then(|rows| Self::over_cap(&rows, cap))?;
+        let written = Self::insert_log_lines(tx, now, &batch).await?;
+        Self::trim_logs(tx, &over, cap).await?;
+        Ok(written)
+    }
+
+    /// Inserts log lines given as a JSON array of `[job hex, level,
+    /// message]`, without counting them (the caller bumped `log_count`).
+    async fn insert_log_lines(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        now: i64,
+        batch: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
             "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
              SELECT j.id, j.tenant_id, ?2, e.value ->> 1, e.value ->> 2 \
              FROM json_each(?1) AS e JOIN jobs j ON j.id = unhex(e.value ->> 0) \
              ORDER BY e.key",
         )
-        .bind(&batch)
+        .bind(batch)
         .bind(now)
         .execute(&mut **tx)
         .await?
-        .rows_affected();
-        // Over the cap: drop lines from the middle, keeping the head (how
-        // it started) and the tail (where it is).
-        let over = sqlx::query(
-            "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
-             FROM jobs j WHERE j.log_count > ?2 \
-             AND j.id IN (SELECT unhex(value ->> 0) FROM json_each(?1))",
-        )
-        .bind(&batch)
-        .bind(i64::from(cap))
-        .fetch_all(&mut **tx)
-        .await?;
-        for row in &over {
-            let excess = row.int("stored")? - i64::from(cap);
+        .rows_affected())
+    }
+
+    /// Jobs among `rows` (with `id` and `log_count`) whose log went over `cap`.
+    fn over_cap(rows: &[sqlx::sqlite::SqliteRow], cap: u32) -> Result<Vec<Uuid>, StoreError> {
+        let mut over = Vec::new();
+        for row in rows {
+            if row.int32("log_count")? > i64::from(cap) {
+                over.push(row.uuid("id")?);
+            }
+        }
+        Ok(over)
+    }
+
+    /// Keeps the logs of these jobs within `cap`, dropping lines from the
+    /// middle: the head (how it started) and the tail (where it is) stay.
+    async fn trim_logs(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        jobs: &[Uuid],
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        for job in jobs {
+            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM job_logs WHERE job_id = ?1")
+                .bind(job)
+                .fetch_one(&mut **tx)
+                .await?;
+            let excess = stored - i64::from(cap);
             if excess > 0 {
                 sqlx::query(
                     "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = ?1 \
                      ORDER BY id LIMIT ?3 OFFSET ?2)",
                 )
-                .bind(row.uuid("id")?)
+                .bind(job)
                 .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
                 .bind(excess)
                 .execute(&mut **tx)
                 .await?;
             }
         }
-        Ok(written)
+        Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn claim_kinds(
         &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         owner: &str,
         max: u32,
         kinds: &[&KindLimit],
         limited: bool,
         lease: Duration,
+        log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         if kinds.is_empty() || max == 0 {
             return Ok(Vec::new());
@@ -241,8 +269,9 @@ impl SqliteStore {
         let statement = format!(
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
                 lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
-                started_at = COALESCE(started_at, ?3), updated_at = ?3 \
-             WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}"
+                started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
+             WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}, log_count, {} AS start_line",
+            sql::start_line("?1")
         );
         let mut query = sqlx::query(&statement)
             .bind(owner)
@@ -255,7 +284,17 @@ impl SqliteStore {
                 query = query.bind(i64::from(kind.per_tenant.unwrap_or(u32::MAX)));
             }
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut **tx).await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in &rows {
+            lines.push(serde_json::json!([
+                row.uuid("id")?.simple().to_string(),
+                LogLevel::Info.as_str(),
+                row.text("start_line")?
+            ]));
+        }
+        Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
+        Self::trim_logs(tx, &Self::over_cap(&rows, log_cap)?, log_cap).await?;
         rows.iter().map(rows::claimed).collect()
     }
 }
@@ -357,12 +396,20 @@ impl Store for SqliteStore {
         max: u32,
         kinds: &[KindLimit],
         lease: Duration,
+        log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let (limited, free): (Vec<&KindLimit>, Vec<&KindLimit>) =
             kinds.iter().partition(|k| k.per_tenant.is_some());
-        let mut claimed = self.claim_kinds(owner, max, &limited, true, lease).await?;
+        let mut tx = self.pool.begin().await?;
+        let mut claimed = self
+            .claim_kinds(&mut tx, owner, max, &limited, true, lease, log_cap)
+            .await?;
         let left = max.saturating_sub(claimed.len() as u32);
-        claimed.extend(self.claim_kinds(owner, left, &free, false, lease).await?);
+        claimed.extend(
+            self.claim_kinds(&mut tx, owner, left, &free, false, lease, log_cap)
+                .await?,
+        );
+        tx.commit().await?;
         claimed.sort_by_key(|c| (c.created_at, c.lease.job));
         Ok(claimed)
     }
@@ -659,20 +706,21 @@ impl Store for SqliteStore {
                 c.lease.job.0.simple().to_string(),
                 c.lease.fence,
                 c.lease.owner,
-                c.result.to_string()
+                c.result.to_string(),
+                c.log.is_some()
             ])
         }));
         let now = self.now();
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = {}, result = c.c_result, \
-                lease_expires_at = NULL, updated_at = ?1 \
+                lease_expires_at = NULL, updated_at = ?1, log_count = log_count + c.c_logs \
              FROM (SELECT unhex(value ->> 0) AS c_id, value ->> 1 AS c_fence, \
-                          value ->> 2 AS c_owner, value ->> 3 AS c_result \
+                          value ->> 2 AS c_owner, value ->> 3 AS c_result, value ->> 4 AS c_logs \
                    FROM json_each(?2)) AS c \
              WHERE jobs.id = c.c_id AND jobs.fence = c.c_fence AND jobs.lease_owner = c.c_owner \
                 AND jobs.status IN ({}) \
-             RETURNING id, status",
+             RETURNING id, status, log_count",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
             event.sources_sql()
@@ -686,12 +734,20 @@ impl Store for SqliteStore {
             recorded.push((JobId(row.uuid("id")?), rows::status(row)?));
         }
         let ended: std::collections::HashSet<JobId> = recorded.iter().map(|(j, _)| *j).collect();
-        let lines: Vec<(JobId, LogLevel, String)> = done
-            .iter()
-            .filter(|c| ended.contains(&c.lease.job))
-            .filter_map(|c| c.log.clone().map(|l| (c.lease.job, LogLevel::Info, l)))
-            .collect();
-        Self::logs_in(&mut tx, now, &lines, cap).await?;
+        let lines = json_rows(
+            done.iter()
+                .filter(|c| ended.contains(&c.lease.job))
+                .filter_map(|c| {
+                    let line = c.log.as_deref()?;
+                    Some(serde_json::json!([
+                        c.lease.job.0.simple().to_string(),
+                        LogLevel::Info.as_str(),
+                        jobs::clip_message(line)
+                    ]))
+                }),
+        );
+        Self::insert_log_lines(&mut tx, now, &lines).await?;
+        Self::trim_logs(&mut tx, &Self::over_cap(&rows, cap)?, cap).await?;
         tx.commit().await?;
         Ok(recorded)
     }

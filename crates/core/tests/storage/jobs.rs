@@ -37,6 +37,8 @@ on_both!(
 );
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
+/// The log cap the storage tests claim with.
+const CAP: u32 = 2_000;
 
 fn import_limit(n: u32) -> Vec<KindLimit> {
     vec![KindLimit {
@@ -67,7 +69,11 @@ async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, name: &str) -> JobId {
 }
 
 async fn claim_one(db: &TestDb, kinds: &[KindLimit]) -> ClaimedJob {
-    let mut claimed = db.store.claim("worker-a", 1, kinds, LEASE).await.unwrap();
+    let mut claimed = db
+        .store
+        .claim("worker-a", 1, kinds, LEASE, CAP)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1, "expected one job to claim");
     claimed.remove(0)
 }
@@ -148,7 +154,11 @@ async fn claim_takes_oldest_runnable_jobs_up_to_the_batch_size(db: &TestDb) {
         ids.push(enqueue(db, &t, "noop", &format!("n{i}")).await);
     }
     enqueue(db, &t, "other", "x").await;
-    let claimed = db.store.claim("w1", 3, &free("noop"), LEASE).await.unwrap();
+    let claimed = db
+        .store
+        .claim("w1", 3, &free("noop"), LEASE, CAP)
+        .await
+        .unwrap();
     let got: Vec<JobId> = claimed.iter().map(|c| c.lease.job).collect();
     assert_eq!(got, ids[..3].to_vec());
     for c in &claimed {
@@ -163,13 +173,13 @@ async fn claim_takes_oldest_runnable_jobs_up_to_the_batch_size(db: &TestDb) {
 
     let rest = db
         .store
-        .claim("w2", 10, &free("noop"), LEASE)
+        .claim("w2", 10, &free("noop"), LEASE, CAP)
         .await
         .unwrap();
     assert_eq!(rest.len(), 2, "only the noop jobs left");
     assert!(db
         .store
-        .claim("w2", 10, &free("noop"), LEASE)
+        .claim("w2", 10, &free("noop"), LEASE, CAP)
         .await
         .unwrap()
         .is_empty());
@@ -182,14 +192,14 @@ async fn claim_honours_run_after(db: &TestDb) {
     db.store.enqueue(job).await.unwrap();
     assert!(db
         .store
-        .claim("w", 10, &free("noop"), LEASE)
+        .claim("w", 10, &free("noop"), LEASE, CAP)
         .await
         .unwrap()
         .is_empty());
     db.clock.advance(Duration::minutes(5));
     assert_eq!(
         db.store
-            .claim("w", 10, &free("noop"), LEASE)
+            .claim("w", 10, &free("noop"), LEASE, CAP)
             .await
             .unwrap()
             .len(),
@@ -207,7 +217,7 @@ async fn per_provider_limit_holds_and_queue_moves_on(db: &TestDb) {
 
     let mut kinds = import_limit(1);
     kinds.extend(free("noop"));
-    let claimed = db.store.claim("w", 10, &kinds, LEASE).await.unwrap();
+    let claimed = db.store.claim("w", 10, &kinds, LEASE, CAP).await.unwrap();
     let mut got: Vec<JobId> = claimed.iter().map(|c| c.lease.job).collect();
     got.sort();
     let mut want = vec![a1, b1, n1];
@@ -218,7 +228,7 @@ async fn per_provider_limit_holds_and_queue_moves_on(db: &TestDb) {
     );
     assert!(db
         .store
-        .claim("w", 10, &kinds, LEASE)
+        .claim("w", 10, &kinds, LEASE, CAP)
         .await
         .unwrap()
         .is_empty());
@@ -243,7 +253,7 @@ async fn per_provider_limit_holds_and_queue_moves_on(db: &TestDb) {
     }
     let claimed = db
         .store
-        .claim("w", 10, &import_limit(2), LEASE)
+        .claim("w", 10, &import_limit(2), LEASE, CAP)
         .await
         .unwrap();
     assert_eq!(claimed.iter().filter(|j| j.lease.tenant == c.id).count(), 2);
@@ -392,7 +402,7 @@ async fn retry_waits_out_its_backoff(db: &TestDb) {
 
     assert!(db
         .store
-        .claim("w", 1, &import_limit(1), LEASE)
+        .claim("w", 1, &import_limit(1), LEASE, CAP)
         .await
         .unwrap()
         .is_empty());
@@ -413,7 +423,7 @@ async fn stale_attempt_is_fenced_off_after_rescue(db: &TestDb) {
 
     let second = db
         .store
-        .claim("worker-b", 1, &import_limit(1), LEASE)
+        .claim("worker-b", 1, &import_limit(1), LEASE, CAP)
         .await
         .unwrap();
     let second = &second[0];
@@ -459,7 +469,10 @@ async fn rescue_fails_jobs_without_attempts_and_ends_cancelling_ones(db: &TestDb
     let last_id = last.id;
     db.store.enqueue(last).await.unwrap();
     let cancelling = enqueue(db, &t, "noop", "c").await;
-    db.store.claim("w", 2, &free("noop"), LEASE).await.unwrap();
+    db.store
+        .claim("w", 2, &free("noop"), LEASE, CAP)
+        .await
+        .unwrap();
     db.store.cancel(t.id, cancelling).await.unwrap();
     db.clock.advance(Duration::seconds(61));
     let mut rescued = db.store.rescue_expired().await.unwrap();
@@ -625,7 +638,11 @@ async fn list_filters_paginates_and_counts_per_provider(db: &TestDb) {
         enqueue(db, &t, "noop", &format!("j{i:02}")).await;
     }
     enqueue(db, &other, "noop", "x").await;
-    let claimed = db.store.claim("w", 5, &free("noop"), LEASE).await.unwrap();
+    let claimed = db
+        .store
+        .claim("w", 5, &free("noop"), LEASE, CAP)
+        .await
+        .unwrap();
     for c in claimed.iter().take(3) {
         db.store
             .finish(&c.lease, Outcome::Completed { result: json!({}) })
@@ -729,6 +746,26 @@ async fn log_is_capped_keeping_head_and_tail(db: &TestDb) {
             .await,
         Err(StoreError::NotFound("job"))
     ));
+    // the lines a claim and a batched completion write obey the cap too
+    let claimed = db
+        .store
+        .claim("w", 1, &free("noop"), LEASE, 150)
+        .await
+        .unwrap();
+    let d = db.store.job_details(t.id, id, 1000).await.unwrap();
+    assert_eq!((d.logs.len(), d.logs_omitted), (150, 52));
+    let done = Completion {
+        lease: claimed[0].lease.clone(),
+        result: json!({}),
+        log: Some("Concluído.".into()),
+    };
+    db.store.complete_many(&[done], 150).await.unwrap();
+    let d = db.store.job_details(t.id, id, 1000).await.unwrap();
+    assert_eq!(d.logs.len(), 150);
+    assert_eq!(d.logs_omitted, 53);
+    assert_eq!(d.logs[0].message, "linha 0");
+    let tail: Vec<&str> = d.logs[147..].iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(tail[1..], ["Tentativa 1 de 5 iniciada em w.", "Concluído."]);
 }
 
 async fn purge_removes_only_old_finished_jobs(db: &TestDb) {
@@ -770,7 +807,11 @@ async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) 
     let ok = enqueue(db, &t, "noop", "ok").await;
     let stale = enqueue(db, &t, "noop", "stale").await;
     let cancelled = enqueue(db, &t, "noop", "cancelled").await;
-    let claimed = db.store.claim("w", 3, &free("noop"), LEASE).await.unwrap();
+    let claimed = db
+        .store
+        .claim("w", 3, &free("noop"), LEASE, CAP)
+        .await
+        .unwrap();
     db.store.cancel(t.id, cancelled).await.unwrap();
     let done: Vec<Completion> = claimed
         .iter()
@@ -798,13 +839,12 @@ async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) 
     let d = db.store.job_details(t.id, ok, 10).await.unwrap();
     assert_eq!(d.result, Some(json!({"job": "ok"})));
     assert_eq!(d.logs.last().unwrap().message, "Concluído.");
-    assert!(db
-        .store
-        .job_details(t.id, stale, 10)
-        .await
-        .unwrap()
-        .logs
-        .is_empty());
+    let stale_log = db.store.job_details(t.id, stale, 10).await.unwrap().logs;
+    assert_eq!(
+        stale_log.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        ["Tentativa 1 de 5 iniciada em w."],
+        "a stale attempt's completion writes no line"
+    );
 
     db.store
         .append_logs(
@@ -818,5 +858,5 @@ async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) 
         .await
         .unwrap();
     let d = db.store.job_details(t.id, stale, 10).await.unwrap();
-    assert_eq!(d.logs[0].message, "dois");
+    assert_eq!(d.logs.last().unwrap().message, "dois");
 }
