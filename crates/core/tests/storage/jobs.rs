@@ -34,6 +34,7 @@ on_both!(
     log_is_capped_keeping_head_and_tail,
     purge_removes_only_old_finished_jobs,
     batched_completions_skip_stale_attempts_and_honour_cancel,
+    deleting_a_provider_removes_its_jobs_logs_and_counts,
 );
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
@@ -790,7 +791,13 @@ async fn purge_removes_only_old_finished_jobs(db: &TestDb) {
     let waiting = enqueue(db, &t, "noop", "waiting").await;
 
     let cutoff = db.clock_now() - Duration::days(30);
+    assert!(db.rows_with("job_logs", "job_id", old.0).await > 0);
     assert_eq!(db.store.purge_finished(cutoff).await.unwrap(), 1);
+    assert_eq!(
+        db.rows_with("job_logs", "job_id", old.0).await,
+        0,
+        "its log goes too"
+    );
     assert!(matches!(
         db.store.job_details(t.id, old, 10).await,
         Err(StoreError::NotFound(_))
@@ -800,6 +807,24 @@ async fn purge_removes_only_old_finished_jobs(db: &TestDb) {
     let counts = db.store.status_counts(t.id).await.unwrap();
     assert_eq!(counts.get(JobStatus::Completed), 0);
     assert_eq!(counts.total(), 2);
+}
+
+async fn deleting_a_provider_removes_its_jobs_logs_and_counts(db: &TestDb) {
+    let gone = tenant(db, "gone").await;
+    let kept = tenant(db, "kept").await;
+    let job = enqueue(db, &gone, "noop", "a").await;
+    let other = enqueue(db, &kept, "noop", "b").await;
+    claim_one(db, &free("noop")).await;
+    db.store
+        .append_log(other, LogLevel::Info, "fica", CAP)
+        .await
+        .unwrap();
+    db.delete_tenant(gone.id).await;
+    assert_eq!(db.rows_with("jobs", "tenant_id", gone.id.0).await, 0);
+    assert_eq!(db.rows_with("job_logs", "job_id", job.0).await, 0);
+    assert_eq!(db.rows_with("job_logs", "job_id", other.0).await, 1);
+    assert_eq!(db.store.status_counts(gone.id).await.unwrap().total(), 0);
+    assert_eq!(db.store.status_counts(kept.id).await.unwrap().total(), 1);
 }
 
 async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) {
@@ -841,7 +866,10 @@ async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) 
     assert_eq!(d.logs.last().unwrap().message, "Concluído.");
     let stale_log = db.store.job_details(t.id, stale, 10).await.unwrap().logs;
     assert_eq!(
-        stale_log.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        stale_log
+            .iter()
+            .map(|l| l.message.as_str())
+            .collect::<Vec<_>>(),
         ["Tentativa 1 de 5 iniciada em w."],
         "a stale attempt's completion writes no line"
     );

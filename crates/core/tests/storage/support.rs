@@ -190,6 +190,45 @@ impl TestDb {
         }
     }
 
+    /// Rows of `table` with this `column = value` (a UUID), read directly:
+    /// finds rows the store's own queries would no longer show.
+    pub async fn rows_with(&self, table: &str, column: &str, value: Uuid) -> i64 {
+        match &self.raw {
+            Raw::Sqlite(pool) => {
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = ?1"))
+                    .bind(value)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+            Raw::Postgres(pool) => {
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = $1"))
+                    .bind(value)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Deletes a provider as an operator would, letting the schema cascade.
+    pub async fn delete_tenant(&self, tenant: TenantId) {
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query("DELETE FROM tenants WHERE id = ?1")
+                .bind(tenant.0)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .unwrap(),
+            Raw::Postgres(pool) => sqlx::query("DELETE FROM tenants WHERE id = $1")
+                .bind(tenant.0)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .unwrap(),
+        }
+    }
+
     pub async fn insert_job(&self, tenant: TenantId, status: &str) {
         let now = start_time();
         match &self.raw {
