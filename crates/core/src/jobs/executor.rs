@@ -488,7 +488,9 @@ impl Executor {
 }
 
 /// Records successful attempts in batches: whatever has queued up while the
-/// previous batch was being written goes in the next transaction.
+/// previous batches were being written goes in the next transaction. Two
+/// batches may be in flight at once, so the database works on one while the
+/// other travels (the batches hold different jobs, so order does not matter).
 async fn complete(
     store: Arc<dyn Store>,
     mut receiver: mpsc::UnboundedReceiver<Completion>,
@@ -496,46 +498,58 @@ async fn complete(
     owner: String,
 ) {
     const MAX_BATCH: usize = 512;
+    const IN_FLIGHT: usize = 2;
     let span = tracing::info_span!("completer", %owner);
     async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            // A batch can lose a deadlock against a concurrent cancel; the
-            // transaction rolled back whole, so trying again is safe.
-            let mut result = store.complete_many(&batch, log_cap).await;
-            for attempt in 1..=3 {
-                match &result {
-                    Err(e) if !matches!(e, StoreError::LeaseLost(_)) => {
-                        tracing::warn!(error = %e, attempt, "recording completions failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                        result = store.complete_many(&batch, log_cap).await;
-                    }
-                    _ => break,
-                }
+        let mut writing = JoinSet::new();
+        loop {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                break;
             }
-            match result {
-                Ok(recorded) => {
-                    if recorded.len() < batch.len() {
-                        tracing::warn!(
-                            lost = batch.len() - recorded.len(),
-                            "attempts ended after losing their lease; outcomes discarded"
-                        );
-                    }
-                    for (job, status) in recorded {
-                        tracing::debug!(job_id = %job, %status, "attempt ended");
-                    }
-                }
-                Err(e) => {
-                    // Their leases will expire and the rescuer re-queues
-                    // them: at-least-once, never lost.
-                    tracing::error!(error = %e, jobs = batch.len(), "could not record completions");
-                }
+            if writing.len() >= IN_FLIGHT {
+                writing.join_next().await;
             }
-            batch.clear();
+            writing.spawn(record_batch(store.clone(), batch, log_cap).in_current_span());
         }
+        while writing.join_next().await.is_some() {}
     }
     .instrument(span)
     .await
+}
+
+async fn record_batch(store: Arc<dyn Store>, batch: Vec<Completion>, log_cap: u32) {
+    // A batch can lose a deadlock against a concurrent cancel; the
+    // transaction rolled back whole, so trying again is safe.
+    let mut result = store.complete_many(&batch, log_cap).await;
+    for attempt in 1..=3 {
+        match &result {
+            Err(e) if !matches!(e, StoreError::LeaseLost(_)) => {
+                tracing::warn!(error = %e, attempt, "recording completions failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                result = store.complete_many(&batch, log_cap).await;
+            }
+            _ => break,
+        }
+    }
+    match result {
+        Ok(recorded) => {
+            if recorded.len() < batch.len() {
+                tracing::warn!(
+                    lost = batch.len() - recorded.len(),
+                    "attempts ended after losing their lease; outcomes discarded"
+                );
+            }
+            for (job, status) in recorded {
+                tracing::debug!(job_id = %job, %status, "attempt ended");
+            }
+        }
+        Err(e) => {
+            // Their leases will expire and the rescuer re-queues them:
+            // at-least-once, never lost.
+            tracing::error!(error = %e, jobs = batch.len(), "could not record completions");
+        }
+    }
 }
 
 /// `250 ms`, `45 s`, `12 min`, `6 h`: for messages an admin reads.
