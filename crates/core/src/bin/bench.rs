@@ -57,7 +57,8 @@ fn executor(store: Arc<dyn Store>, slots: usize) -> Executor {
 }
 
 /// Inserts `n` jobs in bulk with SQL (the bench measures running them, not
-/// inserting them), with the given status.
+/// inserting them), with the given status and time-ordered ids as
+/// `JobId::new` makes them.
 async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
     let now = chrono::Utc::now();
     match url {
@@ -67,7 +68,8 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
                 "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
                  INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, \
                     updated_at, finished_at) \
-                 SELECT randomblob(16), ?2, 'noop', 'bench ' || i, ?3, ?4, ?4 - (?1 - i), ?4, \
+                 SELECT unhex(printf('%012x70008%015x', ?4 - (?1 - i), i)), ?2, 'noop', 'bench ' || i, \
+                    ?3, ?4, ?4 - (?1 - i), ?4, \
                     CASE WHEN ?3 IN ('completed', 'failed', 'cancelled') THEN ?4 END FROM s",
             )
             .bind(n as i64)
@@ -91,7 +93,8 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
             sqlx::query(
                 "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, \
                     updated_at, finished_at) \
-                 SELECT gen_random_uuid(), $2, 'noop', 'bench ' || i, $3, $4, \
+                 SELECT (lpad(to_hex((extract(epoch FROM $4) * 1000)::bigint - ($1 - i)), 12, '0') \
+                    || '70008' || lpad(to_hex(i), 15, '0'))::uuid, $2, 'noop', 'bench ' || i, $3, $4, \
                     $4 - ($1 - i) * interval '1 millisecond', $4, \
                     CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN $4 END \
                  FROM generate_series(1, $1) AS i",

@@ -20,8 +20,10 @@ impl fmt::Display for JobId {
 
 #[cfg(feature = "server")]
 impl JobId {
+    /// Time-ordered (UUIDv7): new jobs land at the end of the primary-key
+    /// index instead of on a random page of it.
     pub fn new() -> Self {
-        JobId(Uuid::new_v4())
+        JobId(Uuid::now_v7())
     }
 }
 

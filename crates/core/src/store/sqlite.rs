@@ -70,16 +70,27 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        let pool_with = |connections: u32| {
+        // SQLite's default page cache (2 MB) is smaller than the job
+        // tables' hot indexes once the queue holds some 100,000 jobs, and
+        // every miss is a read system call. The writer gets a larger one;
+        // memory-mapped reads serve the rest from the OS cache.
+        let pool_with = |connections: u32, cache_kib: u32| {
             SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(connections)
                 .acquire_timeout(settings.connect_timeout)
-                .connect_with(options.clone())
+                .connect_with(
+                    options
+                        .clone()
+                        .pragma("cache_size", format!("-{cache_kib}"))
+                        .pragma("mmap_size", (256u64 << 20).to_string()),
+                )
         };
         // The writer first: it creates the file and switches it to WAL.
-        let pool = pool_with(1).await.map_err(|e| fail(connect_reason(&e)))?;
-        let reader = pool_with(settings.max_connections.max(1))
+        let pool = pool_with(1, 64 * 1024)
+            .await
+            .map_err(|e| fail(connect_reason(&e)))?;
+        let reader = pool_with(settings.max_connections.max(1), 8 * 1024)
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
         Ok(SqliteStore {
