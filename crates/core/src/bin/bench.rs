@@ -3,7 +3,8 @@
 //!
 //! For SQLite (a temporary file) and PostgreSQL (a fresh database on
 //! BENCH_DATABASE_URL's server) it measures:
-//! - throughput: BENCH_JOBS no-op jobs, queued in bulk, run by one executor;
+//! - throughput: BENCH_JOBS no-op jobs, queued in bulk, run by one executor
+//!   with BENCH_SLOTS slots (no-op jobs wait on nothing, so many slots);
 //! - enqueue-to-start latency of jobs enqueued one by one to an idle executor;
 //! - the dashboard's queries (one page of a tab + all tab counts) with
 //!   BENCH_HISTORY finished jobs in the history.
@@ -139,7 +140,7 @@ async fn wait_completed(store: &dyn Store, tenant: &Tenant, n: u64) {
 }
 
 async fn bench_one(name: &str, url: DatabaseUrl) {
-    let jobs = env_number("BENCH_JOBS", 20_000);
+    let jobs = env_number("BENCH_JOBS", 100_000);
     let history = env_number("BENCH_HISTORY", 1_000_000);
     let settings = DatabaseSettings {
         url: url.clone(),
@@ -159,7 +160,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
         .unwrap();
     bulk_jobs(&url, &t, jobs, "queued").await;
     let started = Instant::now();
-    let ex = executor(store.clone(), env_number("BENCH_SLOTS", 64) as usize).start();
+    let ex = executor(store.clone(), env_number("BENCH_SLOTS", 1024) as usize).start();
     wait_completed(store.as_ref(), &t, jobs).await;
     let secs = started.elapsed().as_secs_f64();
     ex.shutdown().await;

@@ -389,10 +389,12 @@ impl Store for PgStore {
 
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
+        // One statement: the wake-up goes out when the row is committed.
         sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, max_attempts, \
-                run_after, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8)",
+            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, \
+                max_attempts, run_after, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8) RETURNING id) \
+             SELECT pg_notify($9, '') FROM queued",
         )
         .bind(job.id.0)
         .bind(job.tenant.0)
@@ -402,9 +404,9 @@ impl Store for PgStore {
         .bind(i64::from(job.max_attempts.max(1)))
         .bind(job.run_after.unwrap_or(now))
         .bind(now)
+        .bind(WAKE_CHANNEL)
         .execute(&self.pool)
         .await?;
-        self.notify().await;
         self.summary(Some(job.tenant), job.id).await
     }
 
