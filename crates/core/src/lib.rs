@@ -11,4 +11,8 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod jobs;
 #[cfg(feature = "server")]
+pub mod secret;
+#[cfg(feature = "server")]
+pub mod sgp;
+#[cfg(feature = "server")]
 pub mod store;

@@ -1,0 +1,16 @@
+//! Talking to a provider's SGP: its address, credentials, documents, the
+//! customers it sends, and the client that fetches them.
+
+pub mod auth;
+pub mod base_url;
+pub mod client;
+pub mod customer;
+pub mod document;
+pub mod error;
+
+pub use auth::SgpAuth;
+pub use base_url::{BaseUrlError, SgpBaseUrl};
+pub use client::{CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientConfig, PAGE_SIZE};
+pub use customer::{ContractStatus, RowError, SgpContract, SgpCustomer};
+pub use document::{CpfCnpj, DocumentError};
+pub use error::SgpError;
