@@ -64,7 +64,7 @@ impl Population {
             return 0;
         }
         (0..self.count_at(revision - 1))
-            .filter(|i| (i + revision) % self.change_every == 0)
+            .filter(|i| (i + revision).is_multiple_of(self.change_every))
             .count() as u32
     }
 
@@ -73,7 +73,9 @@ impl Population {
             return 0;
         }
         (1..=self.revision)
-            .filter(|q| index < self.count_at(q - 1) && (index + q) % self.change_every == 0)
+            .filter(|q| {
+                index < self.count_at(q - 1) && (index + q).is_multiple_of(self.change_every)
+            })
             .count() as u32
     }
 
@@ -83,7 +85,7 @@ impl Population {
         }
         (1..=self.revision)
             .rev()
-            .find(|q| index < self.count_at(q - 1) && (index + q) % self.change_every == 0)
+            .find(|q| index < self.count_at(q - 1) && (index + q).is_multiple_of(self.change_every))
     }
 
     /// The revision a customer first appeared in (0 for the original ones).
@@ -198,8 +200,9 @@ impl Population {
             r.below(10_000),
             (r.below(10_000) + u64::from(facts.flips)) % 10_000
         );
-        let id = (self.quirks.missing_ids_every == 0 || index % self.quirks.missing_ids_every != 0)
-            .then_some(1000 + u64::from(index));
+        let id = (self.quirks.missing_ids_every == 0
+            || !index.is_multiple_of(self.quirks.missing_ids_every))
+        .then_some(1000 + u64::from(index));
         let date = |d: NaiveDate| {
             if alt {
                 format!("{:02}/{:02}/{} 08:30:00", d.day(), d.month(), d.year())

@@ -386,18 +386,14 @@ async fn auth_info(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Res
     axum::Json(json!({"username": creds.user, "nome": "Administrador"})).into_response()
 }
 
-/// Dates as SGP takes them in filters: `YYYY-MM-DD`.
-fn date_param(fields: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, Response> {
+/// Dates as SGP takes them in filters: `YYYY-MM-DD`. The error is the
+/// 422 detail.
+fn date_param(fields: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, String> {
     match fields.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| {
-                detail(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &format!("Data inválida em {name}: {s}. Use o formato AAAA-MM-DD."),
-                )
-            }),
+            .map_err(|_| format!("Data inválida em {name}: {s}. Use o formato AAAA-MM-DD.")),
     }
 }
 
@@ -484,7 +480,7 @@ async fn answer(
     }
 
     let dates = (|| {
-        Ok::<_, Response>((
+        Ok::<_, String>((
             date_param(fields, "data_cadastro_inicio")?,
             date_param(fields, "data_cadastro_fim")?,
             date_param(fields, "data_alteracao_inicio")?,
@@ -493,7 +489,7 @@ async fn answer(
     })();
     let (signup_from, signup_to, changed_from, changed_to) = match dates {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(message) => return detail(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
     if signup_to.is_some() && signup_from.is_none() {
         return detail(
