@@ -9,7 +9,11 @@ pub mod clock;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
+pub mod import;
+#[cfg(feature = "server")]
 pub mod jobs;
+#[cfg(feature = "server")]
+pub mod sealing;
 #[cfg(feature = "server")]
 pub mod secret;
 #[cfg(feature = "server")]

@@ -74,7 +74,7 @@ impl FakeConfig {
 
 /// One misbehaviour, served to the next customer-list request in place of
 /// its answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// This HTTP status, with an HTML body as gateways send.
     Status(u16),
@@ -91,7 +91,8 @@ pub enum Fault {
 pub struct Request {
     pub path: String,
     pub offset: Option<u64>,
-    pub status: u16,
+    /// `None` while unanswered (or when the client hung up first).
+    pub status: Option<u16>,
 }
 
 pub(crate) struct Shared {
@@ -413,16 +414,25 @@ async fn customers(
     let offset_asked = fields
         .get("offset")
         .and_then(|o| o.trim().parse::<u64>().ok());
+    // recorded on arrival: a request the client gave up on still counts
+    let index = {
+        let mut requests = shared.requests.lock().expect("requests lock");
+        requests.push(Request {
+            path: uri.path().to_owned(),
+            offset: offset_asked,
+            status: None,
+        });
+        requests.len() - 1
+    };
     let response = answer(&shared, &headers, &fields, offset_asked).await;
-    shared
+    if let Some(r) = shared
         .requests
         .lock()
         .expect("requests lock")
-        .push(Request {
-            path: uri.path().to_owned(),
-            offset: offset_asked,
-            status: response.status().as_u16(),
-        });
+        .get_mut(index)
+    {
+        r.status = Some(response.status().as_u16());
+    }
     response
 }
 

@@ -1,10 +1,12 @@
 //! Types that travel between server and browser: serde only, no I/O.
 
+mod customer;
 mod job;
 mod job_state;
 mod job_status;
 mod tenant;
 
+pub use customer::{ImportRowError, StoredContract, StoredCustomer};
 pub use job::{
     JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };

@@ -237,11 +237,25 @@ impl SgpClient {
             reason = cause.to_string();
             source = cause.source();
         }
-        if e.is_body() || e.is_decode() {
-            SgpError::Connection(format!("resposta interrompida: {reason}"))
-        } else {
-            SgpError::Connection(reason)
-        }
+        SgpError::Connection(connection_reason(&reason, e.is_body() || e.is_decode()))
+    }
+}
+
+/// What went wrong with the connection, in words an admin can act on.
+fn connection_reason(cause: &str, mid_body: bool) -> String {
+    let lower = cause.to_lowercase();
+    if mid_body || lower.contains("connection closed") || lower.contains("incomplete") {
+        "o SGP encerrou a conexão antes de terminar a resposta".into()
+    } else if lower.contains("reset") {
+        "a conexão foi reiniciada pelo SGP".into()
+    } else if lower.contains("refused") {
+        "conexão recusada: confira o endereço e a porta".into()
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        "endereço não encontrado (DNS): confira a URL base".into()
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        format!("falha no certificado/TLS do SGP: {cause}")
+    } else {
+        cause.to_owned()
     }
 }
 

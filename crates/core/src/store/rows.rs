@@ -8,11 +8,13 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::imports::IntegrationRecord;
 use super::jobs::{ClaimedJob, JobFilter, Lease};
 use super::StoreError;
 use crate::model::{
-    JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel, LogLine,
-    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+    ImportRowError, JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
+    LogLine, StatusCounts, StoredContract, StoredCustomer, Tenant, TenantId, TenantOverview,
+    TenantSlug,
 };
 
 pub(crate) trait RowExt {
@@ -27,6 +29,8 @@ pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError>;
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn opt_bool(&self, col: &str) -> Result<Option<bool>, StoreError>;
 }
 
 fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -72,6 +76,12 @@ impl RowExt for SqliteRow {
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
         Ok(self.try_get(col)?)
     }
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_bool(&self, col: &str) -> Result<Option<bool>, StoreError> {
+        Ok(self.try_get::<Option<i64>, _>(col)?.map(|v| v != 0))
+    }
 }
 
 impl RowExt for PgRow {
@@ -103,6 +113,12 @@ impl RowExt for PgRow {
         Ok(self.try_get(col)?)
     }
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_bool(&self, col: &str) -> Result<Option<bool>, StoreError> {
         Ok(self.try_get(col)?)
     }
 }
@@ -264,5 +280,85 @@ pub(crate) fn tenant_overview<R: RowExt>(
         customers: count(row.int("customers")?),
         contracts: count(row.int("contracts")?),
         imports,
+    })
+}
+
+/// Customer columns both backends select (dates as `YYYY-MM-DD` text).
+pub(crate) const CUSTOMER_COLUMNS: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
+    signup_date, notes, street, number, complement, district, city, state, zip, latitude, \
+    longitude, emails, phones";
+
+fn string_list(value: Option<Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn stored_customer<R: RowExt>(
+    row: &R,
+    contracts: &[R],
+) -> Result<StoredCustomer, StoreError> {
+    Ok(StoredCustomer {
+        id: row.int("id")?,
+        sgp_key: row.text("sgp_key")?,
+        sgp_id: row.opt_int("sgp_id")?,
+        name: row.text("name")?,
+        cpf_cnpj: row.opt_text("cpf_cnpj")?,
+        person_type: row.opt_text("person_type")?,
+        signup_date: row.opt_text("signup_date")?,
+        notes: row.opt_text("notes")?,
+        street: row.opt_text("street")?,
+        number: row.opt_text("number")?,
+        complement: row.opt_text("complement")?,
+        district: row.opt_text("district")?,
+        city: row.opt_text("city")?,
+        state: row.opt_text("state")?,
+        zip: row.opt_text("zip")?,
+        latitude: row.opt_text("latitude")?,
+        longitude: row.opt_text("longitude")?,
+        emails: string_list(row.json("emails")?),
+        phones: string_list(row.json("phones")?),
+        contracts: contracts
+            .iter()
+            .map(stored_contract)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, StoreError> {
+    Ok(StoredContract {
+        sgp_key: row.text("sgp_key")?,
+        status: row.text("status")?,
+        status_raw: row.opt_text("status_raw")?,
+        signup_date: row.opt_text("signup_date")?,
+        services: row.json("services")?.unwrap_or(Value::Array(Vec::new())),
+    })
+}
+
+pub(crate) fn row_error(row: &impl RowExt) -> Result<ImportRowError, StoreError> {
+    Ok(ImportRowError {
+        row_key: row.opt_text("row_key")?,
+        reason: row.text("reason")?,
+        page_offset: row.opt_int("page_offset")?.map(count),
+    })
+}
+
+pub(crate) fn integration(row: &impl RowExt) -> Result<IntegrationRecord, StoreError> {
+    Ok(IntegrationRecord {
+        base_url: row.text("base_url")?,
+        auth_mode: row.text("auth_mode")?,
+        app_name: row.opt_text("app_name")?,
+        token_sealed: row.opt_bytes("token_encrypted")?,
+        token_hint: row.opt_text("token_hint")?,
+        username: row.opt_text("username")?,
+        password_sealed: row.opt_bytes("password_encrypted")?,
+        password_hint: row.opt_text("password_hint")?,
+        last_tested_at: row.opt_time("last_tested_at")?,
+        last_test_ok: row.opt_bool("last_test_ok")?,
+        last_test_message: row.opt_text("last_test_message")?,
     })
 }

@@ -20,24 +20,24 @@ use super::error::connect_reason;
 use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
-    Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
-    Rescued, Store, StoreError, Wakeups,
+    Backend, ClaimedJob, Completion, Heartbeat, IntegrationRecord, JobFilter, KindLimit, Lease,
+    NewJob, Outcome, PageCounts, PageWrite, Rescued, Store, StoreError, Wakeups,
 };
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
 use crate::model::{
-    JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+    ImportRowError, JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary,
+    LogLevel, StatusCounts, StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 pub struct SqliteStore {
     /// One connection: every write of this process.
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
     /// Pure reads (dashboard, details), concurrent with the writer.
-    reader: SqlitePool,
-    clock: Arc<dyn Clock>,
+    pub(super) reader: SqlitePool,
+    pub(super) clock: Arc<dyn Clock>,
     /// Wakes this process's executors on enqueue (SQLite has no NOTIFY;
     /// one file is one process's queue, so an in-process signal suffices).
     wake: tokio::sync::watch::Sender<u64>,
@@ -138,7 +138,7 @@ impl SqliteStore {
     /// whatever their number (the lines travel as one JSON array), keeping
     /// each job's log within `cap`. Lines of jobs that no longer exist are
     /// skipped; returns how many were written.
-    async fn logs_in(
+    pub(super) async fn logs_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         now: i64,
         lines: &[(JobId, LogLevel, String)],
@@ -784,6 +784,65 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
+        self.import_page_impl(page).await
+    }
+
+    async fn count_existing_customers(
+        &self,
+        tenant: TenantId,
+        keys: &[String],
+    ) -> Result<u64, StoreError> {
+        self.count_existing_impl(tenant, keys).await
+    }
+
+    async fn last_completed_at(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.last_completed_at_impl(tenant, kind).await
+    }
+
+    async fn row_errors(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<ImportRowError>, StoreError> {
+        self.row_errors_impl(tenant, job, limit, offset).await
+    }
+
+    async fn customer_by_key(
+        &self,
+        tenant: TenantId,
+        sgp_key: &str,
+    ) -> Result<Option<StoredCustomer>, StoreError> {
+        self.customer_by_key_impl(tenant, sgp_key).await
+    }
+
+    async fn save_integration(
+        &self,
+        tenant: TenantId,
+        record: &IntegrationRecord,
+    ) -> Result<(), StoreError> {
+        self.save_integration_impl(tenant, record).await
+    }
+
+    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
+        self.integration_impl(tenant).await
+    }
+
+    async fn record_integration_test(
+        &self,
+        tenant: TenantId,
+        ok: bool,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        self.record_integration_test_impl(tenant, ok, message).await
+    }
+
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
         Ok(Box::new(SqliteWakeups(self.wake.subscribe())))
     }
@@ -796,7 +855,7 @@ impl Store for SqliteStore {
 
 /// Rows for a set-based statement, as one JSON array bound to one
 /// parameter and read back with `json_each` (SQLite has no array binds).
-fn json_rows(rows: impl Iterator<Item = serde_json::Value>) -> String {
+pub(super) fn json_rows(rows: impl Iterator<Item = serde_json::Value>) -> String {
     serde_json::Value::Array(rows.collect()).to_string()
 }
 

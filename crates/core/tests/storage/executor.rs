@@ -63,7 +63,7 @@ fn start(
     ex.start()
 }
 
-async fn tenant(db: &TestDb, slug: &str) -> Tenant {
+pub(crate) async fn tenant(db: &TestDb, slug: &str) -> Tenant {
     db.store
         .ensure_tenant(&TenantSlug::parse(slug).unwrap(), slug)
         .await
@@ -78,7 +78,12 @@ async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, params: Value, max_attempt
 }
 
 /// Waits (real time) until the job is in one of `statuses`.
-async fn wait_for(db: &TestDb, t: &Tenant, job: JobId, statuses: &[JobStatus]) -> JobStatus {
+pub(crate) async fn wait_for(
+    db: &TestDb,
+    t: &Tenant,
+    job: JobId,
+    statuses: &[JobStatus],
+) -> JobStatus {
     for _ in 0..400 {
         let s = db
             .store
@@ -97,7 +102,7 @@ async fn wait_for(db: &TestDb, t: &Tenant, job: JobId, statuses: &[JobStatus]) -
 }
 
 /// Waits (real time) until the job has saved at least `n` steps.
-async fn wait_progress(db: &TestDb, t: &Tenant, job: JobId, n: u64) {
+pub(crate) async fn wait_progress(db: &TestDb, t: &Tenant, job: JobId, n: u64) {
     for _ in 0..400 {
         let s = db.store.job_details(t.id, job, 0).await.unwrap().summary;
         if s.progress.processed >= n {
@@ -108,7 +113,7 @@ async fn wait_progress(db: &TestDb, t: &Tenant, job: JobId, n: u64) {
     panic!("job {job} never saved {n} steps");
 }
 
-async fn log_text(db: &TestDb, t: &Tenant, job: JobId) -> String {
+pub(crate) async fn log_text(db: &TestDb, t: &Tenant, job: JobId) -> String {
     let d = db.store.job_details(t.id, job, 1000).await.unwrap();
     d.logs
         .iter()

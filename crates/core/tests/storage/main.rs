@@ -5,6 +5,7 @@ mod support;
 
 mod crash;
 mod executor;
+mod imports;
 mod jobs;
 mod migrations;
 mod tenants;

@@ -1,0 +1,275 @@
+//! A provider's SGP connection: validated on the way in, sealed at rest,
+//! opened only to make requests.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::params::FieldError;
+use crate::model::TenantId;
+use crate::sealing::Sealer;
+use crate::secret::{mask_hint, Secret};
+use crate::sgp::{SgpAuth, SgpBaseUrl};
+use crate::store::{IntegrationRecord, Store, StoreError};
+
+/// What an admin submits. A secret left empty keeps the one saved.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IntegrationInput {
+    pub base_url: String,
+    /// `token` or `basic`
+    pub auth_mode: String,
+    pub app: Option<String>,
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// What the UI and the API may see: secrets only as hints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationView {
+    pub base_url: String,
+    pub auth_mode: String,
+    pub app: Option<String>,
+    pub token_hint: Option<String>,
+    pub username: Option<String>,
+    pub password_hint: Option<String>,
+    pub last_tested_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_test_ok: Option<bool>,
+    pub last_test_message: Option<String>,
+}
+
+/// The connection, opened, for the client.
+#[derive(Clone, Debug)]
+pub struct SgpIntegration {
+    pub base_url: SgpBaseUrl,
+    pub auth: SgpAuth,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no SGP integration configured")]
+    Missing,
+    /// No sealing key configured: secrets cannot be stored or read.
+    #[error("no secret key configured")]
+    NoKey,
+    /// Stored secrets do not open with the configured key.
+    #[error("stored secrets cannot be opened: {0}")]
+    Unreadable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntegrationError {
+    pub fn message_pt(&self) -> String {
+        match self {
+            IntegrationError::Invalid(errors) => errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+            IntegrationError::Missing => {
+                "Nenhuma integração SGP configurada para este provedor. Configure em Integrações."
+                    .into()
+            }
+            IntegrationError::NoKey => "O servidor não tem chave de criptografia configurada \
+                (SECRET_KEY); sem ela as credenciais do SGP não podem ser guardadas nem lidas."
+                .into(),
+            IntegrationError::Unreadable(_) => "Não foi possível ler as credenciais salvas do \
+                SGP (a chave de criptografia do servidor mudou?). Salve as credenciais novamente \
+                em Integrações."
+                .into(),
+            IntegrationError::Store(_) => "Erro ao acessar o banco de dados.".into(),
+        }
+    }
+}
+
+pub struct Integrations {
+    store: Arc<dyn Store>,
+    sealer: Option<Sealer>,
+}
+
+impl Integrations {
+    pub fn new(store: Arc<dyn Store>, sealer: Option<Sealer>) -> Self {
+        Integrations { store, sealer }
+    }
+
+    fn sealer(&self) -> Result<&Sealer, IntegrationError> {
+        self.sealer.as_ref().ok_or(IntegrationError::NoKey)
+    }
+
+    pub async fn save(
+        &self,
+        tenant: TenantId,
+        input: &IntegrationInput,
+    ) -> Result<IntegrationView, IntegrationError> {
+        let previous = self.store.integration(tenant).await?;
+        let mut errors = Vec::new();
+        let base_url = match SgpBaseUrl::parse(&input.base_url) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                errors.push(FieldError::new("base_url", capitalise(&e.to_string())));
+                None
+            }
+        };
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        // a secret left empty keeps the saved one, if the mode is the same
+        let kept = |field: &str| {
+            previous
+                .as_ref()
+                .filter(|p| p.auth_mode == input.auth_mode)
+                .and_then(|p| match field {
+                    "token" => p.token_sealed.clone().zip(p.token_hint.clone()),
+                    _ => p.password_sealed.clone().zip(p.password_hint.clone()),
+                })
+        };
+        let sealer = self.sealer()?;
+        let mut record = IntegrationRecord {
+            base_url: base_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            auth_mode: input.auth_mode.clone(),
+            app_name: None,
+            token_sealed: None,
+            token_hint: None,
+            username: None,
+            password_sealed: None,
+            password_hint: None,
+            last_tested_at: None,
+            last_test_ok: None,
+            last_test_message: None,
+        };
+        match input.auth_mode.as_str() {
+            "token" => {
+                match given(&input.app) {
+                    Some(app) => record.app_name = Some(app),
+                    None => errors.push(FieldError::new("app", "Informe o nome do app do SGP.")),
+                }
+                match (given(&input.token), kept("token")) {
+                    (Some(t), _) => {
+                        let secret = Secret::new(t);
+                        record.token_hint = Some(secret.hint());
+                        record.token_sealed = Some(sealer.seal(tenant, "token", &secret));
+                    }
+                    (None, Some((sealed, hint))) => {
+                        record.token_sealed = Some(sealed);
+                        record.token_hint = Some(hint);
+                    }
+                    (None, None) => {
+                        errors.push(FieldError::new("token", "Informe o token do SGP."))
+                    }
+                }
+            }
+            "basic" => {
+                match given(&input.username) {
+                    Some(u) => record.username = Some(u),
+                    None => errors.push(FieldError::new("username", "Informe o usuário do SGP.")),
+                }
+                match (given(&input.password), kept("password")) {
+                    (Some(p), _) => {
+                        let secret = Secret::new(p);
+                        record.password_hint = Some(secret.hint());
+                        record.password_sealed = Some(sealer.seal(tenant, "password", &secret));
+                    }
+                    (None, Some((sealed, hint))) => {
+                        record.password_sealed = Some(sealed);
+                        record.password_hint = Some(hint);
+                    }
+                    (None, None) => {
+                        errors.push(FieldError::new("password", "Informe a senha do SGP."))
+                    }
+                }
+            }
+            _ => errors.push(FieldError::new(
+                "auth_mode",
+                "Escolha a autenticação: token + app, ou usuário + senha.",
+            )),
+        }
+        if !errors.is_empty() {
+            return Err(IntegrationError::Invalid(errors));
+        }
+        self.store.save_integration(tenant, &record).await?;
+        Ok(view(&record))
+    }
+
+    /// The connection as the UI may show it, if any.
+    pub async fn view(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<IntegrationView>, IntegrationError> {
+        Ok(self.store.integration(tenant).await?.as_ref().map(view))
+    }
+
+    /// The connection with its secrets opened, to make requests.
+    pub async fn open(&self, tenant: TenantId) -> Result<SgpIntegration, IntegrationError> {
+        let record = self
+            .store
+            .integration(tenant)
+            .await?
+            .ok_or(IntegrationError::Missing)?;
+        let sealer = self.sealer()?;
+        let base_url = SgpBaseUrl::parse(&record.base_url)
+            .map_err(|e| IntegrationError::Unreadable(format!("base URL: {e}")))?;
+        let unreadable = |e: crate::sealing::OpenError| IntegrationError::Unreadable(e.to_string());
+        let auth = match record.auth_mode.as_str() {
+            "token" => SgpAuth::Token {
+                token: sealer
+                    .open(
+                        tenant,
+                        "token",
+                        record.token_sealed.as_deref().unwrap_or_default(),
+                    )
+                    .map_err(unreadable)?,
+                app: record.app_name.clone().unwrap_or_default(),
+            },
+            _ => SgpAuth::Basic {
+                user: record.username.clone().unwrap_or_default(),
+                password: sealer
+                    .open(
+                        tenant,
+                        "password",
+                        record.password_sealed.as_deref().unwrap_or_default(),
+                    )
+                    .map_err(unreadable)?,
+            },
+        };
+        Ok(SgpIntegration { base_url, auth })
+    }
+}
+
+fn view(r: &IntegrationRecord) -> IntegrationView {
+    IntegrationView {
+        base_url: r.base_url.clone(),
+        auth_mode: r.auth_mode.clone(),
+        app: r.app_name.clone(),
+        // hints were made from the secret when it was saved; re-mask in case
+        token_hint: r.token_hint.as_deref().map(remask),
+        username: r.username.clone(),
+        password_hint: r.password_hint.as_deref().map(remask),
+        last_tested_at: r.last_tested_at,
+        last_test_ok: r.last_test_ok,
+        last_test_message: r.last_test_message.clone(),
+    }
+}
+
+/// A stored hint is already masked; this keeps a hand-edited row from
+/// showing more than the last four characters.
+fn remask(hint: &str) -> String {
+    if hint.starts_with("••••") {
+        hint.to_owned()
+    } else {
+        mask_hint(hint)
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
+        None => String::new(),
+    }
+}

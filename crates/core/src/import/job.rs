@@ -1,0 +1,421 @@
+//! The import job: pages through SGP and stores customers and contracts,
+//! one page per transaction together with its checkpoint, so a resumed
+//! attempt neither loses nor doubles a row.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::integration::{IntegrationError, Integrations};
+use super::params::ImportParams;
+use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::model::{JobProgress, LogLevel};
+use crate::sgp::{
+    ContractStatus, CustomerPage, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE,
+};
+use crate::store::{PageWrite, StoreError};
+
+pub const IMPORT_KIND: &str = "sgp_import";
+
+/// Where an import is: saved with every page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCheckpoint {
+    /// The next page starts here.
+    pub offset: u64,
+    pub pages: u64,
+    /// Keys of the first page and of the last page stored: a full page of
+    /// nothing but these means SGP ignores `offset` and is repeating itself.
+    pub first_keys: Vec<String>,
+    pub last_keys: Vec<String>,
+}
+
+pub struct ImportJob {
+    integrations: Arc<Integrations>,
+    client: SgpClientConfig,
+    per_tenant_limit: u32,
+}
+
+impl ImportJob {
+    pub fn new(integrations: Arc<Integrations>, client: SgpClientConfig) -> Self {
+        ImportJob {
+            integrations,
+            client,
+            per_tenant_limit: 1,
+        }
+    }
+
+    /// How many imports one provider may run at once (default 1).
+    pub fn with_per_tenant_limit(mut self, limit: u32) -> Self {
+        self.per_tenant_limit = limit.max(1);
+        self
+    }
+}
+
+#[async_trait]
+impl JobHandler for ImportJob {
+    fn kind(&self) -> &'static str {
+        IMPORT_KIND
+    }
+
+    fn per_tenant_limit(&self) -> Option<u32> {
+        Some(self.per_tenant_limit)
+    }
+
+    async fn run(&self, ctx: JobContext) -> Result<Value, JobError> {
+        let params: ImportParams = serde_json::from_value(ctx.params().clone())
+            .map_err(|e| JobError::Fatal(format!("Parâmetros da importação inválidos: {e}")))?;
+        let integration = match self.integrations.open(ctx.lease().tenant).await {
+            Ok(i) => i,
+            Err(IntegrationError::Store(e)) => {
+                return Err(JobError::Retryable(format!("Erro no banco de dados: {e}")))
+            }
+            Err(e) => return Err(JobError::Fatal(e.message_pt())),
+        };
+        let client = SgpClient::new(integration.base_url, integration.auth, self.client.clone());
+        Run::new(ctx, params, client).go().await
+    }
+}
+
+struct Run {
+    ctx: JobContext,
+    params: ImportParams,
+    client: SgpClient,
+    checkpoint: ImportCheckpoint,
+    progress: JobProgress,
+    started: Instant,
+    /// Customers processed when this attempt started (for the rate).
+    processed_at_start: u64,
+}
+
+/// A page fetch that may have been started ahead of time.
+type Pending = tokio::task::JoinHandle<Result<CustomerPage, SgpError>>;
+
+impl Run {
+    fn new(ctx: JobContext, params: ImportParams, client: SgpClient) -> Self {
+        let checkpoint = ctx
+            .checkpoint()
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        let progress = ctx.job().progress.clone();
+        let processed_at_start = progress.processed;
+        Run {
+            ctx,
+            params,
+            client,
+            checkpoint,
+            progress,
+            started: Instant::now(),
+            processed_at_start,
+        }
+    }
+
+    fn query(&self, offset: u64) -> CustomerQuery {
+        CustomerQuery {
+            offset,
+            limit: PAGE_SIZE,
+            contract_status: self.params.only_active.then_some(ContractStatus::Active),
+            signup_from: self.params.signup_from,
+            signup_to: self.params.signup_to,
+            changed_from: if self.params.incremental {
+                self.params.changed_since
+            } else {
+                None
+            },
+            changed_to: None,
+            keys_only: false,
+        }
+    }
+
+    /// Starts fetching a page in the background, retrying transient
+    /// failures; each retry goes to the job's log.
+    fn fetch(&self, offset: u64) -> Pending {
+        let client = self.client.clone();
+        let query = self.query(offset);
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            let mut notices = Vec::new();
+            let result = client
+                .customers(&query, |n| {
+                    notices.push(format!(
+                        "Página a partir de {}: {} Nova tentativa {} de {} em {} s.",
+                        query.offset,
+                        n.error.message_pt(),
+                        n.attempt,
+                        n.of,
+                        n.delay.as_secs().max(1)
+                    ))
+                })
+                .await;
+            for line in notices {
+                ctx.log(LogLevel::Warn, line).await;
+            }
+            result
+        })
+    }
+
+    async fn go(mut self) -> Result<Value, JobError> {
+        if self.checkpoint.pages == 0 {
+            self.ctx
+                .log(
+                    LogLevel::Info,
+                    format!(
+                        "Importação iniciada de {} ({}).",
+                        self.client.base_url(),
+                        self.params.describe()
+                    ),
+                )
+                .await;
+        } else {
+            self.ctx
+                .log(
+                    LogLevel::Info,
+                    format!(
+                        "Retomando do cliente {} (página {}), com {} já processados.",
+                        self.checkpoint.offset,
+                        self.checkpoint.pages + 1,
+                        self.progress.processed
+                    ),
+                )
+                .await;
+        }
+        let mut pending = Some((self.checkpoint.offset, self.fetch(self.checkpoint.offset)));
+        loop {
+            let Some((offset, task)) = pending.take() else {
+                break;
+            };
+            if self.ctx.is_cancelled() {
+                task.abort();
+                return self.cancelled().await;
+            }
+            let page = tokio::select! {
+                joined = task => match joined {
+                    Ok(result) => result,
+                    Err(e) => Err(SgpError::Connection(format!("tarefa de busca interrompida: {e}"))),
+                },
+                _ = self.ctx.cancelled() => return self.cancelled().await,
+            };
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => return Err(self.failed(offset, e).await),
+            };
+            let received = page.received as u64;
+            let keys: Vec<String> = page
+                .customers
+                .iter()
+                .filter_map(|c| c.as_ref().ok().map(|c| c.key.clone()))
+                .collect();
+            if self.repeats_itself(offset, received, &keys) {
+                self.ctx
+                    .log(
+                        LogLevel::Warn,
+                        format!(
+                            "O SGP devolveu na posição {offset} os mesmos clientes de uma página \
+                             anterior (ele parece ignorar o offset). Paginação encerrada para não \
+                             repetir clientes."
+                        ),
+                    )
+                    .await;
+                break;
+            }
+            let more = if received == 0 {
+                false
+            } else {
+                match page.total {
+                    Some(total) => offset + received < total,
+                    None => received >= u64::from(PAGE_SIZE),
+                }
+            };
+            // Fetch the next page while this one is written; if the guess
+            // of where it starts is wrong, the fetch is dropped below.
+            let next_offset = offset + received;
+            if more {
+                pending = Some((next_offset, self.fetch(next_offset)));
+            }
+            if let Err(e) = self.store_page(offset, page, keys).await {
+                if let Some((_, t)) = pending.take() {
+                    t.abort();
+                }
+                return Err(e);
+            }
+        }
+        self.finished().await
+    }
+
+    /// A full page made only of customers already seen on the first page or
+    /// the previous one.
+    fn repeats_itself(&self, offset: u64, received: u64, keys: &[String]) -> bool {
+        if offset == 0 || received < u64::from(PAGE_SIZE) || keys.is_empty() {
+            return false;
+        }
+        let seen: HashSet<&String> = self
+            .checkpoint
+            .first_keys
+            .iter()
+            .chain(self.checkpoint.last_keys.iter())
+            .collect();
+        keys.iter().all(|k| seen.contains(k))
+    }
+
+    async fn store_page(
+        &mut self,
+        offset: u64,
+        page: CustomerPage,
+        keys: Vec<String>,
+    ) -> Result<(), JobError> {
+        let received = page.received as u64;
+        let mut customers = Vec::with_capacity(page.customers.len());
+        let mut errors = Vec::new();
+        for row in page.customers {
+            match row {
+                Ok(c) => customers.push(c),
+                Err(e) => errors.push(e),
+            }
+        }
+        let processed = self.progress.processed + received;
+        let total = page.total.map(|t| t.max(processed));
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let done_here = processed.saturating_sub(self.processed_at_start);
+        let eta_seconds = match total {
+            Some(t) if done_here > 0 && elapsed > 0.0 => {
+                let rate = done_here as f64 / elapsed;
+                Some(((t - processed) as f64 / rate).ceil() as u64)
+            }
+            _ => None,
+        };
+        let percent = match total {
+            Some(t) if t > 0 => (processed as f64 * 100.0 / t as f64).min(100.0) as f32,
+            _ => 0.0,
+        };
+        let progress = JobProgress {
+            total_estimated: total,
+            processed,
+            percent,
+            eta_seconds,
+            message: Some(match total {
+                Some(t) => format!("Importando clientes: {processed} de {t}"),
+                None => format!("Importando clientes: {processed}"),
+            }),
+            ..self.progress.clone()
+        };
+        let mut next = self.checkpoint.clone();
+        next.offset = offset + received;
+        next.pages += 1;
+        if next.first_keys.is_empty() {
+            next.first_keys = keys.clone();
+        }
+        next.last_keys = keys;
+        let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
+        let write = PageWrite {
+            lease: self.ctx.lease(),
+            offset,
+            customers: &customers,
+            errors: &errors,
+            progress: &progress,
+            checkpoint: &checkpoint,
+        };
+        let counts = match self.ctx.store().import_page(&write).await {
+            Ok(c) => c,
+            Err(StoreError::LeaseLost(_)) => {
+                // another attempt owns the job now; it goes on from the checkpoint
+                return Err(JobError::Cancelled);
+            }
+            Err(e) => {
+                return Err(JobError::Retryable(format!(
+                    "Erro ao gravar a página a partir de {offset}: {e}"
+                )))
+            }
+        };
+        self.progress = JobProgress {
+            created: self.progress.created + counts.created,
+            updated: self.progress.updated + counts.updated,
+            unchanged: self.progress.unchanged + counts.unchanged,
+            failed: self.progress.failed + counts.failed,
+            ..progress
+        };
+        self.checkpoint = next;
+        let mut line = format!(
+            "Página {} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
+            self.checkpoint.pages,
+            offset + 1,
+            offset + received,
+            total.map(|t| format!(" de {t}")).unwrap_or_default(),
+            counts.created,
+            counts.updated,
+            counts.unchanged,
+        );
+        if counts.failed > 0 {
+            line.push_str(&format!(", {} com erro", counts.failed));
+        }
+        line.push('.');
+        self.ctx.log(LogLevel::Info, line).await;
+        for e in &errors {
+            self.ctx
+                .log(
+                    LogLevel::Warn,
+                    format!(
+                        "Cliente {} não importado: {}",
+                        e.key.as_deref().unwrap_or("sem chave"),
+                        e.reason
+                    ),
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    async fn failed(&self, offset: u64, e: SgpError) -> JobError {
+        let message = e.message_pt();
+        if e.is_transient() {
+            self.ctx
+                .log(
+                    LogLevel::Error,
+                    format!("Página a partir de {offset}: {message} Tentativas esgotadas nesta execução."),
+                )
+                .await;
+            JobError::Retryable(message)
+        } else {
+            JobError::Fatal(message)
+        }
+    }
+
+    async fn cancelled(&self) -> Result<Value, JobError> {
+        self.ctx
+            .log(
+                LogLevel::Warn,
+                format!(
+                    "Importação interrompida a pedido após {} clientes ({} páginas).",
+                    self.progress.processed, self.checkpoint.pages
+                ),
+            )
+            .await;
+        Err(JobError::Cancelled)
+    }
+
+    async fn finished(&self) -> Result<Value, JobError> {
+        let p = &self.progress;
+        let secs = self.started.elapsed().as_secs_f64();
+        self.ctx
+            .log(
+                LogLevel::Info,
+                format!(
+                    "Importação concluída: {} clientes processados — {} novos, {} atualizados, \
+                     {} sem mudança, {} com erro — em {} páginas.",
+                    p.processed, p.created, p.updated, p.unchanged, p.failed, self.checkpoint.pages
+                ),
+            )
+            .await;
+        Ok(json!({
+            "processed": p.processed,
+            "created": p.created,
+            "updated": p.updated,
+            "unchanged": p.unchanged,
+            "failed": p.failed,
+            "pages": self.checkpoint.pages,
+            "seconds_this_attempt": (secs * 10.0).round() / 10.0,
+        }))
+    }
+}

@@ -1,0 +1,14 @@
+//! Importing customers from SGP: the provider's connection, the import's
+//! parameters, the job that runs it, and the preview.
+
+pub mod integration;
+pub mod job;
+pub mod params;
+pub mod service;
+
+pub use integration::{
+    IntegrationError, IntegrationInput, IntegrationView, Integrations, SgpIntegration,
+};
+pub use job::{ImportCheckpoint, ImportJob, IMPORT_KIND};
+pub use params::{FieldError, ImportParams};
+pub use service::{ImportService, Preview, StartError};

@@ -1,0 +1,133 @@
+//! What an admin asks of an import. Stored as the job's parameters, so it
+//! never holds a secret: the job reads the provider's integration itself.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A problem with one field of a form, for the UI to show next to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name in the API (`nome_importacao`, `data_cadastro_fim`...).
+    pub field: String,
+    /// In Portuguese.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportParams {
+    pub name: String,
+    /// Only customers with an active contract (SGP `contrato_status=1`).
+    pub only_active: bool,
+    pub signup_from: Option<NaiveDate>,
+    pub signup_to: Option<NaiveDate>,
+    /// Only what changed since the last successful import.
+    pub incremental: bool,
+    /// Resolved when the import is queued: the day of the last successful
+    /// import's start (SGP's change filter takes whole days). `None` on an
+    /// incremental import means there was none, so everything is fetched.
+    #[serde(default)]
+    pub changed_since: Option<NaiveDate>,
+}
+
+pub const MAX_NAME_CHARS: usize = 120;
+
+impl ImportParams {
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.push(FieldError::new(
+                "nome_importacao",
+                "Dê um nome à importação.",
+            ));
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            errors.push(FieldError::new(
+                "nome_importacao",
+                format!("O nome pode ter até {MAX_NAME_CHARS} caracteres."),
+            ));
+        }
+        if let (Some(from), Some(to)) = (self.signup_from, self.signup_to) {
+            if from > to {
+                errors.push(FieldError::new(
+                    "data_cadastro_fim",
+                    "A data final do cadastro é anterior à data inicial.",
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The filters in words, for the job's log.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        parts.push(if self.only_active {
+            "só contratos ativos".to_owned()
+        } else {
+            "todos os contratos".to_owned()
+        });
+        let fmt = |d: NaiveDate| d.format("%d/%m/%Y").to_string();
+        match (self.signup_from, self.signup_to) {
+            (Some(f), Some(t)) => parts.push(format!("cadastro de {} a {}", fmt(f), fmt(t))),
+            (Some(f), None) => parts.push(format!("cadastro a partir de {}", fmt(f))),
+            (None, Some(t)) => parts.push(format!("cadastro até {}", fmt(t))),
+            (None, None) => {}
+        }
+        if self.incremental {
+            parts.push(match self.changed_since {
+                Some(d) => format!("alterados desde {}", fmt(d)),
+                None => "incremental (sem importação anterior: tudo)".to_owned(),
+            });
+        }
+        parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> ImportParams {
+        ImportParams {
+            name: "Importação de teste".into(),
+            only_active: true,
+            signup_from: NaiveDate::from_ymd_opt(2024, 1, 1),
+            signup_to: NaiveDate::from_ymd_opt(2024, 12, 31),
+            incremental: false,
+            changed_since: None,
+        }
+    }
+
+    #[test]
+    fn names_the_field_of_each_problem() {
+        assert!(params().validate().is_ok());
+        let mut p = params();
+        p.name = "  ".into();
+        p.signup_from = NaiveDate::from_ymd_opt(2025, 1, 1);
+        let errors = p.validate().unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["nome_importacao", "data_cadastro_fim"]);
+        p.name = "x".repeat(121);
+        assert!(p.validate().unwrap_err()[0].message.contains("120"));
+    }
+
+    #[test]
+    fn describes_the_filters() {
+        assert_eq!(
+            params().describe(),
+            "só contratos ativos, cadastro de 01/01/2024 a 31/12/2024"
+        );
+    }
+}

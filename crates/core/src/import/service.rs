@@ -1,0 +1,206 @@
+//! What the UI and the API ask of imports: start one, preview one, test
+//! the connection. Server functions and REST handlers both call this.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::integration::{IntegrationError, Integrations};
+use super::job::IMPORT_KIND;
+use super::params::{FieldError, ImportParams};
+use crate::model::{JobSummary, TenantId};
+use crate::sgp::{ContractStatus, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE};
+use crate::store::{NewJob, Store, StoreError};
+
+/// Pages a preview reads before it estimates the rest.
+pub const PREVIEW_PAGES: u64 = 20;
+
+/// What an import with these filters would bring.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    /// Customers SGP says match (or counted, when it does not say).
+    pub total: u64,
+    pub new: u64,
+    pub existing: u64,
+    /// `false` when only the first pages were compared and the split
+    /// between new and existing is extrapolated.
+    pub exact: bool,
+    pub compared: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid parameters")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Integration(#[from] IntegrationError),
+    #[error(transparent)]
+    Sgp(#[from] SgpError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl StartError {
+    pub fn message_pt(&self) -> String {
+        match self {
+            StartError::Invalid(errors) => errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+            StartError::Integration(e) => e.message_pt(),
+            StartError::Sgp(e) => e.message_pt(),
+            StartError::Store(_) => "Erro ao acessar o banco de dados.".into(),
+        }
+    }
+}
+
+pub struct ImportService {
+    store: Arc<dyn Store>,
+    integrations: Arc<Integrations>,
+    client: SgpClientConfig,
+}
+
+impl ImportService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        integrations: Arc<Integrations>,
+        client: SgpClientConfig,
+    ) -> Self {
+        ImportService {
+            store,
+            integrations,
+            client,
+        }
+    }
+
+    pub fn integrations(&self) -> &Arc<Integrations> {
+        &self.integrations
+    }
+
+    async fn client(&self, tenant: TenantId) -> Result<SgpClient, StartError> {
+        let i = self.integrations.open(tenant).await?;
+        Ok(SgpClient::new(i.base_url, i.auth, self.client.clone()))
+    }
+
+    /// Queues an import. Incremental imports start from the day of the last
+    /// successful one.
+    pub async fn start(
+        &self,
+        tenant: TenantId,
+        mut params: ImportParams,
+    ) -> Result<JobSummary, StartError> {
+        params.name = params.name.trim().to_owned();
+        params.validate().map_err(StartError::Invalid)?;
+        // fail now, not in the background, when there is nothing to import from
+        self.integrations.open(tenant).await?;
+        params.changed_since = if params.incremental {
+            self.store
+                .last_completed_at(tenant, IMPORT_KIND)
+                .await?
+                .map(|t| t.date_naive())
+        } else {
+            None
+        };
+        let job = NewJob::new(
+            tenant,
+            IMPORT_KIND,
+            &params.name,
+            serde_json::to_value(&params).unwrap_or_default(),
+        );
+        Ok(self.store.enqueue(job).await?)
+    }
+
+    /// Counts what an import would bring without writing anything: SGP's
+    /// total, and new versus existing over the first pages (all of them
+    /// when there are few).
+    pub async fn preview(
+        &self,
+        tenant: TenantId,
+        mut params: ImportParams,
+    ) -> Result<Preview, StartError> {
+        if params.name.trim().is_empty() {
+            params.name = "prévia".into();
+        }
+        params.validate().map_err(StartError::Invalid)?;
+        let client = self.client(tenant).await?;
+        let changed_from = if params.incremental {
+            self.store
+                .last_completed_at(tenant, IMPORT_KIND)
+                .await?
+                .map(|t| t.date_naive())
+        } else {
+            None
+        };
+        let mut query = CustomerQuery {
+            offset: 0,
+            limit: PAGE_SIZE,
+            contract_status: params.only_active.then_some(ContractStatus::Active),
+            signup_from: params.signup_from,
+            signup_to: params.signup_to,
+            changed_from,
+            changed_to: None,
+            keys_only: true,
+        };
+        let (mut total, mut compared, mut existing, mut pages) = (None, 0u64, 0u64, 0u64);
+        loop {
+            let page = client.customers(&query, |_| {}).await?;
+            total = total.or(page.total);
+            let keys: Vec<String> = page
+                .customers
+                .iter()
+                .filter_map(|c| c.as_ref().ok().map(|c| c.key.clone()))
+                .collect();
+            existing += self.store.count_existing_customers(tenant, &keys).await?;
+            compared += page.received as u64;
+            pages += 1;
+            let received = page.received as u64;
+            let more = match total {
+                Some(t) => compared < t && received > 0,
+                None => received >= u64::from(PAGE_SIZE),
+            };
+            if !more || pages >= PREVIEW_PAGES {
+                break;
+            }
+            query.offset += received;
+        }
+        let total = total.unwrap_or(compared).max(compared);
+        let exact = compared >= total;
+        let existing = if exact || compared == 0 {
+            existing
+        } else {
+            ((existing as f64) * (total as f64) / (compared as f64)).round() as u64
+        };
+        Ok(Preview {
+            total,
+            new: total.saturating_sub(existing),
+            existing: existing.min(total),
+            exact,
+            compared,
+        })
+    }
+
+    /// Tries the saved connection and remembers the outcome. Returns the
+    /// message for the admin and SGP's customer count when it said.
+    pub async fn test_connection(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(bool, String, Option<u64>), StartError> {
+        let client = self.client(tenant).await?;
+        let (ok, message, total) = match client.test_connection().await {
+            Ok(total) => (
+                true,
+                match total {
+                    Some(n) => format!("Conexão com o SGP funcionando: {n} clientes encontrados."),
+                    None => "Conexão com o SGP funcionando.".to_owned(),
+                },
+                total,
+            ),
+            Err(e) => (false, e.message_pt(), None),
+        };
+        self.store
+            .record_integration_test(tenant, ok, &message)
+            .await?;
+        Ok((ok, message, total))
+    }
+}

@@ -1,0 +1,48 @@
+//! Imported customers and contracts as the app shows them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredCustomer {
+    pub id: i64,
+    /// SGP's id, or `doc:<digits>` when SGP sent none.
+    pub sgp_key: String,
+    pub sgp_id: Option<i64>,
+    pub name: String,
+    pub cpf_cnpj: Option<String>,
+    pub person_type: Option<String>,
+    /// `YYYY-MM-DD`
+    pub signup_date: Option<String>,
+    pub notes: Option<String>,
+    pub street: Option<String>,
+    pub number: Option<String>,
+    pub complement: Option<String>,
+    pub district: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub latitude: Option<String>,
+    pub longitude: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub contracts: Vec<StoredContract>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredContract {
+    pub sgp_key: String,
+    /// `ativo`, `suspenso`, ... (see `ContractStatus::as_str`)
+    pub status: String,
+    pub status_raw: Option<String>,
+    pub signup_date: Option<String>,
+    /// SGP's services of the contract, with their plans.
+    pub services: serde_json::Value,
+}
+
+/// A customer an import could not take, for the error report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRowError {
+    pub row_key: Option<String>,
+    pub reason: String,
+    pub page_offset: Option<u64>,
+}

@@ -1,0 +1,332 @@
+//! SQLite side of imports: pages of customers, integrations, reports.
+//! Rows travel as one JSON array per statement (`json_each`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::imports::{self, IntegrationRecord, PageCounts, PageWrite};
+use super::jobs::sql;
+use super::rows::{self, RowExt, CUSTOMER_COLUMNS};
+use super::sqlite::{json_rows, to_millis, SqliteStore};
+use super::StoreError;
+use crate::model::{ImportRowError, JobId, StoredCustomer, TenantId};
+
+impl SqliteStore {
+    pub(super) async fn import_page_impl(
+        &self,
+        page: &PageWrite<'_>,
+    ) -> Result<PageCounts, StoreError> {
+        let lease = page.lease;
+        let now = to_millis(self.clock.now());
+        let mut tx = self.pool.begin().await?;
+        // The attempt must still hold the job; nothing is written otherwise.
+        let held = sqlx::query(&format!(
+            "SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND {}",
+            sql::LEASE_GUARD
+        ))
+        .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            return Err(StoreError::LeaseLost(lease.job));
+        }
+
+        let customers = imports::distinct(page.customers);
+        let keys = json_rows(customers.iter().map(|c| c.key.clone().into()));
+        let existing: HashMap<String, String> = sqlx::query(
+            "SELECT sgp_key, content_hash FROM customers \
+             WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(lease.tenant.0)
+        .bind(&keys)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
+        .collect::<Result<_, StoreError>>()?;
+
+        let mut counts = PageCounts {
+            failed: page.errors.len() as u64,
+            ..PageCounts::default()
+        };
+        let mut changed = Vec::new();
+        for c in &customers {
+            let hash = imports::customer_hash(c);
+            match existing.get(&c.key) {
+                Some(h) if *h == hash => counts.unchanged += 1,
+                Some(_) => {
+                    counts.updated += 1;
+                    changed.push((*c, hash));
+                }
+                None => {
+                    counts.created += 1;
+                    changed.push((*c, hash));
+                }
+            }
+        }
+
+        if !changed.is_empty() {
+            let batch = json_rows(changed.iter().map(|(c, h)| imports::customer_json(c, h)));
+            let ids: HashMap<String, i64> = sqlx::query(
+                "INSERT INTO customers (tenant_id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
+                    signup_date, notes, street, number, complement, district, city, state, zip, \
+                    latitude, longitude, emails, phones, content_hash, last_job_id, created_at, \
+                    updated_at) \
+                 SELECT ?1, value ->> 'k', value ->> 'id', value ->> 'n', value ->> 'd', \
+                    value ->> 't', value ->> 's', value ->> 'o', value ->> 'street', \
+                    value ->> 'number', value ->> 'complement', value ->> 'district', \
+                    value ->> 'city', value ->> 'state', value ->> 'zip', value ->> 'lat', \
+                    value ->> 'lon', value -> 'emails', value -> 'phones', value ->> 'h', ?2, ?3, ?3 \
+                 FROM json_each(?4) WHERE true \
+                 ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET sgp_id = excluded.sgp_id, \
+                    name = excluded.name, cpf_cnpj = excluded.cpf_cnpj, \
+                    person_type = excluded.person_type, signup_date = excluded.signup_date, \
+                    notes = excluded.notes, street = excluded.street, number = excluded.number, \
+                    complement = excluded.complement, district = excluded.district, \
+                    city = excluded.city, state = excluded.state, zip = excluded.zip, \
+                    latitude = excluded.latitude, longitude = excluded.longitude, \
+                    emails = excluded.emails, phones = excluded.phones, \
+                    content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
+                    updated_at = excluded.updated_at \
+                 RETURNING id, sgp_key",
+            )
+            .bind(lease.tenant.0)
+            .bind(lease.job.0)
+            .bind(now)
+            .bind(&batch)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.text("sgp_key")?, r.int("id")?)))
+            .collect::<Result<_, StoreError>>()?;
+
+            let mut seen = std::collections::HashSet::new();
+            let contracts: Vec<serde_json::Value> = changed
+                .iter()
+                .rev() // a contract listed twice: the last customer wins
+                .flat_map(|(c, _)| {
+                    let id = ids.get(&c.key).copied();
+                    c.contracts.iter().filter_map(move |k| Some((k, id?)))
+                })
+                .filter(|(k, _)| seen.insert(k.key.clone()))
+                .map(|(k, id)| imports::contract_json(k, id))
+                .collect();
+            if !contracts.is_empty() {
+                sqlx::query(
+                    "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, status_raw, \
+                        signup_date, services, content_hash, created_at, updated_at) \
+                     SELECT ?1, value ->> 'cid', value ->> 'k', value ->> 'st', value ->> 'sr', \
+                        value ->> 's', value -> 'sv', value ->> 'h', ?2, ?2 \
+                     FROM json_each(?3) WHERE true \
+                     ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
+                        customer_id = excluded.customer_id, status = excluded.status, \
+                        status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
+                        services = excluded.services, content_hash = excluded.content_hash, \
+                        updated_at = excluded.updated_at \
+                     WHERE contracts.content_hash <> excluded.content_hash \
+                        OR contracts.customer_id <> excluded.customer_id",
+                )
+                .bind(lease.tenant.0)
+                .bind(now)
+                .bind(json_rows(contracts.into_iter()))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+
+        if !page.errors.is_empty() {
+            sqlx::query(
+                "INSERT INTO import_row_errors (tenant_id, job_id, row_key, reason, page_offset, \
+                    created_at) \
+                 SELECT ?1, ?2, value ->> 0, value ->> 1, ?3, ?4 FROM json_each(?5) ORDER BY key",
+            )
+            .bind(lease.tenant.0)
+            .bind(lease.job.0)
+            .bind(page.offset as i64)
+            .bind(now)
+            .bind(json_rows(
+                page.errors
+                    .iter()
+                    .map(|e| serde_json::json!([e.key, e.reason])),
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        let p = page.progress;
+        sqlx::query(
+            "UPDATE jobs SET total_estimated = ?1, processed = ?2, created_count = ?3, \
+                updated_count = ?4, unchanged_count = ?5, failed_count = ?6, percent = ?7, \
+                eta_seconds = ?8, current_message = ?9, checkpoint = ?10, updated_at = ?11 \
+             WHERE id = ?12",
+        )
+        .bind(p.total_estimated.map(|n| n as i64))
+        .bind(p.processed as i64)
+        .bind((p.created + counts.created) as i64)
+        .bind((p.updated + counts.updated) as i64)
+        .bind((p.unchanged + counts.unchanged) as i64)
+        .bind((p.failed + counts.failed) as i64)
+        .bind(f64::from(p.percent))
+        .bind(p.eta_seconds.map(|n| n as i64))
+        .bind(p.message.as_deref())
+        .bind(page.checkpoint.to_string())
+        .bind(now)
+        .bind(lease.job.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    pub(super) async fn count_existing_impl(
+        &self,
+        tenant: TenantId,
+        keys: &[String],
+    ) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM customers \
+             WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(tenant.0)
+        .bind(json_rows(keys.iter().map(|k| k.clone().into())))
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    pub(super) async fn last_completed_at_impl(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT started_at FROM jobs WHERE tenant_id = ?1 AND kind = ?2 \
+             AND status = 'completed' AND started_at IS NOT NULL \
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(tenant.0)
+        .bind(kind)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| r.time("started_at")).transpose()
+    }
+
+    pub(super) async fn row_errors_impl(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<ImportRowError>, StoreError> {
+        sqlx::query(
+            "SELECT row_key, reason, page_offset FROM import_row_errors \
+             WHERE tenant_id = ?1 AND job_id = ?2 ORDER BY id LIMIT ?3 OFFSET ?4",
+        )
+        .bind(tenant.0)
+        .bind(job.0)
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(rows::row_error)
+        .collect()
+    }
+
+    pub(super) async fn customer_by_key_impl(
+        &self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<StoredCustomer>, StoreError> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = ?1 AND sgp_key = ?2"
+        ))
+        .bind(tenant.0)
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let contracts = sqlx::query(
+            "SELECT sgp_key, status, status_raw, signup_date, services FROM contracts \
+             WHERE tenant_id = ?1 AND customer_id = ?2 ORDER BY sgp_key",
+        )
+        .bind(tenant.0)
+        .bind(row.int("id")?)
+        .fetch_all(&self.reader)
+        .await?;
+        rows::stored_customer(&row, &contracts).map(Some)
+    }
+
+    pub(super) async fn save_integration_impl(
+        &self,
+        tenant: TenantId,
+        r: &IntegrationRecord,
+    ) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        sqlx::query(
+            "INSERT INTO sgp_integrations (tenant_id, base_url, auth_mode, app_name, \
+                token_encrypted, token_hint, username, password_encrypted, password_hint, \
+                created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
+             ON CONFLICT (tenant_id) DO UPDATE SET base_url = excluded.base_url, \
+                auth_mode = excluded.auth_mode, app_name = excluded.app_name, \
+                token_encrypted = excluded.token_encrypted, token_hint = excluded.token_hint, \
+                username = excluded.username, password_encrypted = excluded.password_encrypted, \
+                password_hint = excluded.password_hint, last_tested_at = NULL, \
+                last_test_ok = NULL, last_test_message = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.0)
+        .bind(&r.base_url)
+        .bind(&r.auth_mode)
+        .bind(&r.app_name)
+        .bind(&r.token_sealed)
+        .bind(&r.token_hint)
+        .bind(&r.username)
+        .bind(&r.password_sealed)
+        .bind(&r.password_hint)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn integration_impl(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<IntegrationRecord>, StoreError> {
+        sqlx::query("SELECT * FROM sgp_integrations WHERE tenant_id = ?1")
+            .bind(tenant.0)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(rows::integration)
+            .transpose()
+    }
+
+    pub(super) async fn record_integration_test_impl(
+        &self,
+        tenant: TenantId,
+        ok: bool,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE sgp_integrations SET last_tested_at = ?1, last_test_ok = ?2, \
+                last_test_message = ?3 WHERE tenant_id = ?4",
+        )
+        .bind(to_millis(self.clock.now()))
+        .bind(ok)
+        .bind(message)
+        .bind(tenant.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("integration"));
+        }
+        Ok(())
+    }
+}

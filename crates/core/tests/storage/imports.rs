@@ -1,0 +1,626 @@
+//! The SGP import end to end: the real client over HTTP against the fake
+//! SGP, the real executor, and each database.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveDate};
+use fake_sgp::data::Omit;
+use fake_sgp::{FakeConfig, FakeSgp, Fault};
+use sgp_import_core::import::{
+    ImportJob, ImportParams, ImportService, IntegrationInput, Integrations, StartError,
+};
+use sgp_import_core::jobs::{Executor, ExecutorConfig, ExecutorHandle, RetryPolicy};
+use sgp_import_core::model::{JobId, JobProgress, JobStatus, StoredCustomer, Tenant};
+use sgp_import_core::sealing::Sealer;
+use sgp_import_core::sgp::{SgpClientConfig, SgpCustomer};
+use sgp_import_core::store::Store;
+
+use crate::executor::{log_text, tenant, wait_for, wait_progress};
+use crate::on_both;
+use crate::support::{Raw, TestDb};
+
+on_both!(
+    imports_every_customer_with_every_field_mapped,
+    reimport_is_idempotent_and_counts_changes_exactly,
+    incremental_import_fetches_only_what_changed,
+    filters_are_honoured,
+    survives_every_quirk_and_keeps_failed_rows,
+    stops_when_sgp_ignores_the_offset,
+    transient_faults_are_retried_and_logged,
+    a_page_that_keeps_failing_retries_the_job_from_its_checkpoint,
+    wrong_credentials_fail_fast_without_retries,
+    a_wrong_url_fails_with_a_clear_message,
+    cancel_stops_at_a_page_boundary,
+    a_crash_between_pages_resumes_and_stores_everyone_once,
+    preview_counts_new_and_existing_without_writing,
+    secrets_are_sealed_and_never_in_params_or_logs,
+);
+
+const TERMINAL: &[JobStatus] = &[
+    JobStatus::Completed,
+    JobStatus::Failed,
+    JobStatus::Cancelled,
+];
+
+fn client_config() -> SgpClientConfig {
+    SgpClientConfig {
+        timeout: StdDuration::from_millis(700),
+        connect_timeout: StdDuration::from_millis(500),
+        retries: 5,
+        retry: RetryPolicy {
+            base: StdDuration::from_millis(5),
+            max: StdDuration::from_millis(20),
+            jitter: 0.0,
+        },
+    }
+}
+
+struct Harness<'a> {
+    db: &'a TestDb,
+    fake: FakeSgp,
+    tenant: Tenant,
+    integrations: Arc<Integrations>,
+    service: ImportService,
+}
+
+async fn harness(db: &TestDb, config: FakeConfig) -> Harness<'_> {
+    let fake = FakeSgp::start(config).await.unwrap();
+    let tenant = tenant(db, "prov").await;
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    let integrations = Arc::new(Integrations::new(db.store.clone(), Some(sealer)));
+    let h = Harness {
+        db,
+        tenant,
+        service: ImportService::new(db.store.clone(), integrations.clone(), client_config()),
+        integrations,
+        fake,
+    };
+    h.connect_with_token(&h.fake.config().credentials.token)
+        .await;
+    h
+}
+
+fn params(name: &str) -> ImportParams {
+    ImportParams {
+        name: name.into(),
+        only_active: false,
+        signup_from: None,
+        signup_to: None,
+        incremental: false,
+        changed_since: None,
+    }
+}
+
+impl Harness<'_> {
+    async fn connect_with_token(&self, token: &str) {
+        self.connect(&self.fake.url(), token).await;
+    }
+
+    async fn connect(&self, url: &str, token: &str) {
+        let creds = self.fake.config().credentials;
+        self.integrations
+            .save(
+                self.tenant.id,
+                &IntegrationInput {
+                    base_url: url.into(),
+                    auth_mode: "token".into(),
+                    app: Some(creds.app),
+                    token: Some(token.into()),
+                    ..IntegrationInput::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    fn executor(&self, store: Arc<dyn Store>, owner: &str) -> ExecutorHandle {
+        let mut c = ExecutorConfig::new(owner);
+        c.slots = 2;
+        c.poll_interval = StdDuration::from_millis(20);
+        c.heartbeat = StdDuration::from_millis(50);
+        c.lease = StdDuration::from_secs(60);
+        c.rescue_interval = StdDuration::from_millis(50);
+        c.retention = None;
+        c.retry = RetryPolicy {
+            base: StdDuration::from_secs(10),
+            max: StdDuration::from_secs(60),
+            jitter: 0.0,
+        };
+        Executor::new(store, self.db.clock.clone(), c)
+            .register(ImportJob::new(self.integrations.clone(), client_config()))
+            .start()
+    }
+
+    async fn start(&self, params: ImportParams) -> JobId {
+        self.db.clock.advance(Duration::milliseconds(1));
+        self.service.start(self.tenant.id, params).await.unwrap().id
+    }
+
+    /// Runs an import to its end with a fresh executor.
+    async fn import(&self, params: ImportParams) -> (JobStatus, JobProgress) {
+        let ex = self.executor(self.db.store.clone(), "w1");
+        let id = self.start(params).await;
+        let status = wait_for(self.db, &self.tenant, id, TERMINAL).await;
+        ex.shutdown().await;
+        (status, self.summary(id).await.progress)
+    }
+
+    async fn summary(&self, id: JobId) -> sgp_import_core::model::JobSummary {
+        self.db
+            .store
+            .job_details(self.tenant.id, id, 0)
+            .await
+            .unwrap()
+            .summary
+    }
+
+    /// The newest job of the provider.
+    async fn last_job(&self) -> sgp_import_core::model::JobSummary {
+        let filter = sgp_import_core::store::JobFilter {
+            statuses: None,
+            limit: 1,
+            offset: 0,
+        };
+        let page = self.db.store.list_jobs(self.tenant.id, &filter).await;
+        page.unwrap().jobs.remove(0)
+    }
+
+    async fn customers(&self) -> u64 {
+        self.db
+            .store
+            .tenant_overview(self.tenant.id)
+            .await
+            .unwrap()
+            .customers
+    }
+
+    /// Customer `i` as the fake sends it, parsed by the real client code.
+    fn expected(&self, i: u32) -> SgpCustomer {
+        let omit = Omit {
+            invoices: true,
+            ..Omit::default()
+        };
+        let json = serde_json::to_value(self.fake.config().population.customer(i, omit)).unwrap();
+        SgpCustomer::from_json(&json).unwrap()
+    }
+
+    fn offsets_requested(&self, offset: u64) -> usize {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|r| r.offset == Some(offset))
+            .count()
+    }
+}
+
+fn date(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn assert_same(stored: &StoredCustomer, want: &SgpCustomer) {
+    assert_eq!(stored.sgp_key, want.key);
+    assert_eq!(stored.sgp_id, want.sgp_id);
+    assert_eq!(stored.name, want.name);
+    assert_eq!(stored.cpf_cnpj, want.document);
+    assert_eq!(stored.person_type, want.person_type);
+    assert_eq!(stored.signup_date, date(want.signup_date));
+    assert_eq!(stored.notes, want.notes);
+    let a = &want.address;
+    assert_eq!(
+        (
+            &stored.street,
+            &stored.number,
+            &stored.complement,
+            &stored.district
+        ),
+        (&a.street, &a.number, &a.complement, &a.district)
+    );
+    assert_eq!(
+        (&stored.city, &stored.state, &stored.zip),
+        (&a.city, &a.state, &a.zip)
+    );
+    assert_eq!(
+        (&stored.latitude, &stored.longitude),
+        (&a.latitude, &a.longitude)
+    );
+    assert_eq!(stored.emails, want.emails);
+    assert_eq!(stored.phones, want.phones);
+    let mut contracts = want.contracts.clone();
+    contracts.sort_by(|x, y| x.key.cmp(&y.key));
+    assert_eq!(stored.contracts.len(), contracts.len());
+    for (s, w) in stored.contracts.iter().zip(&contracts) {
+        assert_eq!(s.sgp_key, w.key);
+        assert_eq!(s.status, w.status.as_str());
+        assert_eq!(s.status_raw, w.status_raw);
+        assert_eq!(s.signup_date, date(w.signup_date));
+        assert_eq!(s.services, serde_json::to_value(&w.services).unwrap());
+    }
+}
+
+async fn imports_every_customer_with_every_field_mapped(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    let (status, p) = h.import(params("Primeira")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!(
+        (p.processed, p.created, p.updated, p.unchanged, p.failed),
+        (250, 250, 0, 0, 0)
+    );
+    assert_eq!(p.total_estimated, Some(250));
+    assert_eq!(p.percent, 100.0);
+    let overview = db.store.tenant_overview(h.tenant.id).await.unwrap();
+    assert_eq!(overview.customers, 250);
+    let contracts: usize = (0..250).map(|i| h.expected(i).contracts.len()).sum();
+    assert_eq!(overview.contracts, contracts as u64);
+    // a person, a company, with and without contracts and notes
+    let mut kinds = std::collections::HashSet::new();
+    for i in 0..250 {
+        let want = h.expected(i);
+        let stored = db
+            .store
+            .customer_by_key(h.tenant.id, &want.key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("customer {} missing", want.key));
+        assert_same(&stored, &want);
+        kinds.insert((
+            want.person_type.clone(),
+            want.contracts.len().min(2),
+            want.notes.is_some(),
+        ));
+    }
+    assert!(kinds.len() >= 6, "the sample covers the shapes: {kinds:?}");
+    let job = h.last_job().await.id;
+    let log = log_text(db, &h.tenant, job).await;
+    for expected in [
+        "Importação iniciada de http://127.0.0.1",
+        "Página 3 (clientes 201–250 de 250): 50 novos, 0 atualizados, 0 sem mudança.",
+        "Importação concluída: 250 clientes processados — 250 novos",
+    ] {
+        assert!(log.contains(expected), "{expected:?} not in:\n{log}");
+    }
+}
+
+async fn reimport_is_idempotent_and_counts_changes_exactly(db: &TestDb) {
+    let mut config = FakeConfig::new(250);
+    config.population.added_per_revision = 7;
+    let h = harness(db, config).await;
+    h.import(params("Primeira")).await;
+    let (_, again) = h.import(params("Segunda")).await;
+    assert_eq!(
+        (again.created, again.updated, again.unchanged, again.failed),
+        (0, 0, 250, 0)
+    );
+
+    h.fake.set_revision(1);
+    let changed = h.fake.config().population.changed_in(1) as u64;
+    assert!(changed > 0);
+    let (_, third) = h.import(params("Terceira")).await;
+    assert_eq!(third.processed, 257);
+    assert_eq!(
+        (third.created, third.updated, third.unchanged),
+        (7, changed, 250 - changed)
+    );
+    assert_eq!(h.customers().await, 257);
+    // a changed customer carries its new data
+    let i = (0..250).find(|i| (i + 1) % 10 == 0).unwrap();
+    let want = h.expected(i);
+    let stored = db
+        .store
+        .customer_by_key(h.tenant.id, &want.key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_same(&stored, &want);
+}
+
+async fn incremental_import_fetches_only_what_changed(db: &TestDb) {
+    let mut config = FakeConfig::new(250);
+    config.population.added_per_revision = 3;
+    let h = harness(db, config).await;
+    let mut full = params("Completa");
+    full.incremental = true; // no earlier import: everything
+    let (_, first) = h.import(full).await;
+    assert_eq!(first.created, 250);
+
+    h.fake.set_revision(1);
+    db.clock.advance(Duration::hours(1));
+    let before = h.fake.requests().len();
+    let mut inc = params("Incremental");
+    inc.incremental = true;
+    let (status, p) = h.import(inc).await;
+    assert_eq!(status, JobStatus::Completed);
+    let changed = h.fake.config().population.changed_in(1) as u64;
+    assert_eq!(
+        (p.processed, p.created, p.updated, p.unchanged),
+        (changed + 3, 3, changed, 0)
+    );
+    let asked = &h.fake.requests()[before..];
+    assert_eq!(asked.len(), 1, "one page was enough: {asked:?}");
+    assert!(
+        asked.iter().all(|r| r.offset.unwrap_or(0) < 100),
+        "one page was enough"
+    );
+}
+
+async fn filters_are_honoured(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(400)).await;
+    let population = h.fake.config().population;
+    let mut active = params("Ativos de 2018 a 2020");
+    active.only_active = true;
+    active.signup_from = NaiveDate::from_ymd_opt(2018, 1, 1);
+    active.signup_to = NaiveDate::from_ymd_opt(2020, 12, 31);
+    let expected = (0..400)
+        .filter(|i| {
+            let f = population.facts(*i);
+            f.has_contract_status(1)
+                && f.signup >= active.signup_from.unwrap()
+                && f.signup <= active.signup_to.unwrap()
+        })
+        .count() as u64;
+    assert!(expected > 10 && expected < 200);
+    let (status, p) = h.import(active).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!((p.processed, p.created), (expected, expected));
+    assert_eq!(h.customers().await, expected);
+}
+
+async fn survives_every_quirk_and_keeps_failed_rows(db: &TestDb) {
+    let mut config = FakeConfig::new(250);
+    config.omit_pagination = true;
+    config.population.quirks.alternate_shapes = true;
+    config.population.quirks.missing_ids_every = 10;
+    config.population.quirks.bad_rows_every = 25;
+    let h = harness(db, config).await;
+    let (status, p) = h.import(params("Peculiar")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!((p.processed, p.created, p.failed), (250, 240, 10));
+    assert_eq!(p.total_estimated, None, "SGP did not say");
+    // a customer without id is keyed by its document; shapes normalised
+    let nameless = h.expected(10);
+    assert!(nameless.key.starts_with("doc:"), "{}", nameless.key);
+    let stored = db
+        .store
+        .customer_by_key(h.tenant.id, &nameless.key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_same(&stored, &nameless);
+    let with_contract = (0..250)
+        .filter(|i| i % 25 != 24)
+        .map(|i| h.expected(i))
+        .find(|c| !c.contracts.is_empty())
+        .unwrap();
+    let stored = db
+        .store
+        .customer_by_key(h.tenant.id, &with_contract.key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(stored.contracts[0].status, "desconhecido");
+    assert_same(&stored, &with_contract);
+
+    let job = h.last_job().await.id;
+    let errors = db.store.row_errors(h.tenant.id, job, 100, 0).await.unwrap();
+    assert_eq!(errors.len(), 10);
+    assert_eq!(errors[0].row_key.as_deref(), Some("1024"));
+    assert!(errors[0].reason.contains("dígitos verificadores"));
+    assert_eq!(errors[0].page_offset, Some(0));
+    assert_eq!(errors[9].row_key.as_deref(), Some("1249"));
+    let log = log_text(db, &h.tenant, job).await;
+    assert!(log.contains("Cliente 1024 não importado: CPF/CNPJ com dígitos verificadores"));
+}
+
+async fn stops_when_sgp_ignores_the_offset(db: &TestDb) {
+    let mut config = FakeConfig::new(250);
+    config.ignore_offset = true;
+    let h = harness(db, config).await;
+    let (status, p) = h.import(params("Offset ignorado")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!((p.processed, p.created), (100, 100));
+    assert_eq!(h.customers().await, 100);
+    assert!(h.fake.requests().len() <= 3, "no endless loop");
+    let job = h.last_job().await.id;
+    assert!(log_text(db, &h.tenant, job)
+        .await
+        .contains("parece ignorar o offset"));
+}
+
+async fn transient_faults_are_retried_and_logged(db: &TestDb) {
+    let mut config = FakeConfig::new(250);
+    config.hang = StdDuration::from_secs(5);
+    let h = harness(db, config).await;
+    h.fake.push_page_faults(
+        100,
+        [
+            Fault::Status(503),
+            Fault::Drop,
+            Fault::Malformed,
+            Fault::Hang,
+            Fault::Status(502),
+        ],
+    );
+    let (status, p) = h.import(params("Instável")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!((p.processed, p.created), (250, 250));
+    assert_eq!(h.offsets_requested(100), 6);
+    let job = h.last_job().await.id;
+    let log = log_text(db, &h.tenant, job).await;
+    assert_eq!(log.matches("Nova tentativa").count(), 5, "{log}");
+    for what in [
+        "HTTP 503",
+        "encerrou a conexão antes de terminar a resposta",
+        "fora do formato esperado",
+        "não respondeu em",
+        "HTTP 502",
+    ] {
+        assert!(log.contains(what), "{what:?} not in:\n{log}");
+    }
+}
+
+async fn a_page_that_keeps_failing_retries_the_job_from_its_checkpoint(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    h.fake.push_page_faults(200, [Fault::Status(503); 6]);
+    let ex = h.executor(db.store.clone(), "w1");
+    let id = h.start(params("Retomada")).await;
+    wait_for(db, &h.tenant, id, &[JobStatus::Retrying]).await;
+    let s = h.summary(id).await;
+    assert_eq!(s.progress.processed, 200, "two pages kept");
+    assert!(s.last_error.unwrap().contains("HTTP 503"));
+    db.clock.advance(Duration::seconds(11));
+    wait_for(db, &h.tenant, id, TERMINAL).await;
+    ex.shutdown().await;
+    let s = h.summary(id).await;
+    assert_eq!(s.status, JobStatus::Completed);
+    assert_eq!(s.attempt, 2);
+    assert_eq!((s.progress.processed, s.progress.created), (250, 250));
+    assert_eq!(h.offsets_requested(0), 1, "resumed, not restarted");
+    assert_eq!(h.customers().await, 250);
+}
+
+async fn wrong_credentials_fail_fast_without_retries(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    h.connect_with_token("token-errado-123").await;
+    let (status, p) = h.import(params("Errada")).await;
+    assert_eq!(status, JobStatus::Failed);
+    assert_eq!(p.processed, 0);
+    assert_eq!(h.fake.requests().len(), 1, "no retry can fix credentials");
+    let job = h.last_job().await;
+    assert_eq!(job.attempt, 1);
+    let error = job.last_error.unwrap();
+    assert!(
+        error.contains("O SGP recusou as credenciais")
+            && error.contains("Credenciais de autenticação incorretas"),
+        "{error}"
+    );
+}
+
+async fn a_wrong_url_fails_with_a_clear_message(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(10)).await;
+    let token = h.fake.config().credentials.token;
+    h.connect(&format!("{}/sistema", h.fake.url()), &token)
+        .await;
+    let (status, _) = h.import(params("URL errada")).await;
+    assert_eq!(status, JobStatus::Failed);
+    let job = h.last_job().await;
+    assert!(job
+        .last_error
+        .unwrap()
+        .contains("não respondeu como um SGP (HTTP 404)"));
+    assert_eq!(job.attempt, 1);
+}
+
+async fn cancel_stops_at_a_page_boundary(db: &TestDb) {
+    let mut config = FakeConfig::new(3000);
+    config.latency = StdDuration::from_millis(40);
+    let h = harness(db, config).await;
+    let ex = h.executor(db.store.clone(), "w1");
+    let id = h.start(params("Longa")).await;
+    wait_progress(db, &h.tenant, id, 300).await;
+    db.store.cancel(h.tenant.id, id).await.unwrap();
+    let status = wait_for(db, &h.tenant, id, TERMINAL).await;
+    ex.shutdown().await;
+    assert_eq!(status, JobStatus::Cancelled);
+    let p = h.summary(id).await.progress;
+    assert!(p.processed < 3000, "stopped early: {}", p.processed);
+    assert_eq!(p.processed % 100, 0, "whole pages only");
+    assert_eq!(h.customers().await, p.processed, "no half-written page");
+    assert!(log_text(db, &h.tenant, id)
+        .await
+        .contains("Importação interrompida a pedido"));
+}
+
+async fn a_crash_between_pages_resumes_and_stores_everyone_once(db: &TestDb) {
+    let mut config = FakeConfig::new(1500);
+    config.latency = StdDuration::from_millis(30);
+    let h = harness(db, config).await;
+    let first = h.executor(db.store.clone(), "w1");
+    let id = h.start(params("Interrompida")).await;
+    wait_progress(db, &h.tenant, id, 300).await;
+    first.abort().await; // as kill -9: no release, no outcome
+    db.clock.advance(Duration::seconds(61));
+    let second = h.executor(db.second_store().await, "w2");
+    let status = wait_for(db, &h.tenant, id, TERMINAL).await;
+    second.shutdown().await;
+    assert_eq!(status, JobStatus::Completed);
+    let s = h.summary(id).await;
+    assert_eq!(s.attempt, 2);
+    assert_eq!(
+        (s.progress.processed, s.progress.created, s.progress.failed),
+        (1500, 1500, 0)
+    );
+    assert_eq!(h.customers().await, 1500);
+    assert_eq!(h.offsets_requested(0), 1, "the second attempt resumed");
+    let log = log_text(db, &h.tenant, id).await;
+    assert!(log.contains("Retomando do cliente"), "{log}");
+}
+
+async fn preview_counts_new_and_existing_without_writing(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    let before = h.service.preview(h.tenant.id, params("")).await.unwrap();
+    assert_eq!(
+        (before.total, before.new, before.existing, before.exact),
+        (250, 250, 0, true)
+    );
+    assert_eq!(h.customers().await, 0, "a preview writes nothing");
+
+    let mut some = params("Até 2019");
+    some.signup_to = NaiveDate::from_ymd_opt(2019, 12, 31);
+    let (_, p) = h.import(some).await;
+    let after = h.service.preview(h.tenant.id, params("")).await.unwrap();
+    assert_eq!(
+        (after.total, after.existing, after.new),
+        (250, p.created, 250 - p.created)
+    );
+
+    let mut reversed = params("Datas trocadas");
+    reversed.signup_from = NaiveDate::from_ymd_opt(2024, 1, 1);
+    reversed.signup_to = NaiveDate::from_ymd_opt(2023, 1, 1);
+    match h.service.preview(h.tenant.id, reversed).await {
+        Err(StartError::Invalid(errors)) => assert_eq!(errors[0].field, "data_cadastro_fim"),
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+async fn secrets_are_sealed_and_never_in_params_or_logs(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(30)).await;
+    let token = h.fake.config().credentials.token;
+    let view = h.integrations.view(h.tenant.id).await.unwrap().unwrap();
+    assert_eq!(
+        view.token_hint.as_deref(),
+        Some(format!("••••{}", &token[token.len() - 4..]).as_str())
+    );
+    let sealed: Vec<u8> = match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query_scalar("SELECT token_encrypted FROM sgp_integrations")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Raw::Postgres(pool) => sqlx::query_scalar("SELECT token_encrypted FROM sgp_integrations")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    };
+    assert!(!String::from_utf8_lossy(&sealed).contains(&token));
+    let (status, _) = h.import(params("Segura")).await;
+    assert_eq!(status, JobStatus::Completed);
+    let job = h.last_job().await.id;
+    let d = db.store.job_details(h.tenant.id, job, 1000).await.unwrap();
+    assert!(!d.params.to_string().contains(&token));
+    assert!(!log_text(db, &h.tenant, job).await.contains(&token));
+    // a secret left empty keeps the saved one
+    h.integrations
+        .save(
+            h.tenant.id,
+            &IntegrationInput {
+                base_url: h.fake.url(),
+                auth_mode: "token".into(),
+                app: Some(h.fake.config().credentials.app),
+                token: Some(String::new()),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _) = h.import(params("Ainda segura")).await;
+    assert_eq!(status, JobStatus::Completed);
+}
