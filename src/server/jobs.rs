@@ -4,12 +4,28 @@ use std::sync::Arc;
 
 use sgp_import_core::clock::Clock;
 use sgp_import_core::config::Settings;
-use sgp_import_core::jobs::{Executor, ExecutorConfig};
+use sgp_import_core::import::{ImportJob, Integrations};
+use sgp_import_core::jobs::{Executor, ExecutorConfig, RetryPolicy};
+use sgp_import_core::sgp::SgpClientConfig;
 use sgp_import_core::store::Store;
 
-/// The executor with every job kind this app runs. Imports register here
-/// once they exist; with no kinds it still rescues and purges.
-pub fn executor(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: &Settings) -> Executor {
+/// How the SGP client behaves, from the settings.
+pub fn sgp_client_config(settings: &Settings) -> SgpClientConfig {
+    SgpClientConfig {
+        timeout: settings.sgp.request_timeout,
+        connect_timeout: settings.sgp.connect_timeout,
+        retries: settings.sgp.retries,
+        ..SgpClientConfig::default()
+    }
+}
+
+/// The executor with every job kind this app runs.
+pub fn executor(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: &Settings,
+    integrations: Arc<Integrations>,
+) -> Executor {
     let e = &settings.executor;
     let mut config = ExecutorConfig::new(ExecutorConfig::default_owner());
     config.slots = e.slots;
@@ -20,5 +36,12 @@ pub fn executor(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: &Setting
     config.retention = e.retention;
     config.shutdown_grace = settings.server.shutdown_grace;
     config.rescue_interval = e.lease / 2;
+    // a failed import attempt waits 30 s, then 1, 2, 4... minutes
+    config.retry = RetryPolicy {
+        base: std::time::Duration::from_secs(30),
+        max: std::time::Duration::from_secs(30 * 60),
+        jitter: 0.3,
+    };
     Executor::new(store, clock, config)
+        .register(ImportJob::new(integrations, sgp_client_config(settings)))
 }

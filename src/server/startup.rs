@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use fake_sgp::{FakeConfig, FakeSgp};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{ConfigError, Settings};
+use sgp_import_core::import::{ImportService, IntegrationInput, Integrations};
 use sgp_import_core::model::TenantSlug;
+use sgp_import_core::sealing::Sealer;
 use sgp_import_core::store::{self, Store, StoreError};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -40,6 +43,8 @@ pub enum StartupError {
     Telemetry(String),
     #[error("server stopped with an error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Demo(String),
 }
 
 /// Leptos' own options: from the `[package.metadata.leptos]` table of the
@@ -81,6 +86,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// The embedded fake SGP of demo mode.
+    demo_sgp: Option<FakeSgp>,
 }
 
 impl Application {
@@ -97,9 +104,30 @@ impl Application {
             backend = store.backend().name(),
             "database ready"
         );
-        if settings.demo {
-            seed_demo(store.as_ref()).await?;
-        }
+        let sealer = match (&settings.secret_key, settings.demo) {
+            (Some(key), _) => Some(key.clone()),
+            // a key for this run only: the demo re-seeds its secrets at start
+            (None, true) => Some(
+                Sealer::from_base64(&Sealer::generate_key()).expect("a generated key is valid"),
+            ),
+            (None, false) => {
+                tracing::warn!(
+                    "no SECRET_KEY configured: SGP credentials cannot be saved or read until one is set"
+                );
+                None
+            }
+        };
+        let integrations = Arc::new(Integrations::new(store.clone(), sealer));
+        let imports = Arc::new(ImportService::new(
+            store.clone(),
+            integrations.clone(),
+            super::jobs::sgp_client_config(&settings),
+        ));
+        let demo_sgp = if settings.demo {
+            Some(seed_demo(store.as_ref(), &integrations, &settings).await?)
+        } else {
+            None
+        };
         let addr = settings.server.addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -110,11 +138,14 @@ impl Application {
             leptos_options,
             store,
             settings: Arc::new(settings),
+            integrations,
+            imports,
         };
         Ok(Application {
             router: router(state.clone()),
             listener,
             state,
+            demo_sgp,
         })
     }
 
@@ -138,6 +169,7 @@ impl Application {
             self.state.store.clone(),
             Arc::new(SystemClock),
             &self.state.settings,
+            self.state.integrations.clone(),
         )
         .start();
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
@@ -145,17 +177,51 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         executor.shutdown().await;
+        if let Some(fake) = self.demo_sgp {
+            fake.stop().await;
+        }
         self.state.store.close().await;
         served.map_err(StartupError::Serve)
     }
 }
 
-/// The demo provider, so a newcomer sees something on first run.
-async fn seed_demo(store: &dyn Store) -> Result<(), StoreError> {
+/// The demo provider and its SGP: an embedded fake SGP on a loopback port
+/// with a few thousand customers and some latency, and the provider's
+/// integration pointing at it, so a newcomer can import at once.
+async fn seed_demo(
+    store: &dyn Store,
+    integrations: &Integrations,
+    settings: &Settings,
+) -> Result<FakeSgp, StartupError> {
     let slug = TenantSlug::parse("demo").expect("a valid literal slug");
     let tenant = store.ensure_tenant(&slug, "Provedor Demonstração").await?;
-    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "demo provider ready");
-    Ok(())
+    let mut config = FakeConfig::new(settings.demo_sgp.customers);
+    config.latency = settings.demo_sgp.latency;
+    let fake = FakeSgp::start(config)
+        .await
+        .map_err(|e| StartupError::Demo(format!("cannot start the demo SGP: {e}")))?;
+    let creds = fake.config().credentials;
+    integrations
+        .save(
+            tenant.id,
+            &IntegrationInput {
+                base_url: fake.url(),
+                auth_mode: "token".into(),
+                app: Some(creds.app),
+                token: Some(creds.token),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .map_err(|e| StartupError::Demo(format!("cannot save the demo integration: {e}")))?;
+    tracing::info!(
+        tenant_id = %tenant.id,
+        slug = %tenant.slug,
+        sgp = %fake.url(),
+        customers = settings.demo_sgp.customers,
+        "demo provider ready, with an embedded fake SGP"
+    );
+    Ok(fake)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sgp_import_core::config::Settings;
+use sgp_import_core::import::{ImportService, Integrations};
 use sgp_import_core::store::Store;
 
 /// What every handler and server function can reach. leptos_axum provides
@@ -12,4 +13,6 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    pub integrations: Arc<Integrations>,
+    pub imports: Arc<ImportService>,
 }

@@ -65,6 +65,10 @@ pub async fn spawn_app(db: Db) -> TestApp {
             "DATABASE_URL" => Some(database_url.clone()),
             "SERVER_ADDR" => Some("127.0.0.1:0".to_owned()),
             "DEMO" => Some("true".to_owned()),
+            // a small, fast demo SGP and an executor that notices work at once
+            "DEMO_CUSTOMERS" => Some("120".to_owned()),
+            "DEMO_SGP_LATENCY_MS" => Some("0".to_owned()),
+            "EXECUTOR_POLL_INTERVAL_MS" => Some("50".to_owned()),
             _ => None,
         }
     };

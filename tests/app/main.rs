@@ -1,5 +1,6 @@
 //! The web app over real HTTP: one binary, fresh database per test.
 
 mod binary;
+mod demo;
 mod helpers;
 mod http;

@@ -75,6 +75,22 @@ const SGP_REQUEST_TIMEOUT: Key = Key {
     path: "sgp.request_timeout_secs",
     env: &["SGP_REQUEST_TIMEOUT_SECS"],
 };
+const SGP_RETRIES: Key = Key {
+    path: "sgp.retries",
+    env: &["SGP_RETRIES"],
+};
+const SECRET_KEY: Key = Key {
+    path: "security.secret_key",
+    env: &["SECRET_KEY"],
+};
+const DEMO_CUSTOMERS: Key = Key {
+    path: "demo.customers",
+    env: &["DEMO_CUSTOMERS"],
+};
+const DEMO_LATENCY: Key = Key {
+    path: "demo.sgp_latency_ms",
+    env: &["DEMO_SGP_LATENCY_MS"],
+};
 const LOG_FILTER: Key = Key {
     path: "log.filter",
     env: &["LOG_FILTER", "RUST_LOG"],
@@ -103,9 +119,13 @@ const ALL_KEYS: &[&Key] = &[
     &RETENTION,
     &SGP_CONNECT_TIMEOUT,
     &SGP_REQUEST_TIMEOUT,
+    &SGP_RETRIES,
+    &SECRET_KEY,
     &LOG_FILTER,
     &LOG_FORMAT,
     &DEMO,
+    &DEMO_CUSTOMERS,
+    &DEMO_LATENCY,
 ];
 
 /// Every setting and the environment variables that override it, for
@@ -122,8 +142,18 @@ pub struct Settings {
     pub executor: ExecutorSettings,
     pub sgp: SgpSettings,
     pub log: LogSettings,
-    /// Seeds a demo provider (and, with later features, a demo SGP).
+    /// Seals SGP secrets at rest; `None` until configured (demo mode makes
+    /// one up for the run).
+    pub secret_key: Option<crate::sealing::Sealer>,
+    /// Seeds a demo provider whose integration points at an embedded fake SGP.
     pub demo: bool,
+    pub demo_sgp: DemoSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct DemoSettings {
+    pub customers: u32,
+    pub latency: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -156,6 +186,8 @@ pub struct ExecutorSettings {
 pub struct SgpSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Retries of one failed request before the attempt gives up.
+    pub retries: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,6 +476,18 @@ impl Settings {
             seconds(1, 3600),
         )?;
 
+        let sgp_retries = src.value(&SGP_RETRIES, 5, whole_number(0, 20))? as u32;
+        // the key itself never goes into an error message
+        let secret_key = src.value(&SECRET_KEY, None, |s| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                crate::sealing::Sealer::from_base64(s)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+        })?;
+
         let filter = src.value(
             &LOG_FILTER,
             "info,sqlx=warn,tower_http=info".to_owned(),
@@ -461,6 +505,10 @@ impl Settings {
             _ => Err(format!("expected text or json, got {s:?}")),
         })?;
         let demo = src.value(&DEMO, false, boolean)?;
+        let demo_customers = src.value(&DEMO_CUSTOMERS, 3000, whole_number(1, 1_000_000))? as u32;
+        let demo_latency = src.value(&DEMO_LATENCY, Duration::from_millis(200), |s| {
+            whole_number(0, 60_000)(s).map(Duration::from_millis)
+        })?;
 
         Ok(Settings {
             server: ServerSettings {
@@ -484,9 +532,15 @@ impl Settings {
             sgp: SgpSettings {
                 connect_timeout: sgp_connect,
                 request_timeout: sgp_request,
+                retries: sgp_retries,
             },
             log: LogSettings { filter, format },
+            secret_key,
             demo,
+            demo_sgp: DemoSettings {
+                customers: demo_customers,
+                latency: demo_latency,
+            },
         })
     }
 

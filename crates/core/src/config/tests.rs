@@ -172,3 +172,32 @@ fn a_named_config_file_must_exist() {
         .to_string()
         .contains("cannot read config file /nonexistent/app.toml"));
 }
+
+#[test]
+fn the_secret_key_is_checked_and_never_echoed() {
+    assert!(settings(None, &[]).unwrap().secret_key.is_none());
+    let key = crate::sealing::Sealer::generate_key();
+    assert!(settings(None, &[("SECRET_KEY", &key)])
+        .unwrap()
+        .secret_key
+        .is_some());
+    let line = error_line(None, &[("SECRET_KEY", "segredo-curto-demais")]);
+    assert!(line.contains("security.secret_key"), "{line}");
+    assert!(line.contains("32 bytes in base64"), "{line}");
+    assert!(!line.contains("segredo-curto-demais"), "{line}");
+}
+
+#[test]
+fn demo_and_sgp_retry_settings() {
+    let s = settings(None, &[]).unwrap();
+    assert_eq!((s.demo_sgp.customers, s.sgp.retries), (3000, 5));
+    let s = settings(
+        Some("[demo]\ncustomers = 50\nsgp_latency_ms = 0\n[sgp]\nretries = 0\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.demo_sgp.customers, 50);
+    assert!(s.demo_sgp.latency.is_zero());
+    assert_eq!(s.sgp.retries, 0);
+    assert!(error_line(None, &[("DEMO_CUSTOMERS", "0")]).contains("demo.customers"));
+}
