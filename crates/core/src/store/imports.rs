@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::jobs::Lease;
@@ -72,25 +72,87 @@ pub(crate) fn contract_hash(c: &SgpContract) -> String {
     digest(c)
 }
 
-/// A customer as one JSON object for the set-based upsert.
-pub(crate) fn customer_json(c: &SgpCustomer, hash: &str) -> Value {
-    let a = &c.address;
-    json!({
-        "k": c.key, "id": c.sgp_id, "n": c.name, "d": c.document, "t": c.person_type,
-        "s": c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()), "o": c.notes,
-        "street": a.street, "number": a.number, "complement": a.complement,
-        "district": a.district, "city": a.city, "state": a.state, "zip": a.zip,
-        "lat": a.latitude, "lon": a.longitude,
-        "emails": c.emails, "phones": c.phones, "h": hash,
-    })
+/// A customer as one JSON object of the set-based upsert. Serialised
+/// straight from the parsed customer (no intermediate `Value`): this runs
+/// for every changed customer.
+#[derive(serde::Serialize)]
+pub(crate) struct CustomerRow<'a> {
+    k: &'a str,
+    id: Option<i64>,
+    n: &'a str,
+    d: Option<&'a str>,
+    t: Option<&'a str>,
+    s: Option<String>,
+    o: Option<&'a str>,
+    street: Option<&'a str>,
+    number: Option<&'a str>,
+    complement: Option<&'a str>,
+    district: Option<&'a str>,
+    city: Option<&'a str>,
+    state: Option<&'a str>,
+    zip: Option<&'a str>,
+    lat: Option<&'a str>,
+    lon: Option<&'a str>,
+    emails: &'a [String],
+    phones: &'a [String],
+    h: &'a str,
 }
 
-pub(crate) fn contract_json(c: &SgpContract, customer_id: i64) -> Value {
-    json!({
-        "k": c.key, "cid": customer_id, "st": c.status.as_str(), "sr": c.status_raw,
-        "s": c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
-        "sv": c.services, "h": contract_hash(c),
-    })
+impl<'a> CustomerRow<'a> {
+    pub(crate) fn new(c: &'a SgpCustomer, hash: &'a str) -> Self {
+        let a = &c.address;
+        CustomerRow {
+            k: &c.key,
+            id: c.sgp_id,
+            n: &c.name,
+            d: c.document.as_deref(),
+            t: c.person_type.as_deref(),
+            s: c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            o: c.notes.as_deref(),
+            street: a.street.as_deref(),
+            number: a.number.as_deref(),
+            complement: a.complement.as_deref(),
+            district: a.district.as_deref(),
+            city: a.city.as_deref(),
+            state: a.state.as_deref(),
+            zip: a.zip.as_deref(),
+            lat: a.latitude.as_deref(),
+            lon: a.longitude.as_deref(),
+            emails: &c.emails,
+            phones: &c.phones,
+            h: hash,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+pub(crate) struct ContractRow<'a> {
+    k: &'a str,
+    cid: i64,
+    st: &'static str,
+    sr: Option<&'a str>,
+    s: Option<String>,
+    sv: &'a [crate::sgp::customer::SgpService],
+    h: String,
+}
+
+impl<'a> ContractRow<'a> {
+    pub(crate) fn new(c: &'a SgpContract, customer_id: i64) -> Self {
+        ContractRow {
+            k: &c.key,
+            cid: customer_id,
+            st: c.status.as_str(),
+            sr: c.status_raw.as_deref(),
+            s: c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            sv: &c.services,
+            h: contract_hash(c),
+        }
+    }
+}
+
+/// Rows as one JSON array (serialising these structs cannot fail).
+pub(crate) fn json_array<T: serde::Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// A provider's SGP connection as stored: secrets only sealed.

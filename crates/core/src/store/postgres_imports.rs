@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::imports::{self, IntegrationRecord, PageCounts, PageWrite};
 use super::jobs::sql;
@@ -75,12 +74,11 @@ impl PgStore {
         }
 
         if !changed.is_empty() {
-            let batch = Value::Array(
-                changed
-                    .iter()
-                    .map(|(c, h)| imports::customer_json(c, h))
-                    .collect(),
-            );
+            let rows: Vec<_> = changed
+                .iter()
+                .map(|(c, h)| imports::CustomerRow::new(c, h))
+                .collect();
+            let batch = sqlx::types::Json(&rows);
             let ids: HashMap<String, i64> = sqlx::query(
                 "INSERT INTO customers (tenant_id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
                     signup_date, notes, street, number, complement, district, city, state, zip, \
@@ -108,7 +106,7 @@ impl PgStore {
             .bind(lease.tenant.0)
             .bind(lease.job.0)
             .bind(now)
-            .bind(&batch)
+            .bind(batch)
             .fetch_all(&mut *tx)
             .await?
             .iter()
@@ -116,7 +114,7 @@ impl PgStore {
             .collect::<Result<_, StoreError>>()?;
 
             let mut seen = std::collections::HashSet::new();
-            let contracts: Vec<Value> = changed
+            let contracts: Vec<imports::ContractRow> = changed
                 .iter()
                 .rev() // a contract listed twice: the last customer wins
                 .flat_map(|(c, _)| {
@@ -124,7 +122,7 @@ impl PgStore {
                     c.contracts.iter().filter_map(move |k| Some((k, id?)))
                 })
                 .filter(|(k, _)| seen.insert(k.key.clone()))
-                .map(|(k, id)| imports::contract_json(k, id))
+                .map(|(k, id)| imports::ContractRow::new(k, id))
                 .collect();
             if !contracts.is_empty() {
                 sqlx::query(
@@ -143,7 +141,7 @@ impl PgStore {
                 )
                 .bind(lease.tenant.0)
                 .bind(now)
-                .bind(Value::Array(contracts))
+                .bind(sqlx::types::Json(&contracts))
                 .execute(&mut *tx)
                 .await?;
             }

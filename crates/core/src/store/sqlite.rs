@@ -70,11 +70,11 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
         }
-        // SQLite's default page cache (2 MB) is smaller than the job
-        // tables' hot indexes once the queue holds some 100,000 jobs, and
-        // every miss is a read system call. The writer gets a larger one;
-        // memory-mapped reads serve the rest from the OS cache.
-        let pool_with = |connections: u32, cache_kib: u32| {
+        // SQLite's default page cache (2 MB) is smaller than the hot
+        // indexes of a large queue or import. The writer does not
+        // checkpoint on commit (a checkpoint syncs the database file, which
+        // stalled imports); a background task checkpoints instead.
+        let pool_with = |connections: u32, cache_kib: u32, autocheckpoint: u32| {
             SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(connections)
@@ -83,16 +83,18 @@ impl SqliteStore {
                     options
                         .clone()
                         .pragma("cache_size", format!("-{cache_kib}"))
-                        .pragma("mmap_size", (256u64 << 20).to_string()),
+                        .pragma("wal_autocheckpoint", autocheckpoint.to_string())
+                        .pragma("journal_size_limit", (64u64 << 20).to_string()),
                 )
         };
         // The writer first: it creates the file and switches it to WAL.
-        let pool = pool_with(1, 64 * 1024)
+        let pool = pool_with(1, 32 * 1024, 0)
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
-        let reader = pool_with(settings.max_connections.max(1), 8 * 1024)
+        let reader = pool_with(settings.max_connections.max(1), 4 * 1024, 1000)
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
+        tokio::spawn(checkpoint_in_background(reader.clone()));
         Ok(SqliteStore {
             pool,
             reader,
@@ -850,6 +852,29 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.pool.close().await;
         self.reader.close().await;
+    }
+}
+
+/// Copies the WAL into the database file every second, off the writer's
+/// path (a passive checkpoint never blocks the writer), until the store
+/// closes.
+async fn checkpoint_in_background(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::debug!(error = %e, "background WAL checkpoint failed; will retry");
+        }
     }
 }
 

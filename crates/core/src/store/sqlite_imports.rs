@@ -33,7 +33,6 @@ impl SqliteStore {
         if held.is_none() {
             return Err(StoreError::LeaseLost(lease.job));
         }
-
         let customers = imports::distinct(page.customers);
         let keys = json_rows(customers.iter().map(|c| c.key.clone().into()));
         let existing: HashMap<String, String> = sqlx::query(
@@ -47,7 +46,6 @@ impl SqliteStore {
         .iter()
         .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
         .collect::<Result<_, StoreError>>()?;
-
         let mut counts = PageCounts {
             failed: page.errors.len() as u64,
             ..PageCounts::default()
@@ -67,20 +65,23 @@ impl SqliteStore {
                 }
             }
         }
-
         if !changed.is_empty() {
-            let batch = json_rows(changed.iter().map(|(c, h)| imports::customer_json(c, h)));
+            let rows: Vec<_> = changed
+                .iter()
+                .map(|(c, h)| imports::CustomerRow::new(c, h))
+                .collect();
+            let batch = imports::json_array(&rows);
             let ids: HashMap<String, i64> = sqlx::query(
                 "INSERT INTO customers (tenant_id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
                     signup_date, notes, street, number, complement, district, city, state, zip, \
                     latitude, longitude, emails, phones, content_hash, last_job_id, created_at, \
                     updated_at) \
-                 SELECT ?1, value ->> 'k', value ->> 'id', value ->> 'n', value ->> 'd', \
-                    value ->> 't', value ->> 's', value ->> 'o', value ->> 'street', \
-                    value ->> 'number', value ->> 'complement', value ->> 'district', \
-                    value ->> 'city', value ->> 'state', value ->> 'zip', value ->> 'lat', \
-                    value ->> 'lon', value -> 'emails', value -> 'phones', value ->> 'h', ?2, ?3, ?3 \
-                 FROM json_each(?4) WHERE true \
+                 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?4)) \
+                 SELECT ?1, v ->> 'k', v ->> 'id', v ->> 'n', v ->> 'd', v ->> 't', v ->> 's', \
+                    v ->> 'o', v ->> 'street', v ->> 'number', v ->> 'complement', \
+                    v ->> 'district', v ->> 'city', v ->> 'state', v ->> 'zip', v ->> 'lat', \
+                    v ->> 'lon', json(v -> 'emails'), json(v -> 'phones'), v ->> 'h', ?2, ?3, ?3 \
+                 FROM r WHERE true \
                  ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET sgp_id = excluded.sgp_id, \
                     name = excluded.name, cpf_cnpj = excluded.cpf_cnpj, \
                     person_type = excluded.person_type, signup_date = excluded.signup_date, \
@@ -102,9 +103,8 @@ impl SqliteStore {
             .iter()
             .map(|r| Ok((r.text("sgp_key")?, r.int("id")?)))
             .collect::<Result<_, StoreError>>()?;
-
             let mut seen = std::collections::HashSet::new();
-            let contracts: Vec<serde_json::Value> = changed
+            let contracts: Vec<imports::ContractRow> = changed
                 .iter()
                 .rev() // a contract listed twice: the last customer wins
                 .flat_map(|(c, _)| {
@@ -112,15 +112,16 @@ impl SqliteStore {
                     c.contracts.iter().filter_map(move |k| Some((k, id?)))
                 })
                 .filter(|(k, _)| seen.insert(k.key.clone()))
-                .map(|(k, id)| imports::contract_json(k, id))
+                .map(|(k, id)| imports::ContractRow::new(k, id))
                 .collect();
             if !contracts.is_empty() {
                 sqlx::query(
                     "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, status_raw, \
                         signup_date, services, content_hash, created_at, updated_at) \
-                     SELECT ?1, value ->> 'cid', value ->> 'k', value ->> 'st', value ->> 'sr', \
-                        value ->> 's', value -> 'sv', value ->> 'h', ?2, ?2 \
-                     FROM json_each(?3) WHERE true \
+                     WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?3)) \
+                     SELECT ?1, v ->> 'cid', v ->> 'k', v ->> 'st', v ->> 'sr', v ->> 's', \
+                        json(v -> 'sv'), v ->> 'h', ?2, ?2 \
+                     FROM r WHERE true \
                      ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
                         customer_id = excluded.customer_id, status = excluded.status, \
                         status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
@@ -131,12 +132,11 @@ impl SqliteStore {
                 )
                 .bind(lease.tenant.0)
                 .bind(now)
-                .bind(json_rows(contracts.into_iter()))
+                .bind(imports::json_array(&contracts))
                 .execute(&mut *tx)
                 .await?;
             }
         }
-
         if !page.errors.is_empty() {
             sqlx::query(
                 "INSERT INTO import_row_errors (tenant_id, job_id, row_key, reason, page_offset, \

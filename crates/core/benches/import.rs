@@ -1,0 +1,381 @@
+//! Import benchmark: prints figures, asserts nothing (machines are noisy).
+//! `cargo bench -p sgp-import-core --features server --bench import`, or
+//! scripts/bench.sh, which also finds or starts PostgreSQL.
+//!
+//! A fake SGP in this process serves BENCH_CUSTOMERS customers (default
+//! 100,000) with no latency. For SQLite and PostgreSQL it measures:
+//! - the fetch limit: every page fetched and parsed, nothing stored;
+//! - the insert limit: the same number of plain customer rows inserted
+//!   100 per transaction;
+//! - the import itself, through the executor, into an empty database;
+//! - a second import of the same data (every customer unchanged);
+//! - the database side alone: pages fetched ahead off the clock, then
+//!   stored one transaction per page as the job does.
+//!
+//! Each phase prints its peak RSS (the peak is reset between phases).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_sgp::{FakeConfig, FakeSgp};
+use serde_json::json;
+use sgp_import_core::clock::SystemClock;
+use sgp_import_core::config::{DatabaseSettings, DatabaseUrl};
+use sgp_import_core::import::{
+    ImportJob, ImportParams, ImportService, IntegrationInput, Integrations,
+};
+use sgp_import_core::jobs::{Executor, ExecutorConfig};
+use sgp_import_core::model::{JobStatus, TenantId, TenantSlug};
+use sgp_import_core::sealing::Sealer;
+use sgp_import_core::secret::Secret;
+use sgp_import_core::sgp::{CustomerQuery, SgpAuth, SgpBaseUrl, SgpClient, SgpClientConfig};
+use sgp_import_core::store::Store;
+use sqlx::Connection;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resets the kernel's peak-RSS mark for this process.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS since the last reset, in MB.
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn client(fake: &FakeSgp) -> SgpClient {
+    let creds = fake.config().credentials;
+    SgpClient::new(
+        SgpBaseUrl::parse(&fake.url()).unwrap(),
+        SgpAuth::Token {
+            token: Secret::new(creds.token),
+            app: creds.app,
+        },
+        SgpClientConfig::default(),
+    )
+}
+
+async fn fetch_only(fake: &FakeSgp) -> (u64, u64, f64) {
+    let client = client(fake);
+    let started = Instant::now();
+    let (mut pages, mut customers, mut offset) = (0u64, 0u64, 0u64);
+    loop {
+        let query = CustomerQuery {
+            offset,
+            limit: 100,
+            ..CustomerQuery::default()
+        };
+        let page = client.customers(&query, |_| {}).await.unwrap();
+        if page.received == 0 {
+            break;
+        }
+        pages += 1;
+        customers += page.received as u64;
+        offset += page.received as u64;
+    }
+    (pages, customers, started.elapsed().as_secs_f64())
+}
+
+/// Plain rows, 100 per transaction: what the database can take at best.
+async fn insert_only(url: &DatabaseUrl, tenant: TenantId, n: u64) -> f64 {
+    let started = Instant::now();
+    match url {
+        DatabaseUrl::Sqlite(u) => {
+            let mut c = sqlx::SqliteConnection::connect(u).await.unwrap();
+            for start in (0..n).step_by(100) {
+                let rows: Vec<serde_json::Value> = (start..(start + 100).min(n))
+                    .map(|i| json!({"k": format!("plain-{i}"), "n": format!("CLIENTE {i}")}))
+                    .collect();
+                let mut tx = c.begin().await.unwrap();
+                sqlx::query(
+                    "INSERT INTO customers (tenant_id, sgp_key, name, content_hash, created_at, \
+                        updated_at) \
+                     SELECT ?1, value ->> 'k', value ->> 'n', 'h', 0, 0 FROM json_each(?2)",
+                )
+                .bind(tenant.0)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+        DatabaseUrl::Postgres(u) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            for start in (0..n).step_by(100) {
+                let rows: Vec<serde_json::Value> = (start..(start + 100).min(n))
+                    .map(|i| json!({"k": format!("plain-{i}"), "n": format!("CLIENTE {i}")}))
+                    .collect();
+                let mut tx = c.begin().await.unwrap();
+                sqlx::query(
+                    "INSERT INTO customers (tenant_id, sgp_key, name, content_hash, created_at, \
+                        updated_at) \
+                     SELECT $1, r.k, r.n, 'h', now(), now() \
+                     FROM jsonb_to_recordset($2::jsonb) AS r(k text, n text)",
+                )
+                .bind(tenant.0)
+                .bind(serde_json::Value::Array(rows))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// Pages fetched ahead (100 at a time, off the clock), then stored one
+/// transaction per page as the job does: the database side of an import
+/// without the network.
+async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) -> (u64, f64) {
+    let client = client(fake);
+    store
+        .enqueue(sgp_import_core::store::NewJob::new(
+            tenant,
+            "store_only",
+            "store only",
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let kinds = [sgp_import_core::store::KindLimit {
+        kind: "store_only".into(),
+        per_tenant: None,
+    }];
+    let job = store
+        .claim("bench", 1, &kinds, Duration::from_secs(600), 100)
+        .await
+        .unwrap()
+        .remove(0);
+    let (mut stored, mut secs, mut offset) = (0u64, 0.0, 0u64);
+    loop {
+        let mut pages = Vec::new();
+        while pages.len() < 100 {
+            let query = CustomerQuery {
+                offset,
+                limit: 100,
+                ..CustomerQuery::default()
+            };
+            let page = client.customers(&query, |_| {}).await.unwrap();
+            if page.received == 0 {
+                break;
+            }
+            offset += page.received as u64;
+            pages.push(page);
+        }
+        if pages.is_empty() {
+            return (stored, secs);
+        }
+        let started = Instant::now();
+        for page in pages {
+            let customers: Vec<_> = page.customers.into_iter().filter_map(Result::ok).collect();
+            stored += customers.len() as u64;
+            let progress = sgp_import_core::model::JobProgress::default();
+            let checkpoint = json!({ "offset": stored });
+            store
+                .import_page(&sgp_import_core::store::PageWrite {
+                    lease: &job.lease,
+                    offset: stored,
+                    customers: &customers,
+                    errors: &[],
+                    progress: &progress,
+                    checkpoint: &checkpoint,
+                })
+                .await
+                .unwrap();
+        }
+        secs += started.elapsed().as_secs_f64();
+    }
+}
+
+async fn import(
+    store: &Arc<dyn Store>,
+    service: &ImportService,
+    integrations: &Arc<Integrations>,
+    tenant: TenantId,
+    name: &str,
+) -> (f64, sgp_import_core::model::JobProgress) {
+    let mut config = ExecutorConfig::new("bench");
+    config.poll_interval = Duration::from_millis(100);
+    config.retention = None;
+    let ex = Executor::new(store.clone(), Arc::new(SystemClock), config)
+        .register(ImportJob::new(
+            integrations.clone(),
+            SgpClientConfig::default(),
+        ))
+        .start();
+    let params = ImportParams {
+        name: name.into(),
+        only_active: false,
+        signup_from: None,
+        signup_to: None,
+        incremental: false,
+        changed_since: None,
+    };
+    let started = Instant::now();
+    let job = service.start(tenant, params).await.unwrap();
+    let summary = loop {
+        let s = store.job_details(tenant, job.id, 0).await.unwrap().summary;
+        if s.status.is_finished() {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let secs = started.elapsed().as_secs_f64();
+    ex.shutdown().await;
+    assert_eq!(
+        summary.status,
+        JobStatus::Completed,
+        "{:?}",
+        summary.last_error
+    );
+    (secs, summary.progress)
+}
+
+async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64) {
+    println!("\n## {name}");
+    let settings = DatabaseSettings {
+        url: url.clone(),
+        max_connections: 8,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let store = sgp_import_core::store::connect(&settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
+    let service = ImportService::new(
+        store.clone(),
+        integrations.clone(),
+        SgpClientConfig::default(),
+    );
+
+    reset_peak();
+    let (pages, fetched, secs) = fetch_only(fake).await;
+    println!(
+        "fetch only: {pages} pages, {fetched} customers in {secs:.2} s = {:.0} pages/s ({:.0} customers/s); peak RSS {:.0} MB",
+        pages as f64 / secs,
+        fetched as f64 / secs,
+        peak_mb()
+    );
+
+    let plain = store
+        .ensure_tenant(&TenantSlug::parse("plain").unwrap(), "Plain")
+        .await
+        .unwrap();
+    reset_peak();
+    let secs = insert_only(&url, plain.id, customers).await;
+    println!(
+        "insert only: {customers} plain rows, 100 per transaction, in {secs:.2} s = {:.0} rows/s",
+        customers as f64 / secs
+    );
+
+    let t = store
+        .ensure_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
+        .await
+        .unwrap();
+    let creds = fake.config().credentials;
+    integrations
+        .save(
+            t.id,
+            &IntegrationInput {
+                base_url: fake.url(),
+                auth_mode: "token".into(),
+                app: Some(creds.app),
+                token: Some(creds.token),
+                ..IntegrationInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    reset_peak();
+    let (secs, p) = import(&store, &service, &integrations, t.id, "primeira").await;
+    println!(
+        "import: {} customers ({} created) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        p.processed,
+        p.created,
+        p.processed as f64 / secs,
+        peak_mb()
+    );
+    reset_peak();
+    let (secs, p) = import(&store, &service, &integrations, t.id, "segunda").await;
+    println!(
+        "re-import: {} customers ({} unchanged) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        p.processed,
+        p.unchanged,
+        p.processed as f64 / secs,
+        peak_mb()
+    );
+    let only = store
+        .ensure_tenant(&TenantSlug::parse("store-only").unwrap(), "Store only")
+        .await
+        .unwrap();
+    reset_peak();
+    let (n, secs) = store_only(&store, fake, only.id).await;
+    println!(
+        "store only: {n} customers stored page by page (fetched ahead) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        n as f64 / secs,
+        peak_mb()
+    );
+
+    store.close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let customers = env_number("BENCH_CUSTOMERS", 100_000);
+    println!("# sgp-import import benchmark ({customers} fake customers, no latency)");
+    let fake = FakeSgp::start(FakeConfig::new(customers as u32))
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(format!("sgp-import-bench-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = DatabaseUrl::parse(&format!("sqlite://{}/import.db", dir.display())).unwrap();
+    bench_one("SQLite", sqlite, &fake, customers).await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) => {
+            let name = format!("bench_import_{}", std::process::id());
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            bench_one(
+                "PostgreSQL",
+                DatabaseUrl::parse(url.as_str()).unwrap(),
+                &fake,
+                customers,
+            )
+            .await;
+            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut c)
+                .await;
+        }
+        Err(_) => {
+            println!("\n(PostgreSQL skipped: BENCH_DATABASE_URL not set; scripts/bench.sh sets it)")
+        }
+    }
+    fake.stop().await;
+}
