@@ -1,6 +1,7 @@
 //! The web app over real HTTP: one binary, fresh database per test.
 
 mod binary;
+mod crash;
 mod demo;
 mod helpers;
 mod http;
