@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the job engine benchmark (release build) on SQLite and PostgreSQL and
-# prints its figures. PostgreSQL: TEST_DATABASE_URL, else 127.0.0.1:5432,
-# else a throw-away cluster. BENCH_JOBS and BENCH_HISTORY size the runs.
+# Runs the job engine and import benchmarks (release builds) on SQLite and
+# PostgreSQL and prints their figures. PostgreSQL: TEST_DATABASE_URL, else
+# 127.0.0.1:5432, else a throw-away cluster. BENCH_JOBS, BENCH_SLOTS,
+# BENCH_HISTORY and BENCH_CUSTOMERS size the runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
@@ -10,3 +11,4 @@ trap pg_throwaway_stop EXIT
 pg_for_tests
 export BENCH_DATABASE_URL="$TEST_DATABASE_URL"
 cargo run --release -q -p sgp-import-core --features server --bin bench
+cargo bench -q -p sgp-import-core --features server --bench import

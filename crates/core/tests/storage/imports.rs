@@ -35,6 +35,7 @@ on_both!(
     a_crash_between_pages_resumes_and_stores_everyone_once,
     preview_counts_new_and_existing_without_writing,
     secrets_are_sealed_and_never_in_params_or_logs,
+    purging_an_import_keeps_its_customers,
 );
 
 const TERMINAL: &[JobStatus] = &[
@@ -623,4 +624,21 @@ async fn secrets_are_sealed_and_never_in_params_or_logs(db: &TestDb) {
         .unwrap();
     let (status, _) = h.import(params("Ainda segura")).await;
     assert_eq!(status, JobStatus::Completed);
+}
+
+async fn purging_an_import_keeps_its_customers(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(120)).await;
+    let (status, _) = h.import(params("Antiga")).await;
+    assert_eq!(status, JobStatus::Completed);
+    let job = h.last_job().await.id;
+    assert!(db.rows_with("customers", "last_job_id", job.0).await > 0);
+    let purged = db
+        .store
+        .purge_finished(db.clock_now() + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert_eq!(h.customers().await, 120, "customers outlive their import");
+    assert_eq!(db.rows_with("customers", "last_job_id", job.0).await, 0);
+    assert_eq!(db.rows_with("import_row_errors", "job_id", job.0).await, 0);
 }
