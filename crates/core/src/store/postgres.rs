@@ -298,8 +298,9 @@ impl PgStore {
                    WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
                         AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
                    ORDER BY c.created_at, c.id LIMIT $4) \
-             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND status IN ({sources})",
+             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard}",
             sources = JobEvent::Claim.sources_sql(),
+            guard = sql::event_guard("status", JobEvent::Claim),
             set = Self::CLAIM_SET
         )))
         .bind(owner)
@@ -441,7 +442,7 @@ impl Store for PgStore {
             "UPDATE jobs SET lease_expires_at = $1, heartbeat_at = $2, updated_at = $2 \
              WHERE id = $3 AND fence = $4 AND lease_owner = $5 AND {} \
              RETURNING cancel_requested_at",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(jobs::lease_expiry(now, duration))
         .bind(now)
@@ -468,7 +469,7 @@ impl Store for PgStore {
                 eta_seconds = $8, current_message = $9, checkpoint = COALESCE($10, checkpoint), \
                 updated_at = $11 \
              WHERE id = $12 AND fence = $13 AND lease_owner = $14 AND {}",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(progress.total_estimated.map(|n| n as i64))
         .bind(progress.processed as i64)
@@ -505,11 +506,11 @@ impl Store for PgStore {
             "UPDATE jobs SET status = {}, finished_at = {}, result = COALESCE($2, result), \
                 last_error = COALESCE($3, last_error), run_after = COALESCE($4, run_after), \
                 lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $5 AND fence = $6 AND lease_owner = $7 AND status IN ({}) \
+             WHERE id = $5 AND fence = $6 AND lease_owner = $7 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "$1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(result)
@@ -530,11 +531,11 @@ impl Store for PgStore {
             "UPDATE jobs SET status = {}, finished_at = {}, \
                 attempt = CASE WHEN status = 'running' THEN GREATEST(attempt - 1, 0) ELSE attempt END, \
                 lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND status IN ({}) \
+             WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "$1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(lease.job.0)
@@ -551,10 +552,10 @@ impl Store for PgStore {
         let event = JobEvent::RequestCancel;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = {}, cancel_requested_at = $1, updated_at = $1 \
-             WHERE id = $2 AND tenant_id = $3 AND status IN ({}) RETURNING status",
+             WHERE id = $2 AND tenant_id = $3 AND {} RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "$1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(job.0)
@@ -572,9 +573,9 @@ impl Store for PgStore {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = NULL, attempt = 0, run_after = $1, \
                 cancel_requested_at = NULL, lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND tenant_id = $3 AND status IN ({}) RETURNING status",
+             WHERE id = $2 AND tenant_id = $3 AND {} RETURNING status",
             sql::status_after(event),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(job.0)
@@ -730,7 +731,7 @@ impl Store for PgStore {
                     lease_expires_at = NULL, updated_at = $1, \
                     log_count = jobs.log_count + (v.line IS NOT NULL)::int \
                 FROM v WHERE jobs.id = v.id AND jobs.fence = v.fence AND jobs.lease_owner = v.owner \
-                    AND jobs.status IN ({}) \
+                    AND {} \
                 RETURNING jobs.id, jobs.tenant_id, jobs.status, jobs.log_count, v.line, v.ord), \
              logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
                 SELECT id, tenant_id, $1, 'info', line FROM ended WHERE line IS NOT NULL \
@@ -738,7 +739,7 @@ impl Store for PgStore {
              SELECT id, status, log_count FROM ended",
             sql::status_after(event).replace("CASE status", "CASE jobs.status"),
             sql::finished_at_after(event, "$1").replace("WHEN status", "WHEN jobs.status"),
-            event.sources_sql()
+            sql::event_guard("jobs.status", event)
         ))
         .bind(now)
         .bind(&ids)

@@ -29,7 +29,7 @@ impl PgStore {
         let held = sqlx::query(&format!(
             "SELECT 1 FROM jobs WHERE id = $1 AND fence = $2 AND lease_owner = $3 AND {} \
              FOR UPDATE",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(lease.job.0)
         .bind(lease.fence)

@@ -433,7 +433,7 @@ impl Store for SqliteStore {
             "UPDATE jobs SET lease_expires_at = ?1, heartbeat_at = ?2, updated_at = ?2 \
              WHERE id = ?3 AND fence = ?4 AND lease_owner = ?5 AND {} \
              RETURNING cancel_requested_at",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(to_millis(jobs::lease_expiry(now, duration)))
         .bind(to_millis(now))
@@ -460,7 +460,7 @@ impl Store for SqliteStore {
                 eta_seconds = ?8, current_message = ?9, checkpoint = COALESCE(?10, checkpoint), \
                 updated_at = ?11 \
              WHERE id = ?12 AND fence = ?13 AND lease_owner = ?14 AND {}",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(progress.total_estimated.map(|n| n as i64))
         .bind(progress.processed as i64)
@@ -502,11 +502,11 @@ impl Store for SqliteStore {
             "UPDATE jobs SET status = {}, finished_at = {}, result = COALESCE(?2, result), \
                 last_error = COALESCE(?3, last_error), run_after = COALESCE(?4, run_after), \
                 lease_expires_at = NULL, updated_at = ?1 \
-             WHERE id = ?5 AND fence = ?6 AND lease_owner = ?7 AND status IN ({}) \
+             WHERE id = ?5 AND fence = ?6 AND lease_owner = ?7 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(result)
@@ -527,11 +527,11 @@ impl Store for SqliteStore {
             "UPDATE jobs SET status = {}, finished_at = {}, \
                 attempt = CASE WHEN status = 'running' THEN max(attempt - 1, 0) ELSE attempt END, \
                 lease_expires_at = NULL, updated_at = ?1 \
-             WHERE id = ?2 AND fence = ?3 AND lease_owner = ?4 AND status IN ({}) \
+             WHERE id = ?2 AND fence = ?3 AND lease_owner = ?4 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(lease.job.0)
@@ -548,10 +548,10 @@ impl Store for SqliteStore {
         let event = JobEvent::RequestCancel;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = {}, cancel_requested_at = ?1, updated_at = ?1 \
-             WHERE id = ?2 AND tenant_id = ?3 AND status IN ({}) RETURNING status",
+             WHERE id = ?2 AND tenant_id = ?3 AND {} RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(job.0)
@@ -569,9 +569,9 @@ impl Store for SqliteStore {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = NULL, attempt = 0, run_after = ?1, \
                 cancel_requested_at = NULL, lease_expires_at = NULL, updated_at = ?1 \
-             WHERE id = ?2 AND tenant_id = ?3 AND status IN ({}) RETURNING status",
+             WHERE id = ?2 AND tenant_id = ?3 AND {} RETURNING status",
             sql::status_after(event),
-            event.sources_sql()
+            sql::event_guard("status", event)
         ))
         .bind(self.now())
         .bind(job.0)
@@ -732,11 +732,11 @@ impl Store for SqliteStore {
                           value ->> 2 AS c_owner, value ->> 3 AS c_result, value ->> 4 AS c_logs \
                    FROM json_each(?2)) AS c \
              WHERE jobs.id = c.c_id AND jobs.fence = c.c_fence AND jobs.lease_owner = c.c_owner \
-                AND jobs.status IN ({}) \
+                AND {} \
              RETURNING id, status, log_count",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
-            event.sources_sql()
+            sql::event_guard("jobs.status", event)
         ))
         .bind(now)
         .bind(&batch)

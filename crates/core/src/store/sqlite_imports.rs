@@ -23,7 +23,7 @@ impl SqliteStore {
         // The attempt must still hold the job; nothing is written otherwise.
         let held = sqlx::query(&format!(
             "SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND {}",
-            sql::LEASE_GUARD
+            sql::lease_guard()
         ))
         .bind(lease.job.0)
         .bind(lease.fence)
