@@ -204,13 +204,7 @@ async fn seed_demo(
     integrations
         .save(
             tenant.id,
-            &IntegrationInput {
-                base_url: fake.url(),
-                auth_mode: "token".into(),
-                app: Some(creds.app),
-                token: Some(creds.token),
-                ..IntegrationInput::default()
-            },
+            &IntegrationInput::token(fake.url(), creds.app, creds.token),
         )
         .await
         .map_err(|e| StartupError::Demo(format!("cannot save the demo integration: {e}")))?;

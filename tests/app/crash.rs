@@ -101,13 +101,7 @@ async fn server_killed_mid_import_is_finished_by_the_next(db: Db) {
     integrations
         .save(
             tenant.id,
-            &IntegrationInput {
-                base_url: fake.url(),
-                auth_mode: "token".into(),
-                app: Some(creds.app),
-                token: Some(creds.token),
-                ..IntegrationInput::default()
-            },
+            &IntegrationInput::token(fake.url(), creds.app, creds.token),
         )
         .await
         .unwrap();
@@ -115,14 +109,7 @@ async fn server_killed_mid_import_is_finished_by_the_next(db: Db) {
     let job = service
         .start(
             tenant.id,
-            ImportParams {
-                name: "Interrompida por kill -9".into(),
-                only_active: false,
-                signup_from: None,
-                signup_to: None,
-                incremental: false,
-                changed_since: None,
-            },
+            ImportParams::everything("Interrompida por kill -9"),
         )
         .await
         .unwrap()

@@ -34,17 +34,7 @@ async fn demo_provider_imports_from_the_embedded_sgp(app: &TestApp) {
     let job = app
         .state
         .imports
-        .start(
-            demo.id,
-            ImportParams {
-                name: "Demonstração".into(),
-                only_active: false,
-                signup_from: None,
-                signup_to: None,
-                incremental: false,
-                changed_since: None,
-            },
-        )
+        .start(demo.id, ImportParams::everything("Demonstração"))
         .await
         .unwrap();
     let mut status = job.status;

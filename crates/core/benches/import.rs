@@ -220,14 +220,7 @@ async fn import(
             SgpClientConfig::default(),
         ))
         .start();
-    let params = ImportParams {
-        name: name.into(),
-        only_active: false,
-        signup_from: None,
-        signup_to: None,
-        incremental: false,
-        changed_since: None,
-    };
+    let params = ImportParams::everything(name);
     let started = Instant::now();
     let job = service.start(tenant, params).await.unwrap();
     let summary = loop {
@@ -295,13 +288,7 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
     integrations
         .save(
             t.id,
-            &IntegrationInput {
-                base_url: fake.url(),
-                auth_mode: "token".into(),
-                app: Some(creds.app),
-                token: Some(creds.token),
-                ..IntegrationInput::default()
-            },
+            &IntegrationInput::token(fake.url(), creds.app, creds.token),
         )
         .await
         .unwrap();

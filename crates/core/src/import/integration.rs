@@ -24,6 +24,23 @@ pub struct IntegrationInput {
     pub password: Option<String>,
 }
 
+impl IntegrationInput {
+    /// A token + app connection.
+    pub fn token(
+        base_url: impl Into<String>,
+        app: impl Into<String>,
+        token: impl Into<String>,
+    ) -> Self {
+        IntegrationInput {
+            base_url: base_url.into(),
+            auth_mode: "token".into(),
+            app: Some(app.into()),
+            token: Some(token.into()),
+            ..IntegrationInput::default()
+        }
+    }
+}
+
 /// What the UI and the API may see: secrets only as hints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationView {

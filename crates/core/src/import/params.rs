@@ -41,6 +41,18 @@ pub struct ImportParams {
 pub const MAX_NAME_CHARS: usize = 120;
 
 impl ImportParams {
+    /// Every customer, no filter.
+    pub fn everything(name: impl Into<String>) -> Self {
+        ImportParams {
+            name: name.into(),
+            only_active: false,
+            signup_from: None,
+            signup_to: None,
+            incremental: false,
+            changed_since: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = self.name.trim();

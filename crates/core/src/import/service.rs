@@ -83,6 +83,24 @@ impl ImportService {
         Ok(SgpClient::new(i.base_url, i.auth, self.client.clone()))
     }
 
+    /// Where an incremental import starts: the day the last successful one
+    /// started (SGP's change filter takes whole days); `None` for a full
+    /// import, or when none succeeded yet.
+    async fn changed_since(
+        &self,
+        tenant: TenantId,
+        incremental: bool,
+    ) -> Result<Option<chrono::NaiveDate>, StartError> {
+        if !incremental {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .last_completed_at(tenant, IMPORT_KIND)
+            .await?
+            .map(|t| t.date_naive()))
+    }
+
     /// Queues an import. Incremental imports start from the day of the last
     /// successful one.
     pub async fn start(
@@ -94,14 +112,7 @@ impl ImportService {
         params.validate().map_err(StartError::Invalid)?;
         // fail now, not in the background, when there is nothing to import from
         self.integrations.open(tenant).await?;
-        params.changed_since = if params.incremental {
-            self.store
-                .last_completed_at(tenant, IMPORT_KIND)
-                .await?
-                .map(|t| t.date_naive())
-        } else {
-            None
-        };
+        params.changed_since = self.changed_since(tenant, params.incremental).await?;
         let job = NewJob::new(
             tenant,
             IMPORT_KIND,
@@ -124,14 +135,7 @@ impl ImportService {
         }
         params.validate().map_err(StartError::Invalid)?;
         let client = self.client(tenant).await?;
-        let changed_from = if params.incremental {
-            self.store
-                .last_completed_at(tenant, IMPORT_KIND)
-                .await?
-                .map(|t| t.date_naive())
-        } else {
-            None
-        };
+        let changed_from = self.changed_since(tenant, params.incremental).await?;
         let mut query = CustomerQuery {
             offset: 0,
             limit: PAGE_SIZE,

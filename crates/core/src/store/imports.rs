@@ -7,8 +7,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use async_trait::async_trait;
+
 use super::jobs::Lease;
-use crate::model::JobProgress;
+use super::StoreError;
+use crate::model::{ImportRowError, JobId, JobProgress, StoredCustomer, TenantId};
 use crate::sgp::{RowError, SgpContract, SgpCustomer};
 
 /// One page of an import, ready to store.
@@ -54,6 +57,91 @@ pub(crate) fn distinct(customers: &[SgpCustomer]) -> Vec<&SgpCustomer> {
         }
     }
     out
+}
+
+/// The SQL both databases share around their own row sources.
+pub(crate) const CUSTOMER_COLUMNS: &str = "tenant_id, sgp_key, sgp_id, name, cpf_cnpj, \
+    person_type, signup_date, notes, street, number, complement, district, city, state, zip, \
+    latitude, longitude, emails, phones, content_hash, last_job_id, created_at, updated_at";
+pub(crate) const CUSTOMER_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
+    sgp_id = excluded.sgp_id, name = excluded.name, cpf_cnpj = excluded.cpf_cnpj, \
+    person_type = excluded.person_type, signup_date = excluded.signup_date, \
+    notes = excluded.notes, street = excluded.street, number = excluded.number, \
+    complement = excluded.complement, district = excluded.district, city = excluded.city, \
+    state = excluded.state, zip = excluded.zip, latitude = excluded.latitude, \
+    longitude = excluded.longitude, emails = excluded.emails, phones = excluded.phones, \
+    content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
+    updated_at = excluded.updated_at \
+    RETURNING id, sgp_key";
+pub(crate) const CONTRACT_COLUMNS: &str = "tenant_id, customer_id, sgp_key, status, status_raw, \
+    signup_date, services, content_hash, created_at, updated_at";
+/// Only a contract that changed (or moved to another customer) is written.
+pub(crate) const CONTRACT_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
+    customer_id = excluded.customer_id, status = excluded.status, \
+    status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
+    services = excluded.services, content_hash = excluded.content_hash, \
+    updated_at = excluded.updated_at \
+    WHERE contracts.content_hash <> excluded.content_hash \
+    OR contracts.customer_id <> excluded.customer_id";
+pub(crate) const INTEGRATION_COLUMNS: &str = "tenant_id, base_url, auth_mode, app_name, \
+    token_encrypted, token_hint, username, password_encrypted, password_hint, created_at, \
+    updated_at";
+/// Saving replaces the connection and forgets the last test's outcome.
+pub(crate) const INTEGRATION_UPSERT: &str = "ON CONFLICT (tenant_id) DO UPDATE SET \
+    base_url = excluded.base_url, auth_mode = excluded.auth_mode, app_name = excluded.app_name, \
+    token_encrypted = excluded.token_encrypted, token_hint = excluded.token_hint, \
+    username = excluded.username, password_encrypted = excluded.password_encrypted, \
+    password_hint = excluded.password_hint, last_tested_at = NULL, last_test_ok = NULL, \
+    last_test_message = NULL, updated_at = excluded.updated_at";
+
+/// Splits a page's customers (each once) into what must be written — new
+/// or changed, with its content hash — and counts new, changed and
+/// unchanged ones, given the hashes already stored for their keys.
+pub(crate) fn classify<'a>(
+    customers: &[&'a SgpCustomer],
+    existing: &HashMap<String, String>,
+    failed: usize,
+) -> (PageCounts, Vec<(&'a SgpCustomer, String)>) {
+    let mut counts = PageCounts {
+        failed: failed as u64,
+        ..PageCounts::default()
+    };
+    let mut changed = Vec::new();
+    for c in customers {
+        let hash = customer_hash(c);
+        match existing.get(&c.key) {
+            Some(h) if *h == hash => counts.unchanged += 1,
+            Some(_) => {
+                counts.updated += 1;
+                changed.push((*c, hash));
+            }
+            None => {
+                counts.created += 1;
+                changed.push((*c, hash));
+            }
+        }
+    }
+    (counts, changed)
+}
+
+/// The contracts of the customers being written, each once (a contract
+/// listed under two customers goes with the last), with the row id of the
+/// customer it belongs to.
+pub(crate) fn contract_rows<'a>(
+    changed: &'a [(&'a SgpCustomer, String)],
+    ids: &HashMap<String, i64>,
+) -> Vec<ContractRow<'a>> {
+    let mut seen = std::collections::HashSet::new();
+    changed
+        .iter()
+        .rev()
+        .flat_map(|(c, _)| {
+            let id = ids.get(&c.key).copied();
+            c.contracts.iter().filter_map(move |k| Some((k, id?)))
+        })
+        .filter(|(k, _)| seen.insert(k.key.as_str()))
+        .map(|(k, id)| ContractRow::new(k, id))
+        .collect()
 }
 
 fn digest(value: &impl serde::Serialize) -> String {
@@ -170,4 +258,62 @@ pub struct IntegrationRecord {
     pub last_tested_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_test_ok: Option<bool>,
     pub last_test_message: Option<String>,
+}
+
+/// What imports need from storage; every [`super::Store`] has it.
+#[async_trait]
+pub trait Imports: Send + Sync {
+    /// Stores one page of an import in one transaction: upserts its
+    /// customers and their contracts by (tenant, SGP key), skipping
+    /// unchanged ones, keeps its failed rows, and saves the job's progress
+    /// and checkpoint. Fails with `LeaseLost`, writing nothing, when the
+    /// attempt no longer holds the job.
+    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError>;
+
+    /// How many of these SGP keys this tenant already has.
+    async fn count_existing_customers(
+        &self,
+        tenant: TenantId,
+        keys: &[String],
+    ) -> Result<u64, StoreError>;
+
+    /// When the tenant's last completed job of this kind started.
+    async fn last_completed_at(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+
+    /// The rows a job could not import, in the order it met them.
+    async fn row_errors(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<ImportRowError>, StoreError>;
+
+    /// One imported customer with its contracts.
+    async fn customer_by_key(
+        &self,
+        tenant: TenantId,
+        sgp_key: &str,
+    ) -> Result<Option<StoredCustomer>, StoreError>;
+
+    /// Creates or replaces the tenant's SGP connection.
+    async fn save_integration(
+        &self,
+        tenant: TenantId,
+        record: &IntegrationRecord,
+    ) -> Result<(), StoreError>;
+
+    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError>;
+
+    /// Remembers the outcome of the last connection test.
+    async fn record_integration_test(
+        &self,
+        tenant: TenantId,
+        ok: bool,
+        message: &str,
+    ) -> Result<(), StoreError>;
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use crate::clock::Clock;
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::model::{
-    ImportRowError, JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    StatusCounts, StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug,
+    JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel, StatusCounts, Tenant,
+    TenantId, TenantOverview, TenantSlug,
 };
 
 mod error;
@@ -22,7 +22,7 @@ pub mod sqlite;
 mod sqlite_imports;
 
 pub use error::StoreError;
-pub use imports::{IntegrationRecord, PageCounts, PageWrite};
+pub use imports::{Imports, IntegrationRecord, PageCounts, PageWrite};
 pub use jobs::{
     ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued,
 };
@@ -43,7 +43,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Imports + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; safe to run again.
@@ -159,62 +159,6 @@ pub trait Store: Send + Sync + 'static {
         &self,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError>;
-
-    // ---- imports -------------------------------------------------------
-
-    /// Stores one page of an import in one transaction: upserts its
-    /// customers and their contracts by (tenant, SGP key), skipping
-    /// unchanged ones, keeps its failed rows, and saves the job's progress
-    /// and checkpoint. Fails with `LeaseLost`, writing nothing, when the
-    /// attempt no longer holds the job.
-    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError>;
-
-    /// How many of these SGP keys this tenant already has.
-    async fn count_existing_customers(
-        &self,
-        tenant: TenantId,
-        keys: &[String],
-    ) -> Result<u64, StoreError>;
-
-    /// When the tenant's last completed job of this kind started.
-    async fn last_completed_at(
-        &self,
-        tenant: TenantId,
-        kind: &str,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
-
-    /// The rows a job could not import, in the order it met them.
-    async fn row_errors(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Vec<ImportRowError>, StoreError>;
-
-    /// One imported customer with its contracts.
-    async fn customer_by_key(
-        &self,
-        tenant: TenantId,
-        sgp_key: &str,
-    ) -> Result<Option<StoredCustomer>, StoreError>;
-
-    /// Creates or replaces the tenant's SGP connection.
-    async fn save_integration(
-        &self,
-        tenant: TenantId,
-        record: &IntegrationRecord,
-    ) -> Result<(), StoreError>;
-
-    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError>;
-
-    /// Remembers the outcome of the last connection test.
-    async fn record_integration_test(
-        &self,
-        tenant: TenantId,
-        ok: bool,
-        message: &str,
-    ) -> Result<(), StoreError>;
 
     /// A stream of hints that work may be waiting (an enqueue, a release);
     /// executors still poll, so a lost hint only delays.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::imports::{self, IntegrationRecord, PageCounts, PageWrite};
+use async_trait::async_trait;
+
+use super::imports::{self, Imports, IntegrationRecord, PageCounts, PageWrite};
 use super::jobs::sql;
 use super::postgres::PgStore;
 use super::rows::{self, RowExt};
@@ -17,11 +19,9 @@ const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type,
     to_char(signup_date, 'YYYY-MM-DD') AS signup_date, notes, street, number, complement, \
     district, city, state, zip, latitude, longitude, emails, phones";
 
-impl PgStore {
-    pub(super) async fn import_page_impl(
-        &self,
-        page: &PageWrite<'_>,
-    ) -> Result<PageCounts, StoreError> {
+#[async_trait]
+impl Imports for PgStore {
+    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
         let lease = page.lease;
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
@@ -53,25 +53,7 @@ impl PgStore {
         .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
         .collect::<Result<_, StoreError>>()?;
 
-        let mut counts = PageCounts {
-            failed: page.errors.len() as u64,
-            ..PageCounts::default()
-        };
-        let mut changed = Vec::new();
-        for c in &customers {
-            let hash = imports::customer_hash(c);
-            match existing.get(&c.key) {
-                Some(h) if *h == hash => counts.unchanged += 1,
-                Some(_) => {
-                    counts.updated += 1;
-                    changed.push((*c, hash));
-                }
-                None => {
-                    counts.created += 1;
-                    changed.push((*c, hash));
-                }
-            }
-        }
+        let (counts, changed) = imports::classify(&customers, &existing, page.errors.len());
 
         if !changed.is_empty() {
             let rows: Vec<_> = changed
@@ -79,30 +61,18 @@ impl PgStore {
                 .map(|(c, h)| imports::CustomerRow::new(c, h))
                 .collect();
             let batch = sqlx::types::Json(&rows);
-            let ids: HashMap<String, i64> = sqlx::query(
-                "INSERT INTO customers (tenant_id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
-                    signup_date, notes, street, number, complement, district, city, state, zip, \
-                    latitude, longitude, emails, phones, content_hash, last_job_id, created_at, \
-                    updated_at) \
+            let ids: HashMap<String, i64> = sqlx::query(&format!(
+                "INSERT INTO customers ({}) \
                  SELECT $1, r.k, r.id, r.n, r.d, r.t, r.s, r.o, r.street, r.number, r.complement, \
                     r.district, r.city, r.state, r.zip, r.lat, r.lon, \
                     COALESCE(r.emails, '[]'), COALESCE(r.phones, '[]'), r.h, $2, $3, $3 \
                  FROM jsonb_to_recordset($4::jsonb) AS r(k text, id bigint, n text, d text, \
                     t text, s date, o text, street text, number text, complement text, \
                     district text, city text, state text, zip text, lat text, lon text, \
-                    emails jsonb, phones jsonb, h text) \
-                 ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET sgp_id = excluded.sgp_id, \
-                    name = excluded.name, cpf_cnpj = excluded.cpf_cnpj, \
-                    person_type = excluded.person_type, signup_date = excluded.signup_date, \
-                    notes = excluded.notes, street = excluded.street, number = excluded.number, \
-                    complement = excluded.complement, district = excluded.district, \
-                    city = excluded.city, state = excluded.state, zip = excluded.zip, \
-                    latitude = excluded.latitude, longitude = excluded.longitude, \
-                    emails = excluded.emails, phones = excluded.phones, \
-                    content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
-                    updated_at = excluded.updated_at \
-                 RETURNING id, sgp_key",
-            )
+                    emails jsonb, phones jsonb, h text) {}",
+                imports::CUSTOMER_COLUMNS,
+                imports::CUSTOMER_UPSERT
+            ))
             .bind(lease.tenant.0)
             .bind(lease.job.0)
             .bind(now)
@@ -113,32 +83,16 @@ impl PgStore {
             .map(|r| Ok((r.text("sgp_key")?, r.int("id")?)))
             .collect::<Result<_, StoreError>>()?;
 
-            let mut seen = std::collections::HashSet::new();
-            let contracts: Vec<imports::ContractRow> = changed
-                .iter()
-                .rev() // a contract listed twice: the last customer wins
-                .flat_map(|(c, _)| {
-                    let id = ids.get(&c.key).copied();
-                    c.contracts.iter().filter_map(move |k| Some((k, id?)))
-                })
-                .filter(|(k, _)| seen.insert(k.key.clone()))
-                .map(|(k, id)| imports::ContractRow::new(k, id))
-                .collect();
+            let contracts = imports::contract_rows(&changed, &ids);
             if !contracts.is_empty() {
-                sqlx::query(
-                    "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, status_raw, \
-                        signup_date, services, content_hash, created_at, updated_at) \
+                sqlx::query(&format!(
+                    "INSERT INTO contracts ({}) \
                      SELECT $1, r.cid, r.k, r.st, r.sr, r.s, COALESCE(r.sv, '[]'), r.h, $2, $2 \
                      FROM jsonb_to_recordset($3::jsonb) AS r(k text, cid bigint, st text, \
-                        sr text, s date, sv jsonb, h text) \
-                     ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
-                        customer_id = excluded.customer_id, status = excluded.status, \
-                        status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
-                        services = excluded.services, content_hash = excluded.content_hash, \
-                        updated_at = excluded.updated_at \
-                     WHERE contracts.content_hash <> excluded.content_hash \
-                        OR contracts.customer_id <> excluded.customer_id",
-                )
+                        sr text, s date, sv jsonb, h text) {}",
+                    imports::CONTRACT_COLUMNS,
+                    imports::CONTRACT_UPSERT
+                ))
                 .bind(lease.tenant.0)
                 .bind(now)
                 .bind(sqlx::types::Json(&contracts))
@@ -191,7 +145,7 @@ impl PgStore {
         Ok(counts)
     }
 
-    pub(super) async fn count_existing_impl(
+    async fn count_existing_customers(
         &self,
         tenant: TenantId,
         keys: &[String],
@@ -206,7 +160,7 @@ impl PgStore {
         Ok(n.max(0) as u64)
     }
 
-    pub(super) async fn last_completed_at_impl(
+    async fn last_completed_at(
         &self,
         tenant: TenantId,
         kind: &str,
@@ -223,7 +177,7 @@ impl PgStore {
         row.map(|r| r.time("started_at")).transpose()
     }
 
-    pub(super) async fn row_errors_impl(
+    async fn row_errors(
         &self,
         tenant: TenantId,
         job: JobId,
@@ -245,7 +199,7 @@ impl PgStore {
         .collect()
     }
 
-    pub(super) async fn customer_by_key_impl(
+    async fn customer_by_key(
         &self,
         tenant: TenantId,
         key: &str,
@@ -271,23 +225,17 @@ impl PgStore {
         rows::stored_customer(&row, &contracts).map(Some)
     }
 
-    pub(super) async fn save_integration_impl(
+    async fn save_integration(
         &self,
         tenant: TenantId,
         r: &IntegrationRecord,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sgp_integrations (tenant_id, base_url, auth_mode, app_name, \
-                token_encrypted, token_hint, username, password_encrypted, password_hint, \
-                created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
-             ON CONFLICT (tenant_id) DO UPDATE SET base_url = excluded.base_url, \
-                auth_mode = excluded.auth_mode, app_name = excluded.app_name, \
-                token_encrypted = excluded.token_encrypted, token_hint = excluded.token_hint, \
-                username = excluded.username, password_encrypted = excluded.password_encrypted, \
-                password_hint = excluded.password_hint, last_tested_at = NULL, \
-                last_test_ok = NULL, last_test_message = NULL, updated_at = excluded.updated_at",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO sgp_integrations ({}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) {}",
+            imports::INTEGRATION_COLUMNS,
+            imports::INTEGRATION_UPSERT
+        ))
         .bind(tenant.0)
         .bind(&r.base_url)
         .bind(&r.auth_mode)
@@ -303,10 +251,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn integration_impl(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Option<IntegrationRecord>, StoreError> {
+    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
         sqlx::query("SELECT * FROM sgp_integrations WHERE tenant_id = $1")
             .bind(tenant.0)
             .fetch_optional(&self.pool)
@@ -316,7 +261,7 @@ impl PgStore {
             .transpose()
     }
 
-    pub(super) async fn record_integration_test_impl(
+    async fn record_integration_test(
         &self,
         tenant: TenantId,
         ok: bool,

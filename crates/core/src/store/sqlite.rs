@@ -20,14 +20,14 @@ use super::error::connect_reason;
 use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK};
 use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
 use super::{
-    Backend, ClaimedJob, Completion, Heartbeat, IntegrationRecord, JobFilter, KindLimit, Lease,
-    NewJob, Outcome, PageCounts, PageWrite, Rescued, Store, StoreError, Wakeups,
+    Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
+    Rescued, Store, StoreError, Wakeups,
 };
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
 use crate::model::{
-    ImportRowError, JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary,
-    LogLevel, StatusCounts, StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug,
+    JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
+    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -784,65 +784,6 @@ impl Store for SqliteStore {
                 return Ok(purged);
             }
         }
-    }
-
-    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
-        self.import_page_impl(page).await
-    }
-
-    async fn count_existing_customers(
-        &self,
-        tenant: TenantId,
-        keys: &[String],
-    ) -> Result<u64, StoreError> {
-        self.count_existing_impl(tenant, keys).await
-    }
-
-    async fn last_completed_at(
-        &self,
-        tenant: TenantId,
-        kind: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.last_completed_at_impl(tenant, kind).await
-    }
-
-    async fn row_errors(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        limit: u32,
-        offset: u64,
-    ) -> Result<Vec<ImportRowError>, StoreError> {
-        self.row_errors_impl(tenant, job, limit, offset).await
-    }
-
-    async fn customer_by_key(
-        &self,
-        tenant: TenantId,
-        sgp_key: &str,
-    ) -> Result<Option<StoredCustomer>, StoreError> {
-        self.customer_by_key_impl(tenant, sgp_key).await
-    }
-
-    async fn save_integration(
-        &self,
-        tenant: TenantId,
-        record: &IntegrationRecord,
-    ) -> Result<(), StoreError> {
-        self.save_integration_impl(tenant, record).await
-    }
-
-    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
-        self.integration_impl(tenant).await
-    }
-
-    async fn record_integration_test(
-        &self,
-        tenant: TenantId,
-        ok: bool,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        self.record_integration_test_impl(tenant, ok, message).await
     }
 
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {

@@ -5,18 +5,18 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::imports::{self, IntegrationRecord, PageCounts, PageWrite};
+use async_trait::async_trait;
+
+use super::imports::{self, Imports, IntegrationRecord, PageCounts, PageWrite};
 use super::jobs::sql;
 use super::rows::{self, RowExt, CUSTOMER_COLUMNS};
 use super::sqlite::{json_rows, to_millis, SqliteStore};
 use super::StoreError;
 use crate::model::{ImportRowError, JobId, StoredCustomer, TenantId};
 
-impl SqliteStore {
-    pub(super) async fn import_page_impl(
-        &self,
-        page: &PageWrite<'_>,
-    ) -> Result<PageCounts, StoreError> {
+#[async_trait]
+impl Imports for SqliteStore {
+    async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
         let lease = page.lease;
         let now = to_millis(self.clock.now());
         let mut tx = self.pool.begin().await?;
@@ -46,54 +46,24 @@ impl SqliteStore {
         .iter()
         .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
         .collect::<Result<_, StoreError>>()?;
-        let mut counts = PageCounts {
-            failed: page.errors.len() as u64,
-            ..PageCounts::default()
-        };
-        let mut changed = Vec::new();
-        for c in &customers {
-            let hash = imports::customer_hash(c);
-            match existing.get(&c.key) {
-                Some(h) if *h == hash => counts.unchanged += 1,
-                Some(_) => {
-                    counts.updated += 1;
-                    changed.push((*c, hash));
-                }
-                None => {
-                    counts.created += 1;
-                    changed.push((*c, hash));
-                }
-            }
-        }
+        let (counts, changed) = imports::classify(&customers, &existing, page.errors.len());
         if !changed.is_empty() {
             let rows: Vec<_> = changed
                 .iter()
                 .map(|(c, h)| imports::CustomerRow::new(c, h))
                 .collect();
             let batch = imports::json_array(&rows);
-            let ids: HashMap<String, i64> = sqlx::query(
-                "INSERT INTO customers (tenant_id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
-                    signup_date, notes, street, number, complement, district, city, state, zip, \
-                    latitude, longitude, emails, phones, content_hash, last_job_id, created_at, \
-                    updated_at) \
+            let ids: HashMap<String, i64> = sqlx::query(&format!(
+                "INSERT INTO customers ({}) \
                  WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?4)) \
                  SELECT ?1, v ->> 'k', v ->> 'id', v ->> 'n', v ->> 'd', v ->> 't', v ->> 's', \
                     v ->> 'o', v ->> 'street', v ->> 'number', v ->> 'complement', \
                     v ->> 'district', v ->> 'city', v ->> 'state', v ->> 'zip', v ->> 'lat', \
                     v ->> 'lon', json(v -> 'emails'), json(v -> 'phones'), v ->> 'h', ?2, ?3, ?3 \
-                 FROM r WHERE true \
-                 ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET sgp_id = excluded.sgp_id, \
-                    name = excluded.name, cpf_cnpj = excluded.cpf_cnpj, \
-                    person_type = excluded.person_type, signup_date = excluded.signup_date, \
-                    notes = excluded.notes, street = excluded.street, number = excluded.number, \
-                    complement = excluded.complement, district = excluded.district, \
-                    city = excluded.city, state = excluded.state, zip = excluded.zip, \
-                    latitude = excluded.latitude, longitude = excluded.longitude, \
-                    emails = excluded.emails, phones = excluded.phones, \
-                    content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
-                    updated_at = excluded.updated_at \
-                 RETURNING id, sgp_key",
-            )
+                 FROM r WHERE true {}",
+                imports::CUSTOMER_COLUMNS,
+                imports::CUSTOMER_UPSERT
+            ))
             .bind(lease.tenant.0)
             .bind(lease.job.0)
             .bind(now)
@@ -103,33 +73,17 @@ impl SqliteStore {
             .iter()
             .map(|r| Ok((r.text("sgp_key")?, r.int("id")?)))
             .collect::<Result<_, StoreError>>()?;
-            let mut seen = std::collections::HashSet::new();
-            let contracts: Vec<imports::ContractRow> = changed
-                .iter()
-                .rev() // a contract listed twice: the last customer wins
-                .flat_map(|(c, _)| {
-                    let id = ids.get(&c.key).copied();
-                    c.contracts.iter().filter_map(move |k| Some((k, id?)))
-                })
-                .filter(|(k, _)| seen.insert(k.key.clone()))
-                .map(|(k, id)| imports::ContractRow::new(k, id))
-                .collect();
+            let contracts = imports::contract_rows(&changed, &ids);
             if !contracts.is_empty() {
-                sqlx::query(
-                    "INSERT INTO contracts (tenant_id, customer_id, sgp_key, status, status_raw, \
-                        signup_date, services, content_hash, created_at, updated_at) \
+                sqlx::query(&format!(
+                    "INSERT INTO contracts ({}) \
                      WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?3)) \
                      SELECT ?1, v ->> 'cid', v ->> 'k', v ->> 'st', v ->> 'sr', v ->> 's', \
                         json(v -> 'sv'), v ->> 'h', ?2, ?2 \
-                     FROM r WHERE true \
-                     ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
-                        customer_id = excluded.customer_id, status = excluded.status, \
-                        status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
-                        services = excluded.services, content_hash = excluded.content_hash, \
-                        updated_at = excluded.updated_at \
-                     WHERE contracts.content_hash <> excluded.content_hash \
-                        OR contracts.customer_id <> excluded.customer_id",
-                )
+                     FROM r WHERE true {}",
+                    imports::CONTRACT_COLUMNS,
+                    imports::CONTRACT_UPSERT
+                ))
                 .bind(lease.tenant.0)
                 .bind(now)
                 .bind(imports::json_array(&contracts))
@@ -181,7 +135,7 @@ impl SqliteStore {
         Ok(counts)
     }
 
-    pub(super) async fn count_existing_impl(
+    async fn count_existing_customers(
         &self,
         tenant: TenantId,
         keys: &[String],
@@ -197,7 +151,7 @@ impl SqliteStore {
         Ok(n.max(0) as u64)
     }
 
-    pub(super) async fn last_completed_at_impl(
+    async fn last_completed_at(
         &self,
         tenant: TenantId,
         kind: &str,
@@ -214,7 +168,7 @@ impl SqliteStore {
         row.map(|r| r.time("started_at")).transpose()
     }
 
-    pub(super) async fn row_errors_impl(
+    async fn row_errors(
         &self,
         tenant: TenantId,
         job: JobId,
@@ -236,7 +190,7 @@ impl SqliteStore {
         .collect()
     }
 
-    pub(super) async fn customer_by_key_impl(
+    async fn customer_by_key(
         &self,
         tenant: TenantId,
         key: &str,
@@ -262,24 +216,18 @@ impl SqliteStore {
         rows::stored_customer(&row, &contracts).map(Some)
     }
 
-    pub(super) async fn save_integration_impl(
+    async fn save_integration(
         &self,
         tenant: TenantId,
         r: &IntegrationRecord,
     ) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
-        sqlx::query(
-            "INSERT INTO sgp_integrations (tenant_id, base_url, auth_mode, app_name, \
-                token_encrypted, token_hint, username, password_encrypted, password_hint, \
-                created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
-             ON CONFLICT (tenant_id) DO UPDATE SET base_url = excluded.base_url, \
-                auth_mode = excluded.auth_mode, app_name = excluded.app_name, \
-                token_encrypted = excluded.token_encrypted, token_hint = excluded.token_hint, \
-                username = excluded.username, password_encrypted = excluded.password_encrypted, \
-                password_hint = excluded.password_hint, last_tested_at = NULL, \
-                last_test_ok = NULL, last_test_message = NULL, updated_at = excluded.updated_at",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO sgp_integrations ({}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) {}",
+            imports::INTEGRATION_COLUMNS,
+            imports::INTEGRATION_UPSERT
+        ))
         .bind(tenant.0)
         .bind(&r.base_url)
         .bind(&r.auth_mode)
@@ -295,10 +243,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn integration_impl(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Option<IntegrationRecord>, StoreError> {
+    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
         sqlx::query("SELECT * FROM sgp_integrations WHERE tenant_id = ?1")
             .bind(tenant.0)
             .fetch_optional(&self.reader)
@@ -308,7 +253,7 @@ impl SqliteStore {
             .transpose()
     }
 
-    pub(super) async fn record_integration_test_impl(
+    async fn record_integration_test(
         &self,
         tenant: TenantId,
         ok: bool,

@@ -83,14 +83,7 @@ async fn harness(db: &TestDb, config: FakeConfig) -> Harness<'_> {
 }
 
 fn params(name: &str) -> ImportParams {
-    ImportParams {
-        name: name.into(),
-        only_active: false,
-        signup_from: None,
-        signup_to: None,
-        incremental: false,
-        changed_since: None,
-    }
+    ImportParams::everything(name)
 }
 
 impl Harness<'_> {
@@ -103,13 +96,7 @@ impl Harness<'_> {
         self.integrations
             .save(
                 self.tenant.id,
-                &IntegrationInput {
-                    base_url: url.into(),
-                    auth_mode: "token".into(),
-                    app: Some(creds.app),
-                    token: Some(token.into()),
-                    ..IntegrationInput::default()
-                },
+                &IntegrationInput::token(url, creds.app, token),
             )
             .await
             .unwrap();
@@ -612,13 +599,7 @@ async fn secrets_are_sealed_and_never_in_params_or_logs(db: &TestDb) {
     h.integrations
         .save(
             h.tenant.id,
-            &IntegrationInput {
-                base_url: h.fake.url(),
-                auth_mode: "token".into(),
-                app: Some(h.fake.config().credentials.app),
-                token: Some(String::new()),
-                ..IntegrationInput::default()
-            },
+            &IntegrationInput::token(h.fake.url(), h.fake.config().credentials.app, String::new()),
         )
         .await
         .unwrap();
