@@ -36,6 +36,7 @@ on_both!(
     preview_counts_new_and_existing_without_writing,
     secrets_are_sealed_and_never_in_params_or_logs,
     purging_an_import_keeps_its_customers,
+    basic_auth_imports_and_a_wrong_password_fails_fast,
 );
 
 const TERMINAL: &[JobStatus] = &[
@@ -622,4 +623,44 @@ async fn purging_an_import_keeps_its_customers(db: &TestDb) {
     assert_eq!(h.customers().await, 120, "customers outlive their import");
     assert_eq!(db.rows_with("customers", "last_job_id", job.0).await, 0);
     assert_eq!(db.rows_with("import_row_errors", "job_id", job.0).await, 0);
+}
+
+async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(150)).await;
+    let creds = h.fake.config().credentials;
+    let basic = |password: &str| IntegrationInput {
+        base_url: format!("{}/admin/", h.fake.url()),
+        auth_mode: "basic".into(),
+        username: Some(creds.user.clone()),
+        password: Some(password.into()),
+        ..IntegrationInput::default()
+    };
+    let view = h
+        .integrations
+        .save(h.tenant.id, &basic(&creds.password))
+        .await
+        .unwrap();
+    assert_eq!(view.base_url, h.fake.url(), "the /admin/ suffix is dropped");
+    assert_eq!(view.auth_mode, "basic");
+    assert!(view.password_hint.unwrap().starts_with("••••"));
+    let (ok, message, total) = h.service.test_connection(h.tenant.id).await.unwrap();
+    assert!(ok, "{message}");
+    assert_eq!(total, Some(150));
+    let (status, p) = h.import(params("Usuário e senha")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!(p.created, 150);
+
+    h.integrations
+        .save(h.tenant.id, &basic("senha-errada"))
+        .await
+        .unwrap();
+    let (ok, message, _) = h.service.test_connection(h.tenant.id).await.unwrap();
+    assert!(!ok);
+    assert!(message.contains("recusou as credenciais"), "{message}");
+    let stored = h.integrations.view(h.tenant.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_test_ok, Some(false));
+    let before = h.fake.requests().len();
+    let (status, _) = h.import(params("Senha errada")).await;
+    assert_eq!(status, JobStatus::Failed);
+    assert_eq!(h.fake.requests().len(), before + 1, "no retries");
 }
