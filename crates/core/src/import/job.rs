@@ -206,7 +206,7 @@ impl Run {
             let keys: Vec<String> = page
                 .customers
                 .iter()
-                .filter_map(|c| c.as_ref().ok().map(|c| c.key.clone()))
+                .filter_map(|c| c.as_ref().ok().map(|c| c.key.to_string()))
                 .collect();
             if self.repeats_itself(offset, received, &keys) {
                 self.ctx

@@ -153,7 +153,7 @@ impl ImportService {
             let keys: Vec<String> = page
                 .customers
                 .iter()
-                .filter_map(|c| c.as_ref().ok().map(|c| c.key.clone()))
+                .filter_map(|c| c.as_ref().ok().map(|c| c.key.to_string()))
                 .collect();
             existing += self.store.count_existing_customers(tenant, &keys).await?;
             compared += page.received as u64;

@@ -7,12 +7,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::document::CpfCnpj;
+use super::key::SgpKey;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SgpCustomer {
-    /// The key this customer is stored under: SGP's id, or `doc:<digits>`
-    /// when SGP sends no id.
-    pub key: String,
+    /// The key this customer is stored under.
+    pub key: SgpKey,
     pub sgp_id: Option<i64>,
     pub name: String,
     pub document: Option<String>,
@@ -174,8 +174,8 @@ impl SgpCustomer {
             }
         };
         let key = match (sgp_id, &document) {
-            (Some(id), _) => id.to_string(),
-            (None, Some(doc)) => format!("doc:{}", doc.digits()),
+            (Some(id), _) => SgpKey::from_id(id),
+            (None, Some(doc)) => SgpKey::from_document(doc),
             (None, None) => {
                 return Err(RowError {
                     key: None,
@@ -187,7 +187,7 @@ impl SgpCustomer {
             }
         };
         let fail = |reason: String| RowError {
-            key: Some(key.clone()),
+            key: Some(key.to_string()),
             reason,
         };
         let name = text(obj.get("nome")).ok_or_else(|| fail("cliente sem nome".into()))?;

@@ -7,6 +7,7 @@ pub mod client;
 pub mod customer;
 pub mod document;
 pub mod error;
+pub mod key;
 
 pub use auth::SgpAuth;
 pub use base_url::{BaseUrlError, SgpBaseUrl};
@@ -14,3 +15,4 @@ pub use client::{CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientC
 pub use customer::{ContractStatus, RowError, SgpContract, SgpCustomer};
 pub use document::{CpfCnpj, DocumentError};
 pub use error::SgpError;
+pub use key::{KeyError, SgpKey};

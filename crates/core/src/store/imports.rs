@@ -51,7 +51,7 @@ pub(crate) fn distinct(customers: &[SgpCustomer]) -> Vec<&SgpCustomer> {
         match at.get(c.key.as_str()) {
             Some(&i) => out[i] = c,
             None => {
-                at.insert(&c.key, out.len());
+                at.insert(c.key.as_str(), out.len());
                 out.push(c);
             }
         }
@@ -109,7 +109,7 @@ pub(crate) fn classify<'a>(
     let mut changed = Vec::new();
     for c in customers {
         let hash = customer_hash(c);
-        match existing.get(&c.key) {
+        match existing.get(c.key.as_str()) {
             Some(h) if *h == hash => counts.unchanged += 1,
             Some(_) => {
                 counts.updated += 1;
@@ -136,7 +136,7 @@ pub(crate) fn contract_rows<'a>(
         .iter()
         .rev()
         .flat_map(|(c, _)| {
-            let id = ids.get(&c.key).copied();
+            let id = ids.get(c.key.as_str()).copied();
             c.contracts.iter().filter_map(move |k| Some((k, id?)))
         })
         .filter(|(k, _)| seen.insert(k.key.as_str()))

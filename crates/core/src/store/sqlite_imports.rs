@@ -34,7 +34,7 @@ impl Imports for SqliteStore {
             return Err(StoreError::LeaseLost(lease.job));
         }
         let customers = imports::distinct(page.customers);
-        let keys = json_rows(customers.iter().map(|c| c.key.clone().into()));
+        let keys = json_rows(customers.iter().map(|c| c.key.as_str().into()));
         let existing: HashMap<String, String> = sqlx::query(
             "SELECT sgp_key, content_hash FROM customers \
              WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
