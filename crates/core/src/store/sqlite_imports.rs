@@ -20,19 +20,6 @@ impl Imports for SqliteStore {
         let lease = page.lease;
         let now = to_millis(self.clock.now());
         let mut tx = self.pool.begin().await?;
-        // The attempt must still hold the job; nothing is written otherwise.
-        let held = sqlx::query(&format!(
-            "SELECT 1 FROM jobs WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND {}",
-            sql::lease_guard()
-        ))
-        .bind(lease.job.0)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if held.is_none() {
-            return Err(StoreError::LeaseLost(lease.job));
-        }
         let customers = imports::distinct(page.customers);
         let keys = json_rows(customers.iter().map(|c| c.key.as_str().into()));
         let existing: HashMap<String, String> = sqlx::query(
@@ -111,12 +98,15 @@ impl Imports for SqliteStore {
         }
 
         let p = page.progress;
-        sqlx::query(
+        // Checked last, in the same transaction: when the attempt no longer
+        // holds the job, dropping the transaction undoes the whole page.
+        let held = sqlx::query(&format!(
             "UPDATE jobs SET total_estimated = ?1, processed = ?2, created_count = ?3, \
                 updated_count = ?4, unchanged_count = ?5, failed_count = ?6, percent = ?7, \
                 eta_seconds = ?8, current_message = ?9, checkpoint = ?10, updated_at = ?11 \
-             WHERE id = ?12",
-        )
+             WHERE id = ?12 AND fence = ?13 AND lease_owner = ?14 AND {}",
+            sql::lease_guard()
+        ))
         .bind(p.total_estimated.map(|n| n as i64))
         .bind(p.processed as i64)
         .bind((p.created + counts.created) as i64)
@@ -129,8 +119,13 @@ impl Imports for SqliteStore {
         .bind(page.checkpoint.to_string())
         .bind(now)
         .bind(lease.job.0)
+        .bind(lease.fence)
+        .bind(&lease.owner)
         .execute(&mut *tx)
         .await?;
+        if held.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.job));
+        }
         tx.commit().await?;
         Ok(counts)
     }
