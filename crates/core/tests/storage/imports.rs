@@ -37,6 +37,7 @@ on_both!(
     secrets_are_sealed_and_never_in_params_or_logs,
     purging_an_import_keeps_its_customers,
     basic_auth_imports_and_a_wrong_password_fails_fast,
+    a_stale_attempt_cannot_write_a_page,
 );
 
 const TERMINAL: &[JobStatus] = &[
@@ -663,4 +664,63 @@ async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
     let (status, _) = h.import(params("Senha errada")).await;
     assert_eq!(status, JobStatus::Failed);
     assert_eq!(h.fake.requests().len(), before + 1, "no retries");
+}
+
+async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
+    use sgp_import_core::store::{KindLimit, NewJob, PageWrite, StoreError};
+    let h = harness(db, FakeConfig::new(5)).await;
+    let customers: Vec<SgpCustomer> = (0..5).map(|i| h.expected(i)).collect();
+    db.store
+        .enqueue(NewJob::new(
+            h.tenant.id,
+            "sgp_import",
+            "x",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let kinds = [KindLimit {
+        kind: "sgp_import".into(),
+        per_tenant: Some(1),
+    }];
+    let lease = StdDuration::from_secs(60);
+    let first = db
+        .store
+        .claim("w1", 1, &kinds, lease, 100)
+        .await
+        .unwrap()
+        .remove(0);
+    db.clock.advance(Duration::seconds(61));
+    db.store.rescue_expired().await.unwrap();
+    let second = db
+        .store
+        .claim("w2", 1, &kinds, lease, 100)
+        .await
+        .unwrap()
+        .remove(0);
+    async fn write(
+        store: &dyn Store,
+        lease: &sgp_import_core::store::Lease,
+        customers: &[SgpCustomer],
+    ) -> Result<sgp_import_core::store::PageCounts, StoreError> {
+        let page = PageWrite {
+            lease,
+            offset: 0,
+            customers,
+            errors: &[],
+            progress: &JobProgress::default(),
+            checkpoint: &serde_json::Value::Null,
+        };
+        store.import_page(&page).await
+    }
+    assert!(matches!(
+        write(db.store.as_ref(), &first.lease, &customers).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert_eq!(h.customers().await, 0, "the stale attempt wrote nothing");
+    let counts = write(db.store.as_ref(), &second.lease, &customers)
+        .await
+        .unwrap();
+    assert_eq!(counts.created, 5);
+    assert_eq!(h.customers().await, 5);
 }
