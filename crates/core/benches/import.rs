@@ -196,6 +196,8 @@ async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) ->
                     errors: &[],
                     progress: &progress,
                     checkpoint: &checkpoint,
+                    log: None,
+                    log_cap: 100,
                 })
                 .await
                 .unwrap();

@@ -17,7 +17,7 @@ use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
     ContractStatus, CustomerPage, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE,
 };
-use crate::store::{PageWrite, StoreError};
+use crate::store::{PageCounts, PageWrite, StoreError};
 
 pub const IMPORT_KIND: &str = "sgp_import";
 
@@ -309,6 +309,34 @@ impl Run {
         }
         next.last_keys = keys;
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
+        let page_number = next.pages;
+        let log = |counts: &PageCounts| {
+            let mut line = format!(
+                "Página {page_number} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
+                offset + 1,
+                offset + received,
+                total.map(|t| format!(" de {t}")).unwrap_or_default(),
+                counts.created,
+                counts.updated,
+                counts.unchanged,
+            );
+            if counts.failed > 0 {
+                line.push_str(&format!(", {} com erro", counts.failed));
+            }
+            line.push('.');
+            let mut lines = vec![(LogLevel::Info, line)];
+            lines.extend(errors.iter().map(|e| {
+                (
+                    LogLevel::Warn,
+                    format!(
+                        "Cliente {} não importado: {}",
+                        e.key.as_deref().unwrap_or("sem chave"),
+                        e.reason
+                    ),
+                )
+            }));
+            lines
+        };
         let write = PageWrite {
             lease: self.ctx.lease(),
             offset,
@@ -316,6 +344,8 @@ impl Run {
             errors: &errors,
             progress: &progress,
             checkpoint: &checkpoint,
+            log: Some(&log),
+            log_cap: self.ctx.log_cap(),
         };
         let counts = match self.ctx.store().import_page(&write).await {
             Ok(c) => c,
@@ -337,33 +367,6 @@ impl Run {
             ..progress
         };
         self.checkpoint = next;
-        let mut line = format!(
-            "Página {} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
-            self.checkpoint.pages,
-            offset + 1,
-            offset + received,
-            total.map(|t| format!(" de {t}")).unwrap_or_default(),
-            counts.created,
-            counts.updated,
-            counts.unchanged,
-        );
-        if counts.failed > 0 {
-            line.push_str(&format!(", {} com erro", counts.failed));
-        }
-        line.push('.');
-        self.ctx.log(LogLevel::Info, line).await;
-        for e in &errors {
-            self.ctx
-                .log(
-                    LogLevel::Warn,
-                    format!(
-                        "Cliente {} não importado: {}",
-                        e.key.as_deref().unwrap_or("sem chave"),
-                        e.reason
-                    ),
-                )
-                .await;
-        }
         Ok(())
     }
 

@@ -48,6 +48,11 @@ impl JobContext {
         &self.job.lease
     }
 
+    /// How many log lines a job keeps.
+    pub fn log_cap(&self) -> u32 {
+        self.log_cap
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::jobs::Lease;
 use super::StoreError;
-use crate::model::{ImportRowError, JobId, JobProgress, StoredCustomer, TenantId};
+use crate::model::{ImportRowError, JobId, JobProgress, LogLevel, StoredCustomer, TenantId};
 use crate::sgp::{RowError, SgpContract, SgpCustomer};
 
 /// One page of an import, ready to store.
@@ -25,7 +25,14 @@ pub struct PageWrite<'a> {
     /// unchanged or failed.
     pub progress: &'a JobProgress,
     pub checkpoint: &'a Value,
+    /// The page's log lines, made from what it did, written in the same
+    /// transaction (kept within `log_cap` lines per job).
+    pub log: Option<&'a PageLog<'a>>,
+    pub log_cap: u32,
 }
+
+/// Makes a page's log lines from its counts.
+pub type PageLog<'a> = dyn Fn(&PageCounts) -> Vec<(LogLevel, String)> + Send + Sync + 'a;
 
 /// What one page did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -141,6 +141,13 @@ impl Imports for PgStore {
         .bind(lease.job.0)
         .execute(&mut *tx)
         .await?;
+        if let Some(log) = page.log {
+            let lines: Vec<_> = log(&counts)
+                .into_iter()
+                .map(|(level, line)| (lease.job, level, line))
+                .collect();
+            Self::logs_in(&mut tx, now, &lines, page.log_cap).await?;
+        }
         tx.commit().await?;
         Ok(counts)
     }

@@ -126,6 +126,13 @@ impl Imports for SqliteStore {
         if held.rows_affected() == 0 {
             return Err(StoreError::LeaseLost(lease.job));
         }
+        if let Some(log) = page.log {
+            let lines: Vec<_> = log(&counts)
+                .into_iter()
+                .map(|(level, line)| (lease.job, level, line))
+                .collect();
+            Self::logs_in(&mut tx, now, &lines, page.log_cap).await?;
+        }
         tx.commit().await?;
         Ok(counts)
     }

@@ -710,6 +710,8 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
             errors: &[],
             progress: &JobProgress::default(),
             checkpoint: &serde_json::Value::Null,
+            log: None,
+            log_cap: 100,
         };
         store.import_page(&page).await
     }
