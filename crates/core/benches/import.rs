@@ -184,7 +184,12 @@ async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) ->
         }
         let started = Instant::now();
         for page in pages {
-            let customers: Vec<_> = page.customers.into_iter().filter_map(Result::ok).collect();
+            let customers: Vec<_> = page
+                .customers
+                .into_iter()
+                .filter_map(Result::ok)
+                .map(sgp_import_core::store::HashedCustomer::new)
+                .collect();
             stored += customers.len() as u64;
             let progress = sgp_import_core::model::JobProgress::default();
             let checkpoint = json!({ "offset": stored });

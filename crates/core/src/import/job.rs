@@ -15,9 +15,10 @@ use super::params::ImportParams;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
-    ContractStatus, CustomerPage, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE,
+    ContractStatus, CustomerPage, CustomerQuery, RowError, SgpClient, SgpClientConfig, SgpError,
+    PAGE_SIZE,
 };
-use crate::store::{PageCounts, PageWrite, StoreError};
+use crate::store::{HashedCustomer, PageCounts, PageWrite, StoreError};
 
 pub const IMPORT_KIND: &str = "sgp_import";
 
@@ -91,8 +92,37 @@ struct Run {
     processed_at_start: u64,
 }
 
+/// A page as the job stores it: customers hashed, bad rows apart.
+struct Fetched {
+    total: Option<u64>,
+    received: usize,
+    customers: Vec<HashedCustomer>,
+    errors: Vec<RowError>,
+}
+
+impl Fetched {
+    /// Hashing happens here, in the fetching task, while the previous page
+    /// is being written.
+    fn new(page: CustomerPage) -> Self {
+        let mut customers = Vec::with_capacity(page.customers.len());
+        let mut errors = Vec::new();
+        for row in page.customers {
+            match row {
+                Ok(c) => customers.push(HashedCustomer::new(c)),
+                Err(e) => errors.push(e),
+            }
+        }
+        Fetched {
+            total: page.total,
+            received: page.received,
+            customers,
+            errors,
+        }
+    }
+}
+
 /// A page fetch that may have been started ahead of time.
-type Pending = tokio::task::JoinHandle<Result<CustomerPage, SgpError>>;
+type Pending = tokio::task::JoinHandle<Result<Fetched, SgpError>>;
 
 impl Run {
     fn new(ctx: JobContext, params: ImportParams, client: SgpClient) -> Self {
@@ -153,7 +183,7 @@ impl Run {
             for line in notices {
                 ctx.log(LogLevel::Warn, line).await;
             }
-            result
+            result.map(Fetched::new)
         })
     }
 
@@ -206,7 +236,7 @@ impl Run {
             let keys: Vec<String> = page
                 .customers
                 .iter()
-                .filter_map(|c| c.as_ref().ok().map(|c| c.key.to_string()))
+                .map(|c| c.customer.key.to_string())
                 .collect();
             if self.repeats_itself(offset, received, &keys) {
                 self.ctx
@@ -263,18 +293,13 @@ impl Run {
     async fn store_page(
         &mut self,
         offset: u64,
-        page: CustomerPage,
+        page: Fetched,
         keys: Vec<String>,
     ) -> Result<(), JobError> {
         let received = page.received as u64;
-        let mut customers = Vec::with_capacity(page.customers.len());
-        let mut errors = Vec::new();
-        for row in page.customers {
-            match row {
-                Ok(c) => customers.push(c),
-                Err(e) => errors.push(e),
-            }
-        }
+        let Fetched {
+            customers, errors, ..
+        } = page;
         let processed = self.progress.processed + received;
         let total = page.total.map(|t| t.max(processed));
         let elapsed = self.started.elapsed().as_secs_f64();

@@ -18,7 +18,7 @@ use crate::sgp::{RowError, SgpContract, SgpCustomer};
 pub struct PageWrite<'a> {
     pub lease: &'a Lease,
     pub offset: u64,
-    pub customers: &'a [SgpCustomer],
+    pub customers: &'a [HashedCustomer],
     pub errors: &'a [RowError],
     /// The job's progress after this page: the counters are the totals
     /// *before* it; the store adds what the page created, updated, left
@@ -49,16 +49,32 @@ impl PageCounts {
     }
 }
 
+/// A customer with the hash of everything stored about it (its contracts
+/// included), so an unchanged customer is recognised without comparing
+/// columns. Made where the page is fetched, while the previous page is
+/// being written, so the writer does not wait for it.
+pub struct HashedCustomer {
+    pub customer: SgpCustomer,
+    pub hash: String,
+}
+
+impl HashedCustomer {
+    pub fn new(customer: SgpCustomer) -> Self {
+        let hash = digest(&customer);
+        HashedCustomer { customer, hash }
+    }
+}
+
 /// Customers of a page by key, each once (the last copy wins: SGP can
 /// repeat a customer when data shifts between pages).
-pub(crate) fn distinct(customers: &[SgpCustomer]) -> Vec<&SgpCustomer> {
+pub(crate) fn distinct(customers: &[HashedCustomer]) -> Vec<&HashedCustomer> {
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(customers.len());
-    let mut out: Vec<&SgpCustomer> = Vec::with_capacity(customers.len());
+    let mut out: Vec<&HashedCustomer> = Vec::with_capacity(customers.len());
     for c in customers {
-        match at.get(c.key.as_str()) {
+        match at.get(c.customer.key.as_str()) {
             Some(&i) => out[i] = c,
             None => {
-                at.insert(c.key.as_str(), out.len());
+                at.insert(c.customer.key.as_str(), out.len());
                 out.push(c);
             }
         }
@@ -102,29 +118,28 @@ pub(crate) const INTEGRATION_UPSERT: &str = "ON CONFLICT (tenant_id) DO UPDATE S
     last_test_message = NULL, updated_at = excluded.updated_at";
 
 /// Splits a page's customers (each once) into what must be written — new
-/// or changed, with its content hash — and counts new, changed and
-/// unchanged ones, given the hashes already stored for their keys.
+/// or changed — and counts new, changed and unchanged ones, given the
+/// hashes already stored for their keys.
 pub(crate) fn classify<'a>(
-    customers: &[&'a SgpCustomer],
+    customers: &[&'a HashedCustomer],
     existing: &HashMap<String, String>,
     failed: usize,
-) -> (PageCounts, Vec<(&'a SgpCustomer, String)>) {
+) -> (PageCounts, Vec<&'a HashedCustomer>) {
     let mut counts = PageCounts {
         failed: failed as u64,
         ..PageCounts::default()
     };
     let mut changed = Vec::new();
     for c in customers {
-        let hash = customer_hash(c);
-        match existing.get(c.key.as_str()) {
-            Some(h) if *h == hash => counts.unchanged += 1,
+        match existing.get(c.customer.key.as_str()) {
+            Some(h) if *h == c.hash => counts.unchanged += 1,
             Some(_) => {
                 counts.updated += 1;
-                changed.push((*c, hash));
+                changed.push(*c);
             }
             None => {
                 counts.created += 1;
-                changed.push((*c, hash));
+                changed.push(*c);
             }
         }
     }
@@ -135,16 +150,19 @@ pub(crate) fn classify<'a>(
 /// listed under two customers goes with the last), with the row id of the
 /// customer it belongs to.
 pub(crate) fn contract_rows<'a>(
-    changed: &'a [(&'a SgpCustomer, String)],
+    changed: &[&'a HashedCustomer],
     ids: &HashMap<String, i64>,
 ) -> Vec<ContractRow<'a>> {
     let mut seen = std::collections::HashSet::new();
     changed
         .iter()
         .rev()
-        .flat_map(|(c, _)| {
-            let id = ids.get(c.key.as_str()).copied();
-            c.contracts.iter().filter_map(move |k| Some((k, id?)))
+        .flat_map(|c| {
+            let id = ids.get(c.customer.key.as_str()).copied();
+            c.customer
+                .contracts
+                .iter()
+                .filter_map(move |k| Some((k, id?)))
         })
         .filter(|(k, _)| seen.insert(k.key.as_str()))
         .map(|(k, id)| ContractRow::new(k, id))
@@ -155,12 +173,6 @@ fn digest(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let hash = Sha256::digest(&bytes);
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Covers every mapped field of the customer and its contracts, so an
-/// unchanged customer is recognised without comparing columns.
-pub(crate) fn customer_hash(c: &SgpCustomer) -> String {
-    digest(c)
 }
 
 pub(crate) fn contract_hash(c: &SgpContract) -> String {
@@ -194,7 +206,8 @@ pub(crate) struct CustomerRow<'a> {
 }
 
 impl<'a> CustomerRow<'a> {
-    pub(crate) fn new(c: &'a SgpCustomer, hash: &'a str) -> Self {
+    pub(crate) fn new(hashed: &'a HashedCustomer) -> Self {
+        let (c, hash) = (&hashed.customer, hashed.hash.as_str());
         let a = &c.address;
         CustomerRow {
             k: &c.key,

@@ -22,7 +22,7 @@ pub mod sqlite;
 mod sqlite_imports;
 
 pub use error::StoreError;
-pub use imports::{Imports, IntegrationRecord, PageCounts, PageWrite};
+pub use imports::{HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite};
 pub use jobs::{
     ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued,
 };

@@ -41,7 +41,7 @@ impl Imports for PgStore {
         }
 
         let customers = imports::distinct(page.customers);
-        let keys: Vec<&str> = customers.iter().map(|c| c.key.as_str()).collect();
+        let keys: Vec<&str> = customers.iter().map(|c| c.customer.key.as_str()).collect();
         let existing: HashMap<String, String> = sqlx::query(
             "SELECT sgp_key, content_hash FROM customers WHERE tenant_id = $1 AND sgp_key = ANY($2)",
         )
@@ -58,7 +58,7 @@ impl Imports for PgStore {
         if !changed.is_empty() {
             let rows: Vec<_> = changed
                 .iter()
-                .map(|(c, h)| imports::CustomerRow::new(c, h))
+                .map(|c| imports::CustomerRow::new(c))
                 .collect();
             let batch = sqlx::types::Json(&rows);
             let ids: HashMap<String, i64> = sqlx::query(&format!(

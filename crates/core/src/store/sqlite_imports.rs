@@ -21,7 +21,7 @@ impl Imports for SqliteStore {
         let now = to_millis(self.clock.now());
         let mut tx = self.pool.begin().await?;
         let customers = imports::distinct(page.customers);
-        let keys = json_rows(customers.iter().map(|c| c.key.as_str().into()));
+        let keys = json_rows(customers.iter().map(|c| c.customer.key.as_str().into()));
         let existing: HashMap<String, String> = sqlx::query(
             "SELECT sgp_key, content_hash FROM customers \
              WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
@@ -37,7 +37,7 @@ impl Imports for SqliteStore {
         if !changed.is_empty() {
             let rows: Vec<_> = changed
                 .iter()
-                .map(|(c, h)| imports::CustomerRow::new(c, h))
+                .map(|c| imports::CustomerRow::new(c))
                 .collect();
             let batch = imports::json_array(&rows);
             let ids: HashMap<String, i64> = sqlx::query(&format!(

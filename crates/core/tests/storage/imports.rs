@@ -667,9 +667,10 @@ async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
 }
 
 async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
-    use sgp_import_core::store::{KindLimit, NewJob, PageWrite, StoreError};
+    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob, PageWrite, StoreError};
     let h = harness(db, FakeConfig::new(5)).await;
-    let customers: Vec<SgpCustomer> = (0..5).map(|i| h.expected(i)).collect();
+    let customers: Vec<HashedCustomer> =
+        (0..5).map(|i| HashedCustomer::new(h.expected(i))).collect();
     db.store
         .enqueue(NewJob::new(
             h.tenant.id,
@@ -701,7 +702,7 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
     async fn write(
         store: &dyn Store,
         lease: &sgp_import_core::store::Lease,
-        customers: &[SgpCustomer],
+        customers: &[HashedCustomer],
     ) -> Result<sgp_import_core::store::PageCounts, StoreError> {
         let page = PageWrite {
             lease,
