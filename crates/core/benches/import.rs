@@ -12,7 +12,10 @@
 //! - the database side alone: pages fetched ahead off the clock, then
 //!   stored one transaction per page as the job does.
 //!
-//! Each phase prints its peak RSS (the peak is reset between phases).
+//! Each phase prints its peak RSS (the peak is reset between phases). The
+//! import into an empty database is then repeated BENCH_ROUNDS times
+//! (default 3) in fresh databases, and the median printed: single runs on
+//! a busy 2-core machine vary by a fifth.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -248,7 +251,8 @@ async fn import(
     (secs, summary.progress)
 }
 
-async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64) {
+/// All phases on one database; returns the import's customers/s.
+async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64) -> f64 {
     println!("\n## {name}");
     let settings = DatabaseSettings {
         url: url.clone(),
@@ -301,6 +305,7 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
         .unwrap();
     reset_peak();
     let (secs, p) = import(&store, &service, &integrations, t.id, "primeira").await;
+    let import_rate = p.processed as f64 / secs;
     println!(
         "import: {} customers ({} created) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
         p.processed,
@@ -330,6 +335,53 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
     );
 
     store.close().await;
+    import_rate
+}
+
+/// Only the import, into an empty database.
+async fn import_only(url: DatabaseUrl, fake: &FakeSgp) -> f64 {
+    let settings = DatabaseSettings {
+        url,
+        max_connections: 8,
+        connect_timeout: Duration::from_secs(10),
+    };
+    let store = sgp_import_core::store::connect(&settings, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+    let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
+    let service = ImportService::new(
+        store.clone(),
+        integrations.clone(),
+        SgpClientConfig::default(),
+    );
+    let t = store
+        .ensure_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
+        .await
+        .unwrap();
+    let creds = fake.config().credentials;
+    integrations
+        .save(
+            t.id,
+            &IntegrationInput::token(fake.url(), creds.app, creds.token),
+        )
+        .await
+        .unwrap();
+    let (secs, p) = import(&store, &service, &integrations, t.id, "rodada").await;
+    store.close().await;
+    p.processed as f64 / secs
+}
+
+fn summary(name: &str, rates: &mut [f64]) {
+    let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{name}: import into an empty database, {} rounds: {} customers/s; median {:.0}",
+        rates.len(),
+        shown.join(", "),
+        rates[rates.len() / 2]
+    );
 }
 
 #[tokio::main]
@@ -342,34 +394,46 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("sgp-import-bench-import-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sqlite = DatabaseUrl::parse(&format!("sqlite://{}/import.db", dir.display())).unwrap();
-    bench_one("SQLite", sqlite, &fake, customers).await;
+    let rounds = env_number("BENCH_ROUNDS", 3).max(1);
+    let sqlite =
+        |n: u64| DatabaseUrl::parse(&format!("sqlite://{}/import-{n}.db", dir.display())).unwrap();
+    let mut sqlite_rates = vec![bench_one("SQLite", sqlite(1), &fake, customers).await];
+    for n in 2..=rounds {
+        sqlite_rates.push(import_only(sqlite(n), &fake).await);
+    }
     let _ = std::fs::remove_dir_all(&dir);
+    let mut pg_rates = Vec::new();
 
     match std::env::var("BENCH_DATABASE_URL") {
         Ok(admin) => {
-            let name = format!("bench_import_{}", std::process::id());
             let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&name);
-            bench_one(
-                "PostgreSQL",
-                DatabaseUrl::parse(url.as_str()).unwrap(),
-                &fake,
-                customers,
-            )
-            .await;
-            let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(&mut c)
-                .await;
+            for n in 1..=rounds {
+                let name = format!("bench_import_{}_{n}", std::process::id());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                let mut url = url::Url::parse(&admin).unwrap();
+                url.set_path(&name);
+                let url = DatabaseUrl::parse(url.as_str()).unwrap();
+                pg_rates.push(if n == 1 {
+                    bench_one("PostgreSQL", url, &fake, customers).await
+                } else {
+                    import_only(url, &fake).await
+                });
+                let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
         }
         Err(_) => {
             println!("\n(PostgreSQL skipped: BENCH_DATABASE_URL not set; scripts/bench.sh sets it)")
         }
+    }
+    println!();
+    summary("SQLite", &mut sqlite_rates);
+    if !pg_rates.is_empty() {
+        summary("PostgreSQL", &mut pg_rates);
     }
     fake.stop().await;
 }

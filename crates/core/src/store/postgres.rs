@@ -184,7 +184,8 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let over = sqlx::query(
             "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
-             FROM jobs j WHERE j.id = ANY($1) AND j.log_count > $2",
+             FROM unnest($1::uuid[]) AS k(id) JOIN jobs j ON j.id = k.id \
+             WHERE j.log_count > $2",
         )
         .bind(jobs)
         .bind(i64::from(cap))

@@ -43,7 +43,12 @@ impl Imports for PgStore {
         let customers = imports::distinct(page.customers);
         let keys: Vec<&str> = customers.iter().map(|c| c.customer.key.as_str()).collect();
         let existing: HashMap<String, String> = sqlx::query(
-            "SELECT sgp_key, content_hash FROM customers WHERE tenant_id = $1 AND sgp_key = ANY($2)",
+            // A join on the page's keys, not `sgp_key = ANY($2)`: for that,
+            // the cached generic plan guessed a large share of the table and
+            // scanned it (26 ms a page at 200,000 customers); a join probes
+            // the (tenant_id, sgp_key) index once per key whatever the plan.
+            "SELECT c.sgp_key, c.content_hash FROM unnest($2::text[]) AS k(key) \
+             JOIN customers c ON c.tenant_id = $1 AND c.sgp_key = k.key",
         )
         .bind(lease.tenant.0)
         .bind(&keys)
@@ -158,7 +163,8 @@ impl Imports for PgStore {
         keys: &[String],
     ) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM customers WHERE tenant_id = $1 AND sgp_key = ANY($2)",
+            "SELECT count(*) FROM unnest($2::text[]) AS k(key) \
+             JOIN customers c ON c.tenant_id = $1 AND c.sgp_key = k.key",
         )
         .bind(tenant.0)
         .bind(keys)
