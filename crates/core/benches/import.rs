@@ -251,95 +251,11 @@ async fn import(
     (secs, summary.progress)
 }
 
-/// All phases on one database; returns the import's customers/s.
-async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64) -> f64 {
-    println!("\n## {name}");
-    let settings = DatabaseSettings {
-        url: url.clone(),
-        max_connections: 8,
-        connect_timeout: Duration::from_secs(10),
-    };
-    let store = sgp_import_core::store::connect(&settings, Arc::new(SystemClock))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
-    let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
-    let service = ImportService::new(
-        store.clone(),
-        integrations.clone(),
-        SgpClientConfig::default(),
-    );
-
-    reset_peak();
-    let (pages, fetched, secs) = fetch_only(fake).await;
-    println!(
-        "fetch only: {pages} pages, {fetched} customers in {secs:.2} s = {:.0} pages/s ({:.0} customers/s); peak RSS {:.0} MB",
-        pages as f64 / secs,
-        fetched as f64 / secs,
-        peak_mb()
-    );
-
-    let plain = store
-        .ensure_tenant(&TenantSlug::parse("plain").unwrap(), "Plain")
-        .await
-        .unwrap();
-    reset_peak();
-    let secs = insert_only(&url, plain.id, customers).await;
-    println!(
-        "insert only: {customers} plain rows, 100 per transaction, in {secs:.2} s = {:.0} rows/s",
-        customers as f64 / secs
-    );
-
-    let t = store
-        .ensure_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
-        .await
-        .unwrap();
-    let creds = fake.config().credentials;
-    integrations
-        .save(
-            t.id,
-            &IntegrationInput::token(fake.url(), creds.app, creds.token),
-        )
-        .await
-        .unwrap();
-    reset_peak();
-    let (secs, p) = import(&store, &service, &integrations, t.id, "primeira").await;
-    let import_rate = p.processed as f64 / secs;
-    println!(
-        "import: {} customers ({} created) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
-        p.processed,
-        p.created,
-        p.processed as f64 / secs,
-        peak_mb()
-    );
-    reset_peak();
-    let (secs, p) = import(&store, &service, &integrations, t.id, "segunda").await;
-    println!(
-        "re-import: {} customers ({} unchanged) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
-        p.processed,
-        p.unchanged,
-        p.processed as f64 / secs,
-        peak_mb()
-    );
-    let only = store
-        .ensure_tenant(&TenantSlug::parse("store-only").unwrap(), "Store only")
-        .await
-        .unwrap();
-    reset_peak();
-    let (n, secs) = store_only(&store, fake, only.id).await;
-    println!(
-        "store only: {n} customers stored page by page (fetched ahead) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
-        n as f64 / secs,
-        peak_mb()
-    );
-
-    store.close().await;
-    import_rate
-}
-
-/// Only the import, into an empty database.
-async fn import_only(url: DatabaseUrl, fake: &FakeSgp) -> f64 {
+/// A migrated database with a provider whose integration points at the fake.
+async fn setup(
+    url: DatabaseUrl,
+    fake: &FakeSgp,
+) -> (Arc<dyn Store>, Arc<Integrations>, ImportService, TenantId) {
     let settings = DatabaseSettings {
         url,
         max_connections: 8,
@@ -368,7 +284,73 @@ async fn import_only(url: DatabaseUrl, fake: &FakeSgp) -> f64 {
         )
         .await
         .unwrap();
-    let (secs, p) = import(&store, &service, &integrations, t.id, "rodada").await;
+    (store, integrations, service, t.id)
+}
+
+/// All phases on one database; returns the import's customers/s.
+async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64) -> f64 {
+    println!("\n## {name}");
+    let (store, integrations, service, tenant) = setup(url.clone(), fake).await;
+
+    reset_peak();
+    let (pages, fetched, secs) = fetch_only(fake).await;
+    println!(
+        "fetch only: {pages} pages, {fetched} customers in {secs:.2} s = {:.0} pages/s ({:.0} customers/s); peak RSS {:.0} MB",
+        pages as f64 / secs,
+        fetched as f64 / secs,
+        peak_mb()
+    );
+
+    let plain = store
+        .ensure_tenant(&TenantSlug::parse("plain").unwrap(), "Plain")
+        .await
+        .unwrap();
+    reset_peak();
+    let secs = insert_only(&url, plain.id, customers).await;
+    println!(
+        "insert only: {customers} plain rows, 100 per transaction, in {secs:.2} s = {:.0} rows/s",
+        customers as f64 / secs
+    );
+
+    reset_peak();
+    let (secs, p) = import(&store, &service, &integrations, tenant, "primeira").await;
+    let import_rate = p.processed as f64 / secs;
+    println!(
+        "import: {} customers ({} created) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        p.processed,
+        p.created,
+        p.processed as f64 / secs,
+        peak_mb()
+    );
+    reset_peak();
+    let (secs, p) = import(&store, &service, &integrations, tenant, "segunda").await;
+    println!(
+        "re-import: {} customers ({} unchanged) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        p.processed,
+        p.unchanged,
+        p.processed as f64 / secs,
+        peak_mb()
+    );
+    let only = store
+        .ensure_tenant(&TenantSlug::parse("store-only").unwrap(), "Store only")
+        .await
+        .unwrap();
+    reset_peak();
+    let (n, secs) = store_only(&store, fake, only.id).await;
+    println!(
+        "store only: {n} customers stored page by page (fetched ahead) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        n as f64 / secs,
+        peak_mb()
+    );
+
+    store.close().await;
+    import_rate
+}
+
+/// Only the import, into an empty database.
+async fn import_only(url: DatabaseUrl, fake: &FakeSgp) -> f64 {
+    let (store, integrations, service, tenant) = setup(url, fake).await;
+    let (secs, p) = import(&store, &service, &integrations, tenant, "rodada").await;
     store.close().await;
     p.processed as f64 / secs
 }
