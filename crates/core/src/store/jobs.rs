@@ -249,16 +249,7 @@ mod guard_tests {
     /// start from, so it admits the same rows as `IN (sources)`.
     #[test]
     fn guards_admit_exactly_the_source_statuses() {
-        for event in [
-            JobEvent::Claim,
-            JobEvent::Complete,
-            JobEvent::Fail,
-            JobEvent::ScheduleRetry,
-            JobEvent::RequestCancel,
-            JobEvent::Stopped,
-            JobEvent::Release,
-            JobEvent::Rerun,
-        ] {
+        for event in JobEvent::ALL {
             let guard = sql::event_guard("status", event);
             for status in JobStatus::ALL {
                 let excluded = guard.contains(&format!("'{}'", status.as_str()));

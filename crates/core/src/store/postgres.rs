@@ -208,17 +208,6 @@ impl PgStore {
         Ok(())
     }
 
-    /// Jobs among `rows` (with a `log_count` column) whose log went over `cap`.
-    fn over_cap(rows: &[sqlx::postgres::PgRow], cap: u32) -> Result<Vec<uuid::Uuid>, StoreError> {
-        let mut over = Vec::new();
-        for row in rows {
-            if row.int32("log_count")? > i64::from(cap) {
-                over.push(row.uuid("id")?);
-            }
-        }
-        Ok(over)
-    }
-
     const CLAIM_SET: &'static str =
         "status = 'running', attempt = attempt + 1, fence = fence + 1, \
         lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
@@ -425,7 +414,7 @@ impl Store for PgStore {
         let mut rows = self.claim_limited(owner, max, &limited, lease).await?;
         let left = max.saturating_sub(rows.len() as u32);
         rows.extend(self.claim_free(owner, left, &free, lease).await?);
-        let over = Self::over_cap(&rows, log_cap)?;
+        let over = rows::over_cap(&rows, log_cap)?;
         if !over.is_empty() {
             Self::trim_logs(&mut *self.pool.acquire().await?, &over, log_cap).await?;
         }
@@ -754,7 +743,7 @@ impl Store for PgStore {
         for row in &rows {
             recorded.push((JobId(row.uuid("id")?), rows::status(row)?));
         }
-        let over = Self::over_cap(&rows, cap)?;
+        let over = rows::over_cap(&rows, cap)?;
         if !over.is_empty() {
             Self::trim_logs(&mut tx, &over, cap).await?;
         }

@@ -362,3 +362,14 @@ pub(crate) fn integration(row: &impl RowExt) -> Result<IntegrationRecord, StoreE
         last_test_message: row.opt_text("last_test_message")?,
     })
 }
+
+/// Jobs among `rows` (with `id` and `log_count`) whose log went over `cap`.
+pub(crate) fn over_cap<R: RowExt>(rows: &[R], cap: u32) -> Result<Vec<Uuid>, StoreError> {
+    let mut over = Vec::new();
+    for row in rows {
+        if row.int32("log_count")? > i64::from(cap) {
+            over.push(row.uuid("id")?);
+        }
+    }
+    Ok(over)
+}

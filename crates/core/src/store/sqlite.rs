@@ -166,7 +166,7 @@ impl SqliteStore {
         .fetch_all(&mut **tx)
         .await
         .map_err(StoreError::from)
-        .and_then(|rows| Self::over_cap(&rows, cap))?;
+        .and_then(|rows| rows::over_cap(&rows, cap))?;
         let written = Self::insert_log_lines(tx, now, &batch).await?;
         Self::trim_logs(tx, &over, cap).await?;
         Ok(written)
@@ -190,17 +190,6 @@ impl SqliteStore {
         .execute(&mut **tx)
         .await?
         .rows_affected())
-    }
-
-    /// Jobs among `rows` (with `id` and `log_count`) whose log went over `cap`.
-    fn over_cap(rows: &[sqlx::sqlite::SqliteRow], cap: u32) -> Result<Vec<Uuid>, StoreError> {
-        let mut over = Vec::new();
-        for row in rows {
-            if row.int32("log_count")? > i64::from(cap) {
-                over.push(row.uuid("id")?);
-            }
-        }
-        Ok(over)
     }
 
     /// Keeps the logs of these jobs within `cap`, dropping lines from the
@@ -307,7 +296,7 @@ impl SqliteStore {
             ]));
         }
         Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
-        Self::trim_logs(tx, &Self::over_cap(&rows, log_cap)?, log_cap).await?;
+        Self::trim_logs(tx, &rows::over_cap(&rows, log_cap)?, log_cap).await?;
         rows.iter().map(rows::claimed).collect()
     }
 }
@@ -760,7 +749,7 @@ impl Store for SqliteStore {
                 }),
         );
         Self::insert_log_lines(&mut tx, now, &lines).await?;
-        Self::trim_logs(&mut tx, &Self::over_cap(&rows, cap)?, cap).await?;
+        Self::trim_logs(&mut tx, &rows::over_cap(&rows, cap)?, cap).await?;
         tx.commit().await?;
         Ok(recorded)
     }
