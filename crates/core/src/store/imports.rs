@@ -56,12 +56,19 @@ impl PageCounts {
 pub struct HashedCustomer {
     pub customer: SgpCustomer,
     pub hash: String,
+    /// One per contract, in order: only a changed contract is rewritten.
+    pub contract_hashes: Vec<String>,
 }
 
 impl HashedCustomer {
     pub fn new(customer: SgpCustomer) -> Self {
         let hash = digest(&customer);
-        HashedCustomer { customer, hash }
+        let contract_hashes = customer.contracts.iter().map(digest).collect();
+        HashedCustomer {
+            customer,
+            hash,
+            contract_hashes,
+        }
     }
 }
 
@@ -162,10 +169,11 @@ pub(crate) fn contract_rows<'a>(
             c.customer
                 .contracts
                 .iter()
-                .filter_map(move |k| Some((k, id?)))
+                .zip(&c.contract_hashes)
+                .filter_map(move |(k, h)| Some((k, h, id?)))
         })
-        .filter(|(k, _)| seen.insert(k.key.as_str()))
-        .map(|(k, id)| ContractRow::new(k, id))
+        .filter(|(k, _, _)| seen.insert(k.key.as_str()))
+        .map(|(k, h, id)| ContractRow::new(k, h, id))
         .collect()
 }
 
@@ -173,10 +181,6 @@ fn digest(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let hash = Sha256::digest(&bytes);
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn contract_hash(c: &SgpContract) -> String {
-    digest(c)
 }
 
 /// A customer as one JSON object of the set-based upsert. Serialised
@@ -241,11 +245,11 @@ pub(crate) struct ContractRow<'a> {
     sr: Option<&'a str>,
     s: Option<String>,
     sv: &'a [crate::sgp::customer::SgpService],
-    h: String,
+    h: &'a str,
 }
 
 impl<'a> ContractRow<'a> {
-    pub(crate) fn new(c: &'a SgpContract, customer_id: i64) -> Self {
+    pub(crate) fn new(c: &'a SgpContract, hash: &'a str, customer_id: i64) -> Self {
         ContractRow {
             k: &c.key,
             cid: customer_id,
@@ -253,7 +257,7 @@ impl<'a> ContractRow<'a> {
             sr: c.status_raw.as_deref(),
             s: c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
             sv: &c.services,
-            h: contract_hash(c),
+            h: hash,
         }
     }
 }
