@@ -99,6 +99,22 @@ const LOG_FORMAT: Key = Key {
     path: "log.format",
     env: &["LOG_FORMAT"],
 };
+const SESSION_IDLE: Key = Key {
+    path: "auth.session_idle_minutes",
+    env: &["SESSION_IDLE_MINUTES"],
+};
+const SESSION_MAX: Key = Key {
+    path: "auth.session_max_hours",
+    env: &["SESSION_MAX_HOURS"],
+};
+const LOGIN_MAX_FAILURES: Key = Key {
+    path: "auth.max_failures_per_account",
+    env: &["LOGIN_MAX_FAILURES"],
+};
+const LOGIN_MAX_FAILURES_IP: Key = Key {
+    path: "auth.max_failures_per_address",
+    env: &["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+};
 const DEMO: Key = Key {
     path: "demo.enabled",
     env: &["DEMO"],
@@ -121,6 +137,10 @@ const ALL_KEYS: &[&Key] = &[
     &SGP_REQUEST_TIMEOUT,
     &SGP_RETRIES,
     &SECRET_KEY,
+    &SESSION_IDLE,
+    &SESSION_MAX,
+    &LOGIN_MAX_FAILURES,
+    &LOGIN_MAX_FAILURES_IP,
     &LOG_FILTER,
     &LOG_FORMAT,
     &DEMO,
@@ -148,6 +168,34 @@ pub struct Settings {
     /// Seeds a demo provider whose integration points at an embedded fake SGP.
     pub demo: bool,
     pub demo_sgp: DemoSettings,
+    pub auth: AuthSettings,
+}
+
+/// Sessions and login throttling.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub session_max: Duration,
+    /// Failed logins of one account within `failure_window` before
+    /// further attempts are refused.
+    pub max_failures_per_account: u32,
+    /// The same, from one address (many accounts tried).
+    pub max_failures_per_address: u32,
+    pub failure_window: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            session_idle: Duration::from_secs(8 * 3600),
+            session_max: Duration::from_secs(7 * 24 * 3600),
+            max_failures_per_account: 5,
+            max_failures_per_address: 20,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -510,7 +558,32 @@ impl Settings {
             whole_number(0, 60_000)(s).map(Duration::from_millis)
         })?;
 
+        let auth_defaults = AuthSettings::default();
+        let session_idle = src.value(&SESSION_IDLE, auth_defaults.session_idle, |s| {
+            whole_number(1, 30 * 24 * 60)(s).map(|m| Duration::from_secs(m * 60))
+        })?;
+        let session_max = src.value(&SESSION_MAX, auth_defaults.session_max, |s| {
+            whole_number(1, 90 * 24)(s).map(|h| Duration::from_secs(h * 3600))
+        })?;
+        let max_failures_per_account = src.value(
+            &LOGIN_MAX_FAILURES,
+            auth_defaults.max_failures_per_account as u64,
+            whole_number(1, 1000),
+        )? as u32;
+        let max_failures_per_address = src.value(
+            &LOGIN_MAX_FAILURES_IP,
+            auth_defaults.max_failures_per_address as u64,
+            whole_number(1, 100_000),
+        )? as u32;
+
         Ok(Settings {
+            auth: AuthSettings {
+                session_idle,
+                session_max,
+                max_failures_per_account,
+                max_failures_per_address,
+                failure_window: auth_defaults.failure_window,
+            },
             server: ServerSettings {
                 addr,
                 shutdown_grace,

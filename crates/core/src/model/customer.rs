@@ -46,3 +46,12 @@ pub struct ImportRowError {
     pub reason: String,
     pub page_offset: Option<u64>,
 }
+
+/// A page of the customers list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerPage {
+    pub customers: Vec<StoredCustomer>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}

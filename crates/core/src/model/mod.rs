@@ -1,12 +1,14 @@
 //! Types that travel between server and browser: serde only, no I/O.
 
+mod account;
 mod customer;
 mod job;
 mod job_state;
 mod job_status;
 mod tenant;
 
-pub use customer::{ImportRowError, StoredContract, StoredCustomer};
+pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
+pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer};
 pub use job::{
     JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };

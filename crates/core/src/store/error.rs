@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The row asked for does not exist (for this tenant).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A row with the same unique key exists already.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
     /// The caller no longer holds the job's current attempt (its lease
     /// expired and the job was rescued, cancelled, or claimed again).
     #[error("lease lost on job {0}")]
@@ -40,4 +43,12 @@ pub(crate) fn connect_reason(e: &sqlx::Error) -> String {
         source = cause.source();
     }
     reason.replace('\n', " ")
+}
+
+/// Maps a unique-key violation to [`StoreError::Conflict`].
+pub(crate) fn conflict_on_unique(e: sqlx::Error, what: &'static str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(e),
+    }
 }

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 
 use super::jobs::Lease;
 use super::StoreError;
-use crate::model::{ImportRowError, JobId, JobProgress, LogLevel, StoredCustomer, TenantId};
+use crate::model::{
+    CustomerPage, ImportRowError, JobId, JobProgress, LogLevel, StoredCustomer, TenantId,
+};
 use crate::sgp::{RowError, SgpContract, SgpCustomer};
 
 /// One page of an import, ready to store.
@@ -284,6 +286,51 @@ pub struct IntegrationRecord {
     pub last_test_message: Option<String>,
 }
 
+/// Which customers the customers page asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerFilter {
+    /// Part of the name, or the start of the CPF/CNPJ (punctuation ignored).
+    pub search: Option<String>,
+    /// Only customers with a contract in this status (`ativo`, ...).
+    pub contract_status: Option<String>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// How a search text matches: a LIKE pattern (with `\` as escape) on the
+/// name, or on the CPF/CNPJ digits when the text is a document's start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CustomerSearch {
+    Name(String),
+    Document(String),
+}
+
+impl CustomerFilter {
+    pub(crate) fn search(&self) -> Option<CustomerSearch> {
+        let text = self.search.as_deref()?.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let looks_like_document = digits.len() >= 3
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/' | ' '));
+        if looks_like_document {
+            return Some(CustomerSearch::Document(format!("{digits}%")));
+        }
+        let mut pattern = String::from("%");
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Some(CustomerSearch::Name(pattern))
+    }
+}
+
 /// What imports need from storage; every [`super::Store`] has it.
 #[async_trait]
 pub trait Imports: Send + Sync {
@@ -323,6 +370,13 @@ pub trait Imports: Send + Sync {
         tenant: TenantId,
         sgp_key: &str,
     ) -> Result<Option<StoredCustomer>, StoreError>;
+
+    /// A page of the tenant's customers, by name, each with its contracts.
+    async fn list_customers(
+        &self,
+        tenant: TenantId,
+        filter: &CustomerFilter,
+    ) -> Result<CustomerPage, StoreError>;
 
     /// Creates or replaces the tenant's SGP connection.
     async fn save_integration(

@@ -12,17 +12,23 @@ use crate::model::{
     TenantId, TenantOverview, TenantSlug,
 };
 
+pub mod accounts;
 mod error;
 pub mod imports;
 pub mod jobs;
 pub mod postgres;
+mod postgres_accounts;
 mod postgres_imports;
 mod rows;
 pub mod sqlite;
+mod sqlite_accounts;
 mod sqlite_imports;
 
+pub use accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
 pub use error::StoreError;
-pub use imports::{HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite};
+pub use imports::{
+    CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,
+};
 pub use jobs::{
     ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome, Rescued,
 };
@@ -43,7 +49,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Imports + Send + Sync + 'static {
+pub trait Store: Imports + Accounts + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; safe to run again.

@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 
-use super::imports::{self, Imports, IntegrationRecord, PageCounts, PageWrite};
+use super::imports::{
+    self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
+};
 use super::jobs::sql;
 use super::postgres::PgStore;
 use super::rows::{self, RowExt};
 use super::StoreError;
-use crate::model::{ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
 
 /// Dates read back as `YYYY-MM-DD` text, as SQLite stores them.
 const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
@@ -236,6 +238,59 @@ impl Imports for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows::stored_customer(&row, &contracts).map(Some)
+    }
+
+    async fn list_customers(
+        &self,
+        tenant: TenantId,
+        filter: &CustomerFilter,
+    ) -> Result<CustomerPage, StoreError> {
+        let (name, document) = match filter.search() {
+            Some(CustomerSearch::Name(p)) => (Some(p), None),
+            Some(CustomerSearch::Document(p)) => (None, Some(p)),
+            None => (None, None),
+        };
+        let filter_sql = "tenant_id = $1 AND ($2::text IS NULL OR name ILIKE $2) \
+            AND ($3::text IS NULL OR cpf_cnpj LIKE $3) \
+            AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contracts c \
+                WHERE c.customer_id = customers.id AND c.status = $4))";
+        let total: i64 = sqlx::query(&format!(
+            "SELECT count(*) AS n FROM customers WHERE {filter_sql}"
+        ))
+        .bind(tenant.0)
+        .bind(&name)
+        .bind(&document)
+        .bind(&filter.contract_status)
+        .fetch_one(&self.pool)
+        .await?
+        .int("n")?;
+        let customers = sqlx::query(&format!(
+            "SELECT {CUSTOMER_SELECT} FROM customers WHERE {filter_sql} \
+             ORDER BY name, id LIMIT $5 OFFSET $6"
+        ))
+        .bind(tenant.0)
+        .bind(&name)
+        .bind(&document)
+        .bind(&filter.contract_status)
+        .bind(i64::from(filter.limit))
+        .bind(filter.offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids = customers
+            .iter()
+            .map(|r| r.int("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let contracts = sqlx::query(
+            "SELECT customer_id, sgp_key, status, status_raw, \
+                to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services \
+             FROM contracts WHERE tenant_id = $1 AND customer_id = ANY($2) \
+             ORDER BY customer_id, sgp_key",
+        )
+        .bind(tenant.0)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::customer_page(&customers, contracts, total, filter.limit, filter.offset)
     }
 
     async fn save_integration(

@@ -12,9 +12,9 @@ use super::imports::IntegrationRecord;
 use super::jobs::{ClaimedJob, JobFilter, Lease};
 use super::StoreError;
 use crate::model::{
-    ImportRowError, JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    LogLine, StatusCounts, StoredContract, StoredCustomer, Tenant, TenantId, TenantOverview,
-    TenantSlug,
+    ApiTokenInfo, CustomerPage, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress,
+    JobStatus, JobSummary, LogLevel, LogLine, Role, StatusCounts, StoredContract, StoredCustomer,
+    Tenant, TenantId, TenantOverview, TenantSlug, User, UserId,
 };
 
 pub(crate) trait RowExt {
@@ -29,6 +29,7 @@ pub(crate) trait RowExt {
     fn text(&self, col: &str) -> Result<String, StoreError>;
     fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError>;
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError>;
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn opt_bool(&self, col: &str) -> Result<Option<bool>, StoreError>;
 }
@@ -76,6 +77,9 @@ impl RowExt for SqliteRow {
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
         Ok(self.try_get(col)?)
     }
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.try_get(col)?)
+    }
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.try_get(col)?)
     }
@@ -113,6 +117,9 @@ impl RowExt for PgRow {
         Ok(self.try_get(col)?)
     }
     fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
         Ok(self.try_get(col)?)
     }
     fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -329,6 +336,37 @@ pub(crate) fn stored_customer<R: RowExt>(
     })
 }
 
+/// A page of customers; `contracts` are the page's contract rows (with
+/// `customer_id`), in display order.
+pub(crate) fn customer_page<R: RowExt>(
+    customers: &[R],
+    contracts: Vec<R>,
+    total: i64,
+    limit: u32,
+    offset: u64,
+) -> Result<CustomerPage, StoreError> {
+    let mut by_customer: std::collections::HashMap<i64, Vec<R>> = Default::default();
+    for row in contracts {
+        by_customer
+            .entry(row.int("customer_id")?)
+            .or_default()
+            .push(row);
+    }
+    let customers = customers
+        .iter()
+        .map(|row| {
+            let own = by_customer.remove(&row.int("id")?).unwrap_or_default();
+            stored_customer(row, &own)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(CustomerPage {
+        customers,
+        total: count(total),
+        limit,
+        offset,
+    })
+}
+
 pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, StoreError> {
     Ok(StoredContract {
         sgp_key: row.text("sgp_key")?,
@@ -372,4 +410,37 @@ pub(crate) fn over_cap<R: RowExt>(rows: &[R], cap: u32) -> Result<Vec<Uuid>, Sto
         }
     }
     Ok(over)
+}
+
+/// The user columns of account queries (`u` is the users table).
+pub(crate) const USER_COLUMNS: &str = "u.id AS user_id, u.tenant_id AS user_tenant, u.email, \
+    u.name AS user_name, u.role, u.disabled_at, u.created_at AS user_created";
+
+pub(crate) fn user(row: &impl RowExt) -> Result<User, StoreError> {
+    let role = row.text("role")?;
+    let email = row.text("email")?;
+    Ok(User {
+        id: UserId(row.uuid("user_id")?),
+        tenant_id: row.opt_uuid("user_tenant")?.map(TenantId),
+        email: Email::parse(&email).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: row.text("user_name")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
+        disabled: row.opt_time("disabled_at")?.is_some(),
+        created_at: row.time("user_created")?,
+    })
+}
+
+pub(crate) const API_TOKEN_COLUMNS: &str =
+    "id, name, tenant_id, created_at, last_used_at, revoked_at";
+
+pub(crate) fn api_token(row: &impl RowExt) -> Result<ApiTokenInfo, StoreError> {
+    Ok(ApiTokenInfo {
+        id: row.uuid("id")?,
+        name: row.text("name")?,
+        tenant_id: row.opt_uuid("tenant_id")?.map(TenantId),
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
 }

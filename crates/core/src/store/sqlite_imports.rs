@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 
-use super::imports::{self, Imports, IntegrationRecord, PageCounts, PageWrite};
+use super::imports::{
+    self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
+};
 use super::jobs::sql;
 use super::rows::{self, RowExt, CUSTOMER_COLUMNS};
 use super::sqlite::{json_rows, to_millis, SqliteStore};
 use super::StoreError;
-use crate::model::{ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
 
 #[async_trait]
 impl Imports for SqliteStore {
@@ -216,6 +218,61 @@ impl Imports for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         rows::stored_customer(&row, &contracts).map(Some)
+    }
+
+    async fn list_customers(
+        &self,
+        tenant: TenantId,
+        filter: &CustomerFilter,
+    ) -> Result<CustomerPage, StoreError> {
+        let (name, document) = match filter.search() {
+            Some(CustomerSearch::Name(p)) => (Some(p), None),
+            Some(CustomerSearch::Document(p)) => (None, Some(p)),
+            None => (None, None),
+        };
+        // no name index on SQLite (it halved import speed): this scans the
+        // provider's rows, which the customers page can afford
+        let filter_sql = "tenant_id = ?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\') \
+            AND (?3 IS NULL OR cpf_cnpj LIKE ?3) \
+            AND (?4 IS NULL OR EXISTS (SELECT 1 FROM contracts c \
+                WHERE c.customer_id = customers.id AND c.status = ?4))";
+        let total: i64 = sqlx::query(&format!(
+            "SELECT count(*) AS n FROM customers WHERE {filter_sql}"
+        ))
+        .bind(tenant.0)
+        .bind(&name)
+        .bind(&document)
+        .bind(&filter.contract_status)
+        .fetch_one(&self.reader)
+        .await?
+        .int("n")?;
+        let customers = sqlx::query(&format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE {filter_sql} \
+             ORDER BY name, id LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(tenant.0)
+        .bind(&name)
+        .bind(&document)
+        .bind(&filter.contract_status)
+        .bind(i64::from(filter.limit))
+        .bind(filter.offset as i64)
+        .fetch_all(&self.reader)
+        .await?;
+        let ids = customers
+            .iter()
+            .map(|r| r.int("id").map(serde_json::Value::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        let contracts = sqlx::query(
+            "SELECT customer_id, sgp_key, status, status_raw, signup_date, services \
+             FROM contracts WHERE tenant_id = ?1 \
+                AND customer_id IN (SELECT value FROM json_each(?2)) \
+             ORDER BY customer_id, sgp_key",
+        )
+        .bind(tenant.0)
+        .bind(json_rows(ids.into_iter()))
+        .fetch_all(&self.reader)
+        .await?;
+        rows::customer_page(&customers, contracts, total, filter.limit, filter.offset)
     }
 
     async fn save_integration(

@@ -14,7 +14,7 @@ use sgp_import_core::jobs::{Executor, ExecutorConfig, ExecutorHandle, RetryPolic
 use sgp_import_core::model::{JobId, JobProgress, JobStatus, StoredCustomer, Tenant};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::{SgpClientConfig, SgpCustomer};
-use sgp_import_core::store::Store;
+use sgp_import_core::store::{CustomerFilter, Store};
 
 use crate::executor::{log_text, tenant, wait_for, wait_progress};
 use crate::on_both;
@@ -38,6 +38,7 @@ on_both!(
     purging_an_import_keeps_its_customers,
     basic_auth_imports_and_a_wrong_password_fails_fast,
     a_stale_attempt_cannot_write_a_page,
+    the_customers_list_searches_filters_and_pages,
 );
 
 const TERMINAL: &[JobStatus] = &[
@@ -726,4 +727,83 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
         .unwrap();
     assert_eq!(counts.created, 5);
     assert_eq!(h.customers().await, 5);
+}
+
+async fn the_customers_list_searches_filters_and_pages(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(120)).await;
+    assert_eq!(h.import(params("Lista")).await.0, JobStatus::Completed);
+    let store = &db.store;
+    let list = |search: Option<&str>, status: Option<&str>, limit: u32, offset: u64| {
+        let filter = CustomerFilter {
+            search: search.map(str::to_owned),
+            contract_status: status.map(str::to_owned),
+            limit,
+            offset,
+        };
+        let tenant = h.tenant.id;
+        async move { store.list_customers(tenant, &filter).await.unwrap() }
+    };
+    let all = list(None, None, 500, 0).await;
+    assert_eq!(all.total as usize, all.customers.len());
+    let names: Vec<&str> = all.customers.iter().map(|c| c.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by name");
+    // pages are windows of the same order
+    let page2 = list(None, None, 10, 10).await;
+    assert_eq!(page2.total, all.total);
+    assert_eq!(page2.customers, all.customers[10..20].to_vec());
+    assert!(all.customers.iter().any(|c| !c.contracts.is_empty()));
+
+    // by part of the name, case-insensitive
+    let someone = all
+        .customers
+        .iter()
+        .find(|c| c.cpf_cnpj.is_some())
+        .expect("a customer with a document");
+    let surname = someone
+        .name
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_lowercase();
+    let found = list(Some(&surname), None, 500, 0).await;
+    assert!(found.customers.iter().any(|c| c.id == someone.id));
+    assert!(found
+        .customers
+        .iter()
+        .all(|c| c.name.to_lowercase().contains(&surname)));
+    // by the start of the CPF/CNPJ, punctuation ignored
+    let doc = someone.cpf_cnpj.clone().unwrap();
+    let typed = format!("{}.{}", &doc[..3], &doc[3..6]);
+    let by_doc = list(Some(&typed), None, 500, 0).await;
+    assert!(by_doc.customers.iter().any(|c| c.id == someone.id));
+    assert!(by_doc.customers.iter().all(|c| c
+        .cpf_cnpj
+        .as_deref()
+        .unwrap_or("")
+        .starts_with(&doc[..6])));
+    // LIKE wildcards typed by the admin are literal
+    assert_eq!(list(Some("%"), None, 500, 0).await.total, 0);
+
+    // contract status
+    let active = list(None, Some("ativo"), 500, 0).await;
+    let expected = all
+        .customers
+        .iter()
+        .filter(|c| c.contracts.iter().any(|k| k.status == "ativo"))
+        .count();
+    assert!(expected > 0);
+    assert_eq!(active.total as usize, expected);
+
+    // another provider sees none of them
+    let other = tenant(db, "outro").await;
+    let filter = CustomerFilter {
+        limit: 10,
+        ..CustomerFilter::default()
+    };
+    assert_eq!(
+        store.list_customers(other.id, &filter).await.unwrap().total,
+        0
+    );
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod accounts;
 mod crash;
+
 mod executor;
 mod imports;
 mod jobs;

@@ -211,6 +211,22 @@ impl TestDb {
         }
     }
 
+    pub async fn rows_with_text(&self, table: &str, column: &str, value: &str) -> i64 {
+        let sql = |p: &str| format!("SELECT count(*) FROM {table} WHERE {column} = {p}");
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query_scalar(&sql("?1"))
+                .bind(value)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(&sql("$1"))
+                .bind(value)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
     /// Deletes a provider as an operator would, letting the schema cascade.
     pub async fn delete_tenant(&self, tenant: TenantId) {
         match &self.raw {

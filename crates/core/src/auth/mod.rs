@@ -1,0 +1,12 @@
+//! Accounts: password hashing, session and API tokens, login with
+//! throttling, and who is calling ([`Principal`]).
+
+mod password;
+mod service;
+mod token;
+
+pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};
+pub use service::{
+    AccountError, AuthService, Credential, LoginError, LoginSuccess, NewAccount, Principal,
+};
+pub use token::{hash_token, new_token};

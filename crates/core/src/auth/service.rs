@@ -1,0 +1,333 @@
+//! Login, sessions, API tokens and accounts, over any [`Store`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::password::{hash_password, verify_password, PasswordError};
+use super::token::{hash_token, new_token};
+use crate::clock::Clock;
+use crate::config::AuthSettings;
+use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
+use crate::secret::Secret;
+use crate::store::{NewSession, NewUser, Store, StoreError};
+
+/// Prefix of API tokens.
+const API_TOKEN_PREFIX: &str = "sgpi_";
+
+/// Who is calling, and for which provider.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: User,
+    /// The provider acted on: an admin's own; a superadmin's pick, if any.
+    pub tenant: Option<TenantId>,
+    pub credential: Credential,
+}
+
+impl Principal {
+    pub fn is_superadmin(&self) -> bool {
+        self.user.role == Role::Superadmin
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A browser session; the hash finds it again (logout, provider pick).
+    Session {
+        token_hash: String,
+    },
+    ApiToken {
+        id: Uuid,
+    },
+}
+
+pub struct LoginSuccess {
+    /// The session token, for the cookie; shown nowhere else.
+    pub token: Secret,
+    pub principal: Principal,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown e-mail or wrong password: the same answer for both.
+    #[error("e-mail ou senha incorretos")]
+    Invalid,
+    #[error("conta desativada: fale com o administrador")]
+    Disabled,
+    #[error("muitas tentativas de login; tente novamente em {} minutos", retry_after.as_secs().div_ceil(60))]
+    Throttled { retry_after: Duration },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Email(#[from] crate::model::InvalidEmail),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("o nome não pode ficar vazio")]
+    EmptyName,
+    #[error("já existe uma conta com este e-mail")]
+    EmailTaken,
+    #[error("um administrador de provedor precisa de um provedor; um superadmin não tem")]
+    TenantMismatch,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => AccountError::EmailTaken,
+            other => AccountError::Store(other),
+        }
+    }
+}
+
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+    pub role: Role,
+    pub tenant: Option<TenantId>,
+}
+
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: AuthSettings,
+    /// Verified against when the e-mail is unknown, so both failures take
+    /// the same time.
+    dummy_hash: String,
+}
+
+impl AuthService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: AuthSettings) -> Self {
+        AuthService {
+            store,
+            clock,
+            settings,
+            dummy_hash: hash_password("not-a-real-password").expect("a valid password"),
+        }
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginSuccess, LoginError> {
+        let key = email.trim().to_lowercase();
+        let now = self.clock.now();
+        let since = now - self.settings.failure_window;
+        let (by_account, by_address) = self.store.login_failures(&key, ip, since).await?;
+        if by_account >= u64::from(self.settings.max_failures_per_account)
+            || by_address >= u64::from(self.settings.max_failures_per_address)
+        {
+            tracing::warn!(ip, "login throttled");
+            return Err(LoginError::Throttled {
+                retry_after: self.settings.failure_window,
+            });
+        }
+        let found = match Email::parse(&key) {
+            Ok(email) => self.store.user_credentials(&email).await?,
+            Err(_) => None,
+        };
+        let hash = found
+            .as_ref()
+            .map_or(self.dummy_hash.clone(), |(_, h)| h.clone());
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+        let user = match found {
+            Some((user, _)) if matches => user,
+            _ => {
+                self.store.record_login_failure(&key, ip).await?;
+                tracing::info!(ip, "login failed");
+                return Err(LoginError::Invalid);
+            }
+        };
+        if user.disabled {
+            return Err(LoginError::Disabled);
+        }
+        self.store.clear_login_failures(&key, since).await?;
+        let token = new_token("");
+        let expires_at = now + self.settings.session_max;
+        self.store
+            .create_session(NewSession {
+                token_hash: &hash_token(token.expose()),
+                user: user.id,
+                tenant: user.tenant_id,
+                expires_at,
+                ip: Some(ip),
+                user_agent,
+            })
+            .await?;
+        tracing::info!(user_id = %user.id, "logged in");
+        let principal = Principal {
+            tenant: user.tenant_id,
+            credential: Credential::Session {
+                token_hash: hash_token(token.expose()),
+            },
+            user,
+        };
+        Ok(LoginSuccess {
+            token,
+            principal,
+            expires_at,
+        })
+    }
+
+    /// The live session with this cookie token.
+    pub async fn session(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        let token_hash = hash_token(token);
+        let idle_since = self.clock.now() - self.settings.session_idle;
+        let Some(record) = self.store.touch_session(&token_hash, idle_since).await? else {
+            return Ok(None);
+        };
+        if record.user.disabled {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            // an admin is always on their own provider, whatever is stored
+            tenant: match record.user.role {
+                Role::Admin => record.user.tenant_id,
+                Role::Superadmin => record.tenant,
+            },
+            user: record.user,
+            credential: Credential::Session { token_hash },
+        }))
+    }
+
+    /// The owner of a live API token.
+    pub async fn bearer(&self, token: &str) -> Result<Option<Principal>, StoreError> {
+        if !token.starts_with(API_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let Some(record) = self.store.use_api_token(&hash_token(token)).await? else {
+            return Ok(None);
+        };
+        if record.user.disabled {
+            return Ok(None);
+        }
+        Ok(Some(Principal {
+            tenant: match record.user.role {
+                Role::Admin => record.user.tenant_id,
+                Role::Superadmin => record.tenant,
+            },
+            user: record.user,
+            credential: Credential::ApiToken { id: record.id },
+        }))
+    }
+
+    pub async fn logout(&self, principal: &Principal) -> Result<(), StoreError> {
+        if let Credential::Session { token_hash } = &principal.credential {
+            self.store.delete_session(token_hash).await?;
+        }
+        Ok(())
+    }
+
+    /// A superadmin's session now acts on `tenant`.
+    pub async fn choose_tenant(
+        &self,
+        principal: &Principal,
+        tenant: TenantId,
+    ) -> Result<(), StoreError> {
+        match &principal.credential {
+            Credential::Session { token_hash } => {
+                self.store.set_session_tenant(token_hash, tenant).await
+            }
+            Credential::ApiToken { .. } => Err(StoreError::NotFound("session")),
+        }
+    }
+
+    pub async fn create_user(&self, account: NewAccount<'_>) -> Result<User, AccountError> {
+        let email = Email::parse(account.email)?;
+        let name = account.name.trim();
+        if name.is_empty() {
+            return Err(AccountError::EmptyName);
+        }
+        if (account.role == Role::Admin) != account.tenant.is_some() {
+            return Err(AccountError::TenantMismatch);
+        }
+        let hash = self.hash(account.password).await?;
+        Ok(self
+            .store
+            .create_user(NewUser {
+                email: &email,
+                name,
+                password_hash: &hash,
+                role: account.role,
+                tenant: account.tenant,
+            })
+            .await?)
+    }
+
+    /// Sets a new password; the account's sessions end.
+    pub async fn set_password(&self, user: UserId, password: &str) -> Result<(), AccountError> {
+        let hash = self.hash(password).await?;
+        Ok(self.store.set_password(user, &hash).await?)
+    }
+
+    async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?
+    }
+
+    /// A new API token for the caller, bound to the provider it acts on;
+    /// the clear token is returned once.
+    pub async fn create_api_token(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<(Secret, ApiTokenInfo), StoreError> {
+        let token = new_token(API_TOKEN_PREFIX);
+        let info = self
+            .store
+            .create_api_token(
+                principal.user.id,
+                principal.tenant,
+                name.trim(),
+                &hash_token(token.expose()),
+            )
+            .await?;
+        Ok((token, info))
+    }
+
+    pub async fn api_tokens(&self, principal: &Principal) -> Result<Vec<ApiTokenInfo>, StoreError> {
+        self.store.list_api_tokens(principal.user.id).await
+    }
+
+    pub async fn revoke_api_token(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<(), StoreError> {
+        self.store.revoke_api_token(principal.user.id, id).await
+    }
+
+    /// Removes expired sessions and old login failures.
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let removed = self
+            .store
+            .delete_stale_sessions(now - self.settings.session_idle)
+            .await?;
+        self.store
+            .clear_login_failures("", now - self.settings.failure_window)
+            .await?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,268 @@
+//! SQLite side of accounts.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
+use super::error::conflict_on_unique;
+use super::rows::{self, RowExt, API_TOKEN_COLUMNS, USER_COLUMNS};
+use super::sqlite::{to_millis, SqliteStore};
+use super::StoreError;
+use crate::model::{ApiTokenInfo, Email, TenantId, User, UserId};
+
+impl SqliteStore {
+    async fn user_by_id(&self, id: Uuid) -> Result<User, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("user"))?;
+        rows::user(&row)
+    }
+}
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError> {
+        let now = to_millis(self.clock.now());
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, email, name, password_hash, role, created_at, \
+                updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )
+        .bind(id)
+        .bind(user.tenant.map(|t| t.0))
+        .bind(user.email.as_str())
+        .bind(user.name)
+        .bind(user.password_hash)
+        .bind(user.role.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_on_unique(e, "user"))?;
+        self.user_by_id(id).await
+    }
+
+    async fn user_credentials(&self, email: &Email) -> Result<Option<(User, String)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = ?1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| Ok((rows::user(&r)?, r.text("password_hash")?)))
+            .transpose()
+    }
+
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
+                .bind(user.0)
+                .bind(password_hash)
+                .bind(to_millis(self.clock.now()))
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        // a new password ends every session opened with the old one
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(user.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, tenant_id, created_at, last_seen_at, \
+                expires_at, ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+        )
+        .bind(s.token_hash)
+        .bind(s.user.0)
+        .bind(s.tenant.map(|t| t.0))
+        .bind(now)
+        .bind(to_millis(s.expires_at))
+        .bind(s.ip)
+        .bind(s.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(row) = sqlx::query(
+            "UPDATE sessions SET last_seen_at = ?2 \
+             WHERE token_hash = ?1 AND expires_at > ?2 AND last_seen_at >= ?3 \
+             RETURNING user_id, tenant_id, created_at, expires_at",
+        )
+        .bind(token_hash)
+        .bind(to_millis(self.clock.now()))
+        .bind(to_millis(idle_since))
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(SessionRecord {
+            user: self.user_by_id(row.uuid("user_id")?).await?,
+            tenant: row.opt_uuid("tenant_id")?.map(TenantId),
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
+        }))
+    }
+
+    async fn set_session_tenant(
+        &self,
+        token_hash: &str,
+        tenant: TenantId,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET tenant_id = ?2 WHERE token_hash = ?1")
+            .bind(token_hash)
+            .bind(tenant.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("session"));
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_stale_sessions(&self, idle_since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at < ?2")
+            .bind(to_millis(self.clock.now()))
+            .bind(to_millis(idle_since))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record_login_failure(&self, email: &str, ip: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO login_failures (email, ip, failed_at) VALUES (?1, ?2, ?3)")
+            .bind(email)
+            .bind(ip)
+            .bind(to_millis(self.clock.now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn login_failures(
+        &self,
+        email: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM login_failures WHERE email = ?1 AND failed_at >= ?3) \
+                AS by_email, \
+             (SELECT count(*) FROM login_failures WHERE ip = ?2 AND failed_at >= ?3) AS by_ip",
+        )
+        .bind(email)
+        .bind(ip)
+        .bind(to_millis(since))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.int("by_email")? as u64, row.int("by_ip")? as u64))
+    }
+
+    async fn clear_login_failures(
+        &self,
+        email: &str,
+        before: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE email = ?1 OR failed_at < ?2")
+            .bind(email)
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        tenant: Option<TenantId>,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiTokenInfo, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {API_TOKEN_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4())
+        .bind(tenant.map(|t| t.0))
+        .bind(user.0)
+        .bind(name)
+        .bind(token_hash)
+        .bind(to_millis(self.clock.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict_on_unique(e, "API token"))?;
+        rows::api_token(&row)
+    }
+
+    async fn use_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(row) = sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ?2 \
+             WHERE token_hash = ?1 AND revoked_at IS NULL \
+             RETURNING id, user_id, tenant_id",
+        )
+        .bind(token_hash)
+        .bind(to_millis(self.clock.now()))
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(TokenRecord {
+            id: row.uuid("id")?,
+            user: self.user_by_id(row.uuid("user_id")?).await?,
+            tenant: row.opt_uuid("tenant_id")?.map(TenantId),
+        }))
+    }
+
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiTokenInfo>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = ?1 ORDER BY created_at"
+        ))
+        .bind(user.0)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(rows::api_token)
+        .collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?3) \
+             WHERE id = ?1 AND user_id = ?2",
+        )
+        .bind(id)
+        .bind(user.0)
+        .bind(to_millis(self.clock.now()))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("API token"));
+        }
+        Ok(())
+    }
+}

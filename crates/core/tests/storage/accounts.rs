@@ -1,0 +1,312 @@
+//! Accounts: login, sessions and their expiry, throttling, API tokens.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use sgp_import_core::auth::{AccountError, AuthService, LoginError, NewAccount, Principal};
+use sgp_import_core::config::AuthSettings;
+use sgp_import_core::model::{Role, TenantId, User};
+
+use crate::executor::tenant;
+use crate::on_both;
+use crate::support::TestDb;
+
+on_both!(
+    login_opens_a_session_that_ends_when_idle_or_too_old,
+    wrong_password_and_unknown_email_fail_alike_and_are_throttled,
+    throttling_counts_per_address_across_accounts,
+    api_tokens_work_until_revoked_and_are_stored_hashed,
+    accounts_reject_bad_input_and_duplicate_emails,
+    a_new_password_ends_existing_sessions,
+    logout_ends_the_session_and_a_superadmin_picks_a_provider,
+);
+
+fn settings() -> AuthSettings {
+    AuthSettings {
+        session_idle: StdDuration::from_secs(3600),
+        session_max: StdDuration::from_secs(10 * 3600),
+        max_failures_per_account: 3,
+        max_failures_per_address: 5,
+        failure_window: StdDuration::from_secs(900),
+    }
+}
+
+fn auth(db: &TestDb) -> AuthService {
+    AuthService::new(db.store.clone(), db.clock.clone(), settings())
+}
+
+async fn admin(auth: &AuthService, email: &str, tenant: TenantId) -> User {
+    auth.create_user(NewAccount {
+        email,
+        name: "Ana Admin",
+        password: "senha-segura-1",
+        role: Role::Admin,
+        tenant: Some(tenant),
+    })
+    .await
+    .unwrap()
+}
+
+async fn session_user(auth: &AuthService, token: &str) -> Option<Principal> {
+    auth.session(token).await.unwrap()
+}
+
+async fn login_opens_a_session_that_ends_when_idle_or_too_old(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    let user = admin(&auth, "Ana@NetA.com.br", t.id).await;
+    assert_eq!(user.email.as_str(), "ana@neta.com.br");
+
+    let ok = auth
+        .login(
+            " ANA@neta.com.br",
+            "senha-segura-1",
+            "10.0.0.1",
+            Some("test"),
+        )
+        .await
+        .unwrap();
+    let token = ok.token.expose().to_owned();
+    let p = session_user(&auth, &token).await.expect("a live session");
+    assert_eq!((p.user.id, p.tenant), (user.id, Some(t.id)));
+    // used within the idle limit, again and again, up to the absolute limit
+    for _ in 0..9 {
+        db.clock.advance(Duration::minutes(59));
+        assert!(session_user(&auth, &token).await.is_some());
+    }
+    db.clock.advance(Duration::minutes(70)); // past 10 h since login
+    assert!(
+        session_user(&auth, &token).await.is_none(),
+        "absolute expiry"
+    );
+
+    let idle = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap();
+    db.clock.advance(Duration::minutes(61));
+    assert!(
+        session_user(&auth, idle.token.expose()).await.is_none(),
+        "idle expiry"
+    );
+    assert!(session_user(&auth, "not-a-token").await.is_none());
+    // the sweep removes both dead sessions
+    assert_eq!(auth.sweep().await.unwrap(), 2);
+    // the token itself is never stored
+    assert_eq!(db.rows_with_text("sessions", "token_hash", &token).await, 0);
+}
+
+async fn wrong_password_and_unknown_email_fail_alike_and_are_throttled(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let wrong = auth
+        .login("ana@neta.com.br", "errada!!", "10.0.0.1", None)
+        .await
+        .err()
+        .unwrap();
+    let unknown = auth
+        .login("ninguem@neta.com.br", "errada!!", "10.0.0.1", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(wrong, LoginError::Invalid));
+    assert_eq!(wrong.to_string(), unknown.to_string());
+
+    // two more failures on the account: the right password is refused too
+    for _ in 0..2 {
+        auth.login("ana@neta.com.br", "errada!!", "10.0.0.2", None)
+            .await
+            .err()
+            .unwrap();
+    }
+    let throttled = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.3", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(throttled, LoginError::Throttled { .. }),
+        "{throttled}"
+    );
+    assert!(throttled
+        .to_string()
+        .contains("tente novamente em 15 minutos"));
+    // after the window the account may log in, and success forgets failures
+    db.clock.advance(Duration::minutes(16));
+    auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.3", None)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        auth.login("ana@neta.com.br", "errada!!", "10.0.0.4", None)
+            .await
+            .err()
+            .unwrap();
+    }
+    auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.4", None)
+        .await
+        .expect("two failures after a success are under the limit");
+}
+
+async fn throttling_counts_per_address_across_accounts(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    for n in 0..5 {
+        let e = auth
+            .login(&format!("x{n}@neta.com.br"), "errada!!", "10.9.9.9", None)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, LoginError::Invalid));
+    }
+    let blocked = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.9.9.9", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(blocked, LoginError::Throttled { .. }));
+    auth.login("ana@neta.com.br", "senha-segura-1", "10.1.1.1", None)
+        .await
+        .expect("another address is not blocked");
+}
+
+async fn api_tokens_work_until_revoked_and_are_stored_hashed(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let p = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    let (token, info) = auth.create_api_token(&p, " script noturno ").await.unwrap();
+    assert_eq!(info.name, "script noturno");
+    assert_eq!(info.tenant_id, Some(t.id));
+    let caller = auth.bearer(token.expose()).await.unwrap().expect("live");
+    assert_eq!((caller.user.id, caller.tenant), (p.user.id, Some(t.id)));
+    assert!(auth.bearer("sgpi_forged").await.unwrap().is_none());
+    // a session token is not an API token
+    assert_eq!(
+        db.rows_with_text("api_tokens", "token_hash", token.expose())
+            .await,
+        0
+    );
+    let listed = auth.api_tokens(&p).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used_at.is_some());
+
+    auth.revoke_api_token(&p, info.id).await.unwrap();
+    assert!(auth.bearer(token.expose()).await.unwrap().is_none());
+    assert!(auth.api_tokens(&p).await.unwrap()[0].revoked_at.is_some());
+    // another user cannot revoke it (nor learn that it exists)
+    let other = tenant(db, "net-b").await;
+    admin(&auth, "bia@netb.com.br", other.id).await;
+    let q = auth
+        .login("bia@netb.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    assert!(auth.revoke_api_token(&q, info.id).await.is_err());
+}
+
+async fn accounts_reject_bad_input_and_duplicate_emails(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let attempt = |email: &'static str, password: &'static str, role, tenant| {
+        let auth = &auth;
+        async move {
+            auth.create_user(NewAccount {
+                email,
+                name: "Nome",
+                password,
+                role,
+                tenant,
+            })
+            .await
+            .err()
+            .unwrap()
+        }
+    };
+    assert!(matches!(
+        attempt("ANA@neta.com.br", "senha-segura-1", Role::Admin, Some(t.id)).await,
+        AccountError::EmailTaken
+    ));
+    assert!(matches!(
+        attempt("sem-arroba", "senha-segura-1", Role::Admin, Some(t.id)).await,
+        AccountError::Email(_)
+    ));
+    assert!(matches!(
+        attempt("b@neta.com.br", "curta", Role::Admin, Some(t.id)).await,
+        AccountError::Password(_)
+    ));
+    assert!(matches!(
+        attempt("c@neta.com.br", "senha-segura-1", Role::Admin, None).await,
+        AccountError::TenantMismatch
+    ));
+    assert!(matches!(
+        attempt(
+            "d@neta.com.br",
+            "senha-segura-1",
+            Role::Superadmin,
+            Some(t.id)
+        )
+        .await,
+        AccountError::TenantMismatch
+    ));
+}
+
+async fn a_new_password_ends_existing_sessions(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    let user = admin(&auth, "ana@neta.com.br", t.id).await;
+    let old = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap();
+    auth.set_password(user.id, "outra-senha-2").await.unwrap();
+    assert!(session_user(&auth, old.token.expose()).await.is_none());
+    assert!(auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .is_err());
+    auth.login("ana@neta.com.br", "outra-senha-2", "10.0.0.1", None)
+        .await
+        .unwrap();
+}
+
+async fn logout_ends_the_session_and_a_superadmin_picks_a_provider(db: &TestDb) {
+    let a = tenant(db, "net-a").await;
+    let b = tenant(db, "net-b").await;
+    let auth = auth(db);
+    auth.create_user(NewAccount {
+        email: "root@sgp-import.local",
+        name: "Root",
+        password: "senha-segura-1",
+        role: Role::Superadmin,
+        tenant: None,
+    })
+    .await
+    .unwrap();
+    let ok = auth
+        .login("root@sgp-import.local", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap();
+    let token = ok.token.expose().to_owned();
+    let p = session_user(&auth, &token).await.unwrap();
+    assert!(p.is_superadmin());
+    assert_eq!(p.tenant, None, "no provider until one is picked");
+    auth.choose_tenant(&p, b.id).await.unwrap();
+    assert_eq!(
+        session_user(&auth, &token).await.unwrap().tenant,
+        Some(b.id)
+    );
+    auth.choose_tenant(&p, a.id).await.unwrap();
+    assert_eq!(
+        session_user(&auth, &token).await.unwrap().tenant,
+        Some(a.id)
+    );
+    auth.logout(&p).await.unwrap();
+    assert!(session_user(&auth, &token).await.is_none());
+}
