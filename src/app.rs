@@ -1,9 +1,10 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::ui::layout::AppLayout;
+use crate::ui::login::LoginPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::overview::OverviewPage;
 use crate::ui::pending::{CustomersPage, ImportsPage, IntegrationsPage};
@@ -37,14 +38,15 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "SGP Import".to_owned() } else { format!("{page} · SGP Import") }
         }/>
         <Router>
-            <AppLayout>
-                <Routes fallback=NotFound>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=AppLayout>
                     <Route path=path!("") view=OverviewPage/>
                     <Route path=path!("/integracoes") view=IntegrationsPage/>
                     <Route path=path!("/dashboard/importacoes") view=ImportsPage/>
                     <Route path=path!("/clientes") view=CustomersPage/>
-                </Routes>
-            </AppLayout>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

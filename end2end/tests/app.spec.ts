@@ -5,11 +5,48 @@ async function hydrated(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 }
 
+// The demo provider's admin, seeded and printed by demo mode.
+const DEMO_EMAIL = 'admin@demo.local';
+const DEMO_PASSWORD = 'demo-sgp-1234';
+
+// Logs in through the login page, which sends the admin on to `next`.
+async function login(page: Page, next = '/') {
+  await page.goto(`/login?next=${encodeURIComponent(next)}`);
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(DEMO_EMAIL);
+  await page.getByLabel('Senha').fill(DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await expect(page).toHaveURL(next);
+}
+
+test('pages need a login, a wrong password says so, and logout ends the session', async ({ page }) => {
+  await page.goto('/clientes');
+  await expect(page).toHaveURL('/login?next=%2Fclientes');
+  await expect(page.getByRole('heading', { level: 1, name: 'Entrar' })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(DEMO_EMAIL);
+  await page.getByLabel('Senha').fill('senha-errada');
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await expect(page.getByRole('alert')).toHaveText('E-mail ou senha incorretos.');
+  await page.screenshot({ path: 'screenshots/login.png', fullPage: true });
+
+  await page.getByLabel('Senha').fill(DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Entrar' }).click();
+  await expect(page).toHaveURL('/clientes');
+  await expect(page.getByText('Admin Demonstração')).toBeVisible();
+  await expect(page.getByText('Provedor Demonstração')).toBeVisible();
+
+  await page.getByRole('button', { name: 'Sair' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto('/dashboard/importacoes');
+  await expect(page).toHaveURL('/login?next=%2Fdashboard%2Fimportacoes');
+});
+
 test('overview reads from the database and becomes interactive', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/');
+  await login(page, '/');
   await expect(page).toHaveTitle('Painel · SGP Import');
   await expect(page.getByRole('heading', { level: 1, name: 'Painel' })).toBeVisible();
   const card = page.getByRole('article', { name: 'Provedor Demonstração' });
@@ -36,7 +73,7 @@ test('overview reads from the database and becomes interactive', async ({ page }
 });
 
 test('navigation moves between pages in the browser', async ({ page }) => {
-  await page.goto('/');
+  await login(page, '/');
   await hydrated(page);
   const nav = page.getByRole('navigation', { name: 'Navegação principal' });
   for (const [name, path] of [
@@ -60,7 +97,7 @@ test('an unknown address shows a page in Portuguese with status 404', async ({ p
 
 test('fits a phone-sized screen', async ({ page }) => {
   await page.setViewportSize({ width: 375, height: 740 });
-  await page.goto('/');
+  await login(page, '/');
   await expect(page.getByRole('article', { name: 'Provedor Demonstração' })).toBeVisible();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

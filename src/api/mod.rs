@@ -1,5 +1,7 @@
-//! Server functions: the browser's way to the server. Each one reaches the
-//! service layer through `AppState` and turns failures into short messages
-//! an admin can act on; the detail goes to the log.
+//! Server functions: the browser's way to the server. Each one checks the
+//! caller (`session::caller`), calls the service layer shared with the REST
+//! API, and turns failures into short messages an admin can act on; the
+//! detail goes to the log.
 
 pub mod overview;
+pub mod session;

@@ -1,8 +1,10 @@
 //! Server-only code (the `ssr` feature): never part of the browser bundle.
 
+pub mod auth;
 pub mod cli;
 pub mod health;
 pub mod jobs;
+pub mod rest;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -11,10 +11,11 @@ use axum::Router;
 use fake_sgp::{FakeConfig, FakeSgp};
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use sgp_import_core::auth::{AccountError, AuthService, NewAccount};
 use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{ConfigError, Settings};
 use sgp_import_core::import::{ImportService, IntegrationInput, Integrations};
-use sgp_import_core::model::TenantSlug;
+use sgp_import_core::model::{Role, TenantSlug};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::store::{self, Store, StoreError};
 use tokio::net::TcpListener;
@@ -22,8 +23,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use super::health;
 use super::state::AppState;
+use super::{auth, health, rest};
 use crate::app::{shell, App};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,13 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("{0}")]
     Demo(String),
+    #[error(
+        "no SECRET_KEY configured: outside demo mode the server needs one to encrypt SGP \
+         credentials (generate one with `openssl rand -base64 32`)"
+    )]
+    NoSecretKey,
+    #[error("{0}")]
+    Account(String),
 }
 
 /// Leptos' own options: from the `[package.metadata.leptos]` table of the
@@ -97,6 +105,14 @@ impl Application {
         settings: Settings,
         leptos_options: LeptosOptions,
     ) -> Result<Self, StartupError> {
+        let sealer = match (&settings.secret_key, settings.demo) {
+            (Some(key), _) => key.clone(),
+            // a key for this run only: the demo re-seeds its secrets at start
+            (None, true) => {
+                Sealer::from_base64(&Sealer::generate_key()).expect("a generated key is valid")
+            }
+            (None, false) => return Err(StartupError::NoSecretKey),
+        };
         let store = store::connect(&settings.database, Arc::new(SystemClock)).await?;
         store.migrate().await?;
         tracing::info!(
@@ -104,27 +120,20 @@ impl Application {
             backend = store.backend().name(),
             "database ready"
         );
-        let sealer = match (&settings.secret_key, settings.demo) {
-            (Some(key), _) => Some(key.clone()),
-            // a key for this run only: the demo re-seeds its secrets at start
-            (None, true) => Some(
-                Sealer::from_base64(&Sealer::generate_key()).expect("a generated key is valid"),
-            ),
-            (None, false) => {
-                tracing::warn!(
-                    "no SECRET_KEY configured: SGP credentials cannot be saved or read until one is set"
-                );
-                None
-            }
-        };
-        let integrations = Arc::new(Integrations::new(store.clone(), sealer));
+        let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
         let imports = Arc::new(ImportService::new(
             store.clone(),
             integrations.clone(),
             super::jobs::sgp_client_config(&settings),
         ));
+        let clock: Arc<dyn sgp_import_core::clock::Clock> = Arc::new(SystemClock);
+        let auth = Arc::new(AuthService::new(
+            store.clone(),
+            clock,
+            settings.auth.clone(),
+        ));
         let demo_sgp = if settings.demo {
-            Some(seed_demo(store.as_ref(), &integrations, &settings).await?)
+            Some(seed_demo(store.as_ref(), &integrations, &auth, &settings).await?)
         } else {
             None
         };
@@ -140,6 +149,7 @@ impl Application {
             settings: Arc::new(settings),
             integrations,
             imports,
+            auth,
         };
         Ok(Application {
             router: router(state.clone()),
@@ -172,11 +182,17 @@ impl Application {
             self.state.integrations.clone(),
         )
         .start();
+        let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         executor.shutdown().await;
+        sweeper.abort();
         if let Some(fake) = self.demo_sgp {
             fake.stop().await;
         }
@@ -191,10 +207,34 @@ impl Application {
 async fn seed_demo(
     store: &dyn Store,
     integrations: &Integrations,
+    auth: &AuthService,
     settings: &Settings,
 ) -> Result<FakeSgp, StartupError> {
     let slug = TenantSlug::parse("demo").expect("a valid literal slug");
     let tenant = store.ensure_tenant(&slug, "Provedor Demonstração").await?;
+    match auth
+        .create_user(NewAccount {
+            email: DEMO_EMAIL,
+            name: "Admin Demonstração",
+            password: DEMO_PASSWORD,
+            role: Role::Admin,
+            tenant: Some(tenant.id),
+        })
+        .await
+    {
+        Ok(_) | Err(AccountError::EmailTaken) => {}
+        Err(e) => {
+            return Err(StartupError::Demo(format!(
+                "cannot create the demo admin: {e}"
+            )))
+        }
+    }
+    // the demo's login is public by design (README); it is not a secret
+    tracing::info!(
+        email = DEMO_EMAIL,
+        password = DEMO_PASSWORD,
+        "demo mode: log in as the demo provider's admin"
+    );
     let mut config = FakeConfig::new(settings.demo_sgp.customers);
     config.latency = settings.demo_sgp.latency;
     let fake = FakeSgp::start(config)
@@ -218,13 +258,35 @@ async fn seed_demo(
     Ok(fake)
 }
 
+/// The demo provider's admin (demo mode only; printed at start).
+pub const DEMO_EMAIL: &str = "admin@demo.local";
+pub const DEMO_PASSWORD: &str = "demo-sgp-1234";
+
+/// Removes dead sessions and old failed logins now and then.
+async fn sweep_sessions(auth: Arc<AuthService>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match auth.sweep().await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
+        .merge(rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_session_for_pages,
+        ))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(

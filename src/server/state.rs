@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
+use sgp_import_core::auth::AuthService;
 use sgp_import_core::config::Settings;
 use sgp_import_core::import::{ImportService, Integrations};
 use sgp_import_core::store::Store;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub integrations: Arc<Integrations>,
     pub imports: Arc<ImportService>,
+    pub auth: Arc<AuthService>,
 }

@@ -1,9 +1,15 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Outlet, A};
 
-/// Header with the product name and the main navigation, around each page.
+use crate::api::session::{current_session, ChooseProvider, Logout};
+
+/// Header with the product name, the main navigation and the signed-in
+/// admin, around each page.
 #[component]
-pub fn AppLayout(children: Children) -> impl IntoView {
+pub fn AppLayout() -> impl IntoView {
+    let session = Resource::new(|| (), |_| current_session());
+    let logout = ServerAction::<Logout>::new();
+    let choose = ServerAction::<ChooseProvider>::new();
     view! {
         <a class="skip-link" href="#conteudo">"Pular para o conteúdo"</a>
         <header class="topbar">
@@ -16,7 +22,60 @@ pub fn AppLayout(children: Children) -> impl IntoView {
                 <A href="/dashboard/importacoes">"Importações"</A>
                 <A href="/clientes">"Clientes"</A>
             </nav>
+            <Transition fallback=|| ()>
+                {move || {
+                    session
+                        .get()
+                        .and_then(|r| r.ok().flatten())
+                        .map(|s| {
+                            let provider_name = s
+                                .provider
+                                .as_ref()
+                                .map(|(_, name)| name.clone())
+                                .unwrap_or_else(|| "nenhum provedor escolhido".to_owned());
+                            let current = s.provider.as_ref().map(|(slug, _)| slug.clone());
+                            view! {
+                                <div class="session" aria-label="Sessão">
+                                    {if s.superadmin {
+                                        view! {
+                                            <ActionForm action=choose attr:class="provider-picker">
+                                                <label for="provider-slug" class="sr-only">"Provedor"</label>
+                                                <select id="provider-slug" name="slug">
+                                                    {s
+                                                        .providers
+                                                        .iter()
+                                                        .map(|(slug, name)| {
+                                                            view! {
+                                                                <option
+                                                                    value=slug.clone()
+                                                                    selected=current.as_deref() == Some(slug.as_str())
+                                                                >
+                                                                    {name.clone()}
+                                                                </option>
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </select>
+                                                <button type="submit" class="btn btn-small">"Trocar"</button>
+                                            </ActionForm>
+                                        }
+                                            .into_any()
+                                    } else {
+                                        view! { <span class="session-provider">{provider_name}</span> }
+                                            .into_any()
+                                    }}
+                                    <span class="session-user" title=s.email.clone()>{s.name.clone()}</span>
+                                    <ActionForm action=logout attr:class="logout">
+                                        <button type="submit" class="btn btn-small btn-secondary">"Sair"</button>
+                                    </ActionForm>
+                                </div>
+                            }
+                        })
+                }}
+            </Transition>
         </header>
-        <main id="conteudo" class="content">{children()}</main>
+        <main id="conteudo" class="content">
+            <Outlet/>
+        </main>
     }
 }

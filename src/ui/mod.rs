@@ -2,6 +2,7 @@
 
 pub mod format;
 pub mod layout;
+pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod pending;

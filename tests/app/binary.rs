@@ -15,6 +15,7 @@ fn command(dir: &std::path::Path) -> Command {
         .env_remove("LEPTOS_SITE_ADDR")
         .env_remove("APP_CONFIG")
         .env("LOG_FILTER", "info")
+        .env("SECRET_KEY", KEY)
         .stdin(Stdio::null());
     cmd
 }
@@ -29,6 +30,21 @@ fn assert_one_line_error(output: &Output, expected: &[&str]) {
         assert!(lines[0].contains(part), "{part:?} missing from: {stderr}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A valid SECRET_KEY (base64 of 32 bytes).
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+#[test]
+fn production_mode_refuses_to_start_without_a_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .env_remove("SECRET_KEY")
+        .env_remove("DEMO")
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_one_line_error(&output, &["SECRET_KEY", "demo"]);
 }
 
 #[test]
@@ -149,4 +165,98 @@ fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
     assert!(stderr.contains("executor started"), "{stderr}");
     assert!(stderr.contains("executor stopped"), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
+}
+
+#[test]
+fn create_user_makes_admins_and_superadmins_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |args: &[&str], password: &str| {
+        command(dir.path())
+            .env("SGP_IMPORT_PASSWORD", password)
+            .arg("create-user")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let admin = create(
+        &[
+            "--email",
+            "Ana@NetFibra.com.br",
+            "--name",
+            "Ana",
+            "--provider",
+            "net-fibra",
+            "--provider-name",
+            "Net Fibra",
+        ],
+        "senha-segura-1",
+    );
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&admin.stdout).trim(),
+        "created admin ana@netfibra.com.br of provider net-fibra (Net Fibra)"
+    );
+    let root = create(
+        &[
+            "--email",
+            "root@local.net",
+            "--name",
+            "Root",
+            "--superadmin",
+        ],
+        "senha-segura-2",
+    );
+    assert!(root.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&root.stdout).trim(),
+        "created superadmin root@local.net"
+    );
+
+    let again = create(
+        &[
+            "--email",
+            "ana@netfibra.com.br",
+            "--name",
+            "Ana",
+            "--provider",
+            "net-fibra",
+        ],
+        "senha-segura-1",
+    );
+    assert_one_line_error(&again, &["já existe uma conta com este e-mail"]);
+    let short = create(
+        &[
+            "--email",
+            "bia@netfibra.com.br",
+            "--name",
+            "Bia",
+            "--provider",
+            "net-fibra",
+        ],
+        "curta",
+    );
+    assert_one_line_error(&short, &["pelo menos 8 caracteres"]);
+    let bad_slug = create(
+        &[
+            "--email",
+            "c@x.com.br",
+            "--name",
+            "C",
+            "--provider",
+            "Net Fibra",
+        ],
+        "senha-segura-1",
+    );
+    assert_one_line_error(&bad_slug, &["Net Fibra"]);
+    // neither a provider nor --superadmin: clap says what is missing
+    let neither = command(dir.path())
+        .args(["create-user", "--email", "d@x.com.br", "--name", "D"])
+        .output()
+        .unwrap();
+    assert!(!neither.status.success());
+    assert!(String::from_utf8_lossy(&neither.stderr).contains("--provider"));
 }

@@ -152,3 +152,196 @@ macro_rules! on_both {
         }
     )+};
 }
+
+/// Who makes a request.
+#[derive(Clone, Debug)]
+pub enum As {
+    Nobody,
+    /// The `Cookie` header of a logged-in browser.
+    Cookie(String),
+    Bearer(String),
+}
+
+pub const DEMO_EMAIL: &str = sgp_import::server::startup::DEMO_EMAIL;
+pub const DEMO_PASSWORD: &str = sgp_import::server::startup::DEMO_PASSWORD;
+pub const PASSWORD: &str = "senha-de-teste-1";
+
+impl TestApp {
+    /// A JSON (or empty) request; the response as it came.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: &As,
+        body: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        request = match who {
+            As::Nobody => request,
+            As::Cookie(c) => request.header("cookie", c),
+            As::Bearer(t) => request.header("authorization", format!("Bearer {t}")),
+        };
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        request.send().await.unwrap()
+    }
+
+    /// `call`, then status and JSON body.
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        who: &As,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let response = self.call(method, path, who, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{path}: not JSON ({status}): {text}"));
+        (status, value)
+    }
+
+    /// Logs in through the REST API; the session's `Cookie` header.
+    pub async fn login(&self, email: &str, password: &str) -> As {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/api/auth/login",
+                &As::Nobody,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login of {email} failed");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        As::Cookie(cookie)
+    }
+
+    pub async fn demo_admin(&self) -> As {
+        self.login(DEMO_EMAIL, DEMO_PASSWORD).await
+    }
+
+    /// A second provider with its own admin, logged in, whose SGP
+    /// integration points at the demo's fake SGP.
+    pub async fn other_provider(&self, slug: &str) -> (sgp_import_core::model::Tenant, As) {
+        use sgp_import_core::auth::NewAccount;
+        use sgp_import_core::model::{Role, TenantSlug};
+
+        let tenant = self
+            .store()
+            .ensure_tenant(
+                &TenantSlug::parse(slug).unwrap(),
+                &format!("Provedor {slug}"),
+            )
+            .await
+            .unwrap();
+        let email = format!("admin@{slug}.com.br");
+        self.state
+            .auth
+            .create_user(NewAccount {
+                email: &email,
+                name: "Outro Admin",
+                password: PASSWORD,
+                role: Role::Admin,
+                tenant: Some(tenant.id),
+            })
+            .await
+            .unwrap();
+        let demo = self
+            .store()
+            .tenant_by_slug(&TenantSlug::parse("demo").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let sgp = self
+            .state
+            .integrations
+            .view(demo.id)
+            .await
+            .unwrap()
+            .unwrap();
+        self.state
+            .integrations
+            .save(
+                tenant.id,
+                &sgp_import_core::import::IntegrationInput::token(
+                    sgp.base_url,
+                    "sgpimport",
+                    "d3m0-t0k3n-5gp-1mp0rt",
+                ),
+            )
+            .await
+            .unwrap();
+        let who = self.login(&email, PASSWORD).await;
+        (tenant, who)
+    }
+
+    /// A superadmin, logged in.
+    pub async fn superadmin(&self) -> As {
+        use sgp_import_core::auth::NewAccount;
+        use sgp_import_core::model::Role;
+
+        self.state
+            .auth
+            .create_user(NewAccount {
+                email: "root@sgp-import.local",
+                name: "Root",
+                password: PASSWORD,
+                role: Role::Superadmin,
+                tenant: None,
+            })
+            .await
+            .unwrap();
+        self.login("root@sgp-import.local", PASSWORD).await
+    }
+
+    /// Starts an import through the API and waits for it to finish; its id.
+    pub async fn import_and_wait(&self, who: &As, name: &str) -> String {
+        let body = serde_json::json!({"nome_importacao": name}).to_string();
+        let (status, started) = self
+            .json(
+                reqwest::Method::POST,
+                "/api/admin/integracoes/sgp/importacoes",
+                who,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, 201, "{started}");
+        let id = started["data"]["id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, job) = self
+                .json(
+                    reqwest::Method::GET,
+                    &format!("/api/admin/integracoes/sgp/importacoes/{id}"),
+                    who,
+                    None,
+                )
+                .await;
+            if ["completed", "failed", "cancelled"]
+                .contains(&job["data"]["status"].as_str().unwrap())
+            {
+                assert_eq!(job["data"]["status"], "completed", "{job}");
+                return id;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "import did not finish: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

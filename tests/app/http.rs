@@ -1,6 +1,8 @@
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use reqwest::Method;
+
+use crate::helpers::{As, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -10,6 +12,7 @@ on_both!(
     overview_server_function_returns_json,
     unknown_pages_are_404_in_portuguese,
     responses_are_compressed_and_carry_a_request_id,
+    pages_without_a_session_go_to_login_and_come_back_after,
 );
 
 async fn healthz_reports_the_database(app: &TestApp) {
@@ -29,7 +32,8 @@ async fn healthz_is_503_when_the_database_is_gone(app: &TestApp) {
 }
 
 async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
-    let response = app.get("/").await;
+    let admin = app.demo_admin().await;
+    let response = app.call(Method::GET, "/", &admin, None).await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains(r#"<html lang="pt-BR""#), "{html}");
@@ -39,6 +43,8 @@ async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
         "Importações",
         "Clientes",
         "Provedor Demonstração",
+        "Admin Demonstração",
+        "Sair",
     ] {
         assert!(html.contains(text), "page lacks {text:?}: {html}");
     }
@@ -47,15 +53,25 @@ async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
 }
 
 async fn overview_server_function_returns_json(app: &TestApp) {
-    let response = app
-        .client
-        .post(app.url("/api/overview"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .body("")
-        .send()
-        .await
-        .unwrap();
+    let call = |who: Option<String>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/overview"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body("");
+        if let Some(cookie) = who {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let anonymous = call(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.text().await.unwrap().contains("Faça login"));
+    let As::Cookie(cookie) = app.demo_admin().await else {
+        unreachable!()
+    };
+    let response = call(Some(cookie)).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let list = body.as_array().expect("a list of providers");
@@ -75,9 +91,13 @@ async fn unknown_pages_are_404_in_portuguese(app: &TestApp) {
 }
 
 async fn responses_are_compressed_and_carry_a_request_id(app: &TestApp) {
+    let As::Cookie(cookie) = app.demo_admin().await else {
+        unreachable!()
+    };
     let response = app
         .client
         .get(app.url("/"))
+        .header("cookie", cookie)
         .header("accept-encoding", "gzip")
         .send()
         .await
@@ -91,4 +111,107 @@ async fn responses_are_compressed_and_carry_a_request_id(app: &TestApp) {
         Some("gzip")
     );
     assert!(response.headers().contains_key("x-request-id"));
+}
+
+async fn pages_without_a_session_go_to_login_and_come_back_after(app: &TestApp) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for page in [
+        "/",
+        "/integracoes",
+        "/dashboard/importacoes?status=failed",
+        "/clientes",
+    ] {
+        let response = no_redirects.get(app.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{page}");
+        let location = response.headers()["location"].to_str().unwrap();
+        let expected: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+        assert_eq!(location, format!("/login?next={expected}"));
+    }
+    // a forged or expired cookie is also sent to login, and dropped
+    let response = no_redirects
+        .get(app.url("/clientes"))
+        .header("cookie", "sgp_session=forjado")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+
+    let login = app.get("/login?next=%2Fclientes").await;
+    assert_eq!(login.status(), 200);
+    let html = login.text().await.unwrap();
+    for text in ["Entrar", "E-mail", "Senha", r#"name="password""#] {
+        assert!(html.contains(text), "{text:?} missing: {html}");
+    }
+    // the login form posted without JavaScript: cookie, then back to `next`
+    let response = no_redirects
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .form(&[
+            ("email", crate::helpers::DEMO_EMAIL),
+            ("password", crate::helpers::DEMO_PASSWORD),
+            ("next", "/clientes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()["location"], "/clientes");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = no_redirects
+        .get(app.url("/clientes"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    // a wrong password stays on the form with the reason
+    let wrong = no_redirects
+        .post(app.url("/api/login"))
+        .header("accept", "application/json")
+        .form(&[
+            ("email", crate::helpers::DEMO_EMAIL),
+            ("password", "errada!!"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("E-mail ou senha incorretos"));
+    // logout ends the session
+    let out = no_redirects
+        .post(app.url("/api/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = no_redirects
+        .get(app.url("/clientes"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
 }

@@ -1,7 +1,9 @@
 //! The web app over real HTTP: one binary, fresh database per test.
 
+mod api;
 mod binary;
 mod crash;
 mod demo;
 mod helpers;
 mod http;
+mod secrets;

@@ -148,7 +148,8 @@ impl ImportService {
         };
         let (mut total, mut compared, mut existing, mut pages) = (None, 0u64, 0u64, 0u64);
         loop {
-            let page = client.customers(&query, |_| {}).await?;
+            // the admin is waiting on the page: no backoff, an error at once
+            let page = client.customers_once(&query).await?;
             total = total.or(page.total);
             let keys: Vec<String> = page
                 .customers

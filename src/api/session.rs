@@ -1,0 +1,150 @@
+//! Server functions for the session: who is signed in, log in and out, and
+//! a superadmin's choice of provider. `caller()` is what every other server
+//! function starts with.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the header shows of the signed-in admin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub email: String,
+    pub superadmin: bool,
+    /// The provider acted on: (slug, name).
+    pub provider: Option<(String, String)>,
+    /// Every provider, for a superadmin's picker: (slug, name).
+    pub providers: Vec<(String, String)>,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use leptos::prelude::*;
+    use sgp_import_core::auth::Principal;
+
+    use crate::server::auth::principal;
+    use crate::server::services::ServiceError;
+    use crate::server::state::AppState;
+
+    /// The app state and the caller; a 401 when there is no live session.
+    pub async fn caller() -> Result<(AppState, Principal), ServerFnError> {
+        let state = use_context::<AppState>()
+            .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
+        let headers: axum::http::HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|_| ServerFnError::new("Requisição inválida."))?;
+        match principal(&state, &headers).await {
+            Ok(Some(p)) => Ok((state, p)),
+            Ok(None) => Err(to_server_error(ServiceError::Unauthenticated)),
+            Err(e) => Err(to_server_error(e)),
+        }
+    }
+
+    /// The status code of the error on the response, and its Portuguese
+    /// message for the page.
+    pub fn to_server_error(e: ServiceError) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(e.status());
+        }
+        ServerFnError::new(e.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::{caller, to_server_error};
+
+#[server(endpoint = "session")]
+pub async fn current_session() -> Result<Option<SessionInfo>, ServerFnError> {
+    use crate::server::auth::principal;
+
+    let state = use_context::<crate::server::state::AppState>()
+        .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let Some(p) = principal(&state, &headers).await.map_err(to_server_error)? else {
+        return Ok(None);
+    };
+    let tenants = state
+        .store
+        .list_tenants()
+        .await
+        .map_err(|e| to_server_error(e.into()))?;
+    let provider = tenants
+        .iter()
+        .find(|t| Some(t.id) == p.tenant)
+        .map(|t| (t.slug.to_string(), t.name.clone()));
+    Ok(Some(SessionInfo {
+        name: p.user.name.clone(),
+        email: p.user.email.to_string(),
+        superadmin: p.is_superadmin(),
+        provider,
+        providers: if p.is_superadmin() {
+            tenants
+                .iter()
+                .map(|t| (t.slug.to_string(), t.name.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }))
+}
+
+/// Opens a session and goes to `next` (a local path) or the dashboard.
+#[server(endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    use crate::server::auth::{is_https, safe_next, session_cookie, ClientIp};
+    use crate::server::services::session;
+
+    let state = use_context::<crate::server::state::AppState>()
+        .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let ClientIp(ip) = leptos_axum::extract().await?;
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let done = session::login(&state, &email, &password, &ip, agent)
+        .await
+        .map_err(to_server_error)?;
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.insert_header(
+        axum::http::header::SET_COOKIE,
+        session_cookie(done.token.expose(), done.expires_at, is_https(&headers)),
+    );
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    use crate::server::auth::{clear_cookie, is_https};
+    use crate::server::services::session;
+
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    if let Ok((state, p)) = caller().await {
+        session::logout(&state, &p).await.map_err(to_server_error)?;
+    }
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.set_status(axum::http::StatusCode::OK);
+    response.insert_header(
+        axum::http::header::SET_COOKIE,
+        clear_cookie(is_https(&headers)),
+    );
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// A superadmin's session now acts on this provider.
+#[server(endpoint = "choose_provider")]
+pub async fn choose_provider(slug: String) -> Result<(), ServerFnError> {
+    use crate::server::services::providers;
+
+    let (state, p) = caller().await?;
+    providers::choose(&state, &p, &slug)
+        .await
+        .map_err(to_server_error)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}

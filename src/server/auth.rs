@@ -1,0 +1,217 @@
+//! Who is calling: the session cookie or an API token, checked on every
+//! request that needs it. Pages without a session go to `/login`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use sgp_import_core::auth::Principal;
+
+use super::services::ServiceError;
+use super::state::AppState;
+
+pub const SESSION_COOKIE: &str = "sgp_session";
+
+/// The caller of a request, or `None` when it brings no valid credential.
+pub async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ServiceError> {
+    if let Some(value) = headers.get(AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        // a wrong token is a 401 even when a cookie would have worked:
+        // scripts should hear that their token is bad
+        return Ok(state.auth.bearer(token).await?);
+    }
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => Ok(state.auth.session(&token).await?),
+        None => Ok(None),
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether the browser reached us over HTTPS (directly or through a proxy
+/// that says so), so the cookie gets `Secure`.
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, secure: bool) -> HeaderValue {
+    let max_age = (expires_at - Utc::now()).num_seconds().max(0);
+    let value = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&value).expect("a token is URL-safe base64")
+}
+
+pub fn clear_cookie(secure: bool) -> HeaderValue {
+    let value = format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&value).expect("a literal cookie")
+}
+
+/// The peer address (throttling counts failures per address).
+pub fn client_ip(parts_ext: &axum::http::Extensions) -> String {
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "desconhecido".to_owned())
+}
+
+/// An extractor for REST handlers: the caller, or a 401.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match principal(state, &parts.headers).await? {
+            Some(p) => Ok(Caller(p)),
+            None => Err(ServiceError::Unauthenticated),
+        }
+    }
+}
+
+/// Pages of the app: without a session they redirect to the login page.
+fn is_protected_page(path: &str) -> bool {
+    path == "/"
+        || ["/integracoes", "/dashboard", "/clientes", "/conta"]
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+}
+
+/// Middleware: a page request without a live session is sent to `/login`,
+/// remembering where it was going.
+pub async fn require_session_for_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if request.method() != Method::GET || !is_protected_page(&path) {
+        return next.run(request).await;
+    }
+    match principal(&state, request.headers()).await {
+        Ok(Some(_)) => next.run(request).await,
+        Ok(None) => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or(path.clone(), |p| p.to_string());
+            let mut response =
+                Redirect::to(&format!("/login?next={}", encode(&target))).into_response();
+            // a stale cookie is dropped so the browser stops sending it
+            if cookie(request.headers(), SESSION_COOKIE).is_some() {
+                response
+                    .headers_mut()
+                    .insert(SET_COOKIE, clear_cookie(is_https(request.headers())));
+            }
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Where to go after login: only a path of this site (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_owned()
+        }
+        _ => "/dashboard/importacoes".to_owned(),
+    }
+}
+
+/// The peer address of a request, for throttling by address.
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(&parts.extensions)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_session_cookie_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; sgp_session=abc; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        h.insert(COOKIE, HeaderValue::from_static("sgp_session="));
+        assert_eq!(cookie(&h, SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/clientes?q=ana")), "/clientes?q=ana");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example"] {
+            assert_eq!(safe_next(Some(bad)), "/dashboard/importacoes");
+        }
+        assert_eq!(safe_next(None), "/dashboard/importacoes");
+    }
+
+    #[test]
+    fn protects_the_app_pages_only() {
+        for p in [
+            "/",
+            "/integracoes",
+            "/dashboard/importacoes",
+            "/dashboard/importacoes/x",
+            "/clientes",
+        ] {
+            assert!(is_protected_page(p), "{p}");
+        }
+        for p in [
+            "/login",
+            "/pkg/sgp-import.js",
+            "/healthz",
+            "/api/openapi.json",
+            "/favicon.svg",
+            "/clientesx",
+        ] {
+            assert!(!is_protected_page(p), "{p}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Reading requests without ever answering 500 for bad input: query
+//! strings, path ids and JSON bodies each fail with the field named.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::model::{JobId, JobStatus};
+use crate::server::services::ServiceError;
+
+/// A query string, decoded leniently; values are checked by the getters.
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>) -> Self {
+        QueryParams(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A whole number in `min..=max`, `default` when absent.
+    pub fn number(
+        &self,
+        name: &str,
+        min: u64,
+        max: u64,
+        default: u64,
+    ) -> Result<u64, ServiceError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ServiceError::bad_request(
+                    name,
+                    format!("`{name}` deve ser um número inteiro entre {min} e {max}."),
+                )),
+            },
+        }
+    }
+
+    /// `status=` as one status or a comma-separated list.
+    pub fn statuses(&self, name: &str) -> Result<Option<Vec<JobStatus>>, ServiceError> {
+        let Some(raw) = self.text(name) else {
+            return Ok(None);
+        };
+        raw.split(',')
+            .map(|s| {
+                s.trim().parse::<JobStatus>().map_err(|_| {
+                    ServiceError::bad_request(
+                        name,
+                        format!(
+                            "Situação desconhecida: {:?}. Use uma destas: {}.",
+                            s.trim(),
+                            JobStatus::ALL.map(JobStatus::as_str).join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+pub fn uuid(field: &str, raw: &str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ServiceError::bad_request(
+            field,
+            format!("`{field}` deve ser um UUID (ex.: 0192f0c2-7a4e-7c31-9d5b-2f1c3e4a5b6c)."),
+        )
+    })
+}
+
+pub fn job_id(field: &str, raw: &str) -> Result<JobId, ServiceError> {
+    uuid(field, raw).map(JobId)
+}
+
+/// A JSON body: bad syntax is a 400, a wrong type or a missing field a 422
+/// that names the field (its path, `a.b[2]`).
+pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ServiceError::bad_request(
+            "body",
+            "O corpo da requisição está vazio; envie um objeto JSON.",
+        ));
+    }
+    // serde would take `[...]` for a struct's fields in order
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ServiceError::Invalid(vec![
+            sgp_import_core::import::FieldError::new(
+                "body",
+                "O corpo da requisição deve ser um objeto JSON ({...}), não uma lista.",
+            ),
+        ]));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_data() {
+                let field = if path == "." { "body".to_owned() } else { path };
+                Err(ServiceError::Invalid(vec![
+                    sgp_import_core::import::FieldError::new(
+                        &field,
+                        format!("Valor inválido em `{field}`: {}.", describe(&inner)),
+                    ),
+                ]))
+            } else {
+                Err(ServiceError::bad_request(
+                    "body",
+                    format!(
+                        "JSON malformado (linha {}, coluna {}).",
+                        inner.line(),
+                        inner.column()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// serde's message, minus its position suffix.
+fn describe(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        nome: String,
+        limite: Option<u32>,
+    }
+
+    #[test]
+    fn bad_json_names_the_field() {
+        let e = json::<Body>(&Bytes::from_static(b"{\"nome\": 3}")).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("validation_failed", Some("nome")));
+        let e = json::<Body>(&Bytes::from_static(b"{\"nome\": \"x\"")).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("bad_request", Some("body")));
+        let e = json::<Body>(&Bytes::from_static(b"{}")).unwrap_err();
+        assert_eq!(e.code(), "validation_failed");
+        assert!(e.to_string().contains("nome"), "{e}");
+        let e =
+            json::<Body>(&Bytes::from_static(b"{\"nome\": \"x\", \"limite\": -1}")).unwrap_err();
+        assert_eq!(e.field(), Some("limite"));
+        assert!(json::<Body>(&Bytes::from_static(b" ")).is_err());
+    }
+
+    #[test]
+    fn query_numbers_and_statuses_are_checked() {
+        let q = QueryParams::parse(Some("limit=500&offset=x&status=queued,running&bad=%ZZ"));
+        assert_eq!(
+            q.number("limit", 1, 100, 10).unwrap_err().field(),
+            Some("limit")
+        );
+        assert_eq!(
+            q.number("offset", 0, 10, 0).unwrap_err().field(),
+            Some("offset")
+        );
+        assert_eq!(q.number("absent", 0, 10, 7).unwrap(), 7);
+        assert_eq!(
+            q.statuses("status").unwrap(),
+            Some(vec![JobStatus::Queued, JobStatus::Running])
+        );
+        let q = QueryParams::parse(Some("status=concluida"));
+        assert_eq!(q.statuses("status").unwrap_err().field(), Some("status"));
+    }
+}

@@ -1,0 +1,53 @@
+//! The imported customers of the caller's provider.
+
+use sgp_import_core::auth::Principal;
+use sgp_import_core::model::CustomerPage;
+use sgp_import_core::sgp::ContractStatus;
+use sgp_import_core::store::CustomerFilter;
+
+use super::{tenant_of, ServiceError};
+use crate::server::state::AppState;
+
+pub const MAX_LIMIT: u32 = 100;
+
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    search: Option<String>,
+    status: Option<&str>,
+    limit: u32,
+    offset: u64,
+) -> Result<CustomerPage, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let contract_status = match status.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            ContractStatus::ALL
+                .iter()
+                .find(|c| c.as_str() == s)
+                .map(|c| c.as_str().to_owned())
+                .ok_or_else(|| {
+                    ServiceError::bad_request(
+                        "status",
+                        format!(
+                            "Situação de contrato desconhecida: {s:?}. Use uma destas: {}.",
+                            ContractStatus::ALL.map(|c| c.as_str()).join(", ")
+                        ),
+                    )
+                })?,
+        ),
+    };
+    if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(ServiceError::bad_request(
+            "q",
+            "A busca pode ter até 100 caracteres.",
+        ));
+    }
+    let filter = CustomerFilter {
+        search,
+        contract_status,
+        limit,
+        offset,
+    };
+    Ok(state.store.list_customers(tenant, &filter).await?)
+}

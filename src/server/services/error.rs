@@ -1,0 +1,216 @@
+//! What can go wrong in a request, with the status code, a stable code for
+//! scripts, the field at fault and a message in Portuguese. REST handlers
+//! and server functions show the same words.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use sgp_import_core::auth::{AccountError, LoginError};
+use sgp_import_core::import::{FieldError, IntegrationError, StartError};
+use sgp_import_core::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("Faça login para continuar.")]
+    Unauthenticated,
+    #[error("Esta ação é exclusiva de superadministradores.")]
+    Forbidden,
+    #[error("Escolha um provedor antes de continuar.")]
+    NoProvider,
+    /// The noun, in Portuguese (`importação`, `cliente`...).
+    #[error("{} não encontrad{}.", capitalise(.0), if .0.ends_with('a') || .0.ends_with("ção") { "a" } else { "o" })]
+    NotFound(&'static str),
+    /// Malformed input: JSON that does not parse, a bad UUID, a number
+    /// out of range, an unknown status.
+    #[error("{}", .0.message)]
+    BadRequest(FieldError),
+    /// Well-formed input that breaks a rule; every field at fault.
+    #[error("{}", join(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: Duration,
+    },
+    /// The provider's SGP answered with an error or not at all.
+    #[error("{0}")]
+    Sgp(String),
+    /// The server lacks something an operator must set (SECRET_KEY).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("Erro interno do servidor. Tente novamente em instantes.")]
+    Internal,
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl ServiceError {
+    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
+        ServiceError::BadRequest(FieldError::new(field, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ServiceError::Forbidden => StatusCode::FORBIDDEN,
+            ServiceError::NoProvider | ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Sgp(_) => StatusCode::BAD_GATEWAY,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Unauthenticated => "unauthenticated",
+            ServiceError::Forbidden => "forbidden",
+            ServiceError::NoProvider => "provider_required",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::BadRequest(_) => "bad_request",
+            ServiceError::Invalid(_) => "validation_failed",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::Throttled { .. } => "too_many_attempts",
+            ServiceError::Sgp(_) => "sgp_error",
+            ServiceError::Unavailable(_) => "unavailable",
+            ServiceError::Internal => "internal_error",
+        }
+    }
+
+    /// The first field at fault, if the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ServiceError::BadRequest(e) => Some(&e.field),
+            ServiceError::Invalid(errors) => errors.first().map(|e| e.field.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn fields(&self) -> &[FieldError] {
+        match self {
+            ServiceError::BadRequest(e) => std::slice::from_ref(e),
+            ServiceError::Invalid(errors) => errors,
+            _ => &[],
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(match what {
+                "job" => "importação",
+                "customer" => "cliente",
+                "API token" => "token de API",
+                "tenant" => "provedor",
+                _ => "registro",
+            }),
+            StoreError::IllegalTransition(t) => ServiceError::Conflict(format!(
+                "Não é possível fazer isso com uma importação {}.",
+                t.from.label_pt().to_lowercase()
+            )),
+            other => {
+                tracing::error!(error = %other, "storage failed");
+                ServiceError::Internal
+            }
+        }
+    }
+}
+
+impl From<IntegrationError> for ServiceError {
+    fn from(e: IntegrationError) -> Self {
+        match e {
+            IntegrationError::Invalid(errors) => ServiceError::Invalid(errors),
+            IntegrationError::Store(e) => e.into(),
+            IntegrationError::NoKey => ServiceError::Unavailable(e.message_pt()),
+            IntegrationError::Missing | IntegrationError::Unreadable(_) => {
+                ServiceError::Conflict(e.message_pt())
+            }
+        }
+    }
+}
+
+impl From<StartError> for ServiceError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Invalid(errors) => ServiceError::Invalid(errors),
+            StartError::Integration(e) => e.into(),
+            StartError::Sgp(e) => ServiceError::Sgp(e.message_pt()),
+            StartError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ServiceError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Invalid | LoginError::Disabled => {
+                ServiceError::Invalid(vec![FieldError::new(
+                    "email",
+                    capitalise(&e.to_string()) + ".",
+                )])
+            }
+            LoginError::Throttled { retry_after } => ServiceError::Throttled {
+                message: capitalise(&e.to_string()) + ".",
+                retry_after,
+            },
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ServiceError {
+    fn from(e: AccountError) -> Self {
+        let field = match &e {
+            AccountError::Email(_) | AccountError::EmailTaken => "email",
+            AccountError::Password(_) => "password",
+            AccountError::EmptyName => "name",
+            AccountError::TenantMismatch => "provider",
+            AccountError::Store(_) => "",
+        };
+        match e {
+            AccountError::Store(e) => e.into(),
+            other => ServiceError::Invalid(vec![FieldError::new(
+                field,
+                capitalise(&other.to_string()) + ".",
+            )]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_agrees_in_gender() {
+        assert_eq!(
+            ServiceError::NotFound("importação").to_string(),
+            "Importação não encontrada."
+        );
+        assert_eq!(
+            ServiceError::NotFound("cliente").to_string(),
+            "Cliente não encontrado."
+        );
+    }
+}

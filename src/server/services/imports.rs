@@ -1,0 +1,163 @@
+//! Imports of the caller's provider: list, details, start, cancel, retry,
+//! preview, and the row-error report.
+
+use sgp_import_core::auth::Principal;
+use sgp_import_core::import::{ImportParams, Preview};
+use sgp_import_core::model::{JobDetails, JobId, JobPage, JobStatus, JobSummary, StatusCounts};
+use sgp_import_core::store::JobFilter;
+
+use super::{tenant_of, ServiceError};
+use crate::server::state::AppState;
+
+/// Log lines a job's details carry (the newest ones).
+pub const DETAIL_LOG_LINES: u32 = 500;
+pub const MAX_LIMIT: u32 = 100;
+/// Rows of an error report (a job keeps at most this many failed rows in
+/// any case: one per failed customer).
+const REPORT_ROWS_PER_READ: u32 = 5_000;
+
+pub struct ImportList {
+    pub page: JobPage,
+    pub counts: StatusCounts,
+}
+
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    statuses: Option<Vec<JobStatus>>,
+    limit: u32,
+    offset: u64,
+) -> Result<ImportList, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let filter = JobFilter {
+        statuses,
+        limit,
+        offset,
+    };
+    let page = state.store.list_jobs(tenant, &filter).await?;
+    let counts = state.store.status_counts(tenant).await?;
+    Ok(ImportList { page, counts })
+}
+
+pub async fn details(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<JobDetails, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state
+        .store
+        .job_details(tenant, id, DETAIL_LOG_LINES)
+        .await?)
+}
+
+pub async fn summary(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state.store.job_details(tenant, id, 0).await?.summary)
+}
+
+pub async fn start(
+    state: &AppState,
+    caller: &Principal,
+    params: ImportParams,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let job = state.imports.start(tenant, params).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %job.id, user_id = %caller.user.id, "import queued");
+    Ok(job)
+}
+
+pub async fn preview(
+    state: &AppState,
+    caller: &Principal,
+    params: ImportParams,
+) -> Result<Preview, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state.imports.preview(tenant, params).await?)
+}
+
+pub async fn cancel(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    state.store.cancel(tenant, id).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "cancel requested");
+    summary(state, caller, id).await
+}
+
+pub async fn retry(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    state.store.rerun(tenant, id).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "import queued again");
+    summary(state, caller, id).await
+}
+
+/// The rows an import could not take, as CSV for a spreadsheet: `;`
+/// separated (what Excel expects in pt-BR) with a BOM so accents show.
+pub async fn error_report(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<String, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    // 404 for another provider's job, before reading anything
+    state.store.job_details(tenant, id, 0).await?;
+    let mut csv = String::from("\u{feff}chave_sgp;motivo;offset_pagina\r\n");
+    let mut offset = 0u64;
+    loop {
+        let rows = state
+            .store
+            .row_errors(tenant, id, REPORT_ROWS_PER_READ, offset)
+            .await?;
+        for row in &rows {
+            let page = row.page_offset.map(|o| o.to_string()).unwrap_or_default();
+            csv.push_str(&format!(
+                "{};{};{}\r\n",
+                csv_field(row.row_key.as_deref().unwrap_or("")),
+                csv_field(&row.reason),
+                page
+            ));
+        }
+        if rows.len() < REPORT_ROWS_PER_READ as usize {
+            return Ok(csv);
+        }
+        offset += rows.len() as u64;
+    }
+}
+
+fn csv_field(value: &str) -> String {
+    // a leading =, +, - or @ would run as a formula in a spreadsheet
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("simples"), "simples");
+        assert_eq!(csv_field("a;b"), "\"a;b\"");
+        assert_eq!(csv_field("diz \"oi\""), "\"diz \"\"oi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK()"), "'=HYPERLINK()");
+    }
+}

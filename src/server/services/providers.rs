@@ -1,0 +1,40 @@
+//! Providers, as a superadmin manages them.
+
+use sgp_import_core::auth::Principal;
+use sgp_import_core::model::{Tenant, TenantSlug};
+
+use super::{require_superadmin, ServiceError};
+use crate::server::state::AppState;
+
+pub async fn list(state: &AppState, caller: &Principal) -> Result<Vec<Tenant>, ServiceError> {
+    require_superadmin(caller)?;
+    Ok(state.store.list_tenants().await?)
+}
+
+/// Points the superadmin's session at a provider.
+pub async fn choose(
+    state: &AppState,
+    caller: &Principal,
+    slug: &str,
+) -> Result<Tenant, ServiceError> {
+    require_superadmin(caller)?;
+    let slug = TenantSlug::parse(slug.trim())
+        .map_err(|_| ServiceError::bad_request("slug", "Identificador de provedor inválido."))?;
+    let tenant = state
+        .store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or(ServiceError::NotFound("provedor"))?;
+    state
+        .auth
+        .choose_tenant(caller, tenant.id)
+        .await
+        .map_err(|_| {
+            ServiceError::Conflict(
+                "Só uma sessão de navegador pode trocar de provedor; um token de API fica \
+                 no provedor em que foi criado."
+                    .into(),
+            )
+        })?;
+    Ok(tenant)
+}

@@ -1,0 +1,71 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::session::Login;
+use crate::ui::overview::server_message;
+
+/// The login form. Works without JavaScript too: the server function
+/// answers a plain form post with a redirect.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let error = move || {
+        login
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| server_message(&e))
+    };
+    view! {
+        <Title text="Entrar"/>
+        <main id="conteudo" class="login-page">
+            <section class="login-card" aria-labelledby="login-title">
+                <div class="brand login-brand">
+                    <span class="brand-mark" aria-hidden="true">"SGP"</span>
+                    <span class="brand-name">"Importador"</span>
+                </div>
+                <h1 id="login-title">"Entrar"</h1>
+                <ActionForm action=login attr:class="form" attr:novalidate="true">
+                    <input type="hidden" name="next" prop:value=next/>
+                    <div class="field">
+                        <label for="login-email">"E-mail"</label>
+                        <input
+                            id="login-email"
+                            type="email"
+                            name="email"
+                            autocomplete="username"
+                            required
+                            autofocus
+                        />
+                    </div>
+                    <div class="field">
+                        <label for="login-password">"Senha"</label>
+                        <input
+                            id="login-password"
+                            type="password"
+                            name="password"
+                            autocomplete="current-password"
+                            required
+                        />
+                    </div>
+                    {move || {
+                        error()
+                            .map(|msg| {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        {msg}
+                                    </div>
+                                }
+                            })
+                    }}
+                    <button type="submit" class="btn btn-primary" disabled=move || login.pending().get()>
+                        {move || if login.pending().get() { "Entrando…" } else { "Entrar" }}
+                    </button>
+                </ActionForm>
+            </section>
+        </main>
+    }
+}
