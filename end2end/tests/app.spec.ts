@@ -85,7 +85,7 @@ test('navigation moves between pages in the browser', async ({ page }) => {
     await expect(page).toHaveURL(path);
     await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
     await expect(nav.getByRole('link', { name })).toHaveAttribute('aria-current', 'page');
-    await page.screenshot({ path: `screenshots${path.replaceAll('/', '-')}.png`, fullPage: true });
+    await page.screenshot({ path: `screenshots/${path.slice(1).replaceAll('/', '-')}.png`, fullPage: true });
   }
 });
 
