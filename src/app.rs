@@ -3,6 +3,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
+use crate::ui::account::AccountPage;
 use crate::ui::layout::AppLayout;
 use crate::ui::login::LoginPage;
 use crate::ui::not_found::NotFound;
@@ -45,6 +46,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/integracoes") view=IntegrationsPage/>
                     <Route path=path!("/dashboard/importacoes") view=ImportsPage/>
                     <Route path=path!("/clientes") view=CustomersPage/>
+                    <Route path=path!("/conta") view=AccountPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -89,6 +89,26 @@ test('navigation moves between pages in the browser', async ({ page }) => {
   }
 });
 
+test('an API token is created on the account page, works for scripts, and is revoked', async ({ page, request }) => {
+  await login(page, '/conta');
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1, name: 'Conta' })).toBeVisible();
+  await page.getByLabel('Nome do token').fill('script de relatórios');
+  await page.getByRole('button', { name: 'Criar token' }).click();
+  const shown = page.getByTestId('novo-token');
+  await expect(shown).toHaveText(/^sgpi_/);
+  const token = (await shown.textContent())!.trim();
+  await expect(page.getByRole('cell', { name: 'script de relatórios', exact: true })).toBeVisible();
+  await page.screenshot({ path: 'screenshots/conta.png', fullPage: true });
+
+  const lista = '/api/admin/integracoes/sgp/importacoes/lista';
+  const headers = { authorization: `Bearer ${token}` };
+  expect((await request.get(lista, { headers })).status()).toBe(200);
+  await page.getByRole('button', { name: 'Revogar script de relatórios' }).click();
+  await expect(page.getByRole('cell', { name: 'revogado', exact: true })).toBeVisible();
+  expect((await request.get(lista, { headers })).status()).toBe(401);
+});
+
 test('an unknown address shows a page in Portuguese with status 404', async ({ page }) => {
   const response = await page.goto('/pagina-que-nao-existe');
   expect(response?.status()).toBe(404);

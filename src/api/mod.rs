@@ -5,3 +5,4 @@
 
 pub mod overview;
 pub mod session;
+pub mod tokens;

@@ -64,7 +64,7 @@ pub fn AppLayout() -> impl IntoView {
                                         view! { <span class="session-provider">{provider_name}</span> }
                                             .into_any()
                                     }}
-                                    <span class="session-user" title=s.email.clone()>{s.name.clone()}</span>
+                                    <a class="session-user" href="/conta" title=s.email.clone()>{s.name.clone()}</a>
                                     <ActionForm action=logout attr:class="logout">
                                         <button type="submit" class="btn btn-small btn-secondary">"Sair"</button>
                                     </ActionForm>

@@ -1,5 +1,6 @@
 //! Pages and the components they share.
 
+pub mod account;
 pub mod format;
 pub mod layout;
 pub mod login;

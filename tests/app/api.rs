@@ -103,12 +103,18 @@ async fn every_endpoint_without_a_session_is_401(app: &TestApp) {
         }
     }
     // server functions too
-    for f in ["/api/overview", "/api/choose_provider"] {
+    for f in [
+        "/api/overview",
+        "/api/choose_provider",
+        "/api/api_tokens",
+        "/api/create_api_token",
+        "/api/revoke_api_token",
+    ] {
         let response = app
             .client
             .post(app.url(f))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("slug=demo")
+            .body("slug=demo&name=x&id=00000000-0000-0000-0000-000000000000")
             .send()
             .await
             .unwrap();
@@ -204,6 +210,72 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
         (status, job["data"]["status"].as_str()),
         (200, Some("completed"))
     );
+    // API tokens: B can neither see nor revoke A's, by REST or server function
+    let (_, token) = app
+        .json(
+            Method::POST,
+            "/api/auth/tokens",
+            &a,
+            Some(r#"{"nome": "de A"}"#),
+        )
+        .await;
+    let token_id = token["data"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/auth/tokens/{token_id}"),
+            &b,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let As::Cookie(b_cookie) = &b else {
+        unreachable!()
+    };
+    let revoke = app
+        .client
+        .post(app.url("/api/revoke_api_token"))
+        .header("cookie", b_cookie)
+        .header("accept", "application/json")
+        .form(&[("id", token_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 404);
+    let listed: Value = app
+        .client
+        .post(app.url("/api/api_tokens"))
+        .header("cookie", b_cookie)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    let script = As::Bearer(token["data"]["token"].as_str().unwrap().to_owned());
+    assert_eq!(
+        app.json(Method::GET, "/api/auth/me", &script, None).await.0,
+        200
+    );
+    // B's settings are B's: saving them leaves A's untouched
+    let (_, before) = app
+        .json(Method::GET, "/api/admin/integracoes/sgp", &a, None)
+        .await;
+    let (status, _) = app
+        .json(
+            Method::PUT,
+            "/api/admin/integracoes/sgp",
+            &b,
+            Some(r#"{"base_url": "https://sgp.netb.com.br", "auth_mode": "token", "app": "b", "token": "token-de-b-123456"}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, after) = app
+        .json(Method::GET, "/api/admin/integracoes/sgp", &a, None)
+        .await;
+    assert_eq!(before, after);
     // the overview server function shows each admin their own provider only
     for (who, slug) in [(&a, "demo"), (&b, "net-b")] {
         let As::Cookie(cookie) = who else {

@@ -171,7 +171,24 @@ async fn pages_without_a_session_go_to_login_and_come_back_after(app: &TestApp) 
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
+    // behind an HTTPS proxy the cookie is Secure
+    let https = no_redirects
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-proto", "https")
+        .json(&serde_json::json!({
+            "email": crate::helpers::DEMO_EMAIL,
+            "password": crate::helpers::DEMO_PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let secure = https.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        secure.contains("; Secure") && secure.contains("HttpOnly"),
+        "{secure}"
+    );
     let page = no_redirects
         .get(app.url("/clientes"))
         .header("cookie", &session)

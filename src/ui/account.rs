@@ -1,0 +1,148 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::tokens::{list_api_tokens, CreateApiToken, RevokeApiToken};
+use crate::model::ApiTokenInfo;
+use crate::ui::format;
+use crate::ui::overview::server_message;
+
+/// The admin's account: API tokens for scripts, created and revoked here.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_api_tokens(),
+    );
+    view! {
+        <Title text="Conta"/>
+        <section class="page">
+            <header class="page-header">
+                <div>
+                    <h1>"Conta"</h1>
+                    <p class="subtitle">
+                        "Tokens de API para scripts: envie no cabeçalho "
+                        <code>"Authorization: Bearer <token>"</code>
+                        ". A documentação da API está em "
+                        <a href="/api/openapi.json">"/api/openapi.json"</a>"."
+                    </p>
+                </div>
+            </header>
+            <article class="card" aria-labelledby="novo-token">
+                <h2 id="novo-token">"Novo token"</h2>
+                <ActionForm action=create attr:class="form inline-form">
+                    <div class="field">
+                        <label for="token-name">"Nome do token"</label>
+                        <input id="token-name" name="name" type="text" maxlength="80" required
+                            placeholder="ex.: script de relatórios"/>
+                    </div>
+                    <button type="submit" class="btn">"Criar token"</button>
+                </ActionForm>
+                {move || {
+                    create
+                        .value()
+                        .get()
+                        .map(|result| match result {
+                            Ok(created) => {
+                                view! {
+                                    <div class="alert alert-success" role="status">
+                                        <p>
+                                            "Token criado. Copie agora: ele não será mostrado de novo."
+                                        </p>
+                                        <code class="token-value" data-testid="novo-token">
+                                            {created.token}
+                                        </code>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        {server_message(&e)}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </article>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                {move || {
+                    tokens
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => {
+                                view! {
+                                    <div class="alert alert-error" role="alert">
+                                        {server_message(&e)}
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) if list.is_empty() => {
+                                view! {
+                                    <p class="empty-state" role="status">"Nenhum token criado."</p>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) => view! { <TokenTable list revoke/> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
+    view! {
+        <table class="table">
+            <caption>"Seus tokens"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Nome"</th>
+                    <th scope="col">"Criado em"</th>
+                    <th scope="col">"Último uso"</th>
+                    <th scope="col">"Situação"</th>
+                    <th scope="col"><span class="sr-only">"Ações"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|t| {
+                        let id = t.id.to_string();
+                        let revoked = t.revoked_at.is_some();
+                        view! {
+                            <tr>
+                                <td>{t.name.clone()}</td>
+                                <td>{format::date(t.created_at)}</td>
+                                <td>{t.last_used_at.map(format::date).unwrap_or_else(|| "nunca".into())}</td>
+                                <td>{if revoked { "revogado" } else { "ativo" }}</td>
+                                <td>
+                                    {(!revoked)
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="id" value=id.clone()/>
+                                                    <button
+                                                        type="submit"
+                                                        class="btn btn-small btn-secondary"
+                                                        aria-label=format!("Revogar {}", t.name)
+                                                    >
+                                                        "Revogar"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
