@@ -46,6 +46,10 @@ export default defineConfig({
       SERVER_ADDR: `127.0.0.1:${port}`,
       DATABASE_URL: 'sqlite://target/e2e/e2e.db',
       DEMO: 'true',
+      // small and slow enough to watch: a few pages, each taking a while
+      DEMO_CUSTOMERS: '400',
+      DEMO_SGP_LATENCY_MS: '1500',
+      EXECUTOR_POLL_INTERVAL_MS: '200',
       LOG_FILTER: 'warn',
       LEPTOS_SITE_ROOT: 'target/site',
     },

@@ -8,7 +8,9 @@ use crate::ui::layout::AppLayout;
 use crate::ui::login::LoginPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::overview::OverviewPage;
-use crate::ui::pending::{CustomersPage, ImportsPage, IntegrationsPage};
+use crate::ui::imports::ImportsPage;
+use crate::ui::integrations::IntegrationsPage;
+use crate::ui::customers::CustomersPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -45,6 +47,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=OverviewPage/>
                     <Route path=path!("/integracoes") view=IntegrationsPage/>
                     <Route path=path!("/dashboard/importacoes") view=ImportsPage/>
+                    <Route path=path!("/dashboard/importacoes/:id") view=ImportsPage/>
                     <Route path=path!("/clientes") view=CustomersPage/>
                     <Route path=path!("/conta") view=AccountPage/>
                 </ParentRoute>

@@ -2,6 +2,8 @@
 //! with an admin UI in Portuguese. The same crate is the server binary
 //! (`ssr`) and the browser bundle (`hydrate`).
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod ui;

@@ -1,23 +1,5 @@
-import { test, expect, Page } from '@playwright/test';
-
-async function hydrated(page: Page) {
-  // hydrate() marks <body> once the WASM bundle has taken over the page
-  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
-}
-
-// The demo provider's admin, seeded and printed by demo mode.
-const DEMO_EMAIL = 'admin@demo.local';
-const DEMO_PASSWORD = 'demo-sgp-1234';
-
-// Logs in through the login page, which sends the admin on to `next`.
-async function login(page: Page, next = '/') {
-  await page.goto(`/login?next=${encodeURIComponent(next)}`);
-  await hydrated(page);
-  await page.getByLabel('E-mail').fill(DEMO_EMAIL);
-  await page.getByLabel('Senha').fill(DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'Entrar' }).click();
-  await expect(page).toHaveURL(next);
-}
+import { test, expect } from '@playwright/test';
+import { DEMO_EMAIL, DEMO_PASSWORD, hydrated, login } from './helpers';
 
 test('pages need a login, a wrong password says so, and logout ends the session', async ({ page }) => {
   await page.goto('/clientes');

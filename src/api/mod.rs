@@ -3,6 +3,10 @@
 //! API, and turns failures into short messages an admin can act on; the
 //! detail goes to the log.
 
+pub mod customers;
+pub mod error;
+pub mod imports;
+pub mod integration;
 pub mod overview;
 pub mod session;
 pub mod tokens;

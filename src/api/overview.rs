@@ -8,7 +8,9 @@ use crate::model::TenantOverview;
 pub async fn get_overview() -> Result<Vec<TenantOverview>, ServerFnError> {
     use crate::server::services::overview::overview;
 
-    let (state, caller) = super::session::caller().await?;
+    let (state, caller) = super::session::caller()
+        .await
+        .map_err(super::session::to_server_error)?;
     overview(&state, &caller)
         .await
         .map_err(super::session::to_server_error)

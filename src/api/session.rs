@@ -27,16 +27,14 @@ mod ssr {
     use crate::server::state::AppState;
 
     /// The app state and the caller; a 401 when there is no live session.
-    pub async fn caller() -> Result<(AppState, Principal), ServerFnError> {
-        let state = use_context::<AppState>()
-            .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
+    pub async fn caller() -> Result<(AppState, Principal), ServiceError> {
+        let state = use_context::<AppState>().ok_or(ServiceError::Internal)?;
         let headers: axum::http::HeaderMap = leptos_axum::extract()
             .await
-            .map_err(|_| ServerFnError::new("Requisição inválida."))?;
-        match principal(&state, &headers).await {
-            Ok(Some(p)) => Ok((state, p)),
-            Ok(None) => Err(to_server_error(ServiceError::Unauthenticated)),
-            Err(e) => Err(to_server_error(e)),
+            .map_err(|_| ServiceError::Internal)?;
+        match principal(&state, &headers).await? {
+            Some(p) => Ok((state, p)),
+            None => Err(ServiceError::Unauthenticated),
         }
     }
 
@@ -141,7 +139,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 pub async fn choose_provider(slug: String) -> Result<(), ServerFnError> {
     use crate::server::services::providers;
 
-    let (state, p) = caller().await?;
+    let (state, p) = caller().await.map_err(to_server_error)?;
     providers::choose(&state, &p, &slug)
         .await
         .map_err(to_server_error)?;

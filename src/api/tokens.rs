@@ -17,7 +17,7 @@ pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, ServerFnError> {
     use super::session::{caller, to_server_error};
     use crate::server::services::session;
 
-    let (state, p) = caller().await?;
+    let (state, p) = caller().await.map_err(to_server_error)?;
     session::tokens(&state, &p).await.map_err(to_server_error)
 }
 
@@ -26,7 +26,7 @@ pub async fn create_api_token(name: String) -> Result<CreatedToken, ServerFnErro
     use super::session::{caller, to_server_error};
     use crate::server::services::session;
 
-    let (state, p) = caller().await?;
+    let (state, p) = caller().await.map_err(to_server_error)?;
     let (token, info) = session::create_token(&state, &p, &name)
         .await
         .map_err(to_server_error)?;
@@ -41,7 +41,7 @@ pub async fn revoke_api_token(id: String) -> Result<(), ServerFnError> {
     use super::session::{caller, to_server_error};
     use crate::server::services::{session, ServiceError};
 
-    let (state, p) = caller().await?;
+    let (state, p) = caller().await.map_err(to_server_error)?;
     let id = uuid::Uuid::parse_str(&id)
         .map_err(|_| to_server_error(ServiceError::bad_request("id", "Token inválido.")))?;
     session::revoke_token(&state, &p, id)

@@ -18,6 +18,13 @@ pub fn date(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%d/%m/%Y").to_string()
 }
 
+/// `DD/MM/AAAA HH:MM` in Brasília time (UTC−3, no daylight saving since
+/// 2019): the same on the server's render and in the browser.
+pub fn date_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
+    t.with_timezone(&brasilia).format("%d/%m/%Y %H:%M").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +42,6 @@ mod tests {
     fn dates_are_day_first() {
         let t = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
         assert_eq!(date(t), "01/01/2026");
+        assert_eq!(date_time(t), "31/12/2025 21:00");
     }
 }

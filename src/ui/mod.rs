@@ -1,9 +1,15 @@
 //! Pages and the components they share.
 
 pub mod account;
+pub mod customers;
 pub mod format;
+pub mod imports;
+pub mod integrations;
+pub mod job_modal;
+pub mod live_progress;
 pub mod layout;
 pub mod login;
 pub mod not_found;
 pub mod overview;
-pub mod pending;
+pub mod polling;
+pub mod progress;

@@ -21,26 +21,6 @@ fn NotYetAvailable(title: &'static str, purpose: &'static str) -> impl IntoView 
 }
 
 #[component]
-pub fn IntegrationsPage() -> impl IntoView {
-    view! {
-        <NotYetAvailable
-            title="Integrações"
-            purpose="Aqui você vai configurar a conexão com o SGP do seu provedor e iniciar importações de clientes."
-        />
-    }
-}
-
-#[component]
-pub fn ImportsPage() -> impl IntoView {
-    view! {
-        <NotYetAvailable
-            title="Importações"
-            purpose="Aqui você vai acompanhar o andamento e o histórico das importações."
-        />
-    }
-}
-
-#[component]
 pub fn CustomersPage() -> impl IntoView {
     view! {
         <NotYetAvailable

@@ -1,0 +1,160 @@
+import { test, expect, Page } from '@playwright/test';
+import { login } from './helpers';
+
+// Runs after app.spec.ts (files run in name order, one worker): these
+// tests import, and the overview test wants an empty database.
+
+const API = '/api/admin/integracoes/sgp/importacoes';
+
+// Queues an import through the REST API with the page's session.
+async function queue(page: Page, name: string): Promise<string> {
+  const r = await page.request.post(API, { data: { nome_importacao: name } });
+  expect(r.status()).toBe(201);
+  return (await r.json()).data.id;
+}
+
+async function waitStatus(page: Page, id: string, status: RegExp) {
+  await expect
+    .poll(async () => (await (await page.request.get(`${API}/${id}`)).json()).data.status, { timeout: 60_000 })
+    .toMatch(status);
+}
+
+test('the integration form shows each field error next to its field', async ({ page }) => {
+  await login(page, '/integracoes');
+  const url = page.getByLabel('URL do SGP');
+  await expect(url).not.toHaveValue('');
+  await url.fill('ftp://sgp');
+  await page.getByRole('button', { name: 'Salvar conexão' }).click();
+  await expect(page.locator('#base_url-erro')).toContainText('http');
+
+  await page.getByLabel('Nome da importação').fill('');
+  await page.getByLabel('Cadastro a partir de').fill('2024-05-01');
+  await page.getByLabel('Cadastro até').fill('2024-01-01');
+  await page.getByRole('button', { name: 'Importar Clientes' }).click();
+  await expect(page.locator('#nome_importacao-erro')).toHaveText('Dê um nome à importação.');
+  await expect(page.locator('#data_cadastro_fim-erro')).toHaveText('A data final do cadastro é anterior à data inicial.');
+  await page.screenshot({ path: 'screenshots/integracoes-erros.png', fullPage: true });
+});
+
+test('preview, then an import followed live until it ends and the dashboard takes over', async ({ page }) => {
+  await login(page, '/integracoes');
+  await page.getByRole('button', { name: 'Testar conexão' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Conexão com o SGP funcionando' })).toBeVisible();
+  await page.getByRole('button', { name: 'Pré-visualizar' }).click();
+  await expect(page.getByTestId('previa')).toHaveText('400 clientes seriam importados: 400 novos e 0 já existentes.');
+
+  await page.getByLabel('Nome da importação').fill('Migração inicial');
+  await page.getByRole('button', { name: 'Importar Clientes' }).click();
+  const bar = page.getByRole('progressbar', { name: 'Progresso de Migração inicial' });
+  await expect(bar).toBeVisible();
+  await expect(page.getByTestId('contagem')).toContainText('Indo para o painel de importações em');
+  await page.screenshot({ path: 'screenshots/integracoes-progresso.png', fullPage: true });
+  // progress arrives over server-sent events, without a reload
+  await expect(bar).toHaveAttribute('aria-valuenow', '100', { timeout: 30_000 });
+  await expect(page).toHaveURL('/dashboard/importacoes', { timeout: 30_000 });
+  await expect(page.getByRole('cell', { name: 'Migração inicial', exact: true })).toBeVisible();
+  await expect(page.getByRole('row', { name: /Migração inicial/ })).toContainText('Concluída');
+
+  // the customers are there, searchable
+  await page.goto('/clientes');
+  await expect(page.getByTestId('total-clientes')).toHaveText('400 clientes');
+  const first = page.locator('.customer-name').first();
+  const name = (await first.textContent())!;
+  await page.getByLabel('Buscar por nome ou CPF/CNPJ').fill(name);
+  await page.getByRole('button', { name: 'Buscar' }).click();
+  await expect(page).toHaveURL(/q=/);
+  await expect(page.locator('.customer-name').first()).toHaveText(name);
+  await page.locator('.customer summary').first().click();
+  await expect(page.getByRole('table', { name: 'Contratos' }).first()).toBeVisible();
+  await page.getByLabel('Situação do contrato').selectOption('cancelado');
+  await page.getByLabel('Buscar por nome ou CPF/CNPJ').fill('');
+  await page.getByRole('button', { name: 'Buscar' }).click();
+  await expect(page).toHaveURL(/situacao=cancelado/);
+  await page.screenshot({ path: 'screenshots/clientes.png', fullPage: true });
+});
+
+test('the page hands over to the dashboard after 30 seconds', async ({ page }) => {
+  await page.clock.install();
+  await login(page, '/integracoes');
+  await page.getByLabel('Nome da importação').fill('Passagem');
+  await page.getByRole('button', { name: 'Importar Clientes' }).click();
+  await expect(page.getByTestId('contagem')).toContainText('30 s');
+  await page.clock.runFor(29_000);
+  await expect(page.getByTestId('contagem')).toContainText('em 1 s');
+  await expect(page).toHaveURL('/integracoes');
+  await page.clock.runFor(1_000);
+  await expect(page).toHaveURL('/dashboard/importacoes');
+});
+
+test('tabs, counts and pages live in the URL; the dashboard refreshes itself', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  const ids: string[] = [];
+  for (let i = 1; i <= 11; i++) {
+    ids.push(await queue(page, `Lote ${String(i).padStart(2, '0')}`));
+  }
+  await page.reload();
+  const tabs = page.getByRole('navigation', { name: 'Situação das importações' });
+  await expect(page.getByRole('article', { name: 'Lote 11' })).toBeVisible();
+  await expect(tabs.getByRole('link', { name: /Todas/ })).toContainText('13');
+  // one finishes while we watch: the page refreshes itself
+  const done = tabs.getByRole('link', { name: /Concluídas/ });
+  const before = await done.textContent();
+  await expect(done).not.toHaveText(before!, { timeout: 30_000 });
+  await page.screenshot({ path: 'screenshots/dashboard-importacoes.png', fullPage: true });
+
+  await page.getByRole('navigation', { name: 'Páginas do histórico' }).getByRole('link', { name: 'Próxima →' }).click();
+  await expect(page).toHaveURL('/dashboard/importacoes?aba=todas&pagina=2');
+  await expect(page.getByText('Página 2 de 2')).toBeVisible();
+  await page.reload();
+  await expect(page.getByText('Página 2 de 2')).toBeVisible();
+  await tabs.getByRole('link', { name: /Concluídas/ }).click();
+  await expect(page).toHaveURL('/dashboard/importacoes?aba=concluidas&pagina=1');
+  await expect(tabs.getByRole('link', { name: /Concluídas/ })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('table').getByRole('row')).not.toHaveCount(1);
+  // the rest are not needed
+  for (const id of ids) {
+    await page.request.delete(`${API}/${id}`);
+  }
+});
+
+test('the modal log grows on its own, polling stops when it closes, and cancel works', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  const id = await queue(page, 'Acompanhada');
+  await page.goto(`/dashboard/importacoes/${id}`);
+  const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
+  await expect(dialog).toBeVisible();
+  const lines = dialog.locator('.log-line');
+  const before = await lines.count();
+  await expect.poll(() => lines.count(), { timeout: 60_000 }).toBeGreaterThan(before);
+  await page.screenshot({ path: 'screenshots/modal-importacao.png', fullPage: true });
+
+  // Esc closes; then no more details requests
+  let polls = 0;
+  page.on('request', (r) => { if (r.url().includes('/api/import_details')) polls++; });
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  polls = 0;
+  await page.waitForTimeout(6_000);
+  expect(polls).toBe(0);
+
+  // cancel a running one, with confirmation
+  await waitStatus(page, id, /completed/);
+  const other = await queue(page, 'Para cancelar');
+  await waitStatus(page, other, /running/);
+  await page.goto(`/dashboard/importacoes/${other}`);
+  await expect(dialog.locator('.modal-job')).toContainText('Processando');
+  page.once('dialog', (d) => d.accept());
+  await dialog.getByRole('button', { name: 'Cancelar' }).click();
+  await expect(dialog.locator('.modal-job')).toContainText(/Cancelada|Cancelando/, { timeout: 30_000 });
+  await waitStatus(page, other, /cancelled/);
+  await page.reload();
+  await expect(dialog.locator('.modal-job')).toContainText('Cancelada');
+  // and queue it again
+  await dialog.getByRole('button', { name: 'Tentar novamente' }).click();
+  await expect(dialog.locator('.modal-job')).toContainText(/Na fila|Processando|Concluída/);
+
+  // the error report downloads as CSV
+  const download = page.waitForEvent('download');
+  await dialog.getByRole('link', { name: 'Baixar relatório de erros' }).click();
+  expect((await download).suggestedFilename()).toBe(`erros-importacao-${other}.csv`);
+});

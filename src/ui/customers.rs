@@ -1,0 +1,215 @@
+//! `/clientes`: the imported customers, searchable by name or CPF/CNPJ,
+//! filtered by contract status, paginated, each with contracts and plans.
+//! Search, filter and page live in the URL.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::customers::{list_customers, PAGE_SIZE};
+use crate::model::{CustomerPage, StoredContract, StoredCustomer};
+use crate::ui::format;
+
+/// Contract statuses as stored, with their labels.
+const STATUSES: [(&str, &str); 7] = [
+    ("ativo", "Ativo"),
+    ("inativo", "Inativo"),
+    ("cancelado", "Cancelado"),
+    ("suspenso", "Suspenso"),
+    ("inviabilidade_tecnica", "Inviabilidade técnica"),
+    ("novo", "Novo"),
+    ("ativo_reduzido", "Ativo (velocidade reduzida)"),
+];
+
+fn status_label(s: &str) -> String {
+    STATUSES
+        .iter()
+        .find(|(k, _)| *k == s)
+        .map(|(_, l)| (*l).to_owned())
+        .unwrap_or_else(|| s.to_owned())
+}
+
+fn href(q: &str, status: &str, page: u32) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    format!("/clientes?q={}&situacao={}&pagina={page}", enc(q), enc(status))
+}
+
+#[component]
+pub fn CustomersPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let status = Memo::new(move |_| query.read().get("situacao").unwrap_or_default());
+    let page = Memo::new(move |_| {
+        query
+            .read()
+            .get("pagina")
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|p| *p >= 1)
+            .unwrap_or(1)
+    });
+    let customers = Resource::new(
+        move || (q.get(), status.get(), page.get()),
+        |(q, status, page)| list_customers(q, status, page),
+    );
+    view! {
+        <Title text="Clientes"/>
+        <section class="page">
+            <header class="page-header">
+                <div>
+                    <h1>"Clientes"</h1>
+                    <p class="subtitle">"Clientes importados do SGP, com contratos e planos."</p>
+                </div>
+            </header>
+            <form class="filters" method="get" action="/clientes" role="search">
+                <div class="field">
+                    <label for="busca">"Buscar por nome ou CPF/CNPJ"</label>
+                    <input id="busca" name="q" type="search" prop:value=move || q.get()/>
+                </div>
+                <div class="field">
+                    <label for="situacao">"Situação do contrato"</label>
+                    <select id="situacao" name="situacao">
+                        <option value="" selected=move || status.get().is_empty()>"Todas"</option>
+                        {STATUSES
+                            .iter()
+                            .map(|(value, label)| {
+                                view! {
+                                    <option value=*value selected=move || status.get() == *value>
+                                        {*label}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class="btn">"Buscar"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                {move || {
+                    customers
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => {
+                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                    .into_any()
+                            }
+                            Ok(p) => view! { <CustomerList p q=q.get() status=status.get()/> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CustomerList(p: CustomerPage, q: String, status: String) -> impl IntoView {
+    let page = (p.offset / u64::from(PAGE_SIZE)) as u32 + 1;
+    let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
+    if p.customers.is_empty() {
+        return view! {
+            <div class="empty-state" role="status">
+                <p class="empty-title">"Nenhum cliente encontrado."</p>
+                <p>"Ajuste a busca, ou importe clientes em " <a href="/integracoes">"Integrações"</a> "."</p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <p class="muted" data-testid="total-clientes">
+            {format!("{} clientes", format::integer(p.total))}
+        </p>
+        <ul class="customer-list">
+            {p.customers.into_iter().map(|c| view! { <CustomerItem c/> }).collect_view()}
+        </ul>
+        <nav class="pager" aria-label="Páginas de clientes">
+            {(page > 1).then(|| view! { <a href=href(&q, &status, page - 1) rel="prev">"← Anterior"</a> })}
+            <span>{format!("Página {page} de {pages}")}</span>
+            {(page < pages).then(|| view! { <a href=href(&q, &status, page + 1) rel="next">"Próxima →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn CustomerItem(c: StoredCustomer) -> impl IntoView {
+    let place = [c.city.clone(), c.state.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+    view! {
+        <li class="card customer">
+            <details>
+                <summary>
+                    <span class="customer-name">{c.name.clone()}</span>
+                    <span class="muted">{c.cpf_cnpj.clone().map(|d| document(&d)).unwrap_or_default()}</span>
+                    <span class="muted">{place}</span>
+                    <span class="muted">{format!("{} contrato(s)", c.contracts.len())}</span>
+                </summary>
+                <dl class="facts">
+                    <div><dt>"Código SGP"</dt><dd>{c.sgp_key.clone()}</dd></div>
+                    <div><dt>"Cadastro"</dt><dd>{c.signup_date.clone().unwrap_or_default()}</dd></div>
+                    <div class="wide"><dt>"E-mails"</dt><dd>{c.emails.join(", ")}</dd></div>
+                    <div class="wide"><dt>"Telefones"</dt><dd>{c.phones.join(", ")}</dd></div>
+                </dl>
+                <table class="table">
+                    <caption>"Contratos"</caption>
+                    <thead><tr><th scope="col">"Contrato"</th><th scope="col">"Situação"</th><th scope="col">"Planos"</th></tr></thead>
+                    <tbody>
+                        {c.contracts.iter().map(|k| view! { <ContractRow k=k.clone()/> }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        </li>
+    }
+}
+
+#[component]
+fn ContractRow(k: StoredContract) -> impl IntoView {
+    let plans: Vec<String> = k
+        .services
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.get("plan").and_then(|v| v.as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    view! {
+        <tr>
+            <td>{k.sgp_key.clone()}</td>
+            <td><span class=format!("badge badge-contract-{}", k.status)>{status_label(&k.status)}</span></td>
+            <td>{if plans.is_empty() { "—".to_owned() } else { plans.join(", ") }}</td>
+        </tr>
+    }
+}
+
+/// `12345678901` → `123.456.789-01`; 14 digits as a CNPJ.
+fn document(d: &str) -> String {
+    let d: String = d.chars().filter(char::is_ascii_digit).collect();
+    match d.len() {
+        11 => format!("{}.{}.{}-{}", &d[..3], &d[3..6], &d[6..9], &d[9..]),
+        14 => format!("{}.{}.{}/{}-{}", &d[..2], &d[2..5], &d[5..8], &d[8..12], &d[12..]),
+        _ => d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_and_links_are_formatted() {
+        assert_eq!(document("12345678901"), "123.456.789-01");
+        assert_eq!(document("12345678000199"), "12.345.678/0001-99");
+        assert_eq!(href("ana maria", "ativo", 2), "/clientes?q=ana+maria&situacao=ativo&pagina=2");
+        assert_eq!(href("joão", "", 1), "/clientes?q=jo%C3%A3o&situacao=&pagina=1");
+    }
+}

@@ -1,0 +1,238 @@
+//! `/dashboard/importacoes`: tabs with counts, progress cards for active
+//! imports, the paginated history, and the details modal (also at
+//! `/dashboard/importacoes/{id}`). Tab and page live in the URL.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
+use crate::model::JobSummary;
+use crate::ui::format;
+use crate::ui::job_modal::JobModal;
+use crate::ui::polling::use_polling;
+use crate::ui::progress::{ProgressBar, ProgressFacts, StatusBadge};
+
+/// How often the dashboard and the modal refresh while an import is active.
+pub const REFRESH_MS: u32 = 5_000;
+
+fn list_href(tab: ImportTab, page: u32) -> String {
+    format!("/dashboard/importacoes?aba={}&pagina={page}", tab.slug())
+}
+
+#[component]
+pub fn ImportsPage() -> impl IntoView {
+    let query = use_query_map();
+    let params = use_params_map();
+    let tab = Memo::new(move |_| ImportTab::from_slug(&query.read().get("aba").unwrap_or_default()));
+    let page = Memo::new(move |_| {
+        query
+            .read()
+            .get("pagina")
+            .and_then(|p| p.parse::<u32>().ok())
+            .filter(|p| *p >= 1)
+            .unwrap_or(1)
+    });
+    let open_job = Memo::new(move |_| params.read().get("id"));
+    let tick = RwSignal::new(0u32);
+    let view_data = Resource::new(
+        move || (tab.get(), page.get(), tick.get()),
+        |(tab, page, _)| list_imports(tab.slug().to_owned(), page),
+    );
+    let paused = RwSignal::new(false);
+    let any_active = Signal::derive(move || {
+        view_data
+            .get()
+            .and_then(|r| r.ok())
+            .is_some_and(|v| v.any_active())
+    });
+    use_polling(
+        REFRESH_MS,
+        Signal::derive(move || any_active.get() && !paused.get()),
+        move || tick.update(|t| *t += 1),
+    );
+    let close_href = Signal::derive(move || list_href(tab.get(), page.get()));
+
+    view! {
+        <Title text="Importações"/>
+        <section class="page">
+            <header class="page-header">
+                <div>
+                    <h1>"Importações"</h1>
+                    <p class="subtitle">"Importações de clientes do SGP deste provedor."</p>
+                </div>
+                <div class="actions">
+                    <label class="switch">
+                        <input
+                            type="checkbox"
+                            prop:checked=move || !paused.get()
+                            on:change=move |ev| paused.set(!event_target_checked(&ev))
+                        />
+                        "Atualização automática"
+                    </label>
+                    <button type="button" class="btn btn-secondary" on:click=move |_| tick.update(|t| *t += 1)>
+                        "Atualizar"
+                    </button>
+                    <a class="btn" href="/integracoes">"Nova importação"</a>
+                </div>
+            </header>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                {move || {
+                    view_data
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => {
+                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                    .into_any()
+                            }
+                            Ok(v) => view! { <Dashboard v tab=tab.get() page=page.get()/> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+        {move || {
+            open_job
+                .get()
+                .map(|id| {
+                    view! {
+                        <JobModal
+                            id
+                            close_href=close_href.get()
+                            on_change=Callback::new(move |_| tick.update(|t| *t += 1))
+                        />
+                    }
+                })
+        }}
+    }
+}
+
+#[component]
+fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
+    let pages = v.history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
+    view! {
+        <nav class="tabs" aria-label="Situação das importações">
+            {ImportTab::ALL
+                .into_iter()
+                .map(|t| {
+                    let current = (t == tab).then_some("page");
+                    view! {
+                        <a class="tab" href=list_href(t, 1) aria-current=current>
+                            {t.label()}
+                            <span class="tab-count">{format::integer(t.count(&v.counts))}</span>
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        {(!v.active.is_empty())
+            .then(|| {
+                view! {
+                    <section aria-labelledby="ativas" class="active-imports">
+                        <h2 id="ativas">"Em andamento"</h2>
+                        <div class="cards">
+                            {v
+                                .active
+                                .iter()
+                                .map(|job| view! { <ProgressCard job=job.clone() tab page/> })
+                                .collect_view()}
+                        </div>
+                    </section>
+                }
+            })}
+        <section aria-labelledby="historico">
+            <h2 id="historico">"Histórico"</h2>
+            {if v.history.jobs.is_empty() {
+                view! {
+                    <div class="empty-state" role="status">
+                        <p class="empty-title">"Nenhuma importação nesta aba."</p>
+                        <p>"Inicie uma importação em " <a href="/integracoes">"Integrações"</a> "."</p>
+                    </div>
+                }
+                    .into_any()
+            } else {
+                view! { <HistoryTable jobs=v.history.jobs.clone() tab page/> }.into_any()
+            }}
+            <nav class="pager" aria-label="Páginas do histórico">
+                {(page > 1)
+                    .then(|| view! { <a href=list_href(tab, page - 1) rel="prev">"← Anterior"</a> })}
+                <span>{format!("Página {page} de {pages}")}</span>
+                {(page < pages)
+                    .then(|| view! { <a href=list_href(tab, page + 1) rel="next">"Próxima →"</a> })}
+            </nav>
+        </section>
+    }
+}
+
+fn details_href(job: &JobSummary, tab: ImportTab, page: u32) -> String {
+    format!(
+        "/dashboard/importacoes/{}?aba={}&pagina={page}",
+        job.id,
+        tab.slug()
+    )
+}
+
+#[component]
+fn ProgressCard(job: JobSummary, tab: ImportTab, page: u32) -> impl IntoView {
+    let heading = format!("ativa-{}", job.id);
+    let labelled_by = heading.clone();
+    let label = format!("Progresso de {}", job.name);
+    view! {
+        <article class="card progress-card" aria-labelledby=labelled_by data-status=job.status.as_str()>
+            <header class="card-header">
+                <h3 id=heading>{job.name.clone()}</h3>
+                <StatusBadge status=job.status/>
+            </header>
+            <ProgressBar percent_done=job.progress.percent label/>
+            <ProgressFacts job=job.clone()/>
+            {job
+                .queue_position
+                .map(|n| view! { <p class="muted">{format!("Posição na fila: {n}")}</p> })}
+            {job.progress.message.clone().map(|m| view! { <p class="current-message">{m}</p> })}
+            <a href=details_href(&job, tab, page)>"Ver detalhes"</a>
+        </article>
+    }
+}
+
+#[component]
+fn HistoryTable(jobs: Vec<JobSummary>, tab: ImportTab, page: u32) -> impl IntoView {
+    view! {
+        <table class="table history">
+            <thead>
+                <tr>
+                    <th scope="col">"Nome"</th>
+                    <th scope="col">"Situação"</th>
+                    <th scope="col">"Criada em"</th>
+                    <th scope="col" class="num">"Processados"</th>
+                    <th scope="col" class="num">"Criados"</th>
+                    <th scope="col" class="num">"Atualizados"</th>
+                    <th scope="col" class="num">"Erros"</th>
+                    <th scope="col"><span class="sr-only">"Detalhes"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {jobs
+                    .into_iter()
+                    .map(|job| {
+                        let p = job.progress.clone();
+                        view! {
+                            <tr>
+                                <td>{job.name.clone()}</td>
+                                <td><StatusBadge status=job.status/></td>
+                                <td>{format::date_time(job.created_at)}</td>
+                                <td class="num">{format::integer(p.processed)}</td>
+                                <td class="num">{format::integer(p.created)}</td>
+                                <td class="num">{format::integer(p.updated)}</td>
+                                <td class="num">{format::integer(p.failed)}</td>
+                                <td>
+                                    <a href=details_href(&job, tab, page) aria-label=format!("Detalhes de {}", job.name)>
+                                        "Detalhes"
+                                    </a>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

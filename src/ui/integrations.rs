@@ -1,0 +1,278 @@
+//! `/integracoes`: the provider's SGP connection (saved, masked, tested)
+//! and the import form with preview; "Importar Clientes" queues the job,
+//! shows its live progress for 30 seconds, then goes to the dashboard.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::error::UiError;
+use crate::api::imports::{ImportForm, PreviewImport, StartImport};
+use crate::api::integration::{
+    get_integration, IntegrationSettings, SaveIntegration, TestIntegration,
+};
+use crate::ui::format;
+use crate::ui::live_progress::LiveProgress;
+
+#[component]
+pub fn IntegrationsPage() -> impl IntoView {
+    let save = ServerAction::<SaveIntegration>::new();
+    let settings = Resource::new(move || save.version().get(), |_| get_integration());
+    view! {
+        <Title text="Integrações"/>
+        <section class="page">
+            <header class="page-header">
+                <div>
+                    <h1>"Integrações"</h1>
+                    <p class="subtitle">"Conexão com o SGP do provedor e importação de clientes."</p>
+                </div>
+            </header>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                {move || {
+                    settings
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => {
+                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                    .into_any()
+                            }
+                            Ok(current) => {
+                                view! {
+                                    <div class="two-columns">
+                                        <SettingsCard current save/>
+                                        <ImportCard/>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn SettingsCard(
+    current: Option<IntegrationSettings>,
+    save: ServerAction<SaveIntegration>,
+) -> impl IntoView {
+    let test = ServerAction::<TestIntegration>::new();
+    let saved = current.clone().unwrap_or_default();
+    let mode = RwSignal::new(if saved.auth_mode == "basic" { "basic" } else { "token" });
+    let value = move || save.value().get();
+    let err = move |name: &'static str| {
+        move || {
+            save.value()
+                .get()
+                .and_then(|r| r.err())
+                .and_then(|e| e.field(name))
+                .map(|m| view! { <p class="field-error" id=format!("{name}-erro")>{m}</p> })
+        }
+    };
+    let token_placeholder = saved
+        .token_hint
+        .clone()
+        .map(|h| format!("{h} (deixe em branco para manter)"))
+        .unwrap_or_default();
+    let password_placeholder = saved
+        .password_hint
+        .clone()
+        .map(|h| format!("{h} (deixe em branco para manter)"))
+        .unwrap_or_default();
+    view! {
+        <article class="card" aria-labelledby="conexao-sgp">
+            <h2 id="conexao-sgp">"Conexão com o SGP"</h2>
+            {current
+                .as_ref()
+                .and_then(|c| c.last_test_message.clone().map(|m| (c.last_test_ok, m)))
+                .map(|(ok, m)| {
+                    let class = if ok == Some(true) { "muted" } else { "error-text" };
+                    view! { <p class=class>"Último teste: " {m}</p> }
+                })}
+            <ActionForm action=save attr:class="form" attr:novalidate="true">
+                <div class="field">
+                    <label for="base_url">"URL do SGP"</label>
+                    <input id="base_url" name="form[base_url]" type="url" required
+                        placeholder="https://sgp.seuprovedor.com.br" value=saved.base_url.clone()
+                        aria-describedby="base_url-erro"/>
+                    {err("base_url")}
+                </div>
+                <fieldset class="field">
+                    <legend>"Autenticação"</legend>
+                    <label class="radio">
+                        <input type="radio" name="form[auth_mode]" value="token"
+                            prop:checked=move || mode.get() == "token" on:change=move |_| mode.set("token")/>
+                        "Token + app"
+                    </label>
+                    <label class="radio">
+                        <input type="radio" name="form[auth_mode]" value="basic"
+                            prop:checked=move || mode.get() == "basic" on:change=move |_| mode.set("basic")/>
+                        "Usuário + senha"
+                    </label>
+                    {err("auth_mode")}
+                </fieldset>
+                <Show when=move || mode.get() == "token">
+                    <div class="field">
+                        <label for="app">"App"</label>
+                        <input id="app" name="form[app]" type="text" value=saved.app.clone().unwrap_or_default()
+                            aria-describedby="app-erro"/>
+                        {err("app")}
+                    </div>
+                    <div class="field">
+                        <label for="token">"Token"</label>
+                        <input id="token" name="form[token]" type="password" autocomplete="off"
+                            placeholder=token_placeholder.clone() aria-describedby="token-erro"/>
+                        {err("token")}
+                    </div>
+                </Show>
+                <Show when=move || mode.get() == "basic">
+                    <div class="field">
+                        <label for="username">"Usuário"</label>
+                        <input id="username" name="form[username]" type="text" autocomplete="off"
+                            value=saved.username.clone().unwrap_or_default() aria-describedby="username-erro"/>
+                        {err("username")}
+                    </div>
+                    <div class="field">
+                        <label for="password">"Senha"</label>
+                        <input id="password" name="form[password]" type="password" autocomplete="new-password"
+                            placeholder=password_placeholder.clone() aria-describedby="password-erro"/>
+                        {err("password")}
+                    </div>
+                </Show>
+                {move || {
+                    value().map(|r| match r {
+                        Ok(_) => view! { <div class="alert alert-success" role="status">"Conexão salva."</div> }.into_any(),
+                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                    })
+                }}
+                <div class="actions">
+                    <button type="submit" class="btn" disabled=move || save.pending().get()>"Salvar conexão"</button>
+                    <button type="button" class="btn btn-secondary" disabled=move || test.pending().get()
+                        on:click=move |_| { test.dispatch(TestIntegration {}); }>
+                        {move || if test.pending().get() { "Testando…" } else { "Testar conexão" }}
+                    </button>
+                </div>
+            </ActionForm>
+            {move || {
+                test.value().get().map(|r| match r {
+                    Ok(t) if t.ok => view! { <div class="alert alert-success" role="status">{t.message}</div> }.into_any(),
+                    Ok(t) => view! { <div class="alert alert-error" role="alert">{t.message}</div> }.into_any(),
+                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                })
+            }}
+        </article>
+    }
+}
+
+#[component]
+fn ImportCard() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let only_active = RwSignal::new(false);
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let incremental = RwSignal::new(false);
+    let form = move || ImportForm {
+        name: name.get_untracked(),
+        only_active: only_active.get_untracked().then(|| "on".to_owned()),
+        signup_from: Some(from.get_untracked()),
+        signup_to: Some(to.get_untracked()),
+        incremental: incremental.get_untracked().then(|| "on".to_owned()),
+    };
+    let preview = ServerAction::<PreviewImport>::new();
+    let start = ServerAction::<StartImport>::new();
+    // a field error from whichever button was pressed last
+    let last_error = RwSignal::new(None::<UiError>);
+    Effect::new(move |_| {
+        if let Some(Err(e)) = preview.value().get() {
+            last_error.set(Some(e));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = start.value().get() {
+            last_error.set(r.err());
+        }
+    });
+    let err = move |field: &'static str| {
+        move || {
+            last_error
+                .get()
+                .and_then(|e| e.field(field))
+                .map(|m| view! { <p class="field-error" id=format!("{field}-erro")>{m}</p> })
+        }
+    };
+    let started = move || start.value().get().and_then(|r| r.ok());
+
+    view! {
+        <article class="card" aria-labelledby="importar">
+            <h2 id="importar">"Importar clientes"</h2>
+            <Show
+                when=move || started().is_none()
+                fallback=move || view! { <LiveProgress job=started().expect("shown only once started")/> }
+            >
+                <form class="form" novalidate on:submit=move |ev| {
+                    ev.prevent_default();
+                    start.dispatch(StartImport { form: form() });
+                }>
+                    <div class="field">
+                        <label for="nome_importacao">"Nome da importação"</label>
+                        <input id="nome_importacao" type="text" maxlength="120" required
+                            placeholder="ex.: Migração inicial" bind:value=name aria-describedby="nome_importacao-erro"/>
+                        {err("nome_importacao")}
+                    </div>
+                    <label class="checkbox">
+                        <input type="checkbox" bind:checked=only_active/>
+                        "Somente contratos ativos"
+                    </label>
+                    <div class="field-row">
+                        <div class="field">
+                            <label for="data_cadastro_inicio">"Cadastro a partir de"</label>
+                            <input id="data_cadastro_inicio" type="date" bind:value=from aria-describedby="data_cadastro_inicio-erro"/>
+                            {err("data_cadastro_inicio")}
+                        </div>
+                        <div class="field">
+                            <label for="data_cadastro_fim">"Cadastro até"</label>
+                            <input id="data_cadastro_fim" type="date" bind:value=to aria-describedby="data_cadastro_fim-erro"/>
+                            {err("data_cadastro_fim")}
+                        </div>
+                    </div>
+                    <label class="checkbox">
+                        <input type="checkbox" bind:checked=incremental/>
+                        "Somente o que mudou desde a última importação concluída"
+                    </label>
+                    {move || {
+                        last_error.get().filter(|e| e.fields.is_empty()).map(|e| {
+                            view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                        })
+                    }}
+                    {move || {
+                        preview.value().get().and_then(|r| r.ok()).map(|p| {
+                            let how = if p.exact { "" } else { " (estimativa pelas primeiras páginas)" };
+                            view! {
+                                <div class="alert alert-info" role="status" data-testid="previa">
+                                    {format!(
+                                        "{} clientes seriam importados: {} novos e {} já existentes{how}.",
+                                        format::integer(p.total),
+                                        format::integer(p.new),
+                                        format::integer(p.existing),
+                                    )}
+                                </div>
+                            }
+                        })
+                    }}
+                    <div class="actions">
+                        <button type="button" class="btn btn-secondary" disabled=move || preview.pending().get()
+                            on:click=move |_| {
+                                last_error.set(None);
+                                preview.dispatch(PreviewImport { form: form() });
+                            }>
+                            {move || if preview.pending().get() { "Consultando o SGP…" } else { "Pré-visualizar" }}
+                        </button>
+                        <button type="submit" class="btn" disabled=move || start.pending().get()>
+                            "Importar Clientes"
+                        </button>
+                    </div>
+                </form>
+            </Show>
+        </article>
+    }
+}

@@ -1,0 +1,284 @@
+//! The details of one import in a modal dialog: status, times, attempt,
+//! counters, filters, result, last error and the log (newest at the
+//! bottom, kept scrolled to the end), refreshed every 5 seconds while the
+//! import is active. Esc closes it; focus stays inside while it is open.
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::imports::{import_details, CancelImport, RetryImport};
+use crate::model::{JobDetails, JobStatus};
+use crate::ui::format;
+use crate::ui::imports::REFRESH_MS;
+use crate::ui::polling::use_polling;
+use crate::ui::progress::{ProgressBar, ProgressFacts, StatusBadge};
+
+#[component]
+pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl IntoView {
+    let tick = RwSignal::new(0u32);
+    let job_id = id.clone();
+    let details = Resource::new(move || tick.get(), move |_| import_details(job_id.clone()));
+    let active = Signal::derive(move || {
+        details
+            .get()
+            .and_then(|r| r.ok())
+            .is_some_and(|d| !d.summary.status.is_finished())
+    });
+    use_polling(REFRESH_MS, active, move || tick.update(|t| *t += 1));
+
+    let cancel = ServerAction::<CancelImport>::new();
+    let retry = ServerAction::<RetryImport>::new();
+    Effect::new(move |_| {
+        if cancel.version().get() + retry.version().get() > 0 {
+            tick.update(|t| *t += 1);
+            on_change.run(());
+        }
+    });
+    let action_error = move || {
+        cancel
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| retry.value().get().and_then(|r| r.err()))
+            .map(|e| e.message)
+    };
+
+    let dialog = NodeRef::<html::Div>::new();
+    let navigate = use_navigate();
+    let close = {
+        let href = close_href.clone();
+        move || navigate(&href, Default::default())
+    };
+    keyboard_behaviour(dialog, close.clone());
+
+    view! {
+        <div class="modal-backdrop">
+            <div
+                class="modal"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="modal-title"
+                tabindex="-1"
+                node_ref=dialog
+            >
+                <header class="modal-header">
+                    <h2 id="modal-title">"Detalhes da importação"</h2>
+                    <a class="btn btn-small btn-secondary modal-close" href=close_href.clone() aria-label="Fechar">
+                        "Fechar"
+                    </a>
+                </header>
+                <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                    {move || {
+                        details
+                            .get()
+                            .map(|result| match result {
+                                Err(e) => {
+                                    view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                        .into_any()
+                                }
+                                Ok(d) => view! { <DetailsBody d cancel retry/> }.into_any(),
+                            })
+                    }}
+                </Transition>
+                {move || action_error().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn DetailsBody(
+    d: JobDetails,
+    cancel: ServerAction<CancelImport>,
+    retry: ServerAction<RetryImport>,
+) -> impl IntoView {
+    let s = d.summary.clone();
+    let id = s.id.to_string();
+    let p = s.progress.clone();
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(format::date_time).unwrap_or_else(|| "—".into());
+    let can_cancel = !s.status.is_finished() && s.status != JobStatus::Cancelling;
+    let can_retry = matches!(s.status, JobStatus::Failed | JobStatus::Cancelled);
+    let filters = describe_params(&d.params);
+    let log = NodeRef::<html::Ol>::new();
+    // newest line at the bottom, in view
+    Effect::new(move |_| {
+        if let Some(el) = log.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    });
+    let cancel_id = id.clone();
+    let retry_id = id.clone();
+    view! {
+        <div class="modal-body">
+            <p class="modal-job">
+                <strong>{s.name.clone()}</strong>
+                " "
+                <StatusBadge status=s.status/>
+            </p>
+            <ProgressBar percent_done=p.percent label=format!("Progresso de {}", s.name)/>
+            <ProgressFacts job=s.clone()/>
+            <dl class="facts">
+                <div><dt>"Criada em"</dt><dd>{format::date_time(s.created_at)}</dd></div>
+                <div><dt>"Início"</dt><dd>{when(s.started_at)}</dd></div>
+                <div><dt>"Fim"</dt><dd>{when(s.finished_at)}</dd></div>
+                <div><dt>"Tentativa"</dt><dd>{format!("{} de {}", s.attempt, s.max_attempts)}</dd></div>
+                <div><dt>"Servidor"</dt><dd>{s.lease_owner.clone().unwrap_or_else(|| "—".into())}</dd></div>
+                <div><dt>"Processados"</dt><dd data-stat="processados">{format::integer(p.processed)}</dd></div>
+                <div><dt>"Criados"</dt><dd>{format::integer(p.created)}</dd></div>
+                <div><dt>"Atualizados"</dt><dd>{format::integer(p.updated)}</dd></div>
+                <div><dt>"Sem mudança"</dt><dd>{format::integer(p.unchanged)}</dd></div>
+                <div><dt>"Erros"</dt><dd>{format::integer(p.failed)}</dd></div>
+                <div class="wide"><dt>"Filtros"</dt><dd>{filters}</dd></div>
+                {p.message.clone().map(|m| view! { <div class="wide"><dt>"Mensagem atual"</dt><dd>{m}</dd></div> })}
+                {s.last_error.clone().map(|e| view! { <div class="wide"><dt>"Último erro"</dt><dd class="error-text">{e}</dd></div> })}
+            </dl>
+            <h3 id="log-title">"Log"</h3>
+            {(d.logs_omitted > 0).then(|| view! {
+                <p class="muted">{format!("{} linhas do meio do log foram omitidas.", format::integer(d.logs_omitted))}</p>
+            })}
+            <ol class="log" aria-labelledby="log-title" node_ref=log tabindex="0">
+                {d
+                    .logs
+                    .iter()
+                    .map(|line| {
+                        view! {
+                            <li class=format!("log-line log-{}", line.level.as_str())>
+                                <time>{format::date_time(line.at)}</time>
+                                " "
+                                <span class="log-level">{line.level.as_str().to_uppercase()}</span>
+                                " "
+                                <span class="log-message">{line.message.clone()}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+            <div class="modal-actions">
+                {can_cancel.then(|| view! {
+                    <button
+                        type="button"
+                        class="btn btn-danger"
+                        on:click=move |_| {
+                            if confirm("Cancelar esta importação? O que já foi importado fica salvo.") {
+                                cancel.dispatch(CancelImport { id: cancel_id.clone() });
+                            }
+                        }
+                    >
+                        "Cancelar"
+                    </button>
+                })}
+                {can_retry.then(|| view! {
+                    <button
+                        type="button"
+                        class="btn"
+                        on:click=move |_| { retry.dispatch(RetryImport { id: retry_id.clone() }); }
+                    >
+                        "Tentar novamente"
+                    </button>
+                })}
+                <a
+                    class="btn btn-secondary"
+                    href=format!("/api/admin/integracoes/sgp/importacoes/{id}/erros.csv")
+                    download
+                >
+                    "Baixar relatório de erros"
+                </a>
+            </div>
+        </div>
+    }
+}
+
+/// The filters of an import's stored parameters, in words.
+fn describe_params(params: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    let flag = |k: &str| params.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+    let date = |k: &str| {
+        params
+            .get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .map(|d| d.format("%d/%m/%Y").to_string())
+    };
+    parts.push(if flag("only_active") { "só contratos ativos" } else { "todos os contratos" }.to_owned());
+    match (date("signup_from"), date("signup_to")) {
+        (Some(f), Some(t)) => parts.push(format!("cadastro de {f} a {t}")),
+        (Some(f), None) => parts.push(format!("cadastro a partir de {f}")),
+        (None, Some(t)) => parts.push(format!("cadastro até {t}")),
+        (None, None) => {}
+    }
+    if flag("incremental") {
+        parts.push(match date("changed_since") {
+            Some(d) => format!("só alterados desde {d}"),
+            None => "incremental (sem importação anterior: tudo)".to_owned(),
+        });
+    }
+    parts.join(", ")
+}
+
+fn confirm(message: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window().confirm_with_message(message).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = message;
+        false
+    }
+}
+
+/// Esc closes; Tab and Shift+Tab cycle within the dialog; the dialog takes
+/// focus when it opens.
+fn keyboard_behaviour(dialog: NodeRef<html::Div>, close: impl Fn() + Clone + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+
+        Effect::new(move |_| {
+            if let Some(el) = dialog.get() {
+                let _ = el.focus();
+            }
+        });
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" {
+                ev.prevent_default();
+                close();
+                return;
+            }
+            if ev.key() != "Tab" {
+                return;
+            }
+            let Some(root) = dialog.get_untracked() else {
+                return;
+            };
+            let Ok(nodes) = root.query_selector_all(
+                "a[href], button:not([disabled]), input, select, textarea, [tabindex]:not([tabindex='-1'])",
+            ) else {
+                return;
+            };
+            let items: Vec<web_sys::HtmlElement> = (0..nodes.length())
+                .filter_map(|i| nodes.item(i))
+                .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+                .collect();
+            let (Some(first), Some(last)) = (items.first(), items.last()) else {
+                return;
+            };
+            let active = document().active_element();
+            let at = |e: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>());
+            let inside = active.as_ref().is_some_and(|a| root.contains(Some(a)));
+            if ev.shift_key() && (at(first) || !inside) {
+                ev.prevent_default();
+                let _ = last.focus();
+            } else if !ev.shift_key() && (at(last) || !inside) {
+                ev.prevent_default();
+                let _ = first.focus();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (dialog, close);
+    }
+}

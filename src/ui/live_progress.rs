@@ -1,0 +1,147 @@
+//! The progress of an import just started, live from the server-sent
+//! events of `importar-stream`, for 30 seconds or until it ends; then the
+//! admin is taken to the dashboard (or goes at once with the link).
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::model::JobSummary;
+use crate::ui::format;
+use crate::ui::progress::{duration, percent, ProgressBar};
+
+/// Seconds the page follows the import before handing over.
+pub const HAND_OVER_SECS: u32 = 30;
+const DASHBOARD: &str = "/dashboard/importacoes";
+
+/// The fields of the stream's events this view reads (the REST API's
+/// `ImportacaoJson`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct LiveJob {
+    pub status: String,
+    pub status_label: String,
+    pub total_estimado: Option<u64>,
+    pub processados: u64,
+    pub progresso_percent: f32,
+    pub eta_segundos: Option<u64>,
+    pub mensagem_atual: Option<String>,
+}
+
+#[component]
+pub fn LiveProgress(job: JobSummary) -> impl IntoView {
+    let live = RwSignal::new(None::<LiveJob>);
+    let finished = RwSignal::new(false);
+    let remaining = RwSignal::new(HAND_OVER_SECS);
+    follow(job.id.to_string(), live, finished, remaining);
+    let name = job.name.clone();
+    view! {
+        <div class="live" aria-live="polite">
+            <p>
+                <strong>{job.name.clone()}</strong>
+                " — "
+                {move || live.get().map(|j| j.status_label).unwrap_or_else(|| job.status.label_pt().to_owned())}
+            </p>
+            <ProgressBar
+                percent_done=Signal::derive(move || live.get().map(|j| j.progresso_percent).unwrap_or(0.0))
+                label=format!("Progresso de {name}")
+            />
+            <p class="progress-facts">
+                {move || {
+                    live.get().map(|j| {
+                        let total = j.total_estimado.map(format::integer).unwrap_or_else(|| "?".into());
+                        let eta = j
+                            .eta_segundos
+                            .filter(|_| j.status == "running")
+                            .map(|s| format!("faltam cerca de {}", duration(s)))
+                            .unwrap_or_default();
+                        view! {
+                            <span>{format!("{} de {} clientes", format::integer(j.processados), total)}</span>
+                            <span class="progress-percent">{percent(j.progresso_percent)}</span>
+                            <span class="muted">{eta}</span>
+                        }
+                    })
+                }}
+            </p>
+            <p class="current-message">{move || live.get().and_then(|j| j.mensagem_atual)}</p>
+            <p class="muted" data-testid="contagem">
+                {move || {
+                    if finished.get() {
+                        "Importação encerrada. Indo para o painel…".to_owned()
+                    } else {
+                        format!("Indo para o painel de importações em {} s.", remaining.get())
+                    }
+                }}
+            </p>
+            <a class="btn" href=DASHBOARD>"Ir para o painel agora"</a>
+        </div>
+    }
+}
+
+/// Opens the event stream and the hand-over countdown (browser only).
+fn follow(
+    id: String,
+    live: RwSignal<Option<LiveJob>>,
+    finished: RwSignal<bool>,
+    remaining: RwSignal<u32>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use gloo_timers::callback::Interval;
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+
+        let navigate = leptos_router::hooks::use_navigate();
+        let url = format!("/api/admin/integracoes/sgp/importar-stream?job_id={id}");
+        let Ok(source) = web_sys::EventSource::new(&url) else {
+            return;
+        };
+        let on_event = |done: bool| {
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+                if let Some(job) = e
+                    .data()
+                    .as_string()
+                    .and_then(|text| serde_json::from_str::<LiveJob>(&text).ok())
+                {
+                    live.set(Some(job));
+                }
+                if done {
+                    finished.set(true);
+                }
+            })
+        };
+        let progress = on_event(false);
+        let done = on_event(true);
+        let _ = source.add_event_listener_with_callback("progress", progress.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("done", done.as_ref().unchecked_ref());
+        let source = StoredValue::new_local(Some((source, progress, done)));
+
+        let ticker = Interval::new(1_000, move || {
+            let left = remaining.get_untracked().saturating_sub(1);
+            remaining.set(left);
+            if left == 0 || finished.get_untracked() {
+                navigate(DASHBOARD, Default::default());
+            }
+        });
+        let ticker = StoredValue::new_local(Some(ticker));
+        Effect::new(move |_| {
+            if finished.get() {
+                source.update_value(|s| {
+                    if let Some((es, _, _)) = s.take() {
+                        es.close();
+                    }
+                });
+            }
+        });
+        on_cleanup(move || {
+            ticker.set_value(None);
+            source.update_value(|s| {
+                if let Some((es, _, _)) = s.take() {
+                    es.close();
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (id, live, finished, remaining);
+    }
+}
