@@ -158,3 +158,33 @@ test('the modal log grows on its own, polling stops when it closes, and cancel w
   await dialog.getByRole('link', { name: 'Baixar relatório de erros' }).click();
   expect((await download).suggestedFilename()).toBe(`erros-importacao-${other}.csv`);
 });
+
+test('a failed import says why and can be retried once the settings are fixed', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  const settings = '/api/admin/integracoes/sgp';
+  const current = (await (await page.request.get(settings)).json()).data;
+  const save = (token: string) =>
+    page.request.put(settings, { data: { base_url: current.base_url, auth_mode: 'token', app: current.app, token } });
+  expect((await save('token-errado-123456')).status()).toBe(200);
+  const id = await queue(page, 'Com token errado');
+  await waitStatus(page, id, /failed/);
+
+  await page.goto(`/dashboard/importacoes/${id}?aba=erro&pagina=1`);
+  const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
+  await expect(dialog.locator('.modal-job')).toContainText('Com erro');
+  await expect(dialog.locator('.error-text')).toContainText('credenciais');
+  await expect(dialog.locator('.log-error').first()).toBeVisible();
+  await page.screenshot({ path: 'screenshots/modal-falha.png', fullPage: true });
+  // focus stays in the dialog
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press('Tab');
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+  }
+
+  expect((await save('d3m0-t0k3n-5gp-1mp0rt')).status()).toBe(200);
+  await dialog.getByRole('button', { name: 'Tentar novamente' }).click();
+  await expect(dialog.locator('.modal-job')).toContainText('Concluída', { timeout: 60_000 });
+  await expect(dialog.getByTestId('resultado')).toContainText('400 clientes em 4 páginas');
+  await dialog.getByRole('link', { name: 'Fechar' }).click();
+  await expect(page).toHaveURL('/dashboard/importacoes?aba=erro&pagina=1');
+});

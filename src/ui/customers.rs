@@ -155,7 +155,7 @@ fn CustomerItem(c: StoredCustomer) -> impl IntoView {
                 </summary>
                 <dl class="facts">
                     <div><dt>"Código SGP"</dt><dd>{c.sgp_key.clone()}</dd></div>
-                    <div><dt>"Cadastro"</dt><dd>{c.signup_date.clone().unwrap_or_default()}</dd></div>
+                    <div><dt>"Cadastro"</dt><dd>{c.signup_date.as_deref().map(format::iso_day).unwrap_or_default()}</dd></div>
                     <div class="wide"><dt>"E-mails"</dt><dd>{c.emails.join(", ")}</dd></div>
                     <div class="wide"><dt>"Telefones"</dt><dd>{c.phones.join(", ")}</dd></div>
                 </dl>

@@ -13,16 +13,38 @@ pub fn integer(n: u64) -> String {
     out
 }
 
+// Dates are formatted by hand: chrono's `format` brings a strftime
+// interpreter into the browser bundle.
+
 /// `DD/MM/AAAA` from a UTC date.
 pub fn date(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%d/%m/%Y").to_string()
+    day(t.date_naive())
+}
+
+/// `DD/MM/AAAA`.
+pub fn day(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
+}
+
+/// `DD/MM/AAAA` from SGP's and the API's `AAAA-MM-DD`; anything else as is.
+pub fn iso_day(s: &str) -> String {
+    let mut parts = s.splitn(3, '-');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(y), Some(m), Some(d)) if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            format!("{d}/{m}/{y}")
+        }
+        _ => s.to_owned(),
+    }
 }
 
 /// `DD/MM/AAAA HH:MM` in Brasília time (UTC−3, no daylight saving since
 /// 2019): the same on the server's render and in the browser.
 pub fn date_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
     let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
-    t.with_timezone(&brasilia).format("%d/%m/%Y %H:%M").to_string()
+    let local = t.with_timezone(&brasilia);
+    format!("{} {:02}:{:02}", day(local.date_naive()), local.hour(), local.minute())
 }
 
 #[cfg(test)]
@@ -43,5 +65,7 @@ mod tests {
         let t = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
         assert_eq!(date(t), "01/01/2026");
         assert_eq!(date_time(t), "31/12/2025 21:00");
+        assert_eq!(iso_day("2024-03-09"), "09/03/2024");
+        assert_eq!(iso_day("ontem"), "ontem");
     }
 }

@@ -100,6 +100,7 @@ fn DetailsBody(
     let can_cancel = !s.status.is_finished() && s.status != JobStatus::Cancelling;
     let can_retry = matches!(s.status, JobStatus::Failed | JobStatus::Cancelled);
     let filters = describe_params(&d.params);
+    let summary = d.result.as_ref().map(describe_result);
     let log = NodeRef::<html::Ol>::new();
     // newest line at the bottom, in view
     Effect::new(move |_| {
@@ -130,6 +131,7 @@ fn DetailsBody(
                 <div><dt>"Sem mudança"</dt><dd>{format::integer(p.unchanged)}</dd></div>
                 <div><dt>"Erros"</dt><dd>{format::integer(p.failed)}</dd></div>
                 <div class="wide"><dt>"Filtros"</dt><dd>{filters}</dd></div>
+                {summary.map(|r| view! { <div class="wide"><dt>"Resultado"</dt><dd data-testid="resultado">{r}</dd></div> })}
                 {p.message.clone().map(|m| view! { <div class="wide"><dt>"Mensagem atual"</dt><dd>{m}</dd></div> })}
                 {s.last_error.clone().map(|e| view! { <div class="wide"><dt>"Último erro"</dt><dd class="error-text">{e}</dd></div> })}
             </dl>
@@ -197,8 +199,7 @@ fn describe_params(params: &serde_json::Value) -> String {
         params
             .get(k)
             .and_then(|v| v.as_str())
-            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-            .map(|d| d.format("%d/%m/%Y").to_string())
+            .map(format::iso_day)
     };
     parts.push(if flag("only_active") { "só contratos ativos" } else { "todos os contratos" }.to_owned());
     match (date("signup_from"), date("signup_to")) {
@@ -214,6 +215,25 @@ fn describe_params(params: &serde_json::Value) -> String {
         });
     }
     parts.join(", ")
+}
+
+/// A finished import's result, in words.
+fn describe_result(result: &serde_json::Value) -> String {
+    let n = |k: &str| result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let secs = result
+        .get("seconds_this_attempt")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    format!(
+        "{} clientes em {} páginas: {} novos, {} atualizados, {} sem mudança, {} com erro ({:.0} s na última tentativa).",
+        format::integer(n("processed")),
+        n("pages"),
+        format::integer(n("created")),
+        format::integer(n("updated")),
+        format::integer(n("unchanged")),
+        format::integer(n("failed")),
+        secs
+    )
 }
 
 fn confirm(message: &str) -> bool {

@@ -32,7 +32,7 @@ use sgp_import_core::model::{JobStatus, TenantId, TenantSlug};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::secret::Secret;
 use sgp_import_core::sgp::{CustomerQuery, SgpAuth, SgpBaseUrl, SgpClient, SgpClientConfig};
-use sgp_import_core::store::Store;
+use sgp_import_core::store::{CustomerFilter, Store};
 use sqlx::Connection;
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -331,6 +331,7 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
         p.processed as f64 / secs,
         peak_mb()
     );
+    customers_page(&store, tenant).await;
     let only = store
         .ensure_tenant(&TenantSlug::parse("store-only").unwrap(), "Store only")
         .await
@@ -345,6 +346,43 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
 
     store.close().await;
     import_rate
+}
+
+/// The customers page's queries over the imported provider (SQLite has no
+/// name index: its searches scan the provider's rows).
+async fn customers_page(store: &Arc<dyn Store>, tenant: TenantId) {
+    let first = store
+        .list_customers(tenant, &CustomerFilter { limit: 1, ..CustomerFilter::default() })
+        .await
+        .unwrap();
+    let someone = &first.customers[0];
+    let surname = someone.name.split_whitespace().last().unwrap_or("a").to_owned();
+    let doc: String = someone.cpf_cnpj.clone().unwrap_or_default().chars().take(6).collect();
+    for (label, search, status) in [
+        ("first page, no filter", None, None),
+        ("name search", Some(surname), None),
+        ("CPF/CNPJ prefix", Some(doc), None),
+        ("contract status ativo", None, Some("ativo".to_owned())),
+    ] {
+        let filter = CustomerFilter {
+            search,
+            contract_status: status,
+            limit: 20,
+            offset: 0,
+        };
+        let mut times = Vec::new();
+        let mut total = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            total = store.list_customers(tenant, &filter).await.unwrap().total;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "customers page, {label}: {total} matches, median {:.1} ms (5 runs)",
+            times[2]
+        );
+    }
 }
 
 /// Only the import, into an empty database.
