@@ -4,13 +4,13 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::ui::account::AccountPage;
+use crate::ui::customers::CustomersPage;
+use crate::ui::imports::ImportsPage;
+use crate::ui::integrations::IntegrationsPage;
 use crate::ui::layout::AppLayout;
 use crate::ui::login::LoginPage;
 use crate::ui::not_found::NotFound;
 use crate::ui::overview::OverviewPage;
-use crate::ui::imports::ImportsPage;
-use crate::ui::integrations::IntegrationsPage;
-use crate::ui::customers::CustomersPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

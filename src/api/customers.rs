@@ -8,11 +8,7 @@ use crate::model::CustomerPage;
 pub const PAGE_SIZE: u32 = 20;
 
 #[server(endpoint = "customers")]
-pub async fn list_customers(
-    q: String,
-    status: String,
-    page: u32,
-) -> Result<CustomerPage, UiError> {
+pub async fn list_customers(q: String, status: String, page: u32) -> Result<CustomerPage, UiError> {
     use super::session::caller;
     use crate::server::services::customers;
 

@@ -129,7 +129,9 @@ mod ssr {
     pub fn params(form: ImportForm) -> Result<ImportParams, ServiceError> {
         let mut errors = Vec::new();
         let mut date = |field: &str, value: Option<String>| {
-            let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
+            let value = value
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())?;
             match NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
                 Ok(d) => Some(d),
                 Err(_) => {

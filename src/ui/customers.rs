@@ -33,13 +33,19 @@ fn href(q: &str, status: &str, page: u32) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
                 b' ' => "+".to_owned(),
                 _ => format!("%{b:02X}"),
             })
             .collect()
     };
-    format!("/clientes?q={}&situacao={}&pagina={page}", enc(q), enc(status))
+    format!(
+        "/clientes?q={}&situacao={}&pagina={page}",
+        enc(q),
+        enc(status)
+    )
 }
 
 #[component]
@@ -196,7 +202,14 @@ fn document(d: &str) -> String {
     let d: String = d.chars().filter(char::is_ascii_digit).collect();
     match d.len() {
         11 => format!("{}.{}.{}-{}", &d[..3], &d[3..6], &d[6..9], &d[9..]),
-        14 => format!("{}.{}.{}/{}-{}", &d[..2], &d[2..5], &d[5..8], &d[8..12], &d[12..]),
+        14 => format!(
+            "{}.{}.{}/{}-{}",
+            &d[..2],
+            &d[2..5],
+            &d[5..8],
+            &d[8..12],
+            &d[12..]
+        ),
         _ => d,
     }
 }
@@ -209,7 +222,13 @@ mod tests {
     fn documents_and_links_are_formatted() {
         assert_eq!(document("12345678901"), "123.456.789-01");
         assert_eq!(document("12345678000199"), "12.345.678/0001-99");
-        assert_eq!(href("ana maria", "ativo", 2), "/clientes?q=ana+maria&situacao=ativo&pagina=2");
-        assert_eq!(href("joão", "", 1), "/clientes?q=jo%C3%A3o&situacao=&pagina=1");
+        assert_eq!(
+            href("ana maria", "ativo", 2),
+            "/clientes?q=ana+maria&situacao=ativo&pagina=2"
+        );
+        assert_eq!(
+            href("joão", "", 1),
+            "/clientes?q=jo%C3%A3o&situacao=&pagina=1"
+        );
     }
 }

@@ -44,7 +44,12 @@ pub fn date_time(t: chrono::DateTime<chrono::Utc>) -> String {
     use chrono::Timelike;
     let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
     let local = t.with_timezone(&brasilia);
-    format!("{} {:02}:{:02}", day(local.date_naive()), local.hour(), local.minute())
+    format!(
+        "{} {:02}:{:02}",
+        day(local.date_naive()),
+        local.hour(),
+        local.minute()
+    )
 }
 
 #[cfg(test)]

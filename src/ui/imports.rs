@@ -24,7 +24,8 @@ fn list_href(tab: ImportTab, page: u32) -> String {
 pub fn ImportsPage() -> impl IntoView {
     let query = use_query_map();
     let params = use_params_map();
-    let tab = Memo::new(move |_| ImportTab::from_slug(&query.read().get("aba").unwrap_or_default()));
+    let tab =
+        Memo::new(move |_| ImportTab::from_slug(&query.read().get("aba").unwrap_or_default()));
     let page = Memo::new(move |_| {
         query
             .read()

@@ -58,7 +58,11 @@ fn SettingsCard(
 ) -> impl IntoView {
     let test = ServerAction::<TestIntegration>::new();
     let saved = current.clone().unwrap_or_default();
-    let mode = RwSignal::new(if saved.auth_mode == "basic" { "basic" } else { "token" });
+    let mode = RwSignal::new(if saved.auth_mode == "basic" {
+        "basic"
+    } else {
+        "token"
+    });
     let value = move || save.value().get();
     let err = move |name: &'static str| {
         move || {

@@ -96,7 +96,9 @@ fn DetailsBody(
     let s = d.summary.clone();
     let id = s.id.to_string();
     let p = s.progress.clone();
-    let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(format::date_time).unwrap_or_else(|| "—".into());
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(format::date_time).unwrap_or_else(|| "—".into())
+    };
     let can_cancel = !s.status.is_finished() && s.status != JobStatus::Cancelling;
     let can_retry = matches!(s.status, JobStatus::Failed | JobStatus::Cancelled);
     let filters = describe_params(&d.params);
@@ -195,13 +197,15 @@ fn DetailsBody(
 fn describe_params(params: &serde_json::Value) -> String {
     let mut parts = Vec::new();
     let flag = |k: &str| params.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-    let date = |k: &str| {
-        params
-            .get(k)
-            .and_then(|v| v.as_str())
-            .map(format::iso_day)
-    };
-    parts.push(if flag("only_active") { "só contratos ativos" } else { "todos os contratos" }.to_owned());
+    let date = |k: &str| params.get(k).and_then(|v| v.as_str()).map(format::iso_day);
+    parts.push(
+        if flag("only_active") {
+            "só contratos ativos"
+        } else {
+            "todos os contratos"
+        }
+        .to_owned(),
+    );
     match (date("signup_from"), date("signup_to")) {
         (Some(f), Some(t)) => parts.push(format!("cadastro de {f} a {t}")),
         (Some(f), None) => parts.push(format!("cadastro a partir de {f}")),
@@ -285,7 +289,11 @@ fn keyboard_behaviour(dialog: NodeRef<html::Div>, close: impl Fn() + Clone + 'st
                 return;
             };
             let active = document().active_element();
-            let at = |e: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>());
+            let at = |e: &web_sys::HtmlElement| {
+                active
+                    .as_ref()
+                    .is_some_and(|a| a == e.unchecked_ref::<web_sys::Element>())
+            };
             let inside = active.as_ref().is_some_and(|a| root.contains(Some(a)));
             if ev.shift_key() && (at(first) || !inside) {
                 ev.prevent_default();

@@ -110,7 +110,8 @@ fn follow(
         };
         let progress = on_event(false);
         let done = on_event(true);
-        let _ = source.add_event_listener_with_callback("progress", progress.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("progress", progress.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("done", done.as_ref().unchecked_ref());
         let source = StoredValue::new_local(Some((source, progress, done)));
 

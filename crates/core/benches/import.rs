@@ -352,12 +352,29 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
 /// name index: its searches scan the provider's rows).
 async fn customers_page(store: &Arc<dyn Store>, tenant: TenantId) {
     let first = store
-        .list_customers(tenant, &CustomerFilter { limit: 1, ..CustomerFilter::default() })
+        .list_customers(
+            tenant,
+            &CustomerFilter {
+                limit: 1,
+                ..CustomerFilter::default()
+            },
+        )
         .await
         .unwrap();
     let someone = &first.customers[0];
-    let surname = someone.name.split_whitespace().last().unwrap_or("a").to_owned();
-    let doc: String = someone.cpf_cnpj.clone().unwrap_or_default().chars().take(6).collect();
+    let surname = someone
+        .name
+        .split_whitespace()
+        .last()
+        .unwrap_or("a")
+        .to_owned();
+    let doc: String = someone
+        .cpf_cnpj
+        .clone()
+        .unwrap_or_default()
+        .chars()
+        .take(6)
+        .collect();
     for (label, search, status) in [
         ("first page, no filter", None, None),
         ("name search", Some(surname), None),
