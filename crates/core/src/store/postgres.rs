@@ -775,7 +775,10 @@ impl Store for PgStore {
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         listener.listen(WAKE_CHANNEL).await?;
-        Ok(Box::new(PgWakeups(listener)))
+        Ok(Box::new(PgWakeups {
+            listener: Some(listener),
+            pool: self.pool.clone(),
+        }))
     }
 
     async fn close(&self) {
@@ -784,16 +787,36 @@ impl Store for PgStore {
 }
 
 /// NOTIFYs on the wake channel, from every instance sharing the database.
-struct PgWakeups(sqlx::postgres::PgListener);
+/// The listener holds a pool connection: it is let go when the pool closes,
+/// or `close()` would wait for it forever.
+struct PgWakeups {
+    listener: Option<sqlx::postgres::PgListener>,
+    pool: PgPool,
+}
 
 #[async_trait]
 impl Wakeups for PgWakeups {
     async fn wait(&mut self) {
-        // PgListener reconnects by itself; on an error, back off a little so
-        // a dead server does not make the executor spin (it polls anyway).
-        if let Err(e) = self.0.recv().await {
-            tracing::warn!(error = %e, "LISTEN connection failed");
+        let Some(listener) = self.listener.as_mut() else {
+            // closed: the executor polls (and sees the pool closed) instead
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            return;
+        };
+        tokio::select! {
+            received = listener.recv() => {
+                // PgListener reconnects by itself; on an error, back off a
+                // little so a dead server does not make the executor spin
+                if let Err(e) = received {
+                    if !self.pool.is_closed() {
+                        tracing::warn!(error = %e, "LISTEN connection failed");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+            _ = self.pool.close_event() => {}
+        }
+        if self.pool.is_closed() {
+            self.listener = None;
         }
     }
 }

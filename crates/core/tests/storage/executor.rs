@@ -30,6 +30,7 @@ on_both!(
     a_crashed_executors_job_is_rescued_and_resumed,
     one_import_per_provider_at_a_time,
     two_executors_run_every_job_exactly_once,
+    closing_the_store_does_not_wait_for_a_listening_executor,
 );
 
 fn config(owner: &str) -> ExecutorConfig {
@@ -535,4 +536,23 @@ async fn two_executors_run_every_job_exactly_once(db: &TestDb) {
     assert_eq!(runs.len(), 500);
     assert!(runs.values().all(|n| *n == 1), "a job ran twice");
     assert!(ids.iter().all(|id| runs.contains_key(id)));
+}
+
+/// `close()` must return while something waits for wake-ups (on Postgres
+/// the LISTEN connection is a pool connection; holding it kept `close()`
+/// waiting forever).
+async fn closing_the_store_does_not_wait_for_a_listening_executor(db: &TestDb) {
+    let store = db.second_store().await;
+    let mut wakeups = store.wakeups().await.unwrap();
+    let waiter = tokio::spawn(async move {
+        loop {
+            wakeups.wait().await;
+        }
+    });
+    // let the waiter park on the listener
+    tokio::time::sleep(StdDuration::from_millis(200)).await;
+    tokio::time::timeout(StdDuration::from_secs(10), store.close())
+        .await
+        .expect("close() returned while a listener was waiting");
+    waiter.abort();
 }
