@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-use crate::model::{JobDetails, JobPage, JobStatus, JobSummary, StatusCounts};
+use crate::model::{JobDetails, JobPage, JobStatus, JobSummary, Preview, StatusCounts};
 
 /// History rows per page.
 pub const PAGE_SIZE: u32 = 10;
@@ -108,15 +108,6 @@ pub struct ImportForm {
     pub incremental: Option<String>,
 }
 
-/// What an import with these filters would bring.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PreviewInfo {
-    pub total: u64,
-    pub new: u64,
-    pub existing: u64,
-    pub exact: bool,
-}
-
 #[cfg(feature = "ssr")]
 mod ssr {
     use chrono::NaiveDate;
@@ -178,23 +169,10 @@ pub async fn list_imports(tab: String, page: u32) -> Result<ImportsView, UiError
         u64::from(page - 1) * u64::from(PAGE_SIZE),
     )
     .await?;
-    let active = imports::list(
-        &state,
-        &p,
-        Some(
-            JobStatus::ALL
-                .into_iter()
-                .filter(|s| !s.is_finished())
-                .collect(),
-        ),
-        20,
-        0,
-    )
-    .await?;
     Ok(ImportsView {
         history: history.page,
         counts: history.counts,
-        active: active.page.jobs,
+        active: imports::active(&state, &p, 20).await?,
     })
 }
 
@@ -235,7 +213,7 @@ pub async fn start_import(form: ImportForm) -> Result<JobSummary, UiError> {
 }
 
 #[server(endpoint = "preview_import")]
-pub async fn preview_import(form: ImportForm) -> Result<PreviewInfo, UiError> {
+pub async fn preview_import(form: ImportForm) -> Result<Preview, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
 
@@ -244,11 +222,5 @@ pub async fn preview_import(form: ImportForm) -> Result<PreviewInfo, UiError> {
     if params.name.trim().is_empty() {
         params.name = "prévia".into();
     }
-    let preview = imports::preview(&state, &p, params).await?;
-    Ok(PreviewInfo {
-        total: preview.total,
-        new: preview.new,
-        existing: preview.existing,
-        exact: preview.exact,
-    })
+    Ok(imports::preview(&state, &p, params).await?)
 }

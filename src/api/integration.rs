@@ -4,23 +4,14 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-
-/// The saved connection as the page shows it: secrets only masked.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct IntegrationSettings {
-    pub base_url: String,
-    /// `token` or `basic`
-    pub auth_mode: String,
-    pub app: Option<String>,
-    pub token_hint: Option<String>,
-    pub username: Option<String>,
-    pub password_hint: Option<String>,
-    pub last_test_ok: Option<bool>,
-    pub last_test_message: Option<String>,
-}
+use crate::model::IntegrationView;
 
 /// The form as the browser sends it; an empty secret keeps the saved one.
+/// (The server's `IntegrationInput` cannot be serialised on purpose: it
+/// holds secrets in clear. This is its browser-side twin.)
+/// The REST API's `PUT /api/admin/integracoes/sgp` takes the same body.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IntegrationForm {
     pub base_url: String,
     pub auth_mode: String,
@@ -37,46 +28,34 @@ pub struct TestResult {
 }
 
 #[cfg(feature = "ssr")]
-impl From<sgp_import_core::import::IntegrationView> for IntegrationSettings {
-    fn from(v: sgp_import_core::import::IntegrationView) -> Self {
-        IntegrationSettings {
-            base_url: v.base_url,
-            auth_mode: v.auth_mode,
-            app: v.app,
-            token_hint: v.token_hint,
-            username: v.username,
-            password_hint: v.password_hint,
-            last_test_ok: v.last_test_ok,
-            last_test_message: v.last_test_message,
+impl From<IntegrationForm> for sgp_import_core::import::IntegrationInput {
+    fn from(form: IntegrationForm) -> Self {
+        sgp_import_core::import::IntegrationInput {
+            base_url: form.base_url,
+            auth_mode: form.auth_mode,
+            app: form.app,
+            token: form.token,
+            username: form.username,
+            password: form.password,
         }
     }
 }
 
 #[server(endpoint = "integration")]
-pub async fn get_integration() -> Result<Option<IntegrationSettings>, UiError> {
+pub async fn get_integration() -> Result<Option<IntegrationView>, UiError> {
     use super::session::caller;
     use crate::server::services::integration;
 
     let (state, p) = caller().await?;
-    Ok(integration::get(&state, &p).await?.map(Into::into))
+    Ok(integration::get(&state, &p).await?)
 }
 
 #[server(endpoint = "save_integration")]
-pub async fn save_integration(form: IntegrationForm) -> Result<IntegrationSettings, UiError> {
+pub async fn save_integration(form: IntegrationForm) -> Result<IntegrationView, UiError> {
     use super::session::caller;
     use crate::server::services::integration;
-    use sgp_import_core::import::IntegrationInput;
-
     let (state, p) = caller().await?;
-    let input = IntegrationInput {
-        base_url: form.base_url,
-        auth_mode: form.auth_mode,
-        app: form.app,
-        token: form.token,
-        username: form.username,
-        password: form.password,
-    };
-    Ok(integration::save(&state, &p, &input).await?.into())
+    Ok(integration::save(&state, &p, &form.into()).await?)
 }
 
 #[server(endpoint = "test_integration")]

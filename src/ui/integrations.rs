@@ -7,9 +7,9 @@ use leptos_meta::Title;
 
 use crate::api::error::UiError;
 use crate::api::imports::{ImportForm, PreviewImport, StartImport};
-use crate::api::integration::{
-    get_integration, IntegrationSettings, SaveIntegration, TestIntegration,
-};
+use crate::api::integration::{get_integration, SaveIntegration, TestIntegration};
+use crate::model::IntegrationView;
+use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 use crate::ui::live_progress::LiveProgress;
 
@@ -26,13 +26,13 @@ pub fn IntegrationsPage() -> impl IntoView {
                     <p class="subtitle">"Conexão com o SGP do provedor e importação de clientes."</p>
                 </div>
             </header>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     settings
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                view! { <ErrorAlert message=e.message/> }
                                     .into_any()
                             }
                             Ok(current) => {
@@ -53,7 +53,7 @@ pub fn IntegrationsPage() -> impl IntoView {
 
 #[component]
 fn SettingsCard(
-    current: Option<IntegrationSettings>,
+    current: Option<IntegrationView>,
     save: ServerAction<SaveIntegration>,
 ) -> impl IntoView {
     let test = ServerAction::<TestIntegration>::new();
@@ -146,7 +146,7 @@ fn SettingsCard(
                 {move || {
                     value().map(|r| match r {
                         Ok(_) => view! { <div class="alert alert-success" role="status">"Conexão salva."</div> }.into_any(),
-                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                        Err(e) => view! { <ErrorAlert message=e.message/> }.into_any(),
                     })
                 }}
                 <div class="actions">
@@ -160,8 +160,8 @@ fn SettingsCard(
             {move || {
                 test.value().get().map(|r| match r {
                     Ok(t) if t.ok => view! { <div class="alert alert-success" role="status">{t.message}</div> }.into_any(),
-                    Ok(t) => view! { <div class="alert alert-error" role="alert">{t.message}</div> }.into_any(),
-                    Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                    Ok(t) => view! { <ErrorAlert message=t.message/> }.into_any(),
+                    Err(e) => view! { <ErrorAlert message=e.message/> }.into_any(),
                 })
             }}
         </article>
@@ -245,7 +245,7 @@ fn ImportCard() -> impl IntoView {
                     </label>
                     {move || {
                         last_error.get().filter(|e| e.fields.is_empty()).map(|e| {
-                            view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                            view! { <ErrorAlert message=e.message/> }
                         })
                     }}
                     {move || {

@@ -11,10 +11,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::model::{
-    ApiTokenInfo, JobDetails, JobStatus, JobSummary, LogLine, StatusCounts, StoredContract,
-    StoredCustomer, Tenant, User,
+    ApiTokenInfo, IntegrationView, JobDetails, JobStatus, JobSummary, LogLine, Preview,
+    StatusCounts, StoredContract, StoredCustomer, Tenant, User,
 };
-use sgp_import_core::import::{ImportParams, IntegrationInput, IntegrationView, Preview};
+use sgp_import_core::import::ImportParams;
 
 /// A job's status as the API spells it.
 #[derive(Serialize, ToSchema)]
@@ -276,32 +276,6 @@ impl From<Option<IntegrationView>> for IntegracaoJson {
                 ultimo_teste_ok: v.last_test_ok,
                 ultimo_teste_mensagem: v.last_test_message,
             },
-        }
-    }
-}
-
-/// The SGP connection to save. A secret left out keeps the saved one.
-#[derive(Deserialize, ToSchema)]
-pub struct IntegracaoInputJson {
-    pub base_url: String,
-    /// `token` (with `app` and `token`) or `basic` (with `username` and
-    /// `password`)
-    pub auth_mode: String,
-    pub app: Option<String>,
-    pub token: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl From<IntegracaoInputJson> for IntegrationInput {
-    fn from(j: IntegracaoInputJson) -> Self {
-        IntegrationInput {
-            base_url: j.base_url,
-            auth_mode: j.auth_mode,
-            app: j.app,
-            token: j.token,
-            username: j.username,
-            password: j.password,
         }
     }
 }

@@ -4,13 +4,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 
-use super::dto::{IntegracaoInputJson, IntegracaoJson, TesteJson};
+use super::dto::{IntegracaoJson, TesteJson};
 use super::input::json;
 use super::response::{ok, Envelope, ErrorBody};
+use crate::api::integration::IntegrationForm;
 use crate::server::auth::Caller;
 use crate::server::services::{integration, ServiceError};
 use crate::server::state::AppState;
-use sgp_import_core::import::IntegrationInput;
 
 /// The saved connection, secrets masked (`••••a1b2`).
 #[utoipa::path(get, path = "/api/admin/integracoes/sgp", tag = "integracao",
@@ -24,7 +24,7 @@ pub async fn get(
 
 /// Saves the connection; secrets are encrypted at rest and never returned.
 #[utoipa::path(put, path = "/api/admin/integracoes/sgp", tag = "integracao",
-    request_body = IntegracaoInputJson,
+    request_body = IntegrationForm,
     responses(
         (status = 200, body = Envelope<IntegracaoJson>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -34,9 +34,8 @@ pub async fn put(
     Caller(caller): Caller,
     body: Bytes,
 ) -> Result<Json<Envelope<IntegracaoJson>>, ServiceError> {
-    let input: IntegracaoInputJson = json(&body)?;
-    let input: IntegrationInput = input.into();
-    let view = integration::save(&state, &caller, &input).await?;
+    let input: IntegrationForm = json(&body)?;
+    let view = integration::save(&state, &caller, &input.into()).await?;
     Ok(ok(Some(view).into()))
 }
 

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::params::FieldError;
+pub use crate::model::IntegrationView;
 use crate::model::TenantId;
 use crate::sealing::Sealer;
 use crate::secret::{mask_hint, Secret};
@@ -39,20 +40,6 @@ impl IntegrationInput {
             ..IntegrationInput::default()
         }
     }
-}
-
-/// What the UI and the API may see: secrets only as hints.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IntegrationView {
-    pub base_url: String,
-    pub auth_mode: String,
-    pub app: Option<String>,
-    pub token_hint: Option<String>,
-    pub username: Option<String>,
-    pub password_hint: Option<String>,
-    pub last_tested_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_test_ok: Option<bool>,
-    pub last_test_message: Option<String>,
 }
 
 /// The connection, opened, for the client.

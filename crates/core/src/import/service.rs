@@ -3,30 +3,16 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use super::integration::{IntegrationError, Integrations};
 use super::job::IMPORT_KIND;
 use super::params::{FieldError, ImportParams};
+pub use crate::model::Preview;
 use crate::model::{JobSummary, TenantId};
 use crate::sgp::{ContractStatus, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE};
 use crate::store::{NewJob, Store, StoreError};
 
 /// Pages a preview reads before it estimates the rest.
 pub const PREVIEW_PAGES: u64 = 20;
-
-/// What an import with these filters would bring.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Preview {
-    /// Customers SGP says match (or counted, when it does not say).
-    pub total: u64,
-    pub new: u64,
-    pub existing: u64,
-    /// `false` when only the first pages were compared and the split
-    /// between new and existing is extrapolated.
-    pub exact: bool,
-    pub compared: u64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

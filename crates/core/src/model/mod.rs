@@ -2,6 +2,7 @@
 
 mod account;
 mod customer;
+mod integration;
 mod job;
 mod job_state;
 mod job_status;
@@ -9,6 +10,7 @@ mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer};
+pub use integration::{IntegrationView, Preview};
 pub use job::{
     JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };
