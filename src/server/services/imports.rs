@@ -39,6 +39,26 @@ pub async fn list(
     Ok(ImportList { page, counts })
 }
 
+/// Imports waiting or running (the dashboard's progress cards).
+pub async fn active(
+    state: &AppState,
+    caller: &Principal,
+    limit: u32,
+) -> Result<Vec<JobSummary>, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let filter = JobFilter {
+        statuses: Some(
+            JobStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_finished())
+                .collect(),
+        ),
+        limit,
+        offset: 0,
+    };
+    Ok(state.store.list_jobs(tenant, &filter).await?.jobs)
+}
+
 pub async fn details(
     state: &AppState,
     caller: &Principal,
