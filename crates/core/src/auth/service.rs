@@ -101,8 +101,8 @@ pub struct AuthService {
     clock: Arc<dyn Clock>,
     settings: AuthSettings,
     /// Verified against when the e-mail is unknown, so both failures take
-    /// the same time.
-    dummy_hash: String,
+    /// the same time; made on the first such login, not at start-up.
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 impl AuthService {
@@ -111,7 +111,7 @@ impl AuthService {
             store,
             clock,
             settings,
-            dummy_hash: hash_password("not-a-real-password").expect("a valid password"),
+            dummy_hash: std::sync::OnceLock::new(),
         }
     }
 
@@ -142,9 +142,13 @@ impl AuthService {
             Ok(email) => self.store.user_credentials(&email).await?,
             Err(_) => None,
         };
-        let hash = found
-            .as_ref()
-            .map_or(self.dummy_hash.clone(), |(_, h)| h.clone());
+        let hash = match &found {
+            Some((_, h)) => h.clone(),
+            None => self
+                .dummy_hash
+                .get_or_init(|| hash_password("not-a-real-password").expect("a valid password"))
+                .clone(),
+        };
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
@@ -162,10 +166,11 @@ impl AuthService {
         }
         self.store.clear_login_failures(&key, since).await?;
         let token = new_token("");
+        let token_hash = hash_token(token.expose());
         let expires_at = now + self.settings.session_max;
         self.store
             .create_session(NewSession {
-                token_hash: &hash_token(token.expose()),
+                token_hash: &token_hash,
                 user: user.id,
                 tenant: user.tenant_id,
                 expires_at,
@@ -176,9 +181,7 @@ impl AuthService {
         tracing::info!(user_id = %user.id, "logged in");
         let principal = Principal {
             tenant: user.tenant_id,
-            credential: Credential::Session {
-                token_hash: hash_token(token.expose()),
-            },
+            credential: Credential::Session { token_hash },
             user,
         };
         Ok(LoginSuccess {
