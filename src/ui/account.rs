@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::tokens::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
+use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 use crate::ui::overview::server_message;
 
@@ -58,27 +59,19 @@ pub fn AccountPage() -> impl IntoView {
                                     .into_any()
                             }
                             Err(e) => {
-                                view! {
-                                    <div class="alert alert-error" role="alert">
-                                        {server_message(&e)}
-                                    </div>
-                                }
+                                view! { <ErrorAlert message=server_message(&e)/> }
                                     .into_any()
                             }
                         })
                 }}
             </article>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     tokens
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! {
-                                    <div class="alert alert-error" role="alert">
-                                        {server_message(&e)}
-                                    </div>
-                                }
+                                view! { <ErrorAlert message=server_message(&e)/> }
                                     .into_any()
                             }
                             Ok(list) if list.is_empty() => {

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::customers::{list_customers, PAGE_SIZE};
 use crate::model::{CustomerPage, StoredContract, StoredCustomer};
+use crate::ui::common::{ErrorAlert, Loading, Pager};
 use crate::ui::format;
 
 /// Contract statuses as stored, with their labels.
@@ -97,13 +98,13 @@ pub fn CustomersPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="btn">"Buscar"</button>
             </form>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     customers
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                view! { <ErrorAlert message=e.message/> }
                                     .into_any()
                             }
                             Ok(p) => view! { <CustomerList p q=q.get() status=status.get()/> }.into_any(),
@@ -134,11 +135,7 @@ fn CustomerList(p: CustomerPage, q: String, status: String) -> impl IntoView {
         <ul class="customer-list">
             {p.customers.into_iter().map(|c| view! { <CustomerItem c/> }).collect_view()}
         </ul>
-        <nav class="pager" aria-label="Páginas de clientes">
-            {(page > 1).then(|| view! { <a href=href(&q, &status, page - 1) rel="prev">"← Anterior"</a> })}
-            <span>{format!("Página {page} de {pages}")}</span>
-            {(page < pages).then(|| view! { <a href=href(&q, &status, page + 1) rel="next">"Próxima →"</a> })}
-        </nav>
+        <Pager page pages label="Páginas de clientes" href=move |n| href(&q, &status, n)/>
     }
     .into_any()
 }

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
 use crate::model::JobSummary;
+use crate::ui::common::{ErrorAlert, Loading, Pager};
 use crate::ui::format;
 use crate::ui::job_modal::JobModal;
 use crate::ui::polling::use_polling;
@@ -77,13 +78,13 @@ pub fn ImportsPage() -> impl IntoView {
                     <a class="btn" href="/integracoes">"Nova importação"</a>
                 </div>
             </header>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     view_data
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                view! { <ErrorAlert message=e.message/> }
                                     .into_any()
                             }
                             Ok(v) => view! { <Dashboard v tab=tab.get() page=page.get()/> }.into_any(),
@@ -153,13 +154,7 @@ fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
             } else {
                 view! { <HistoryTable jobs=v.history.jobs.clone() tab page/> }.into_any()
             }}
-            <nav class="pager" aria-label="Páginas do histórico">
-                {(page > 1)
-                    .then(|| view! { <a href=list_href(tab, page - 1) rel="prev">"← Anterior"</a> })}
-                <span>{format!("Página {page} de {pages}")}</span>
-                {(page < pages)
-                    .then(|| view! { <a href=list_href(tab, page + 1) rel="next">"Próxima →"</a> })}
-            </nav>
+            <Pager page pages label="Páginas do histórico" href=move |n| list_href(tab, n)/>
         </section>
     }
 }

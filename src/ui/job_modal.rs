@@ -9,6 +9,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::api::imports::{import_details, CancelImport, RetryImport};
 use crate::model::{JobDetails, JobStatus};
+use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
 use crate::ui::polling::use_polling;
@@ -68,20 +69,20 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
                         "Fechar"
                     </a>
                 </header>
-                <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+                <Transition fallback=Loading>
                     {move || {
                         details
                             .get()
                             .map(|result| match result {
                                 Err(e) => {
-                                    view! { <div class="alert alert-error" role="alert">{e.message}</div> }
+                                    view! { <ErrorAlert message=e.message/> }
                                         .into_any()
                                 }
                                 Ok(d) => view! { <DetailsBody d cancel retry/> }.into_any(),
                             })
                     }}
                 </Transition>
-                {move || action_error().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+                {move || action_error().map(|m| view! { <ErrorAlert message=m/> })}
             </div>
         </div>
     }

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::session::Login;
+use crate::ui::common::ErrorAlert;
 use crate::ui::overview::server_message;
 
 /// The login form. Works without JavaScript too: the server function
@@ -52,14 +53,7 @@ pub fn LoginPage() -> impl IntoView {
                         />
                     </div>
                     {move || {
-                        error()
-                            .map(|msg| {
-                                view! {
-                                    <div class="alert alert-error" role="alert">
-                                        {msg}
-                                    </div>
-                                }
-                            })
+                        error().map(|msg| view! { <ErrorAlert message=msg/> })
                     }}
                     <button type="submit" class="btn btn-primary" disabled=move || login.pending().get()>
                         {move || if login.pending().get() { "Entrando…" } else { "Entrar" }}

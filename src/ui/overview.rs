@@ -3,6 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::overview::get_overview;
 use crate::model::{JobStatus, TenantOverview};
+use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 
 /// The landing page: what has been imported so far, per provider.
@@ -44,18 +45,13 @@ pub fn OverviewPage() -> impl IntoView {
                     </button>
                 </div>
             </header>
-            <Transition fallback=|| view! { <p class="loading" role="status">"Carregando…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     overview
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! {
-                                    <div class="alert alert-error" role="alert">
-                                        {server_message(&e)}
-                                    </div>
-                                }
-                                    .into_any()
+                                view! { <ErrorAlert message=server_message(&e)/> }.into_any()
                             }
                             Ok(list) if list.is_empty() => {
                                 view! {
