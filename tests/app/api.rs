@@ -110,14 +110,12 @@ async fn every_endpoint_without_a_session_is_401(app: &TestApp) {
         "/api/create_api_token",
         "/api/revoke_api_token",
     ] {
-        let response = app
-            .client
-            .post(app.url(f))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("slug=demo&name=x&id=00000000-0000-0000-0000-000000000000")
-            .send()
-            .await
-            .unwrap();
+        let form = [
+            ("slug", "demo"),
+            ("name", "x"),
+            ("id", "00000000-0000-0000-0000-000000000000"),
+        ];
+        let response = app.server_fn(f, &As::Nobody, &form).await;
         assert_eq!(response.status(), 401, "{f}");
     }
 }
@@ -229,27 +227,13 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
         )
         .await;
     assert_eq!(status, 404);
-    let As::Cookie(b_cookie) = &b else {
-        unreachable!()
-    };
     let revoke = app
-        .client
-        .post(app.url("/api/revoke_api_token"))
-        .header("cookie", b_cookie)
-        .header("accept", "application/json")
-        .form(&[("id", token_id)])
-        .send()
-        .await
-        .unwrap();
+        .server_fn("/api/revoke_api_token", &b, &[("id", token_id)])
+        .await;
     assert_eq!(revoke.status(), 404);
     let listed: Value = app
-        .client
-        .post(app.url("/api/api_tokens"))
-        .header("cookie", b_cookie)
-        .header("accept", "application/json")
-        .send()
+        .server_fn("/api/api_tokens", &b, &[])
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -278,18 +262,9 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
     assert_eq!(before, after);
     // the overview server function shows each admin their own provider only
     for (who, slug) in [(&a, "demo"), (&b, "net-b")] {
-        let As::Cookie(cookie) = who else {
-            unreachable!()
-        };
         let overview: Value = app
-            .client
-            .post(app.url("/api/overview"))
-            .header("cookie", cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .send()
+            .server_fn("/api/overview", who, &[])
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

@@ -189,6 +189,27 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// A server function as the browser's client calls it: a form post
+    /// asking for JSON.
+    pub async fn server_fn(
+        &self,
+        path: &str,
+        who: &As,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("accept", "application/json")
+            .form(form);
+        request = match who {
+            As::Nobody => request,
+            As::Cookie(c) => request.header("cookie", c),
+            As::Bearer(t) => request.header("authorization", format!("Bearer {t}")),
+        };
+        request.send().await.unwrap()
+    }
+
     /// `call`, then status and JSON body.
     pub async fn json(
         &self,

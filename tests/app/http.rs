@@ -53,25 +53,11 @@ async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
 }
 
 async fn overview_server_function_returns_json(app: &TestApp) {
-    let call = |who: Option<String>| {
-        let mut request = app
-            .client
-            .post(app.url("/api/overview"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body("");
-        if let Some(cookie) = who {
-            request = request.header("cookie", cookie);
-        }
-        request.send()
-    };
-    let anonymous = call(None).await.unwrap();
+    let anonymous = app.server_fn("/api/overview", &As::Nobody, &[]).await;
     assert_eq!(anonymous.status(), 401);
     assert!(anonymous.text().await.unwrap().contains("Faça login"));
-    let As::Cookie(cookie) = app.demo_admin().await else {
-        unreachable!()
-    };
-    let response = call(Some(cookie)).await.unwrap();
+    let admin = app.demo_admin().await;
+    let response = app.server_fn("/api/overview", &admin, &[]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     let list = body.as_array().expect("a list of providers");
