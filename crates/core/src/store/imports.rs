@@ -185,30 +185,30 @@ fn digest(value: &impl serde::Serialize) -> String {
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A customer as one JSON object of the set-based upsert. Serialised
-/// straight from the parsed customer (no intermediate `Value`): this runs
-/// for every changed customer.
+/// A customer as one row of the set-based upsert: a JSON object on
+/// Postgres (serialised straight from the parsed customer, no intermediate
+/// `Value`), bound parameters on SQLite. Fields in `CUSTOMER_COLUMNS` order.
 #[derive(serde::Serialize)]
 pub(crate) struct CustomerRow<'a> {
-    k: &'a str,
-    id: Option<i64>,
-    n: &'a str,
-    d: Option<&'a str>,
-    t: Option<&'a str>,
-    s: Option<String>,
-    o: Option<&'a str>,
-    street: Option<&'a str>,
-    number: Option<&'a str>,
-    complement: Option<&'a str>,
-    district: Option<&'a str>,
-    city: Option<&'a str>,
-    state: Option<&'a str>,
-    zip: Option<&'a str>,
-    lat: Option<&'a str>,
-    lon: Option<&'a str>,
-    emails: &'a [String],
-    phones: &'a [String],
-    h: &'a str,
+    pub k: &'a str,
+    pub id: Option<i64>,
+    pub n: &'a str,
+    pub d: Option<&'a str>,
+    pub t: Option<&'a str>,
+    pub s: Option<String>,
+    pub o: Option<&'a str>,
+    pub street: Option<&'a str>,
+    pub number: Option<&'a str>,
+    pub complement: Option<&'a str>,
+    pub district: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub zip: Option<&'a str>,
+    pub lat: Option<&'a str>,
+    pub lon: Option<&'a str>,
+    pub emails: &'a [String],
+    pub phones: &'a [String],
+    pub h: &'a str,
 }
 
 impl<'a> CustomerRow<'a> {
@@ -221,7 +221,7 @@ impl<'a> CustomerRow<'a> {
             n: &c.name,
             d: c.document.as_deref(),
             t: c.person_type.as_deref(),
-            s: c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            s: c.signup_date.map(|d| d.to_string()),
             o: c.notes.as_deref(),
             street: a.street.as_deref(),
             number: a.number.as_deref(),
@@ -257,7 +257,7 @@ impl<'a> ContractRow<'a> {
             cid: customer_id,
             st: c.status.as_str(),
             sr: c.status_raw.as_deref(),
-            s: c.signup_date.map(|d| d.format("%Y-%m-%d").to_string()),
+            s: c.signup_date.map(|d| d.to_string()),
             sv: &c.services,
             h: hash,
         }
