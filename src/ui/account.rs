@@ -12,7 +12,7 @@ use crate::ui::overview::server_message;
 pub fn AccountPage() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let tokens = Resource::new(
+    let tokens = super::resource::resource(
         move || (create.version().get(), revoke.version().get()),
         |_| list_api_tokens(),
     );

@@ -62,7 +62,7 @@ pub fn CustomersPage() -> impl IntoView {
             .filter(|p| *p >= 1)
             .unwrap_or(1)
     });
-    let customers = Resource::new(
+    let customers = super::resource::resource(
         move || (q.get(), status.get(), page.get()),
         |(q, status, page)| list_customers(q, status, page),
     );

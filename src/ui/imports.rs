@@ -37,7 +37,7 @@ pub fn ImportsPage() -> impl IntoView {
     });
     let open_job = Memo::new(move |_| params.read().get("id"));
     let tick = RwSignal::new(0u32);
-    let view_data = Resource::new(
+    let view_data = super::resource::resource(
         move || (tab.get(), page.get(), tick.get()),
         |(tab, page, _)| list_imports(tab.slug().to_owned(), page),
     );

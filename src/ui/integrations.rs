@@ -16,7 +16,7 @@ use crate::ui::live_progress::LiveProgress;
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     let save = ServerAction::<SaveIntegration>::new();
-    let settings = Resource::new(move || save.version().get(), |_| get_integration());
+    let settings = super::resource::resource(move || save.version().get(), |_| get_integration());
     view! {
         <Title text="Integrações"/>
         <section class="page">

@@ -7,7 +7,7 @@ use crate::api::session::{current_session, ChooseProvider, Logout};
 /// admin, around each page.
 #[component]
 pub fn AppLayout() -> impl IntoView {
-    let session = Resource::new(|| (), |_| current_session());
+    let session = super::resource::resource(|| (), |_| current_session());
     let logout = ServerAction::<Logout>::new();
     let choose = ServerAction::<ChooseProvider>::new();
     view! {

@@ -14,3 +14,4 @@ pub mod not_found;
 pub mod overview;
 pub mod polling;
 pub mod progress;
+pub mod resource;

@@ -10,7 +10,7 @@ use crate::ui::format;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let reloads = RwSignal::new(0u32);
-    let overview = Resource::new(move || reloads.get(), |_| get_overview());
+    let overview = super::resource::resource(move || reloads.get(), |_| get_overview());
     let show_details = RwSignal::new(false);
 
     view! {
