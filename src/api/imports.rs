@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-use crate::model::{JobDetails, JobPage, JobStatus, JobSummary, Preview, StatusCounts};
+use crate::model::{JobPage, JobStatus, JobSummary, LogLine, Preview, StatusCounts};
 
 /// History rows per page.
 pub const PAGE_SIZE: u32 = 10;
@@ -116,6 +116,7 @@ mod ssr {
     use super::ImportForm;
     use crate::model::JobId;
     use crate::server::services::ServiceError;
+    use crate::ui::format;
 
     pub fn params(form: ImportForm) -> Result<ImportParams, ServiceError> {
         let mut errors = Vec::new();
@@ -151,6 +152,53 @@ mod ssr {
             .map(JobId)
             .map_err(|_| ServiceError::NotFound("importação"))
     }
+
+    /// The filters of an import's stored parameters, in words.
+    pub fn describe_params(params: &serde_json::Value) -> String {
+        let mut parts = Vec::new();
+        let flag = |k: &str| params.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+        let date = |k: &str| params.get(k).and_then(|v| v.as_str()).map(format::iso_day);
+        parts.push(
+            if flag("only_active") {
+                "só contratos ativos"
+            } else {
+                "todos os contratos"
+            }
+            .to_owned(),
+        );
+        match (date("signup_from"), date("signup_to")) {
+            (Some(f), Some(t)) => parts.push(format!("cadastro de {f} a {t}")),
+            (Some(f), None) => parts.push(format!("cadastro a partir de {f}")),
+            (None, Some(t)) => parts.push(format!("cadastro até {t}")),
+            (None, None) => {}
+        }
+        if flag("incremental") {
+            parts.push(match date("changed_since") {
+                Some(d) => format!("só alterados desde {d}"),
+                None => "incremental (sem importação anterior: tudo)".to_owned(),
+            });
+        }
+        parts.join(", ")
+    }
+
+    /// A finished import's result, in words.
+    pub fn describe_result(result: &serde_json::Value) -> String {
+        let n = |k: &str| result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let secs = result
+            .get("seconds_this_attempt")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        format!(
+            "{} clientes em {} páginas: {} novos, {} atualizados, {} sem mudança, {} com erro ({:.0} s na última tentativa).",
+            format::integer(n("processed")),
+            n("pages"),
+            format::integer(n("created")),
+            format::integer(n("updated")),
+            format::integer(n("unchanged")),
+            format::integer(n("failed")),
+            secs
+        )
+    }
 }
 
 #[server(endpoint = "imports")]
@@ -176,13 +224,35 @@ pub async fn list_imports(tab: String, page: u32) -> Result<ImportsView, UiError
     })
 }
 
+/// A job's details as the modal shows them. The stored parameters and
+/// result are put in words here, on the server: the browser then needs no
+/// reader for free-form JSON (`serde_json::Value`) in its bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportDetailsView {
+    pub summary: JobSummary,
+    /// The filters the import ran with (never a secret: parameters hold none).
+    pub filters: String,
+    /// A finished import's result.
+    pub result: Option<String>,
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped from the middle of a long log.
+    pub logs_omitted: u64,
+}
+
 #[server(endpoint = "import_details")]
-pub async fn import_details(id: String) -> Result<JobDetails, UiError> {
+pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
 
     let (state, p) = caller().await?;
-    Ok(imports::details(&state, &p, ssr::job_id(&id)?).await?)
+    let d = imports::details(&state, &p, ssr::job_id(&id)?).await?;
+    Ok(ImportDetailsView {
+        filters: ssr::describe_params(&d.params),
+        result: d.result.as_ref().map(ssr::describe_result),
+        summary: d.summary,
+        logs: d.logs,
+        logs_omitted: d.logs_omitted,
+    })
 }
 
 #[server(endpoint = "cancel_import")]
@@ -223,4 +293,38 @@ pub async fn preview_import(form: ImportForm) -> Result<Preview, UiError> {
         params.name = "prévia".into();
     }
     Ok(imports::preview(&state, &p, params).await?)
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use serde_json::json;
+
+    use super::ssr::{describe_params, describe_result};
+
+    #[test]
+    fn parameters_and_results_read_as_words() {
+        assert_eq!(
+            describe_params(&json!({"name": "x", "only_active": false})),
+            "todos os contratos"
+        );
+        assert_eq!(
+            describe_params(&json!({
+                "only_active": true, "signup_from": "2024-01-31", "signup_to": "2024-12-01",
+                "incremental": true, "changed_since": "2025-06-02"
+            })),
+            "só contratos ativos, cadastro de 31/01/2024 a 01/12/2024, só alterados desde 02/06/2025"
+        );
+        assert_eq!(
+            describe_params(&json!({"signup_to": "2024-12-01", "incremental": true})),
+            "todos os contratos, cadastro até 01/12/2024, incremental (sem importação anterior: tudo)"
+        );
+        assert_eq!(
+            describe_result(&json!({
+                "processed": 12345, "pages": 124, "created": 12000, "updated": 300,
+                "unchanged": 40, "failed": 5, "seconds_this_attempt": 61.6
+            })),
+            "12.345 clientes em 124 páginas: 12.000 novos, 300 atualizados, 40 sem mudança, \
+             5 com erro (62 s na última tentativa)."
+        );
+    }
 }

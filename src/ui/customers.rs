@@ -176,15 +176,7 @@ fn CustomerItem(c: StoredCustomer) -> impl IntoView {
 
 #[component]
 fn ContractRow(k: StoredContract) -> impl IntoView {
-    let plans: Vec<String> = k
-        .services
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| s.get("plan").and_then(|v| v.as_str()).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let plans: Vec<String> = k.services.iter().filter_map(|s| s.plan.clone()).collect();
     view! {
         <tr>
             <td>{k.sgp_key.clone()}</td>

@@ -7,8 +7,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use crate::api::imports::ImportDetailsView;
 use crate::api::imports::{import_details, CancelImport, RetryImport};
-use crate::model::{JobDetails, JobStatus};
+use crate::model::JobStatus;
 use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
@@ -90,7 +91,7 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
 
 #[component]
 fn DetailsBody(
-    d: JobDetails,
+    d: ImportDetailsView,
     cancel: ServerAction<CancelImport>,
     retry: ServerAction<RetryImport>,
 ) -> impl IntoView {
@@ -102,8 +103,8 @@ fn DetailsBody(
     };
     let can_cancel = !s.status.is_finished() && s.status != JobStatus::Cancelling;
     let can_retry = matches!(s.status, JobStatus::Failed | JobStatus::Cancelled);
-    let filters = describe_params(&d.params);
-    let summary = d.result.as_ref().map(describe_result);
+    let filters = d.filters.clone();
+    let summary = d.result.clone();
     let log = NodeRef::<html::Ol>::new();
     // newest line at the bottom, in view
     Effect::new(move |_| {
@@ -192,53 +193,6 @@ fn DetailsBody(
             </div>
         </div>
     }
-}
-
-/// The filters of an import's stored parameters, in words.
-fn describe_params(params: &serde_json::Value) -> String {
-    let mut parts = Vec::new();
-    let flag = |k: &str| params.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-    let date = |k: &str| params.get(k).and_then(|v| v.as_str()).map(format::iso_day);
-    parts.push(
-        if flag("only_active") {
-            "só contratos ativos"
-        } else {
-            "todos os contratos"
-        }
-        .to_owned(),
-    );
-    match (date("signup_from"), date("signup_to")) {
-        (Some(f), Some(t)) => parts.push(format!("cadastro de {f} a {t}")),
-        (Some(f), None) => parts.push(format!("cadastro a partir de {f}")),
-        (None, Some(t)) => parts.push(format!("cadastro até {t}")),
-        (None, None) => {}
-    }
-    if flag("incremental") {
-        parts.push(match date("changed_since") {
-            Some(d) => format!("só alterados desde {d}"),
-            None => "incremental (sem importação anterior: tudo)".to_owned(),
-        });
-    }
-    parts.join(", ")
-}
-
-/// A finished import's result, in words.
-fn describe_result(result: &serde_json::Value) -> String {
-    let n = |k: &str| result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    let secs = result
-        .get("seconds_this_attempt")
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    format!(
-        "{} clientes em {} páginas: {} novos, {} atualizados, {} sem mudança, {} com erro ({:.0} s na última tentativa).",
-        format::integer(n("processed")),
-        n("pages"),
-        format::integer(n("created")),
-        format::integer(n("updated")),
-        format::integer(n("unchanged")),
-        format::integer(n("failed")),
-        secs
-    )
 }
 
 fn confirm(message: &str) -> bool {

@@ -328,7 +328,7 @@ impl From<&StoredContract> for ContratoJson {
             status: c.status.clone(),
             status_sgp: c.status_raw.clone(),
             data_cadastro: c.signup_date.clone(),
-            servicos: c.services.clone(),
+            servicos: serde_json::to_value(&c.services).unwrap_or_default(),
         }
     }
 }

@@ -36,7 +36,19 @@ pub struct StoredContract {
     pub status_raw: Option<String>,
     pub signup_date: Option<String>,
     /// SGP's services of the contract, with their plans.
-    pub services: serde_json::Value,
+    pub services: Vec<StoredService>,
+}
+
+/// One service of a contract (internet, TV...) as stored: SGP's
+/// `servicos` entry with its plan. Typed rather than free-form JSON, so
+/// the pages that list contracts need no JSON tree reader.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredService {
+    pub id: Option<i64>,
+    pub kind: Option<String>,
+    pub plan_id: Option<i64>,
+    pub plan: Option<String>,
+    pub login: Option<String>,
 }
 
 /// A customer an import could not take, for the error report.

@@ -9,7 +9,7 @@ mod job_status;
 mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
-pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer};
+pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{IntegrationView, Preview};
 pub use job::{
     JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,

@@ -373,7 +373,12 @@ pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, Store
         status: row.text("status")?,
         status_raw: row.opt_text("status_raw")?,
         signup_date: row.opt_text("signup_date")?,
-        services: row.json("services")?.unwrap_or(Value::Array(Vec::new())),
+        services: match row.json("services")? {
+            Some(v) => serde_json::from_value(v).map_err(|e| {
+                StoreError::Corrupt(format!("contracts.services is not a list of services: {e}"))
+            })?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -225,7 +225,10 @@ fn assert_same(stored: &StoredCustomer, want: &SgpCustomer) {
         assert_eq!(s.status, w.status.as_str());
         assert_eq!(s.status_raw, w.status_raw);
         assert_eq!(s.signup_date, date(w.signup_date));
-        assert_eq!(s.services, serde_json::to_value(&w.services).unwrap());
+        assert_eq!(
+            serde_json::to_value(&s.services).unwrap(),
+            serde_json::to_value(&w.services).unwrap()
+        );
     }
 }
 
