@@ -3,12 +3,14 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::auth::SgpAuth;
 use super::base_url::SgpBaseUrl;
 use super::customer::{ContractStatus, RowError, SgpCustomer};
 use super::error::SgpError;
+use super::wire::{Object, RawPage};
 use crate::jobs::RetryPolicy;
 
 /// SGP's page size: the docs say 500, installations in the wild cap at 100.
@@ -272,33 +274,35 @@ fn detail(body: &str) -> Option<String> {
 
 /// Parses a 200 answer of `/api/ura/clientes/`.
 pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| {
-        let start: String = body.trim_start().chars().take(1).collect();
-        if start == "<" {
+    let page: Object<RawPage<'_>> = serde_json::from_str(body).map_err(|e| {
+        if body.trim_start().starts_with('<') {
             SgpError::Malformed("página HTML em vez de JSON".into())
         } else {
             SgpError::Malformed(format!("JSON inválido: {e}"))
         }
     })?;
+    let page = page.0.found().unwrap_or_default();
     // HTTP 200 with {"msg": "...", "status": 0}: a rejected parameter
-    if value.get("status").and_then(Value::as_i64) == Some(0) && value.get("clientes").is_none() {
+    if page.status.integer() == Some(0) && page.clientes.is_none() {
         return Err(SgpError::Rejected {
             status: 200,
             detail: detail(body).unwrap_or_else(|| "sem detalhe".into()),
         });
     }
-    let Some(list) = value.get("clientes").and_then(Value::as_array) else {
-        return Err(SgpError::Malformed("sem a lista `clientes`".into()));
-    };
-    let total = value.get("paginacao").and_then(|p| match p.get("total") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    });
+    // each customer is read on its own, so one the reader refuses fails
+    // its row, not the page
+    let list: Vec<&RawValue> = page
+        .clientes
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .ok_or_else(|| SgpError::Malformed("sem a lista `clientes`".into()))?;
+    let total = page.paginacao.0.found().and_then(|p| p.total.count());
     Ok(CustomerPage {
         total,
         received: list.len(),
-        customers: list.iter().map(SgpCustomer::from_json).collect(),
+        customers: list
+            .iter()
+            .map(|raw| SgpCustomer::from_json_text(raw.get()))
+            .collect(),
     })
 }
 
@@ -316,6 +320,27 @@ mod tests {
         assert_eq!(page.total, Some(7));
         assert_eq!(page.received, 2);
         assert!(page.customers[0].is_ok() && page.customers[1].is_err());
+        // a customer the reader refuses is an error for its row only
+        let page = parse_page(
+            r#"{"paginacao": {"total": 3}, "clientes": [{"id": 1, "nome": "A", "nome": "B"},
+                {"id": 3, "nome": "C"}, 7]}"#,
+        )
+        .unwrap();
+        assert_eq!((page.total, page.received), (Some(3), 3));
+        assert_eq!(
+            page.customers[0].as_ref().unwrap_err().key.as_deref(),
+            Some("1")
+        );
+        assert_eq!(page.customers[1].as_ref().unwrap().name, "C");
+        assert!(page.customers[2].is_err());
+        assert!(matches!(
+            parse_page(r#"{"clientes": {"id": 1}}"#),
+            Err(SgpError::Malformed(m)) if m.contains("clientes")
+        ));
+        assert!(matches!(
+            parse_page(r#"[{"id": 1}]"#),
+            Err(SgpError::Malformed(m)) if m.contains("clientes")
+        ));
         let no_paging = parse_page(r#"{"clientes": []}"#).unwrap();
         assert_eq!((no_paging.total, no_paging.received), (None, 0));
         assert!(matches!(

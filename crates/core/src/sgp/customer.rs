@@ -3,11 +3,14 @@
 //! understood is an error for that row only.
 
 use chrono::NaiveDate;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::document::CpfCnpj;
 use super::key::SgpKey;
+use super::wire::{
+    Loose, Object, Plan, RawAddress, RawContacts, RawContract, RawCustomer, RawService, Shape,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SgpCustomer {
@@ -153,16 +156,37 @@ pub struct RowError {
 }
 
 impl SgpCustomer {
-    /// Reads one element of `clientes`.
+    /// Reads one element of `clientes` given as a JSON tree.
     pub fn from_json(value: &Value) -> Result<SgpCustomer, RowError> {
-        let Some(obj) = value.as_object() else {
+        match Object::<RawCustomer<'_>>::deserialize(value) {
+            Ok(raw) => SgpCustomer::from_raw(raw),
+            Err(e) => Err(unreadable(value, e)),
+        }
+    }
+
+    /// Reads one element of `clientes` from its JSON text.
+    pub fn from_json_text(text: &str) -> Result<SgpCustomer, RowError> {
+        match serde_json::from_str::<Object<RawCustomer<'_>>>(text) {
+            Ok(raw) => SgpCustomer::from_raw(raw),
+            Err(e) => Err(match serde_json::from_str::<Value>(text) {
+                Ok(value) => unreadable(&value, e),
+                Err(_) => RowError {
+                    key: None,
+                    reason: format!("cliente ilegível: {e}"),
+                },
+            }),
+        }
+    }
+
+    fn from_raw(raw: Object<RawCustomer<'_>>) -> Result<SgpCustomer, RowError> {
+        let Some(c) = raw.0.found() else {
             return Err(RowError {
                 key: None,
                 reason: "cliente não é um objeto JSON".into(),
             });
         };
-        let sgp_id = integer(obj.get("id"));
-        let raw_doc = text(obj.get("cpfcnpj"));
+        let sgp_id = c.id.integer();
+        let raw_doc = c.cpfcnpj.text();
         let document = match raw_doc.as_deref().map(CpfCnpj::parse) {
             None => None,
             Some(Ok(doc)) => Some(doc),
@@ -181,7 +205,7 @@ impl SgpCustomer {
                     key: None,
                     reason: format!(
                         "cliente sem id e sem CPF/CNPJ ({})",
-                        text(obj.get("nome")).unwrap_or_else(|| "sem nome".into())
+                        c.nome.text().unwrap_or_else(|| "sem nome".into())
                     ),
                 })
             }
@@ -190,31 +214,30 @@ impl SgpCustomer {
             key: Some(key.to_string()),
             reason,
         };
-        let name = text(obj.get("nome")).ok_or_else(|| fail("cliente sem nome".into()))?;
-        let signup_date = date_field(obj, "dataCadastro").map_err(&fail)?;
-        let address = obj
-            .get("endereco")
-            .and_then(Value::as_object)
-            .map(address)
-            .unwrap_or_default();
-        let (emails, phones) = contacts(obj.get("contatos"));
-        let mut contracts = Vec::new();
-        if let Some(list) = obj.get("contratos") {
-            let Some(list) = list.as_array() else {
-                return Err(fail("`contratos` não é uma lista".into()));
-            };
-            for (i, c) in list.iter().enumerate() {
-                contracts.push(contract(c).map_err(|r| fail(format!("contrato {}: {r}", i + 1)))?);
-            }
-        }
+        let name = c
+            .nome
+            .text()
+            .ok_or_else(|| fail("cliente sem nome".into()))?;
+        let signup_date = date_field(&c.data_cadastro, "dataCadastro").map_err(&fail)?;
+        let address = c.endereco.0.found().map(address).unwrap_or_default();
+        let (emails, phones) = c.contatos.0.found().map(contacts).unwrap_or_default();
+        let contracts = match c.contratos.0 {
+            Shape::Missing => Vec::new(),
+            Shape::Other => return Err(fail("`contratos` não é uma lista".into())),
+            Shape::Found(list) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| contract(k).map_err(|r| fail(format!("contrato {}: {r}", i + 1))))
+                .collect::<Result<_, _>>()?,
+        };
         Ok(SgpCustomer {
             key,
             sgp_id,
             name,
             document: document.map(|d| d.digits().to_owned()),
-            person_type: text(obj.get("tipo")).map(|t| t.to_uppercase()),
+            person_type: c.tipo.text().map(|t| t.to_uppercase()),
             signup_date,
-            notes: text(obj.get("observacao_cliente")),
+            notes: c.observacao_cliente.text(),
             address,
             emails,
             phones,
@@ -232,26 +255,49 @@ impl SgpCustomer {
     }
 }
 
-fn contract(value: &Value) -> Result<SgpContract, String> {
-    let obj = value
-        .as_object()
+/// A customer whose JSON the lenient reader still refused (a field given
+/// twice, say): an error for its row, with its key when it has one.
+fn unreadable(value: &Value, e: serde_json::Error) -> RowError {
+    let id = |k: &str| match value.get(k) {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        _ => None,
+    };
+    RowError {
+        key: id("id").or_else(|| id("cpfcnpj")),
+        reason: format!("cliente ilegível: {e}"),
+    }
+}
+
+fn contract(raw: Object<RawContract<'_>>) -> Result<SgpContract, String> {
+    let k = raw
+        .0
+        .found()
         .ok_or_else(|| "não é um objeto JSON".to_owned())?;
     // `contrato` in some SGP versions, `id` in others
-    let key = integer(obj.get("contrato"))
-        .or_else(|| integer(obj.get("id")))
+    let key = k
+        .contrato
+        .integer()
+        .or_else(|| k.id.integer())
         .map(|n| n.to_string())
-        .or_else(|| text(obj.get("contrato")))
+        .or_else(|| k.contrato.text())
         .ok_or_else(|| "sem número (`contrato` ou `id`)".to_owned())?;
-    let status_raw = text(obj.get("status"));
+    let status_raw = k.status.text();
     let status = status_raw
         .as_deref()
         .map(ContractStatus::from_display)
         .unwrap_or(ContractStatus::Unknown);
-    let signup_date = date_field(obj, "dataCadastro")?;
-    let services = obj
-        .get("servicos")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(service).collect())
+    let signup_date = date_field(&k.data_cadastro, "dataCadastro")?;
+    let services = k
+        .servicos
+        .0
+        .found()
+        .map(|list| {
+            list.into_iter()
+                .filter_map(|s| s.0.found())
+                .map(service)
+                .collect()
+        })
         .unwrap_or_default();
     Ok(SgpContract {
         key,
@@ -262,73 +308,47 @@ fn contract(value: &Value) -> Result<SgpContract, String> {
     })
 }
 
-fn service(value: &Value) -> Option<SgpService> {
-    let obj = value.as_object()?;
-    let plan = obj.get("plano").and_then(Value::as_object);
-    Some(SgpService {
-        id: integer(obj.get("id")),
-        kind: text(obj.get("tipo")),
-        plan_id: plan.and_then(|p| integer(p.get("id"))),
-        plan: plan
-            .and_then(|p| text(p.get("descricao")))
-            .or_else(|| text(obj.get("plano"))),
-        login: text(obj.get("login")),
-    })
-}
-
-fn address(obj: &Map<String, Value>) -> Address {
-    Address {
-        street: text(obj.get("logradouro")),
-        number: text(obj.get("numero")),
-        complement: text(obj.get("complemento")),
-        district: text(obj.get("bairro")),
-        city: text(obj.get("cidade")),
-        state: text(obj.get("uf")).map(|s| s.to_uppercase()),
-        zip: text(obj.get("cep")),
-        latitude: text(obj.get("latitude")),
-        longitude: text(obj.get("longitude")),
+fn service(s: RawService<'_>) -> SgpService {
+    let (plan_id, plan) = match &s.plano {
+        Plan::Object(p) => (p.id.integer(), p.descricao.text()),
+        Plan::Name(name) => (None, name.text()),
+        Plan::Absent => (None, None),
+    };
+    SgpService {
+        id: s.id.integer(),
+        kind: s.tipo.text(),
+        plan_id,
+        plan,
+        login: s.login.text(),
     }
 }
 
-fn contacts(value: Option<&Value>) -> (Vec<String>, Vec<String>) {
-    let Some(obj) = value.and_then(Value::as_object) else {
-        return (Vec::new(), Vec::new());
-    };
-    let list = |name: &str| -> Vec<String> {
-        match obj.get(name) {
-            Some(Value::Array(items)) => items.iter().filter_map(|v| text(Some(v))).collect(),
-            other => text(other).into_iter().collect(),
-        }
-    };
-    let emails = list("emails");
-    let mut phones = list("telefones");
-    phones.extend(list("celulares"));
-    phones.extend(list("outros"));
+fn address(a: RawAddress<'_>) -> Address {
+    Address {
+        street: a.logradouro.text(),
+        number: a.numero.text(),
+        complement: a.complemento.text(),
+        district: a.bairro.text(),
+        city: a.cidade.text(),
+        state: a.uf.text().map(|s| s.to_uppercase()),
+        zip: a.cep.text(),
+        latitude: a.latitude.text(),
+        longitude: a.longitude.text(),
+    }
+}
+
+fn contacts(c: RawContacts<'_>) -> (Vec<String>, Vec<String>) {
+    let texts =
+        |list: &[Loose<'_>]| -> Vec<String> { list.iter().filter_map(Loose::text).collect() };
+    let emails = texts(&c.emails);
+    let mut phones = texts(&c.telefones);
+    phones.extend(texts(&c.celulares));
+    phones.extend(texts(&c.outros));
     (emails, phones)
 }
 
-/// A present, non-empty value as trimmed text (numbers too: `numero` comes
-/// both ways).
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// An integer given as a number or as digits in a string.
-fn integer(value: Option<&Value>) -> Option<i64> {
-    match value? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn date_field(obj: &Map<String, Value>, name: &str) -> Result<Option<NaiveDate>, String> {
-    match text(obj.get(name)) {
+fn date_field(value: &Loose<'_>, name: &str) -> Result<Option<NaiveDate>, String> {
+    match value.text() {
         None => Ok(None),
         Some(s) => parse_date(&s)
             .map(Some)
@@ -444,6 +464,71 @@ mod tests {
             bad_contract.reason
         );
         assert!(SgpCustomer::from_json(&json!("texto")).is_err());
+    }
+
+    #[test]
+    fn every_field_is_read_in_each_shape_sgp_sends_it() {
+        let c = SgpCustomer::from_json_text(
+            r#"{"id": "12", "nome": " ANA ", "endereco": "RUA SEM OBJETO",
+                "contatos": {"emails": "ana@example.com", "telefones": [{"x": 1}, 99, " "],
+                             "celulares": null, "outros": {"a": "b"}},
+                "contratos": [{"id": 5, "status": 1, "servicos": [
+                    {"plano": "FIBRA 50M", "login": 7}, "texto", {"plano": {"id": "3"}}]},
+                    {"contrato": "A-1", "servicos": {"nao": "lista"}}],
+                "titulos": [{"valor": 1.5}], "extra": {"deep": [1, 2, {"x": null}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.sgp_id, Some(12));
+        assert_eq!(c.name, "ANA");
+        assert_eq!(c.address, Address::default());
+        assert_eq!(c.emails, ["ana@example.com"]);
+        assert_eq!(c.phones, ["99"]);
+        let k = &c.contracts[0];
+        assert_eq!((k.key.as_str(), k.status), ("5", ContractStatus::Active));
+        assert_eq!(k.services.len(), 2);
+        assert_eq!(k.services[0].plan.as_deref(), Some("FIBRA 50M"));
+        assert_eq!(k.services[0].login.as_deref(), Some("7"));
+        assert_eq!(
+            (k.services[1].plan_id, k.services[1].plan.as_deref()),
+            (Some(3), None)
+        );
+        assert_eq!(c.contracts[1].key, "A-1");
+        assert!(c.contracts[1].services.is_empty());
+        // the text and the tree readers agree
+        let tree: Value = serde_json::from_str(
+            r#"{"id": 3, "nome": "B", "endereco": {"numero": 12.5}, "contatos": {"emails": ["b@x"]}}"#,
+        )
+        .unwrap();
+        let from_tree = SgpCustomer::from_json(&tree).unwrap();
+        assert_eq!(from_tree.address.number.as_deref(), Some("12.5"));
+        assert_eq!(
+            SgpCustomer::from_json_text(&tree.to_string()).unwrap(),
+            from_tree
+        );
+    }
+
+    #[test]
+    fn shapes_that_make_no_sense_fail_their_row_only() {
+        let null_list = SgpCustomer::from_json_text(r#"{"id": 1, "nome": "X", "contratos": null}"#);
+        assert_eq!(null_list.unwrap_err().reason, "`contratos` não é uma lista");
+        let not_object =
+            SgpCustomer::from_json_text(r#"{"id": 2, "nome": "X", "contratos": ["1857"]}"#);
+        assert_eq!(
+            not_object.unwrap_err().reason,
+            "contrato 1: não é um objeto JSON"
+        );
+        let twice =
+            SgpCustomer::from_json_text(r#"{"id": 3, "nome": "X", "nome": "Y"}"#).unwrap_err();
+        assert_eq!(twice.key.as_deref(), Some("3"));
+        assert!(
+            twice.reason.starts_with("cliente ilegível"),
+            "{}",
+            twice.reason
+        );
+        assert_eq!(
+            SgpCustomer::from_json_text("[1, 2]").unwrap_err().reason,
+            "cliente não é um objeto JSON"
+        );
     }
 
     #[test]

@@ -8,10 +8,13 @@ pub mod customer;
 pub mod document;
 pub mod error;
 pub mod key;
+pub mod wire;
 
 pub use auth::SgpAuth;
 pub use base_url::{BaseUrlError, SgpBaseUrl};
-pub use client::{CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientConfig, PAGE_SIZE};
+pub use client::{
+    parse_page, CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientConfig, PAGE_SIZE,
+};
 pub use customer::{ContractStatus, RowError, SgpContract, SgpCustomer};
 pub use document::{CpfCnpj, DocumentError};
 pub use error::SgpError;

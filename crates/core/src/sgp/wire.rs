@@ -1,0 +1,442 @@
+//! SGP's customers as they arrive, read straight into lenient types instead
+//! of a `serde_json::Value` tree (which cost a map and a string per field,
+//! about half the fetching side's time). Every field SGP sends in more than
+//! one shape is accepted in any of them: text or number, object or text,
+//! list or single value; unknown fields are skipped unread. Deciding what a
+//! shape means (and which row is in error) is left to `customer.rs`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Number;
+
+/// A scalar field in whatever shape it came; a list or object where a
+/// scalar belongs reads as absent, like a null.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Loose<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Number(Number),
+    Bool(bool),
+}
+
+impl Loose<'_> {
+    /// Present and not blank, as trimmed text (numbers too: `numero` comes
+    /// both ways).
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Loose::Text(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Loose::Number(n) => Some(n.to_string()),
+            Loose::Bool(b) => Some(b.to_string()),
+            Loose::Absent => None,
+        }
+    }
+
+    /// An integer given as a number or as digits in a string.
+    pub fn integer(&self) -> Option<i64> {
+        match self {
+            Loose::Number(n) => n.as_i64(),
+            Loose::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A count given as a number or as digits in a string.
+    pub fn count(&self) -> Option<u64> {
+        match self {
+            Loose::Number(n) => n.as_u64(),
+            Loose::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LooseVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
+            type Value = Loose<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Loose::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Loose::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Loose::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Number::from_f64(v).map_or(Loose::Absent, Loose::Number))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Loose::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Loose::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Loose::Text(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Absent)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Loose::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq).map(|_| Loose::Absent)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                drain_map(map).map(|_| Loose::Absent)
+            }
+        }
+        d.deserialize_any(LooseVisitor(PhantomData))
+    }
+}
+
+/// What a field held when something structured was expected.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape<T> {
+    /// The field was not there.
+    Missing,
+    /// It held the expected object or list.
+    Found(T),
+    /// It held something else (null, a scalar, the other kind of container).
+    Other,
+}
+
+impl<T> Shape<T> {
+    pub fn found(self) -> Option<T> {
+        match self {
+            Shape::Found(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// `T` read from a JSON object; anything else is `Shape::Other`.
+#[derive(Debug)]
+pub struct Object<T>(pub Shape<T>);
+
+impl<T> Default for Object<T> {
+    fn default() -> Self {
+        Object(Shape::Missing)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ShapeVisitor::<T, false>(PhantomData))
+            .map(Object)
+    }
+}
+
+/// The items of a JSON list, each read as `T`; anything else is
+/// `Shape::Other`.
+#[derive(Debug)]
+pub struct List<T>(pub Shape<Vec<T>>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Shape::Missing)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ShapeVisitor::<Vec<T>, true>(PhantomData))
+            .map(List)
+    }
+}
+
+/// Reads a map (`LIST == false`) or a sequence (`LIST == true`) as `T` and
+/// skips any other value.
+struct ShapeVisitor<T, const LIST: bool>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>, const LIST: bool> Visitor<'de> for ShapeVisitor<T, LIST> {
+    type Value = Shape<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        if LIST {
+            drain_map(map).map(|_| Shape::Other)
+        } else {
+            T::deserialize(MapAccessDeserializer::new(map)).map(Shape::Found)
+        }
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        if LIST {
+            T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Shape::Found)
+        } else {
+            drain_seq(seq).map(|_| Shape::Other)
+        }
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Shape::Other)
+    }
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+/// One element of `clientes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawCustomer<'a> {
+    #[serde(borrow)]
+    pub id: Loose<'a>,
+    #[serde(borrow)]
+    pub nome: Loose<'a>,
+    #[serde(borrow)]
+    pub cpfcnpj: Loose<'a>,
+    #[serde(borrow)]
+    pub tipo: Loose<'a>,
+    #[serde(rename = "dataCadastro", borrow)]
+    pub data_cadastro: Loose<'a>,
+    #[serde(borrow)]
+    pub observacao_cliente: Loose<'a>,
+    #[serde(borrow)]
+    pub endereco: Object<RawAddress<'a>>,
+    #[serde(borrow)]
+    pub contatos: Object<RawContacts<'a>>,
+    #[serde(borrow)]
+    pub contratos: List<Object<RawContract<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawAddress<'a> {
+    #[serde(borrow)]
+    pub logradouro: Loose<'a>,
+    #[serde(borrow)]
+    pub numero: Loose<'a>,
+    #[serde(borrow)]
+    pub complemento: Loose<'a>,
+    #[serde(borrow)]
+    pub bairro: Loose<'a>,
+    #[serde(borrow)]
+    pub cidade: Loose<'a>,
+    #[serde(borrow)]
+    pub uf: Loose<'a>,
+    #[serde(borrow)]
+    pub cep: Loose<'a>,
+    #[serde(borrow)]
+    pub latitude: Loose<'a>,
+    #[serde(borrow)]
+    pub longitude: Loose<'a>,
+}
+
+/// Each list also comes as a single value in some installations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawContacts<'a> {
+    #[serde(borrow, deserialize_with = "one_or_many")]
+    pub emails: Vec<Loose<'a>>,
+    #[serde(borrow, deserialize_with = "one_or_many")]
+    pub telefones: Vec<Loose<'a>>,
+    #[serde(borrow, deserialize_with = "one_or_many")]
+    pub celulares: Vec<Loose<'a>>,
+    #[serde(borrow, deserialize_with = "one_or_many")]
+    pub outros: Vec<Loose<'a>>,
+}
+
+/// A list of values, or one value as a list of one.
+fn one_or_many<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Loose<'a>>, D::Error> {
+    struct OneOrMany<'a>(PhantomData<&'a ()>);
+    impl<'de: 'a, 'a> Visitor<'de> for OneOrMany<'a> {
+        type Value = Vec<Loose<'a>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a value or a list of values")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<Loose<'a>>()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map).map(|_| Vec::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(vec![Loose::Bool(v)])
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(vec![Loose::Number(v.into())])
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(vec![Loose::Number(v.into())])
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Number::from_f64(v).map(Loose::Number).into_iter().collect())
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(vec![Loose::Text(Cow::Borrowed(v))])
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![Loose::Text(Cow::Owned(v.to_owned()))])
+        }
+    }
+    d.deserialize_any(OneOrMany(PhantomData))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawContract<'a> {
+    #[serde(borrow)]
+    pub contrato: Loose<'a>,
+    #[serde(borrow)]
+    pub id: Loose<'a>,
+    #[serde(borrow)]
+    pub status: Loose<'a>,
+    #[serde(rename = "dataCadastro", borrow)]
+    pub data_cadastro: Loose<'a>,
+    #[serde(borrow)]
+    pub servicos: List<Object<RawService<'a>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawService<'a> {
+    #[serde(borrow)]
+    pub id: Loose<'a>,
+    #[serde(borrow)]
+    pub tipo: Loose<'a>,
+    #[serde(borrow)]
+    pub plano: Plan<'a>,
+    #[serde(borrow)]
+    pub login: Loose<'a>,
+}
+
+/// `plano` is an object (`id`, `descricao`) in most installations and a
+/// bare name in some.
+#[derive(Debug, Default)]
+pub enum Plan<'a> {
+    #[default]
+    Absent,
+    Object(RawPlan<'a>),
+    Name(Loose<'a>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawPlan<'a> {
+    #[serde(borrow)]
+    pub id: Loose<'a>,
+    #[serde(borrow)]
+    pub descricao: Loose<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Plan<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PlanVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for PlanVisitor<'a> {
+            type Value = Plan<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a plan object or name")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawPlan::deserialize(MapAccessDeserializer::new(map)).map(Plan::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                drain_seq(seq).map(|_| Plan::Absent)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Plan::deserialize(d)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Plan::Absent)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Plan::Absent)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Plan::Name(Loose::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Plan::Name(Loose::Number(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Plan::Name(Loose::Number(v.into())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Number::from_f64(v).map_or(Plan::Absent, |n| Plan::Name(Loose::Number(n))))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Plan::Name(Loose::Text(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Plan::Name(Loose::Text(Cow::Owned(v.to_owned()))))
+            }
+        }
+        d.deserialize_any(PlanVisitor(PhantomData))
+    }
+}
+
+/// The answer of `/api/ura/clientes/`: the customers are kept unread, each
+/// parsed on its own so one bad customer cannot fail the page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawPage<'a> {
+    #[serde(borrow)]
+    pub clientes: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    pub paginacao: Object<RawPaging<'a>>,
+    #[serde(borrow)]
+    pub status: Loose<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawPaging<'a> {
+    #[serde(borrow)]
+    pub total: Loose<'a>,
+}
