@@ -241,13 +241,13 @@ impl<'a> CustomerRow<'a> {
 
 #[derive(serde::Serialize)]
 pub(crate) struct ContractRow<'a> {
-    k: &'a str,
-    cid: i64,
-    st: &'static str,
-    sr: Option<&'a str>,
-    s: Option<String>,
-    sv: &'a [crate::sgp::customer::SgpService],
-    h: &'a str,
+    pub k: &'a str,
+    pub cid: i64,
+    pub st: &'static str,
+    pub sr: Option<&'a str>,
+    pub s: Option<String>,
+    pub sv: &'a [crate::sgp::customer::SgpService],
+    pub h: &'a str,
 }
 
 impl<'a> ContractRow<'a> {

@@ -77,20 +77,30 @@ impl Imports for SqliteStore {
                 .collect::<Result<_, StoreError>>()?;
             let contracts = imports::contract_rows(&changed, &ids);
             if !contracts.is_empty() {
-                sqlx::query(&format!(
-                    "INSERT INTO contracts ({}) \
-                     WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?3)) \
-                     SELECT ?1, v ->> 'cid', v ->> 'k', v ->> 'st', v ->> 'sr', v ->> 's', \
-                        json(v -> 'sv'), v ->> 'h', ?2, ?2 \
-                     FROM r WHERE true {}",
-                    imports::CONTRACT_COLUMNS,
-                    imports::CONTRACT_UPSERT
-                ))
-                .bind(lease.tenant.0)
-                .bind(now)
-                .bind(imports::json_array(&contracts))
-                .execute(&mut *tx)
-                .await?;
+                // padded to a multiple of CONTRACT_BATCH rows: a few
+                // statement shapes, not one per contract count
+                let padded = contracts.len().div_ceil(CONTRACT_BATCH) * CONTRACT_BATCH;
+                let sql = contract_insert(padded);
+                let mut insert = sqlx::query(&sql);
+                for r in &contracts {
+                    insert = insert
+                        .bind(lease.tenant.0)
+                        .bind(r.cid)
+                        .bind(r.k)
+                        .bind(r.st)
+                        .bind(r.sr)
+                        .bind(r.s.as_deref())
+                        .bind(imports::json_array(r.sv))
+                        .bind(r.h)
+                        .bind(now)
+                        .bind(now);
+                }
+                for _ in contracts.len()..padded {
+                    for _ in 0..10 {
+                        insert = insert.bind(None::<i64>);
+                    }
+                }
+                insert.execute(&mut *tx).await?;
             }
         }
         if !page.errors.is_empty() {
@@ -346,6 +356,22 @@ impl Imports for SqliteStore {
         }
         Ok(())
     }
+}
+
+/// Contract rows per statement shape (see `contract_insert`).
+const CONTRACT_BATCH: usize = 32;
+
+/// The contracts upsert for `rows` rows of 10 bound parameters each, the
+/// rows past the page's contracts all NULL and skipped (`column1` is the
+/// tenant).
+fn contract_insert(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; 10].join(", "));
+    format!(
+        "INSERT INTO contracts ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL {}",
+        imports::CONTRACT_COLUMNS,
+        vec![row; rows].join(", "),
+        imports::CONTRACT_UPSERT
+    )
 }
 
 /// The customers upsert for `rows` rows of 23 bound parameters each (the
