@@ -365,7 +365,7 @@ const CONTRACT_BATCH: usize = 32;
 /// rows past the page's contracts all NULL and skipped (`column1` is the
 /// tenant).
 fn contract_insert(rows: usize) -> String {
-    let row = format!("({})", vec!["?"; 10].join(", "));
+    let row = format!("({})", ["?"; 10].join(", "));
     format!(
         "INSERT INTO contracts ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL {}",
         imports::CONTRACT_COLUMNS,
