@@ -7,6 +7,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
+
+/// A session's last use is written at most this often. A dashboard polls
+/// every 5 seconds, and on SQLite every write waits for the one writer
+/// that imports use; idle expiry (hours) loses at most this much precision.
+pub const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 
 pub struct NewUser<'a> {
@@ -58,7 +63,8 @@ pub trait Accounts: Send + Sync {
     async fn create_session(&self, session: NewSession<'_>) -> Result<(), StoreError>;
 
     /// The session with this token hash if it has not expired (absolute
-    /// expiry) and was used after `idle_since`; marks it used now.
+    /// expiry) and was used after `idle_since`; marks it used now if its
+    /// last mark is older than [`SESSION_TOUCH_EVERY`].
     async fn touch_session(
         &self,
         token_hash: &str,

@@ -19,6 +19,7 @@ on_both!(
     accounts_reject_bad_input_and_duplicate_emails,
     a_new_password_ends_existing_sessions,
     logout_ends_the_session_and_a_superadmin_picks_a_provider,
+    a_session_is_marked_used_at_most_once_a_minute,
 );
 
 fn settings() -> AuthSettings {
@@ -309,4 +310,35 @@ async fn logout_ends_the_session_and_a_superadmin_picks_a_provider(db: &TestDb) 
     );
     auth.logout(&p).await.unwrap();
     assert!(session_user(&auth, &token).await.is_none());
+}
+
+/// Polling pages must not write the session row on every request; the idle
+/// clock then runs from the last mark, at most a minute old.
+async fn a_session_is_marked_used_at_most_once_a_minute(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let login = || auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None);
+
+    // used 30 s after login: not marked, so the hour of idleness counts
+    // from the login
+    let polled = login().await.unwrap();
+    db.clock.advance(Duration::seconds(30));
+    assert!(session_user(&auth, polled.token.expose()).await.is_some());
+    db.clock
+        .advance(Duration::minutes(59) + Duration::seconds(45));
+    assert!(
+        session_user(&auth, polled.token.expose()).await.is_none(),
+        "a use within the minute does not move the idle clock"
+    );
+
+    // used 2 minutes after login: marked, so it lives an hour from then
+    let used = login().await.unwrap();
+    db.clock.advance(Duration::minutes(2));
+    assert!(session_user(&auth, used.token.expose()).await.is_some());
+    db.clock.advance(Duration::minutes(59));
+    assert!(
+        session_user(&auth, used.token.expose()).await.is_some(),
+        "a use after the minute moves the idle clock"
+    );
 }
