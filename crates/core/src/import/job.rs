@@ -426,6 +426,21 @@ impl Run {
     async fn finished(&self) -> Result<Value, JobError> {
         let p = &self.progress;
         let secs = self.started.elapsed().as_secs_f64();
+        // the current message is what the dashboard shows: say it is done
+        // instead of leaving the last page's "Importando clientes: N de N"
+        let done = JobProgress {
+            percent: 100.0,
+            eta_seconds: None,
+            message: Some(format!(
+                "Concluída: {} clientes — {} novos, {} atualizados, {} sem mudança, {} com erro",
+                p.processed, p.created, p.updated, p.unchanged, p.failed
+            )),
+            ..p.clone()
+        };
+        if let Err(e) = self.ctx.save_progress(&done, None).await {
+            // the completion that follows meets the same problem and says so
+            tracing::warn!(error = %e, "could not save the final progress");
+        }
         self.ctx
             .log(
                 LogLevel::Info,

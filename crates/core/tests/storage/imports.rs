@@ -242,6 +242,10 @@ async fn imports_every_customer_with_every_field_mapped(db: &TestDb) {
     );
     assert_eq!(p.total_estimated, Some(250));
     assert_eq!(p.percent, 100.0);
+    assert_eq!(
+        p.message.as_deref(),
+        Some("Concluída: 250 clientes — 250 novos, 0 atualizados, 0 sem mudança, 0 com erro")
+    );
     let overview = db.store.tenant_overview(h.tenant.id).await.unwrap();
     assert_eq!(overview.customers, 250);
     let contracts: usize = (0..250).map(|i| h.expected(i).contracts.len()).sum();
