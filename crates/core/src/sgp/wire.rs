@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Number;
 
@@ -55,52 +56,72 @@ impl Loose<'_> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+/// Any JSON value, read in one pass: scalars as [`Loose`], an object as
+/// `M`, a list as `S` (`IgnoredAny` skips what is not wanted). Every
+/// lenient type below is one of these, so the scalar rules live here once.
+enum Json<'a, M, S> {
+    Scalar(Loose<'a>),
+    Map(M),
+    Seq(S),
+}
+
+impl<'de: 'a, 'a, M: Deserialize<'de>, S: Deserialize<'de>> Deserialize<'de> for Json<'a, M, S> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct LooseVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
-            type Value = Loose<'a>;
+        struct JsonVisitor<'a, M, S>(PhantomData<(&'a (), M, S)>);
+        impl<'de: 'a, 'a, M: Deserialize<'de>, S: Deserialize<'de>> Visitor<'de> for JsonVisitor<'a, M, S> {
+            type Value = Json<'a, M, S>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Loose::Bool(v))
+                Ok(Json::Scalar(Loose::Bool(v)))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Loose::Number(v.into()))
+                Ok(Json::Scalar(Loose::Number(v.into())))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Loose::Number(v.into()))
+                Ok(Json::Scalar(Loose::Number(v.into())))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Number::from_f64(v).map_or(Loose::Absent, Loose::Number))
+                Ok(Json::Scalar(
+                    Number::from_f64(v).map_or(Loose::Absent, Loose::Number),
+                ))
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Loose::Text(Cow::Borrowed(v)))
+                Ok(Json::Scalar(Loose::Text(Cow::Borrowed(v))))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Loose::Text(Cow::Owned(v.to_owned())))
+                Ok(Json::Scalar(Loose::Text(Cow::Owned(v.to_owned()))))
             }
             fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Loose::Text(Cow::Owned(v)))
+                Ok(Json::Scalar(Loose::Text(Cow::Owned(v))))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Loose::Absent)
+                Ok(Json::Scalar(Loose::Absent))
             }
             fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Loose::Absent)
+                Ok(Json::Scalar(Loose::Absent))
             }
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                Loose::deserialize(d)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq).map(|_| Loose::Absent)
+                Json::deserialize(d)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                drain_map(map).map(|_| Loose::Absent)
+                M::deserialize(MapAccessDeserializer::new(map)).map(Json::Map)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                S::deserialize(SeqAccessDeserializer::new(seq)).map(Json::Seq)
             }
         }
-        d.deserialize_any(LooseVisitor(PhantomData))
+        d.deserialize_any(JsonVisitor(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Json::<IgnoredAny, IgnoredAny>::deserialize(d)? {
+            Json::Scalar(value) => value,
+            Json::Map(_) | Json::Seq(_) => Loose::Absent,
+        })
     }
 }
 
@@ -136,8 +157,10 @@ impl<T> Default for Object<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ShapeVisitor::<T, false>(PhantomData))
-            .map(Object)
+        Ok(Object(match Json::<T, IgnoredAny>::deserialize(d)? {
+            Json::Map(t) => Shape::Found(t),
+            Json::Scalar(_) | Json::Seq(_) => Shape::Other,
+        }))
     }
 }
 
@@ -154,68 +177,11 @@ impl<T> Default for List<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ShapeVisitor::<Vec<T>, true>(PhantomData))
-            .map(List)
+        Ok(List(match Json::<IgnoredAny, Vec<T>>::deserialize(d)? {
+            Json::Seq(items) => Shape::Found(items),
+            Json::Scalar(_) | Json::Map(_) => Shape::Other,
+        }))
     }
-}
-
-/// Reads a map (`LIST == false`) or a sequence (`LIST == true`) as `T` and
-/// skips any other value.
-struct ShapeVisitor<T, const LIST: bool>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>, const LIST: bool> Visitor<'de> for ShapeVisitor<T, LIST> {
-    type Value = Shape<T>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        if LIST {
-            drain_map(map).map(|_| Shape::Other)
-        } else {
-            T::deserialize(MapAccessDeserializer::new(map)).map(Shape::Found)
-        }
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        if LIST {
-            T::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Shape::Found)
-        } else {
-            drain_seq(seq).map(|_| Shape::Other)
-        }
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Shape::Other)
-    }
-}
-
-fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
-fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
 }
 
 /// One element of `clientes`.
@@ -281,51 +247,11 @@ pub struct RawContacts<'a> {
 
 /// A list of values, or one value as a list of one.
 fn one_or_many<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Loose<'a>>, D::Error> {
-    struct OneOrMany<'a>(PhantomData<&'a ()>);
-    impl<'de: 'a, 'a> Visitor<'de> for OneOrMany<'a> {
-        type Value = Vec<Loose<'a>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a value or a list of values")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some(item) = seq.next_element::<Loose<'a>>()? {
-                items.push(item);
-            }
-            Ok(items)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            drain_map(map).map(|_| Vec::new())
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(vec![Loose::Bool(v)])
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![Loose::Number(v.into())])
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![Loose::Number(v.into())])
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Number::from_f64(v).map(Loose::Number).into_iter().collect())
-        }
-        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(vec![Loose::Text(Cow::Borrowed(v))])
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec![Loose::Text(Cow::Owned(v.to_owned()))])
-        }
-    }
-    d.deserialize_any(OneOrMany(PhantomData))
+    Ok(match Json::<IgnoredAny, Vec<Loose<'a>>>::deserialize(d)? {
+        Json::Seq(items) => items,
+        Json::Scalar(Loose::Absent) | Json::Map(_) => Vec::new(),
+        Json::Scalar(value) => vec![value],
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,47 +303,11 @@ pub struct RawPlan<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Plan<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PlanVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for PlanVisitor<'a> {
-            type Value = Plan<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a plan object or name")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                RawPlan::deserialize(MapAccessDeserializer::new(map)).map(Plan::Object)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                drain_seq(seq).map(|_| Plan::Absent)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                Plan::deserialize(d)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Plan::Absent)
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Plan::Absent)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Plan::Name(Loose::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Plan::Name(Loose::Number(v.into())))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Plan::Name(Loose::Number(v.into())))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Number::from_f64(v).map_or(Plan::Absent, |n| Plan::Name(Loose::Number(n))))
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Plan::Name(Loose::Text(Cow::Borrowed(v))))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Plan::Name(Loose::Text(Cow::Owned(v.to_owned()))))
-            }
-        }
-        d.deserialize_any(PlanVisitor(PhantomData))
+        Ok(match Json::<RawPlan<'a>, IgnoredAny>::deserialize(d)? {
+            Json::Map(plan) => Plan::Object(plan),
+            Json::Scalar(Loose::Absent) | Json::Seq(_) => Plan::Absent,
+            Json::Scalar(name) => Plan::Name(name),
+        })
     }
 }
 
