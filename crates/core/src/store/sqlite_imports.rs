@@ -95,10 +95,9 @@ impl Imports for SqliteStore {
                         .bind(now)
                         .bind(now);
                 }
-                for _ in contracts.len()..padded {
-                    for _ in 0..10 {
-                        insert = insert.bind(None::<i64>);
-                    }
+                let width = imports::CONTRACT_COLUMNS.split(',').count();
+                for _ in 0..(padded - contracts.len()) * width {
+                    insert = insert.bind(None::<i64>);
                 }
                 insert.execute(&mut *tx).await?;
             }
@@ -361,31 +360,37 @@ impl Imports for SqliteStore {
 /// Contract rows per statement shape (see `contract_insert`).
 const CONTRACT_BATCH: usize = 32;
 
-/// The contracts upsert for `rows` rows of 10 bound parameters each, the
-/// rows past the page's contracts all NULL and skipped (`column1` is the
-/// tenant).
+/// The contracts upsert for `rows` rows of bound parameters, one per
+/// column, the rows past the page's contracts all NULL and skipped
+/// (`column1` is the tenant).
 fn contract_insert(rows: usize) -> String {
-    let row = format!("({})", ["?"; 10].join(", "));
     format!(
         "INSERT INTO contracts ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL {}",
         imports::CONTRACT_COLUMNS,
-        vec![row; rows].join(", "),
+        values(imports::CONTRACT_COLUMNS, rows),
         imports::CONTRACT_UPSERT
     )
 }
 
-/// The customers upsert for `rows` rows of 23 bound parameters each (the
-/// tenant, job and time repeated per row). Plain binds instead of one JSON
-/// array: SQLite parsing the array and looking up each field by name was a
-/// tenth of the writer's time. The parameters are anonymous (`?`) on
-/// purpose: sqlx looks up each numbered parameter's name, a linear walk in
-/// SQLite, which made binding a page quadratic.
+/// The customers upsert for `rows` rows of bound parameters, one per
+/// column (the tenant, job and time repeated per row). Plain binds instead
+/// of one JSON array: SQLite parsing the array and looking up each field by
+/// name was a tenth of the writer's time.
 fn customer_insert(rows: usize) -> String {
-    let row = format!("({})", vec!["?"; 23].join(", "));
     format!(
         "INSERT INTO customers ({}) VALUES {} {}",
         imports::CUSTOMER_COLUMNS,
-        vec![row; rows].join(", "),
+        values(imports::CUSTOMER_COLUMNS, rows),
         imports::CUSTOMER_UPSERT
     )
+}
+
+/// `(?, ?, ...), (...)`: `rows` tuples of one parameter per column. The
+/// parameters are anonymous on purpose: sqlx looks up each numbered
+/// parameter's name, a linear walk in SQLite, which made binding a page
+/// quadratic.
+fn values(columns: &str, rows: usize) -> String {
+    let width = columns.split(',').count();
+    let row = format!("({})", vec!["?"; width].join(", "));
+    vec![row; rows].join(", ")
 }
