@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 
 /// A session's last use is written at most this often. A dashboard polls
 /// every 5 seconds, and on SQLite every write waits for the one writer
 /// that imports use; idle expiry (hours) loses at most this much precision.
 pub const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
-use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 
 pub struct NewUser<'a> {
     pub email: &'a Email,
