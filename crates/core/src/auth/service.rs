@@ -17,6 +17,11 @@ use crate::store::{NewSession, NewUser, Store, StoreError};
 /// Prefix of API tokens.
 const API_TOKEN_PREFIX: &str = "sgpi_";
 
+/// A session's last use is written at most this often. A dashboard polls
+/// every 5 seconds, and on SQLite every write waits for the one writer
+/// that imports use; idle expiry (hours) loses at most this much precision.
+const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Who is calling, and for which provider.
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -194,10 +199,14 @@ impl AuthService {
     /// The live session with this cookie token.
     pub async fn session(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let token_hash = hash_token(token);
-        let idle_since = self.clock.now() - self.settings.session_idle;
-        let Some(record) = self.store.touch_session(&token_hash, idle_since).await? else {
+        let now = self.clock.now();
+        let idle_since = now - self.settings.session_idle;
+        let Some(record) = self.store.find_session(&token_hash, idle_since).await? else {
             return Ok(None);
         };
+        if record.last_seen_at <= now - SESSION_TOUCH_EVERY {
+            self.store.mark_session_used(&token_hash, now).await?;
+        }
         if record.user.disabled {
             return Ok(None);
         }

@@ -9,11 +9,6 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 
-/// A session's last use is written at most this often. A dashboard polls
-/// every 5 seconds, and on SQLite every write waits for the one writer
-/// that imports use; idle expiry (hours) loses at most this much precision.
-pub const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
-
 pub struct NewUser<'a> {
     pub email: &'a Email,
     pub name: &'a str,
@@ -40,6 +35,7 @@ pub struct SessionRecord {
     pub tenant: Option<TenantId>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// Who a live API token belongs to.
@@ -63,13 +59,20 @@ pub trait Accounts: Send + Sync {
     async fn create_session(&self, session: NewSession<'_>) -> Result<(), StoreError>;
 
     /// The session with this token hash if it has not expired (absolute
-    /// expiry) and was used after `idle_since`; marks it used now if its
-    /// last mark is older than [`SESSION_TOUCH_EVERY`].
-    async fn touch_session(
+    /// expiry) and was used after `idle_since`. Only reads (on SQLite, on a
+    /// reader connection).
+    async fn find_session(
         &self,
         token_hash: &str,
         idle_since: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Marks the session used at `at`.
+    async fn mark_session_used(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Points a session at another provider (a superadmin's choice).
     async fn set_session_tenant(

@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::accounts::{
-    Accounts, NewSession, NewUser, SessionRecord, TokenRecord, SESSION_TOUCH_EVERY,
-};
+use super::accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
 use super::error::conflict_on_unique;
 use super::postgres::PgStore;
 use super::rows::{self, RowExt, API_TOKEN_COLUMNS, USER_COLUMNS};
@@ -96,43 +94,45 @@ impl Accounts for PgStore {
         Ok(())
     }
 
-    async fn touch_session(
+    async fn find_session(
         &self,
         token_hash: &str,
         idle_since: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let now = self.clock.now();
-        // read first (a reader, not the writer), write only when the last
-        // mark is old
         let Some(row) = sqlx::query(
             "SELECT user_id, tenant_id, created_at, expires_at, last_seen_at FROM sessions \
              WHERE token_hash = $1 AND expires_at > $2 AND last_seen_at >= $3",
         )
         .bind(token_hash)
-        .bind(now)
+        .bind(self.clock.now())
         .bind(idle_since)
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
-        if row.time("last_seen_at")? <= now - SESSION_TOUCH_EVERY {
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = $2 \
-                 WHERE token_hash = $1 AND last_seen_at <= $3",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .bind(now - SESSION_TOUCH_EVERY)
-            .execute(&self.pool)
-            .await?;
-        }
         Ok(Some(SessionRecord {
             user: self.user_by_id(row.uuid("user_id")?).await?,
             tenant: row.opt_uuid("tenant_id")?.map(TenantId),
             created_at: row.time("created_at")?,
             expires_at: row.time("expires_at")?,
+            last_seen_at: row.time("last_seen_at")?,
         }))
+    }
+
+    async fn mark_session_used(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1 AND last_seen_at < $2",
+        )
+        .bind(token_hash)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn set_session_tenant(
