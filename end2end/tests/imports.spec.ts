@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { login } from './helpers';
+import { hydrated, login } from './helpers';
 
 // Runs after app.spec.ts (files run in name order, one worker): these
 // tests import, and the overview test wants an empty database.
@@ -57,6 +57,7 @@ test('preview, then an import followed live until it ends and the dashboard take
 
   // the customers are there, searchable
   await page.goto('/clientes');
+  await hydrated(page);
   await expect(page.getByTestId('total-clientes')).toHaveText('400 clientes');
   const first = page.locator('.customer-name').first();
   const name = (await first.textContent())!;
@@ -93,6 +94,7 @@ test('tabs, counts and pages live in the URL; the dashboard refreshes itself', a
     ids.push(await queue(page, `Lote ${String(i).padStart(2, '0')}`));
   }
   await page.reload();
+  await hydrated(page);
   const tabs = page.getByRole('navigation', { name: 'Situação das importações' });
   await expect(page.getByRole('article', { name: 'Lote 11' })).toBeVisible();
   await expect(tabs.getByRole('link', { name: /Todas/ })).toContainText('13');
@@ -106,6 +108,7 @@ test('tabs, counts and pages live in the URL; the dashboard refreshes itself', a
   await expect(page).toHaveURL('/dashboard/importacoes?aba=todas&pagina=2');
   await expect(page.getByText('Página 2 de 2')).toBeVisible();
   await page.reload();
+  await hydrated(page);
   await expect(page.getByText('Página 2 de 2')).toBeVisible();
   await tabs.getByRole('link', { name: /Concluídas/ }).click();
   await expect(page).toHaveURL('/dashboard/importacoes?aba=concluidas&pagina=1');
@@ -121,6 +124,7 @@ test('the modal log grows on its own, polling stops when it closes, and cancel w
   await login(page, '/dashboard/importacoes');
   const id = await queue(page, 'Acompanhada');
   await page.goto(`/dashboard/importacoes/${id}`);
+  await hydrated(page);
   const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
   await expect(dialog).toBeVisible();
   const lines = dialog.locator('.log-line');
@@ -142,12 +146,14 @@ test('the modal log grows on its own, polling stops when it closes, and cancel w
   const other = await queue(page, 'Para cancelar');
   await waitStatus(page, other, /running/);
   await page.goto(`/dashboard/importacoes/${other}`);
+  await hydrated(page);
   await expect(dialog.locator('.modal-job')).toContainText('Processando');
   page.once('dialog', (d) => d.accept());
   await dialog.getByRole('button', { name: 'Cancelar' }).click();
   await expect(dialog.locator('.modal-job')).toContainText(/Cancelada|Cancelando/, { timeout: 30_000 });
   await waitStatus(page, other, /cancelled/);
   await page.reload();
+  await hydrated(page);
   await expect(dialog.locator('.modal-job')).toContainText('Cancelada');
   // and queue it again
   await dialog.getByRole('button', { name: 'Tentar novamente' }).click();
@@ -170,6 +176,7 @@ test('a failed import says why and can be retried once the settings are fixed', 
   await waitStatus(page, id, /failed/);
 
   await page.goto(`/dashboard/importacoes/${id}?aba=erro&pagina=1`);
+  await hydrated(page);
   const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
   await expect(dialog.locator('.modal-job')).toContainText('Com erro');
   await expect(dialog.locator('.error-text')).toContainText('credenciais');
