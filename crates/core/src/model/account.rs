@@ -108,6 +108,7 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    #[serde(with = "super::instant")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -118,8 +119,11 @@ pub struct ApiTokenInfo {
     pub id: Uuid,
     pub name: String,
     pub tenant_id: Option<TenantId>,
+    #[serde(with = "super::instant")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "super::instant::option", default)]
     pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(with = "super::instant::option", default)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

@@ -12,6 +12,7 @@ pub struct IntegrationView {
     pub token_hint: Option<String>,
     pub username: Option<String>,
     pub password_hint: Option<String>,
+    #[serde(with = "super::instant::option", default)]
     pub last_tested_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_test_ok: Option<bool>,
     pub last_test_message: Option<String>,

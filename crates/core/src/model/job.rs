@@ -64,11 +64,17 @@ pub struct JobSummary {
     pub queue_position: Option<u64>,
     pub lease_owner: Option<String>,
     pub last_error: Option<String>,
+    #[serde(with = "super::instant")]
     pub run_after: DateTime<Utc>,
+    #[serde(with = "super::instant::option", default)]
     pub cancel_requested_at: Option<DateTime<Utc>>,
+    #[serde(with = "super::instant")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "super::instant::option", default)]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "super::instant::option", default)]
     pub finished_at: Option<DateTime<Utc>>,
+    #[serde(with = "super::instant")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -118,6 +124,7 @@ impl FromStr for LogLevel {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
+    #[serde(with = "super::instant")]
     pub at: DateTime<Utc>,
     pub level: LogLevel,
     pub message: String,

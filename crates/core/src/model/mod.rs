@@ -2,6 +2,7 @@
 
 mod account;
 mod customer;
+mod instant;
 mod integration;
 mod job;
 mod job_state;

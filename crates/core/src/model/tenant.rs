@@ -94,6 +94,7 @@ pub struct Tenant {
     pub id: TenantId,
     pub slug: TenantSlug,
     pub name: String,
+    #[serde(with = "super::instant")]
     pub created_at: DateTime<Utc>,
 }
 
