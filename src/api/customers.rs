@@ -1,13 +1,14 @@
 //! Server function of the customers page.
 
 use leptos::prelude::*;
+use server_fn::codec::Postcard;
 
 use super::error::UiError;
 use crate::model::CustomerPage;
 
 pub const PAGE_SIZE: u32 = 20;
 
-#[server(endpoint = "customers")]
+#[server(endpoint = "customers", output = Postcard)]
 pub async fn list_customers(q: String, status: String, page: u32) -> Result<CustomerPage, UiError> {
     use super::session::caller;
     use crate::server::services::customers;

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use server_fn::codec::Postcard;
 
 use super::error::UiError;
 use crate::model::{JobPage, JobStatus, JobSummary, LogLine, Preview, StatusCounts};
@@ -201,7 +202,7 @@ mod ssr {
     }
 }
 
-#[server(endpoint = "imports")]
+#[server(endpoint = "imports", output = Postcard)]
 pub async fn list_imports(tab: String, page: u32) -> Result<ImportsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
@@ -239,7 +240,7 @@ pub struct ImportDetailsView {
     pub logs_omitted: u64,
 }
 
-#[server(endpoint = "import_details")]
+#[server(endpoint = "import_details", output = Postcard)]
 pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
@@ -255,7 +256,7 @@ pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
     })
 }
 
-#[server(endpoint = "cancel_import")]
+#[server(endpoint = "cancel_import", output = Postcard)]
 pub async fn cancel_import(id: String) -> Result<JobSummary, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
@@ -264,7 +265,7 @@ pub async fn cancel_import(id: String) -> Result<JobSummary, UiError> {
     Ok(imports::cancel(&state, &p, ssr::job_id(&id)?).await?)
 }
 
-#[server(endpoint = "retry_import")]
+#[server(endpoint = "retry_import", output = Postcard)]
 pub async fn retry_import(id: String) -> Result<JobSummary, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
@@ -273,7 +274,7 @@ pub async fn retry_import(id: String) -> Result<JobSummary, UiError> {
     Ok(imports::retry(&state, &p, ssr::job_id(&id)?).await?)
 }
 
-#[server(endpoint = "start_import")]
+#[server(endpoint = "start_import", output = Postcard)]
 pub async fn start_import(form: ImportForm) -> Result<JobSummary, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
@@ -282,7 +283,7 @@ pub async fn start_import(form: ImportForm) -> Result<JobSummary, UiError> {
     Ok(imports::start(&state, &p, ssr::params(form)?).await?)
 }
 
-#[server(endpoint = "preview_import")]
+#[server(endpoint = "preview_import", output = Postcard)]
 pub async fn preview_import(form: ImportForm) -> Result<Preview, UiError> {
     use super::session::caller;
     use crate::server::services::imports;

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use server_fn::codec::Postcard;
 
 use super::error::UiError;
 use crate::model::IntegrationView;
@@ -41,7 +42,7 @@ impl From<IntegrationForm> for sgp_import_core::import::IntegrationInput {
     }
 }
 
-#[server(endpoint = "integration")]
+#[server(endpoint = "integration", output = Postcard)]
 pub async fn get_integration() -> Result<Option<IntegrationView>, UiError> {
     use super::session::caller;
     use crate::server::services::integration;
@@ -50,7 +51,7 @@ pub async fn get_integration() -> Result<Option<IntegrationView>, UiError> {
     Ok(integration::get(&state, &p).await?)
 }
 
-#[server(endpoint = "save_integration")]
+#[server(endpoint = "save_integration", output = Postcard)]
 pub async fn save_integration(form: IntegrationForm) -> Result<IntegrationView, UiError> {
     use super::session::caller;
     use crate::server::services::integration;
@@ -58,7 +59,7 @@ pub async fn save_integration(form: IntegrationForm) -> Result<IntegrationView, 
     Ok(integration::save(&state, &p, &form.into()).await?)
 }
 
-#[server(endpoint = "test_integration")]
+#[server(endpoint = "test_integration", output = Postcard)]
 pub async fn test_integration() -> Result<TestResult, UiError> {
     use super::session::caller;
     use crate::server::services::integration;

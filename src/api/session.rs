@@ -4,6 +4,9 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use server_fn::codec::Postcard;
+
+use super::error::UiError;
 
 /// What the header shows of the signed-in admin.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,35 +40,28 @@ mod ssr {
             None => Err(ServiceError::Unauthenticated),
         }
     }
-
-    /// The status code of the error on the response, and its Portuguese
-    /// message for the page.
-    pub fn to_server_error(e: ServiceError) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(e.status());
-        }
-        ServerFnError::new(e.to_string())
-    }
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{caller, to_server_error};
+pub use ssr::caller;
 
-#[server(endpoint = "session")]
-pub async fn current_session() -> Result<Option<SessionInfo>, ServerFnError> {
+#[server(endpoint = "session", output = Postcard)]
+pub async fn current_session() -> Result<Option<SessionInfo>, UiError> {
     use crate::server::auth::principal;
+    use crate::server::services::ServiceError;
 
-    let state = use_context::<crate::server::state::AppState>()
-        .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let Some(p) = principal(&state, &headers).await.map_err(to_server_error)? else {
+    let state = use_context::<crate::server::state::AppState>().ok_or(ServiceError::Internal)?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| ServiceError::Internal)?;
+    let Some(p) = principal(&state, &headers).await? else {
         return Ok(None);
     };
     let tenants = state
         .store
         .list_tenants()
         .await
-        .map_err(|e| to_server_error(e.into()))?;
+        .map_err(ServiceError::from)?;
     let provider = tenants
         .iter()
         .find(|t| Some(t.id) == p.tenant)
@@ -87,25 +83,22 @@ pub async fn current_session() -> Result<Option<SessionInfo>, ServerFnError> {
 }
 
 /// Opens a session and goes to `next` (a local path) or the dashboard.
-#[server(endpoint = "login")]
-pub async fn login(
-    email: String,
-    password: String,
-    next: Option<String>,
-) -> Result<(), ServerFnError> {
+#[server(endpoint = "login", output = Postcard)]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), UiError> {
     use crate::server::auth::{is_https, safe_next, session_cookie, ClientIp};
-    use crate::server::services::session;
+    use crate::server::services::{session, ServiceError};
 
-    let state = use_context::<crate::server::state::AppState>()
-        .ok_or_else(|| ServerFnError::new("Servidor mal configurado."))?;
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
-    let ClientIp(ip) = leptos_axum::extract().await?;
+    let state = use_context::<crate::server::state::AppState>().ok_or(ServiceError::Internal)?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| ServiceError::Internal)?;
+    let ClientIp(ip) = leptos_axum::extract()
+        .await
+        .map_err(|_| ServiceError::Internal)?;
     let agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let done = session::login(&state, &email, &password, &ip, agent)
-        .await
-        .map_err(to_server_error)?;
+    let done = session::login(&state, &email, &password, &ip, agent).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         axum::http::header::SET_COOKIE,
@@ -115,14 +108,16 @@ pub async fn login(
     Ok(())
 }
 
-#[server(endpoint = "logout")]
-pub async fn logout() -> Result<(), ServerFnError> {
+#[server(endpoint = "logout", output = Postcard)]
+pub async fn logout() -> Result<(), UiError> {
     use crate::server::auth::{clear_cookie, is_https};
-    use crate::server::services::session;
+    use crate::server::services::{session, ServiceError};
 
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await?;
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|_| ServiceError::Internal)?;
     if let Ok((state, p)) = caller().await {
-        session::logout(&state, &p).await.map_err(to_server_error)?;
+        session::logout(&state, &p).await?;
     }
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.set_status(axum::http::StatusCode::OK);
@@ -135,14 +130,12 @@ pub async fn logout() -> Result<(), ServerFnError> {
 }
 
 /// A superadmin's session now acts on this provider.
-#[server(endpoint = "choose_provider")]
-pub async fn choose_provider(slug: String) -> Result<(), ServerFnError> {
+#[server(endpoint = "choose_provider", output = Postcard)]
+pub async fn choose_provider(slug: String) -> Result<(), UiError> {
     use crate::server::services::providers;
 
-    let (state, p) = caller().await.map_err(to_server_error)?;
-    providers::choose(&state, &p, &slug)
-        .await
-        .map_err(to_server_error)?;
+    let (state, p) = caller().await?;
+    providers::choose(&state, &p, &slug).await?;
     leptos_axum::redirect("/");
     Ok(())
 }

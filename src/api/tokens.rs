@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use server_fn::codec::Postcard;
 
+use super::error::UiError;
 use crate::model::ApiTokenInfo;
 
 /// A token just created: `token` is shown this once.
@@ -12,39 +14,35 @@ pub struct CreatedToken {
     pub info: ApiTokenInfo,
 }
 
-#[server(endpoint = "api_tokens")]
-pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, ServerFnError> {
-    use super::session::{caller, to_server_error};
+#[server(endpoint = "api_tokens", output = Postcard)]
+pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, UiError> {
+    use super::session::caller;
     use crate::server::services::session;
 
-    let (state, p) = caller().await.map_err(to_server_error)?;
-    session::tokens(&state, &p).await.map_err(to_server_error)
+    let (state, p) = caller().await?;
+    Ok(session::tokens(&state, &p).await?)
 }
 
-#[server(endpoint = "create_api_token")]
-pub async fn create_api_token(name: String) -> Result<CreatedToken, ServerFnError> {
-    use super::session::{caller, to_server_error};
+#[server(endpoint = "create_api_token", output = Postcard)]
+pub async fn create_api_token(name: String) -> Result<CreatedToken, UiError> {
+    use super::session::caller;
     use crate::server::services::session;
 
-    let (state, p) = caller().await.map_err(to_server_error)?;
-    let (token, info) = session::create_token(&state, &p, &name)
-        .await
-        .map_err(to_server_error)?;
+    let (state, p) = caller().await?;
+    let (token, info) = session::create_token(&state, &p, &name).await?;
     Ok(CreatedToken {
         token: token.expose().to_owned(),
         info,
     })
 }
 
-#[server(endpoint = "revoke_api_token")]
-pub async fn revoke_api_token(id: String) -> Result<(), ServerFnError> {
-    use super::session::{caller, to_server_error};
+#[server(endpoint = "revoke_api_token", output = Postcard)]
+pub async fn revoke_api_token(id: String) -> Result<(), UiError> {
+    use super::session::caller;
     use crate::server::services::{session, ServiceError};
 
-    let (state, p) = caller().await.map_err(to_server_error)?;
+    let (state, p) = caller().await?;
     let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| to_server_error(ServiceError::bad_request("id", "Token inválido.")))?;
-    session::revoke_token(&state, &p, id)
-        .await
-        .map_err(to_server_error)
+        .map_err(|_| ServiceError::bad_request("id", "Token inválido."))?;
+    Ok(session::revoke_token(&state, &p, id).await?)
 }

@@ -5,7 +5,6 @@ use crate::api::tokens::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
 use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
-use crate::ui::overview::server_message;
 
 /// The admin's account: API tokens for scripts, created and revoked here.
 #[component]
@@ -59,7 +58,7 @@ pub fn AccountPage() -> impl IntoView {
                                     .into_any()
                             }
                             Err(e) => {
-                                view! { <ErrorAlert message=server_message(&e)/> }
+                                view! { <ErrorAlert message=e.message/> }
                                     .into_any()
                             }
                         })
@@ -71,7 +70,7 @@ pub fn AccountPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! { <ErrorAlert message=server_message(&e)/> }
+                                view! { <ErrorAlert message=e.message/> }
                                     .into_any()
                             }
                             Ok(list) if list.is_empty() => {

@@ -20,7 +20,8 @@ use crate::ui::progress::{ProgressBar, ProgressFacts, StatusBadge};
 pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let job_id = id.clone();
-    let details = Resource::new(move || tick.get(), move |_| import_details(job_id.clone()));
+    let details =
+        super::resource::resource(move || tick.get(), move |_| import_details(job_id.clone()));
     let active = Signal::derive(move || {
         details
             .get()

@@ -3,7 +3,6 @@
 //! admin is taken to the dashboard (or goes at once with the link).
 
 use leptos::prelude::*;
-use serde::Deserialize;
 
 use crate::model::JobSummary;
 use crate::ui::format;
@@ -15,7 +14,7 @@ const DASHBOARD: &str = "/dashboard/importacoes";
 
 /// The fields of the stream's events this view reads (the REST API's
 /// `ImportacaoJson`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LiveJob {
     pub status: String,
     pub status_label: String,
@@ -24,6 +23,31 @@ pub struct LiveJob {
     pub progresso_percent: f32,
     pub eta_segundos: Option<u64>,
     pub mensagem_atual: Option<String>,
+}
+
+#[cfg(feature = "hydrate")]
+impl LiveJob {
+    /// Reads an event with the browser's own JSON parser: the bundle has no
+    /// JSON reader of its own (pages and server functions talk postcard).
+    /// `None` when a field this view needs is missing or of another type.
+    fn from_json(text: &str) -> Option<LiveJob> {
+        let event = js_sys::JSON::parse(text).ok()?;
+        let field = |name: &str| {
+            js_sys::Reflect::get(&event, &name.into())
+                .ok()
+                .filter(|v| !v.is_null() && !v.is_undefined())
+        };
+        let count = |name: &str| field(name).and_then(|v| v.as_f64()).map(|n| n as u64);
+        Some(LiveJob {
+            status: field("status")?.as_string()?,
+            status_label: field("status_label")?.as_string()?,
+            total_estimado: count("total_estimado"),
+            processados: count("processados")?,
+            progresso_percent: field("progresso_percent")?.as_f64()? as f32,
+            eta_segundos: count("eta_segundos"),
+            mensagem_atual: field("mensagem_atual").and_then(|v| v.as_string()),
+        })
+    }
 }
 
 #[component]
@@ -99,7 +123,7 @@ fn follow(
                 if let Some(job) = e
                     .data()
                     .as_string()
-                    .and_then(|text| serde_json::from_str::<LiveJob>(&text).ok())
+                    .and_then(|text| LiveJob::from_json(&text))
                 {
                     live.set(Some(job));
                 }

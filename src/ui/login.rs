@@ -4,7 +4,6 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::session::Login;
 use crate::ui::common::ErrorAlert;
-use crate::ui::overview::server_message;
 
 /// The login form. Works without JavaScript too: the server function
 /// answers a plain form post with a redirect.
@@ -13,13 +12,7 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
-    let error = move || {
-        login
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| server_message(&e))
-    };
+    let error = move || login.value().get().and_then(|r| r.err()).map(|e| e.message);
     view! {
         <Title text="Entrar"/>
         <main id="conteudo" class="login-page">

@@ -51,7 +51,7 @@ pub fn OverviewPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Err(e) => {
-                                view! { <ErrorAlert message=server_message(&e)/> }.into_any()
+                                view! { <ErrorAlert message=e.message/> }.into_any()
                             }
                             Ok(list) if list.is_empty() => {
                                 view! {
@@ -140,14 +140,5 @@ fn TenantCard(ov: TenantOverview, show_details: RwSignal<bool>) -> impl IntoView
                 </table>
             </Show>
         </article>
-    }
-}
-
-/// The message a server function sent, without the framework's prefix.
-pub fn server_message(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(msg) => msg.clone(),
-        _ => "Não foi possível falar com o servidor. Verifique sua conexão e tente novamente."
-            .to_owned(),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use sgp_import::model::{ApiTokenInfo, TenantOverview};
 use uuid::Uuid;
 
 use crate::helpers::{As, TestApp, DEMO_EMAIL};
@@ -231,13 +232,11 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
         .server_fn("/api/revoke_api_token", &b, &[("id", token_id)])
         .await;
     assert_eq!(revoke.status(), 404);
-    let listed: Value = app
-        .server_fn("/api/api_tokens", &b, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed, json!([]));
+    let (status, listed) = app
+        .server_fn_answer::<Vec<ApiTokenInfo>>("/api/api_tokens", &b, &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.unwrap(), []);
     let script = As::Bearer(token["data"]["token"].as_str().unwrap().to_owned());
     assert_eq!(
         app.json(Method::GET, "/api/auth/me", &script, None).await.0,
@@ -262,18 +261,11 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
     assert_eq!(before, after);
     // the overview server function shows each admin their own provider only
     for (who, slug) in [(&a, "demo"), (&b, "net-b")] {
-        let overview: Value = app
-            .server_fn("/api/overview", who, &[])
-            .await
-            .json()
-            .await
-            .unwrap();
-        let slugs: Vec<&str> = overview
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["tenant"]["slug"].as_str().unwrap())
-            .collect();
+        let (_, overview) = app
+            .server_fn_answer::<Vec<TenantOverview>>("/api/overview", who, &[])
+            .await;
+        let overview = overview.unwrap();
+        let slugs: Vec<&str> = overview.iter().map(|o| o.tenant.slug.as_str()).collect();
         assert_eq!(slugs, [slug]);
     }
 }

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sgp_import::api::error::UiError;
 use sgp_import::server::startup::{leptos_options, Application};
 use sgp_import::server::state::AppState;
 use sgp_import_core::config::{DatabaseUrl, Settings, Sources};
@@ -189,25 +190,41 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
-    /// A server function as the browser's client calls it: a form post
-    /// asking for JSON.
+    /// A server function as the browser's client calls it: a form post.
     pub async fn server_fn(
         &self,
         path: &str,
         who: &As,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .post(self.url(path))
-            .header("accept", "application/json")
-            .form(form);
+        let mut request = self.client.post(self.url(path)).form(form);
         request = match who {
             As::Nobody => request,
             As::Cookie(c) => request.header("cookie", c),
             As::Bearer(t) => request.header("authorization", format!("Bearer {t}")),
         };
         request.send().await.unwrap()
+    }
+
+    /// `server_fn`, then its answer read as the browser reads it
+    /// (postcard): the value, or the error the page would show.
+    pub async fn server_fn_answer<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        who: &As,
+        form: &[(&str, &str)],
+    ) -> (u16, Result<T, UiError>) {
+        let response = self.server_fn(path, who, form).await;
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap();
+        let answer = if status.is_success() {
+            Ok(postcard::from_bytes(&bytes)
+                .unwrap_or_else(|e| panic!("{path}: not its answer in postcard: {e}")))
+        } else {
+            Err(postcard::from_bytes(&bytes)
+                .unwrap_or_else(|e| panic!("{path}: not an error in postcard ({status}): {e}")))
+        };
+        (status.as_u16(), answer)
     }
 
     /// `call`, then status and JSON body.

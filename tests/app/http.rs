@@ -1,4 +1,5 @@
 use serde_json::Value;
+use sgp_import::model::TenantOverview;
 
 use reqwest::Method;
 
@@ -9,7 +10,7 @@ on_both!(
     healthz_reports_the_database,
     healthz_is_503_when_the_database_is_gone,
     overview_page_is_rendered_with_data_from_the_database,
-    overview_server_function_returns_json,
+    overview_server_function_answers_in_postcard,
     unknown_pages_are_404_in_portuguese,
     responses_are_compressed_and_carry_a_request_id,
     pages_without_a_session_go_to_login_and_come_back_after,
@@ -52,18 +53,23 @@ async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
     assert!(html.contains("/pkg/sgp-import.js"), "{html}");
 }
 
-async fn overview_server_function_returns_json(app: &TestApp) {
-    let anonymous = app.server_fn("/api/overview", &As::Nobody, &[]).await;
-    assert_eq!(anonymous.status(), 401);
-    assert!(anonymous.text().await.unwrap().contains("Faça login"));
+async fn overview_server_function_answers_in_postcard(app: &TestApp) {
+    let (status, anonymous) = app
+        .server_fn_answer::<Vec<TenantOverview>>("/api/overview", &As::Nobody, &[])
+        .await;
+    assert_eq!(status, 401);
+    let error = anonymous.unwrap_err();
+    assert!(error.unauthenticated);
+    assert!(error.message.contains("Faça login"), "{}", error.message);
     let admin = app.demo_admin().await;
-    let response = app.server_fn("/api/overview", &admin, &[]).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
-    let list = body.as_array().expect("a list of providers");
+    let (status, list) = app
+        .server_fn_answer::<Vec<TenantOverview>>("/api/overview", &admin, &[])
+        .await;
+    assert_eq!(status, 200);
+    let list = list.unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0]["tenant"]["slug"], "demo");
-    assert_eq!(list[0]["customers"], 0);
+    assert_eq!(list[0].tenant.slug.as_str(), "demo");
+    assert_eq!(list[0].customers, 0);
 }
 
 async fn unknown_pages_are_404_in_portuguese(app: &TestApp) {
