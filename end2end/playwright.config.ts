@@ -1,8 +1,10 @@
 import { defineConfig } from '@playwright/test';
+import { SUPERADMIN_PASSWORD } from './tests/helpers';
 
 // The app under test is the debug build made by `cargo leptos build`
 // (scripts/test.sh), started here on its own port with a fresh SQLite file
-// and the demo provider.
+// and the demo provider; a superadmin and a second provider are created
+// first, for the provider picker.
 const port = Number(process.env.E2E_PORT ?? 3017);
 const baseURL = `http://127.0.0.1:${port}`;
 
@@ -36,7 +38,12 @@ export default defineConfig({
   },
   webServer: {
     cwd: '..',
-    command: 'rm -rf target/e2e && mkdir -p target/e2e && exec ./target/debug/sgp-import serve',
+    command: [
+      'rm -rf target/e2e && mkdir -p target/e2e',
+      './target/debug/sgp-import create-user --superadmin --email raiz@e2e.local --name Raiz',
+      './target/debug/sgp-import create-user --provider net-b --provider-name "Provedor B" --email admin@net-b.local --name "Admin B"',
+      'exec ./target/debug/sgp-import serve',
+    ].join(' && '),
     url: `${baseURL}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,
@@ -51,6 +58,7 @@ export default defineConfig({
       DEMO_SGP_LATENCY_MS: '1500',
       EXECUTOR_POLL_INTERVAL_MS: '200',
       LOG_FILTER: 'warn',
+      SGP_IMPORT_PASSWORD: SUPERADMIN_PASSWORD,
       LEPTOS_SITE_ROOT: 'target/site',
     },
   },

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { DEMO_EMAIL, DEMO_PASSWORD, hydrated, login } from './helpers';
+import { DEMO_EMAIL, DEMO_PASSWORD, SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD, hydrated, login } from './helpers';
 
 test('pages need a login, a wrong password says so, and logout ends the session', async ({ page }) => {
   await page.goto('/clientes');
@@ -104,4 +104,19 @@ test('fits a phone-sized screen', async ({ page }) => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: 'screenshots/painel-celular.png', fullPage: true });
+});
+
+test('a superadmin picks the provider to act on from the header', async ({ page }) => {
+  await login(page, '/', SUPERADMIN_EMAIL, SUPERADMIN_PASSWORD);
+  const picker = page.getByLabel('Provedor', { exact: true });
+  await expect(picker.locator('option')).toHaveText(['Provedor B', 'Provedor Demonstração']);
+  for (const [label, slug] of [['Provedor B', 'net-b'], ['Provedor Demonstração', 'demo']]) {
+    await picker.selectOption({ label });
+    await page.getByRole('button', { name: 'Trocar' }).click();
+    await expect(page).toHaveURL('/');
+    // the choice is the session's: it holds after a reload
+    await page.reload();
+    await hydrated(page);
+    await expect(picker).toHaveValue(slug);
+  }
 });

@@ -5,6 +5,7 @@ use crate::api::tokens::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
 use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
+use crate::ui::server_form::{Fields, ServerForm};
 
 /// The admin's account: API tokens for scripts, created and revoked here.
 #[component]
@@ -31,14 +32,14 @@ pub fn AccountPage() -> impl IntoView {
             </header>
             <article class="card" aria-labelledby="novo-token">
                 <h2 id="novo-token">"Novo token"</h2>
-                <ActionForm action=create attr:class="form inline-form">
+                <ServerForm action=create read=read_create class="form inline-form">
                     <div class="field">
                         <label for="token-name">"Nome do token"</label>
                         <input id="token-name" name="name" type="text" maxlength="80" required
                             placeholder="ex.: script de relatórios"/>
                     </div>
                     <button type="submit" class="btn">"Criar token"</button>
-                </ActionForm>
+                </ServerForm>
                 {move || {
                     create
                         .value()
@@ -117,7 +118,7 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
                                     {(!revoked)
                                         .then(|| {
                                             view! {
-                                                <ActionForm action=revoke>
+                                                <ServerForm action=revoke read=read_revoke>
                                                     <input type="hidden" name="id" value=id.clone()/>
                                                     <button
                                                         type="submit"
@@ -126,7 +127,7 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
                                                     >
                                                         "Revogar"
                                                     </button>
-                                                </ActionForm>
+                                                </ServerForm>
                                             }
                                         })}
                                 </td>
@@ -137,4 +138,14 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
             </tbody>
         </table>
     }
+}
+
+fn read_create(f: &Fields) -> CreateApiToken {
+    CreateApiToken {
+        name: f.text("name"),
+    }
+}
+
+fn read_revoke(f: &Fields) -> RevokeApiToken {
+    RevokeApiToken { id: f.text("id") }
 }

@@ -7,11 +7,12 @@ use leptos_meta::Title;
 
 use crate::api::error::UiError;
 use crate::api::imports::{ImportForm, PreviewImport, StartImport};
-use crate::api::integration::{get_integration, SaveIntegration, TestIntegration};
+use crate::api::integration::{get_integration, IntegrationForm, SaveIntegration, TestIntegration};
 use crate::model::IntegrationView;
 use crate::ui::common::{ErrorAlert, Loading};
 use crate::ui::format;
 use crate::ui::live_progress::LiveProgress;
+use crate::ui::server_form::{Fields, ServerForm};
 
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
@@ -93,7 +94,7 @@ fn SettingsCard(
                     let class = if ok == Some(true) { "muted" } else { "error-text" };
                     view! { <p class=class>"Último teste: " {m}</p> }
                 })}
-            <ActionForm action=save attr:class="form" attr:novalidate="true">
+            <ServerForm action=save read=read_settings class="form" novalidate=true>
                 <div class="field">
                     <label for="base_url">"URL do SGP"</label>
                     <input id="base_url" name="form[base_url]" type="url" required
@@ -156,7 +157,7 @@ fn SettingsCard(
                         {move || if test.pending().get() { "Testando…" } else { "Testar conexão" }}
                     </button>
                 </div>
-            </ActionForm>
+            </ServerForm>
             {move || {
                 test.value().get().map(|r| match r {
                     Ok(t) if t.ok => view! { <div class="alert alert-success" role="status">{t.message}</div> }.into_any(),
@@ -165,6 +166,20 @@ fn SettingsCard(
                 })
             }}
         </article>
+    }
+}
+
+/// The settings form's fields; a secret left blank keeps the saved one.
+fn read_settings(f: &Fields) -> SaveIntegration {
+    SaveIntegration {
+        form: IntegrationForm {
+            base_url: f.text("form[base_url]"),
+            auth_mode: f.text("form[auth_mode]"),
+            app: f.optional("form[app]"),
+            token: f.optional("form[token]"),
+            username: f.optional("form[username]"),
+            password: f.optional("form[password]"),
+        },
     }
 }
 

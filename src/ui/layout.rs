@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use crate::api::session::{current_session, ChooseProvider, Logout};
+use crate::ui::server_form::{Fields, ServerForm};
 
 /// Header with the product name, the main navigation and the signed-in
 /// admin, around each page.
@@ -38,7 +39,7 @@ pub fn AppLayout() -> impl IntoView {
                                 <div class="session" aria-label="Sessão">
                                     {if s.superadmin {
                                         view! {
-                                            <ActionForm action=choose attr:class="provider-picker">
+                                            <ServerForm action=choose read=read_choice class="provider-picker">
                                                 <label for="provider-slug" class="sr-only">"Provedor"</label>
                                                 <select id="provider-slug" name="slug">
                                                     {s
@@ -57,7 +58,7 @@ pub fn AppLayout() -> impl IntoView {
                                                         .collect_view()}
                                                 </select>
                                                 <button type="submit" class="btn btn-small">"Trocar"</button>
-                                            </ActionForm>
+                                            </ServerForm>
                                         }
                                             .into_any()
                                     } else {
@@ -65,9 +66,9 @@ pub fn AppLayout() -> impl IntoView {
                                             .into_any()
                                     }}
                                     <a class="session-user" href="/conta" title=s.email.clone()>{s.name.clone()}</a>
-                                    <ActionForm action=logout attr:class="logout">
+                                    <ServerForm action=logout read=|_| Logout {} class="logout">
                                         <button type="submit" class="btn btn-small btn-secondary">"Sair"</button>
-                                    </ActionForm>
+                                    </ServerForm>
                                 </div>
                             }
                         })
@@ -77,5 +78,11 @@ pub fn AppLayout() -> impl IntoView {
         <main id="conteudo" class="content">
             <Outlet/>
         </main>
+    }
+}
+
+fn read_choice(f: &Fields) -> ChooseProvider {
+    ChooseProvider {
+        slug: f.text("slug"),
     }
 }

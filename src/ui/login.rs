@@ -4,6 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::session::Login;
 use crate::ui::common::ErrorAlert;
+use crate::ui::server_form::{Fields, ServerForm};
 
 /// The login form. Works without JavaScript too: the server function
 /// answers a plain form post with a redirect.
@@ -22,7 +23,7 @@ pub fn LoginPage() -> impl IntoView {
                     <span class="brand-name">"Importador"</span>
                 </div>
                 <h1 id="login-title">"Entrar"</h1>
-                <ActionForm action=login attr:class="form" attr:novalidate="true">
+                <ServerForm action=login read=read_login class="form" novalidate=true>
                     <input type="hidden" name="next" prop:value=next/>
                     <div class="field">
                         <label for="login-email">"E-mail"</label>
@@ -51,8 +52,16 @@ pub fn LoginPage() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" disabled=move || login.pending().get()>
                         {move || if login.pending().get() { "Entrando…" } else { "Entrar" }}
                     </button>
-                </ActionForm>
+                </ServerForm>
             </section>
         </main>
+    }
+}
+
+fn read_login(f: &Fields) -> Login {
+    Login {
+        email: f.text("email"),
+        password: f.text("password"),
+        next: f.optional("next").filter(|n| !n.is_empty()),
     }
 }

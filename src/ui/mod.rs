@@ -15,3 +15,4 @@ pub mod overview;
 pub mod polling;
 pub mod progress;
 pub mod resource;
+pub mod server_form;
