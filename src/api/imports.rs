@@ -112,7 +112,7 @@ pub struct ImportForm {
 #[cfg(feature = "ssr")]
 mod ssr {
     use chrono::NaiveDate;
-    use sgp_import_core::import::{FieldError, ImportParams};
+    use sgp_import_core::import::{FieldError, ImportOutcome, ImportParams};
 
     use super::ImportForm;
     use crate::model::JobId;
@@ -156,25 +156,23 @@ mod ssr {
 
     /// The filters of an import's stored parameters, in words.
     pub fn describe_params(params: &serde_json::Value) -> String {
-        let mut parts = Vec::new();
-        let flag = |k: &str| params.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
-        let date = |k: &str| params.get(k).and_then(|v| v.as_str()).map(format::iso_day);
-        parts.push(
-            if flag("only_active") {
-                "só contratos ativos"
-            } else {
-                "todos os contratos"
-            }
-            .to_owned(),
-        );
-        match (date("signup_from"), date("signup_to")) {
+        let Ok(p) = serde_json::from_value::<ImportParams>(params.clone()) else {
+            return "Filtros ilegíveis (parâmetros gravados num formato desconhecido).".to_owned();
+        };
+        let mut parts = vec![if p.only_active {
+            "só contratos ativos"
+        } else {
+            "todos os contratos"
+        }
+        .to_owned()];
+        match (p.signup_from.map(format::day), p.signup_to.map(format::day)) {
             (Some(f), Some(t)) => parts.push(format!("cadastro de {f} a {t}")),
             (Some(f), None) => parts.push(format!("cadastro a partir de {f}")),
             (None, Some(t)) => parts.push(format!("cadastro até {t}")),
             (None, None) => {}
         }
-        if flag("incremental") {
-            parts.push(match date("changed_since") {
+        if p.incremental {
+            parts.push(match p.changed_since.map(format::day) {
                 Some(d) => format!("só alterados desde {d}"),
                 None => "incremental (sem importação anterior: tudo)".to_owned(),
             });
@@ -182,22 +180,20 @@ mod ssr {
         parts.join(", ")
     }
 
-    /// A finished import's result, in words.
+    /// A completed import's result, in words.
     pub fn describe_result(result: &serde_json::Value) -> String {
-        let n = |k: &str| result.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-        let secs = result
-            .get("seconds_this_attempt")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
+        let Ok(o) = serde_json::from_value::<ImportOutcome>(result.clone()) else {
+            return "Resultado ilegível (gravado num formato desconhecido).".to_owned();
+        };
         format!(
             "{} clientes em {} páginas: {} novos, {} atualizados, {} sem mudança, {} com erro ({:.0} s na última tentativa).",
-            format::integer(n("processed")),
-            n("pages"),
-            format::integer(n("created")),
-            format::integer(n("updated")),
-            format::integer(n("unchanged")),
-            format::integer(n("failed")),
-            secs
+            format::integer(o.processed),
+            o.pages,
+            format::integer(o.created),
+            format::integer(o.updated),
+            format::integer(o.unchanged),
+            format::integer(o.failed),
+            o.seconds_this_attempt
         )
     }
 }
@@ -298,34 +294,65 @@ pub async fn preview_import(form: ImportForm) -> Result<Preview, UiError> {
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
+    use chrono::NaiveDate;
     use serde_json::json;
+    use sgp_import_core::import::{ImportOutcome, ImportParams};
 
     use super::ssr::{describe_params, describe_result};
+
+    fn day(s: &str) -> Option<NaiveDate> {
+        Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
+    }
+
+    /// As the import stores them.
+    fn stored(p: ImportParams) -> serde_json::Value {
+        serde_json::to_value(p).unwrap()
+    }
 
     #[test]
     fn parameters_and_results_read_as_words() {
         assert_eq!(
-            describe_params(&json!({"name": "x", "only_active": false})),
+            describe_params(&stored(ImportParams::everything("x"))),
             "todos os contratos"
         );
         assert_eq!(
-            describe_params(&json!({
-                "only_active": true, "signup_from": "2024-01-31", "signup_to": "2024-12-01",
-                "incremental": true, "changed_since": "2025-06-02"
+            describe_params(&stored(ImportParams {
+                only_active: true,
+                signup_from: day("2024-01-31"),
+                signup_to: day("2024-12-01"),
+                incremental: true,
+                changed_since: day("2025-06-02"),
+                ..ImportParams::everything("x")
             })),
             "só contratos ativos, cadastro de 31/01/2024 a 01/12/2024, só alterados desde 02/06/2025"
         );
         assert_eq!(
-            describe_params(&json!({"signup_to": "2024-12-01", "incremental": true})),
+            describe_params(&stored(ImportParams {
+                signup_to: day("2024-12-01"),
+                incremental: true,
+                ..ImportParams::everything("x")
+            })),
             "todos os contratos, cadastro até 01/12/2024, incremental (sem importação anterior: tudo)"
         );
+        let outcome = ImportOutcome {
+            processed: 12345,
+            created: 12000,
+            updated: 300,
+            unchanged: 40,
+            failed: 5,
+            pages: 124,
+            seconds_this_attempt: 61.6,
+        };
         assert_eq!(
-            describe_result(&json!({
-                "processed": 12345, "pages": 124, "created": 12000, "updated": 300,
-                "unchanged": 40, "failed": 5, "seconds_this_attempt": 61.6
-            })),
+            describe_result(&serde_json::to_value(outcome).unwrap()),
             "12.345 clientes em 124 páginas: 12.000 novos, 300 atualizados, 40 sem mudança, \
              5 com erro (62 s na última tentativa)."
         );
+    }
+
+    #[test]
+    fn unreadable_parameters_and_results_say_so() {
+        assert!(describe_params(&json!({"only_active": "sim"})).starts_with("Filtros ilegíveis"));
+        assert!(describe_result(&json!({"processed": 1})).starts_with("Resultado ilegível"));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::integration::{IntegrationError, Integrations};
 use super::params::ImportParams;
@@ -21,6 +21,20 @@ use crate::sgp::{
 use crate::store::{HashedCustomer, PageCounts, PageWrite, StoreError};
 
 pub const IMPORT_KIND: &str = "sgp_import";
+
+/// What a completed import stores as its job's result (the REST API's
+/// `resultado`; the details modal puts it in words).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    pub processed: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    pub pages: u64,
+    /// The last attempt's duration, to a tenth of a second.
+    pub seconds_this_attempt: f64,
+}
 
 /// Where an import is: saved with every page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,14 +465,15 @@ impl Run {
                 ),
             )
             .await;
-        Ok(json!({
-            "processed": p.processed,
-            "created": p.created,
-            "updated": p.updated,
-            "unchanged": p.unchanged,
-            "failed": p.failed,
-            "pages": self.checkpoint.pages,
-            "seconds_this_attempt": (secs * 10.0).round() / 10.0,
-        }))
+        let outcome = ImportOutcome {
+            processed: p.processed,
+            created: p.created,
+            updated: p.updated,
+            unchanged: p.unchanged,
+            failed: p.failed,
+            pages: self.checkpoint.pages,
+            seconds_this_attempt: (secs * 10.0).round() / 10.0,
+        };
+        serde_json::to_value(outcome).map_err(|e| JobError::Fatal(e.to_string()))
     }
 }
