@@ -7,26 +7,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::customers::{list_customers, PAGE_SIZE};
-use crate::model::{CustomerPage, StoredContract, StoredCustomer};
+use crate::model::{ContractStatus, CustomerPage, StoredContract, StoredCustomer};
 use crate::ui::common::{ErrorAlert, Loading, Pager};
 use crate::ui::format;
 
-/// Contract statuses as stored, with their labels.
-const STATUSES: [(&str, &str); 7] = [
-    ("ativo", "Ativo"),
-    ("inativo", "Inativo"),
-    ("cancelado", "Cancelado"),
-    ("suspenso", "Suspenso"),
-    ("inviabilidade_tecnica", "Inviabilidade técnica"),
-    ("novo", "Novo"),
-    ("ativo_reduzido", "Ativo (velocidade reduzida)"),
-];
-
+/// A stored contract status as admins read it; unknown text as is.
 fn status_label(s: &str) -> String {
-    STATUSES
-        .iter()
-        .find(|(k, _)| *k == s)
-        .map(|(_, l)| (*l).to_owned())
+    ContractStatus::from_stored(s)
+        .map(|c| c.label_pt().to_owned())
         .unwrap_or_else(|| s.to_owned())
 }
 
@@ -84,12 +72,11 @@ pub fn CustomersPage() -> impl IntoView {
                     <label for="situacao">"Situação do contrato"</label>
                     <select id="situacao" name="situacao">
                         <option value="" selected=move || status.get().is_empty()>"Todas"</option>
-                        {STATUSES
-                            .iter()
-                            .map(|(value, label)| {
+                        {ContractStatus::ALL
+                            .map(|c| {
                                 view! {
-                                    <option value=*value selected=move || status.get() == *value>
-                                        {*label}
+                                    <option value=c.as_str() selected=move || status.get() == c.as_str()>
+                                        {c.label_pt()}
                                     </option>
                                 }
                             })

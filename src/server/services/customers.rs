@@ -1,8 +1,8 @@
 //! The imported customers of the caller's provider.
 
 use sgp_import_core::auth::Principal;
+use sgp_import_core::model::ContractStatus;
 use sgp_import_core::model::CustomerPage;
-use sgp_import_core::sgp::ContractStatus;
 use sgp_import_core::store::CustomerFilter;
 
 use super::{tenant_of, ServiceError};

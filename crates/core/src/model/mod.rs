@@ -1,6 +1,7 @@
 //! Types that travel between server and browser: serde only, no I/O.
 
 mod account;
+mod contract_status;
 mod customer;
 mod instant;
 mod integration;
@@ -10,6 +11,7 @@ mod job_status;
 mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
+pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{IntegrationView, Preview};
 pub use job::{

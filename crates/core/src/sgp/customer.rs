@@ -6,6 +6,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::model::ContractStatus;
+
 use super::document::CpfCnpj;
 use super::key::SgpKey;
 use super::wire::{
@@ -59,92 +61,6 @@ pub struct SgpService {
     pub plan_id: Option<i64>,
     pub plan: Option<String>,
     pub login: Option<String>,
-}
-
-/// SGP's contract statuses, with the codes its `contrato_status` filter takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContractStatus {
-    Active,
-    Inactive,
-    Cancelled,
-    Suspended,
-    TechnicallyUnfeasible,
-    New,
-    ActiveReducedSpeed,
-    Unknown,
-}
-
-impl ContractStatus {
-    pub const ALL: [ContractStatus; 7] = [
-        ContractStatus::Active,
-        ContractStatus::Inactive,
-        ContractStatus::Cancelled,
-        ContractStatus::Suspended,
-        ContractStatus::TechnicallyUnfeasible,
-        ContractStatus::New,
-        ContractStatus::ActiveReducedSpeed,
-    ];
-
-    /// The code for SGP's `contrato_status` filter.
-    pub fn code(self) -> Option<u8> {
-        Some(match self {
-            ContractStatus::Active => 1,
-            ContractStatus::Inactive => 2,
-            ContractStatus::Cancelled => 3,
-            ContractStatus::Suspended => 4,
-            ContractStatus::TechnicallyUnfeasible => 5,
-            ContractStatus::New => 6,
-            ContractStatus::ActiveReducedSpeed => 7,
-            ContractStatus::Unknown => return None,
-        })
-    }
-
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.code() == Some(code))
-    }
-
-    /// SGP's display name, as in its answers.
-    pub fn label(self) -> &'static str {
-        match self {
-            ContractStatus::Active => "Ativo",
-            ContractStatus::Inactive => "Inativo",
-            ContractStatus::Cancelled => "Cancelado",
-            ContractStatus::Suspended => "Suspenso",
-            ContractStatus::TechnicallyUnfeasible => "Inviabilidade Técnica",
-            ContractStatus::New => "Novo",
-            ContractStatus::ActiveReducedSpeed => "Ativo V. Reduzida",
-            ContractStatus::Unknown => "Desconhecido",
-        }
-    }
-
-    /// The stored name (`contracts.status`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContractStatus::Active => "ativo",
-            ContractStatus::Inactive => "inativo",
-            ContractStatus::Cancelled => "cancelado",
-            ContractStatus::Suspended => "suspenso",
-            ContractStatus::TechnicallyUnfeasible => "inviabilidade_tecnica",
-            ContractStatus::New => "novo",
-            ContractStatus::ActiveReducedSpeed => "ativo_reduzido",
-            ContractStatus::Unknown => "desconhecido",
-        }
-    }
-
-    /// Trimmed and case-insensitive: SGP pads some (`" Ativo "`).
-    pub fn from_display(text: &str) -> Self {
-        let t = text.trim().to_lowercase();
-        let t = t.replace(['.', ' '], "");
-        Self::ALL
-            .into_iter()
-            .find(|s| s.label().to_lowercase().replace(['.', ' '], "") == t)
-            .or_else(|| {
-                // numeric status codes appear in a few installations
-                t.parse::<u8>().ok().and_then(Self::from_code)
-            })
-            .unwrap_or(ContractStatus::Unknown)
-    }
 }
 
 /// A customer SGP sent that cannot be imported, and why (in Portuguese,
