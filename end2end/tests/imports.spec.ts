@@ -27,12 +27,6 @@ test('the integration form shows each field error next to its field', async ({ p
   await url.fill('ftp://sgp');
   await page.getByRole('button', { name: 'Salvar conexão' }).click();
   await expect(page.locator('#base_url-erro')).toContainText('http');
-  // corrected, it saves; the token left blank keeps the saved one (the
-  // next test's connection test and import need it)
-  await url.fill(saved);
-  await page.getByRole('button', { name: 'Salvar conexão' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Conexão salva.' })).toBeVisible();
-  await expect(page.locator('#base_url-erro')).toHaveCount(0);
 
   await page.getByLabel('Nome da importação').fill('');
   await page.getByLabel('Cadastro a partir de').fill('2024-05-01');
@@ -41,6 +35,13 @@ test('the integration form shows each field error next to its field', async ({ p
   await expect(page.locator('#nome_importacao-erro')).toHaveText('Dê um nome à importação.');
   await expect(page.locator('#data_cadastro_fim-erro')).toHaveText('A data final do cadastro é anterior à data inicial.');
   await page.screenshot({ path: 'screenshots/integracoes-erros.png', fullPage: true });
+
+  // corrected, it saves; the token left blank keeps the saved one (the
+  // next test's connection test and import need it)
+  await url.fill(saved);
+  await page.getByRole('button', { name: 'Salvar conexão' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Conexão salva.' })).toBeVisible();
+  await expect(page.locator('#base_url-erro')).toHaveCount(0);
 });
 
 test('preview, then an import followed live until it ends and the dashboard takes over', async ({ page }) => {
