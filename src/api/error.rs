@@ -44,6 +44,15 @@ impl FromServerFnError for UiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::ServerError(message) => UiError::new(message),
+            // The page and the server disagree on a message's shape: most
+            // often a tab opened before an update (postcard has no slack for
+            // changed types), or a proxy's error page instead of an answer.
+            ServerFnErrorErr::Deserialization(_)
+            | ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_) => UiError::new(
+                "A página está desatualizada ou o servidor respondeu algo inesperado. \
+                 Recarregue a página e tente novamente.",
+            ),
             _ => UiError::new(
                 "Não foi possível falar com o servidor. Verifique sua conexão e tente novamente.",
             ),
@@ -70,5 +79,43 @@ impl From<crate::server::services::ServiceError> for UiError {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_errors_read_as_what_to_do() {
+        let from = |e| UiError::from_server_fn_error(e).message;
+        assert_eq!(
+            from(ServerFnErrorErr::ServerError("Token inválido.".into())),
+            "Token inválido."
+        );
+        assert!(
+            from(ServerFnErrorErr::Deserialization("end of buffer".into()))
+                .contains("Recarregue a página")
+        );
+        assert!(
+            from(ServerFnErrorErr::Args("missing field".into())).contains("Recarregue a página")
+        );
+        assert!(from(ServerFnErrorErr::Request("offline".into())).contains("Verifique sua conexão"));
+    }
+
+    #[test]
+    fn errors_travel_as_postcard() {
+        let mut e = UiError::new("Corrija os campos.");
+        e.fields.push(FieldMessage {
+            field: "base_url".into(),
+            message: "Use http ou https.".into(),
+        });
+        assert_eq!(UiError::de(e.ser()), e);
+        // an answer that is not one reads as a stale page, not a panic
+        assert!(
+            UiError::de(server_fn::Bytes::from_static(b"<html>502</html>"))
+                .message
+                .contains("Recarregue a página")
+        );
     }
 }
