@@ -8,6 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::accounts::SessionRecord;
 use super::imports::IntegrationRecord;
 use super::jobs::{ClaimedJob, JobFilter, Lease};
 use super::StoreError;
@@ -433,6 +434,21 @@ pub(crate) fn user(row: &impl RowExt) -> Result<User, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
         disabled: row.opt_time("disabled_at")?.is_some(),
         created_at: row.time("user_created")?,
+    })
+}
+
+/// The session columns of `find_session` (`s` is the sessions table),
+/// read together with `USER_COLUMNS`.
+pub(crate) const SESSION_COLUMNS: &str =
+    "s.tenant_id AS session_tenant, s.created_at AS session_created, s.expires_at, s.last_seen_at";
+
+pub(crate) fn session(row: &impl RowExt) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        user: user(row)?,
+        tenant: row.opt_uuid("session_tenant")?.map(TenantId),
+        created_at: row.time("session_created")?,
+        expires_at: row.time("expires_at")?,
+        last_seen_at: row.time("last_seen_at")?,
     })
 }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
 use super::error::conflict_on_unique;
-use super::rows::{self, RowExt, API_TOKEN_COLUMNS, USER_COLUMNS};
+use super::rows::{self, RowExt, API_TOKEN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
 use super::sqlite::{to_millis, SqliteStore};
 use super::StoreError;
 use crate::model::{ApiTokenInfo, Email, TenantId, User, UserId};
@@ -99,25 +99,18 @@ impl Accounts for SqliteStore {
         token_hash: &str,
         idle_since: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT user_id, tenant_id, created_at, expires_at, last_seen_at FROM sessions \
-             WHERE token_hash = ?1 AND expires_at > ?2 AND last_seen_at >= ?3",
-        )
+        // one query, on the reader: every request of a page goes through here
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_seen_at >= ?3"
+        ))
         .bind(token_hash)
         .bind(to_millis(self.clock.now()))
         .bind(to_millis(idle_since))
         .fetch_optional(&self.reader)
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(SessionRecord {
-            user: self.user_by_id(row.uuid("user_id")?).await?,
-            tenant: row.opt_uuid("tenant_id")?.map(TenantId),
-            created_at: row.time("created_at")?,
-            expires_at: row.time("expires_at")?,
-            last_seen_at: row.time("last_seen_at")?,
-        }))
+        .await?;
+        row.as_ref().map(rows::session).transpose()
     }
 
     async fn mark_session_used(
