@@ -112,6 +112,7 @@ pub struct ImportForm {
 #[cfg(feature = "ssr")]
 mod ssr {
     use chrono::NaiveDate;
+    use serde::Deserialize;
     use sgp_import_core::import::{FieldError, ImportOutcome, ImportParams};
 
     use super::ImportForm;
@@ -156,7 +157,7 @@ mod ssr {
 
     /// The filters of an import's stored parameters, in words.
     pub fn describe_params(params: &serde_json::Value) -> String {
-        let Ok(p) = serde_json::from_value::<ImportParams>(params.clone()) else {
+        let Ok(p) = ImportParams::deserialize(params) else {
             return "Filtros ilegíveis (parâmetros gravados num formato desconhecido).".to_owned();
         };
         let mut parts = vec![if p.only_active {
@@ -182,7 +183,7 @@ mod ssr {
 
     /// A completed import's result, in words.
     pub fn describe_result(result: &serde_json::Value) -> String {
-        let Ok(o) = serde_json::from_value::<ImportOutcome>(result.clone()) else {
+        let Ok(o) = ImportOutcome::deserialize(result) else {
             return "Resultado ilegível (gravado num formato desconhecido).".to_owned();
         };
         format!(

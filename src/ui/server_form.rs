@@ -15,10 +15,6 @@ use leptos::server_fn::ServerFn;
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
-        Fields(pairs)
-    }
-
     /// The field's value; empty when the form has no such field.
     pub fn text(&self, name: &str) -> String {
         self.optional(name).unwrap_or_default()
@@ -99,7 +95,7 @@ mod tests {
 
     #[test]
     fn fields_read_as_a_native_post_sends_them() {
-        let f = Fields::new(vec![
+        let f = Fields(vec![
             ("form[base_url]".into(), "https://sgp".into()),
             ("form[token]".into(), String::new()),
             ("next".into(), "/a".into()),

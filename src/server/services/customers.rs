@@ -22,9 +22,8 @@ pub async fn list(
     let contract_status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
-            ContractStatus::ALL
-                .iter()
-                .find(|c| c.as_str() == s)
+            ContractStatus::from_stored(s)
+                .filter(|c| ContractStatus::ALL.contains(c))
                 .map(|c| c.as_str().to_owned())
                 .ok_or_else(|| {
                     ServiceError::bad_request(
