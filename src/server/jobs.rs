@@ -6,6 +6,7 @@ use sgp_import_core::clock::Clock;
 use sgp_import_core::config::Settings;
 use sgp_import_core::import::{ImportJob, Integrations};
 use sgp_import_core::jobs::{Executor, ExecutorConfig, RetryPolicy};
+use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::sgp::SgpClientConfig;
 use sgp_import_core::store::Store;
 
@@ -15,7 +16,19 @@ pub fn sgp_client_config(settings: &Settings) -> SgpClientConfig {
         timeout: settings.sgp.request_timeout,
         connect_timeout: settings.sgp.connect_timeout,
         retries: settings.sgp.retries,
+        max_response_bytes: settings.sgp.max_response_bytes,
+        outbound: outbound_policy(settings),
         ..SgpClientConfig::default()
+    }
+}
+
+/// The outbound policy of this process: the setting's, plus loopback in
+/// demo mode, whose fake SGP listens there.
+pub fn outbound_policy(settings: &Settings) -> OutboundPolicy {
+    if settings.demo {
+        settings.outbound.with_loopback()
+    } else {
+        settings.outbound.clone()
     }
 }
 

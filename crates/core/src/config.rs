@@ -119,10 +119,31 @@ const DEMO: Key = Key {
     path: "demo.enabled",
     env: &["DEMO"],
 };
+const PUBLIC_URL: Key = Key {
+    path: "server.public_url",
+    env: &["PUBLIC_URL"],
+};
+const OUTBOUND_ALLOWED: Key = Key {
+    path: crate::outbound::ALLOWED_NETWORKS_SETTING,
+    env: &[crate::outbound::ALLOWED_NETWORKS_ENV],
+};
+const SGP_MAX_RESPONSE: Key = Key {
+    path: "sgp.max_response_bytes",
+    env: &["SGP_MAX_RESPONSE_BYTES"],
+};
+const IMPORT_MAX_ACTIVE: Key = Key {
+    path: "import.max_active_per_tenant",
+    env: &["IMPORT_MAX_ACTIVE_PER_TENANT"],
+};
+const LOGIN_MAX_CONCURRENT: Key = Key {
+    path: "auth.max_concurrent_logins",
+    env: &["LOGIN_MAX_CONCURRENT"],
+};
 
 const ALL_KEYS: &[&Key] = &[
     &SERVER_ADDR,
     &SHUTDOWN_GRACE,
+    &PUBLIC_URL,
     &DATABASE_URL,
     &DATABASE_MAX_CONNECTIONS,
     &DATABASE_CONNECT_TIMEOUT,
@@ -136,11 +157,15 @@ const ALL_KEYS: &[&Key] = &[
     &SGP_CONNECT_TIMEOUT,
     &SGP_REQUEST_TIMEOUT,
     &SGP_RETRIES,
+    &SGP_MAX_RESPONSE,
+    &OUTBOUND_ALLOWED,
+    &IMPORT_MAX_ACTIVE,
     &SECRET_KEY,
     &SESSION_IDLE,
     &SESSION_MAX,
     &LOGIN_MAX_FAILURES,
     &LOGIN_MAX_FAILURES_IP,
+    &LOGIN_MAX_CONCURRENT,
     &LOG_FILTER,
     &LOG_FORMAT,
     &DEMO,
@@ -169,6 +194,24 @@ pub struct Settings {
     pub demo: bool,
     pub demo_sgp: DemoSettings,
     pub auth: AuthSettings,
+    /// Which addresses requests to tenant-typed URLs (SGP) may reach.
+    pub outbound: crate::outbound::OutboundPolicy,
+    pub import: ImportSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportSettings {
+    /// Imports one provider may have queued or running at once; more are
+    /// refused (409) until some finish.
+    pub max_active_per_tenant: u32,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            max_active_per_tenant: 10,
+        }
+    }
 }
 
 /// Sessions and login throttling.
@@ -184,6 +227,9 @@ pub struct AuthSettings {
     /// The same, from one address (many accounts tried).
     pub max_failures_per_address: u32,
     pub failure_window: Duration,
+    /// Password checks (Argon2, 19 MiB and tens of milliseconds of CPU
+    /// each) run at once; a login past them waits briefly, then gets a 429.
+    pub max_concurrent_logins: u32,
 }
 
 impl Default for AuthSettings {
@@ -194,6 +240,7 @@ impl Default for AuthSettings {
             max_failures_per_account: 5,
             max_failures_per_address: 20,
             failure_window: Duration::from_secs(15 * 60),
+            max_concurrent_logins: 4,
         }
     }
 }
@@ -207,6 +254,10 @@ pub struct DemoSettings {
 #[derive(Clone, Debug)]
 pub struct ServerSettings {
     pub addr: SocketAddr,
+    /// The address browsers use (`https://importa.provedor.com.br`), when
+    /// the app sits behind a proxy: the origin checked on every write and
+    /// whether cookies are `Secure`. Unset: the request's own Host.
+    pub public_url: Option<url::Url>,
     /// How long running jobs get to finish on shutdown before they are left
     /// for the next process to resume.
     pub shutdown_grace: Duration,
@@ -236,6 +287,8 @@ pub struct SgpSettings {
     pub request_timeout: Duration,
     /// Retries of one failed request before the attempt gives up.
     pub retries: u32,
+    /// The most one SGP answer may weigh.
+    pub max_response_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -453,6 +506,22 @@ impl Settings {
         )?;
         let shutdown_grace =
             src.value(&SHUTDOWN_GRACE, Duration::from_secs(30), seconds(0, 3600))?;
+        let public_url = src.value(&PUBLIC_URL, None, |s| {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            let url = url::Url::parse(s)
+                .map_err(|_| format!("expected a URL like https://importa.provedor.com.br, got {s:?}"))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(format!("expected an http:// or https:// URL with a host, got {s:?}"));
+            }
+            if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+                return Err(format!(
+                    "expected the site's origin only (scheme, host, port), without a path, got {s:?}"
+                ));
+            }
+            Ok(Some(url))
+        })?;
 
         let data_dir = src.value(&DATA_DIR, PathBuf::from("data"), |s| {
             if s.is_empty() {
@@ -525,6 +594,26 @@ impl Settings {
         )?;
 
         let sgp_retries = src.value(&SGP_RETRIES, 5, whole_number(0, 20))? as u32;
+        let sgp_max_response = src.value(
+            &SGP_MAX_RESPONSE,
+            crate::sgp::client::DEFAULT_MAX_RESPONSE_BYTES,
+            whole_number(64 * 1024, 1 << 32),
+        )?;
+        let outbound = src.value(
+            &OUTBOUND_ALLOWED,
+            crate::outbound::OutboundPolicy::public_only(),
+            |s| {
+                crate::outbound::OutboundPolicy::parse_networks(s)
+                    .map(crate::outbound::OutboundPolicy::allowing)
+            },
+        )?;
+        let import = ImportSettings {
+            max_active_per_tenant: src.value(
+                &IMPORT_MAX_ACTIVE,
+                u64::from(ImportSettings::default().max_active_per_tenant),
+                whole_number(1, 10_000),
+            )? as u32,
+        };
         // the key itself never goes into an error message
         let secret_key = src.value(&SECRET_KEY, None, |s| {
             if s.is_empty() {
@@ -575,6 +664,11 @@ impl Settings {
             auth_defaults.max_failures_per_address as u64,
             whole_number(1, 100_000),
         )? as u32;
+        let max_concurrent_logins = src.value(
+            &LOGIN_MAX_CONCURRENT,
+            u64::from(auth_defaults.max_concurrent_logins),
+            whole_number(1, 256),
+        )? as u32;
 
         Ok(Settings {
             auth: AuthSettings {
@@ -583,10 +677,12 @@ impl Settings {
                 max_failures_per_account,
                 max_failures_per_address,
                 failure_window: auth_defaults.failure_window,
+                max_concurrent_logins,
             },
             server: ServerSettings {
                 addr,
                 shutdown_grace,
+                public_url,
             },
             database: DatabaseSettings {
                 url,
@@ -606,7 +702,10 @@ impl Settings {
                 connect_timeout: sgp_connect,
                 request_timeout: sgp_request,
                 retries: sgp_retries,
+                max_response_bytes: sgp_max_response,
             },
+            outbound,
+            import,
             log: LogSettings { filter, format },
             secret_key,
             demo,

@@ -15,6 +15,8 @@ pub mod import;
 #[cfg(feature = "server")]
 pub mod jobs;
 #[cfg(feature = "server")]
+pub mod outbound;
+#[cfg(feature = "server")]
 pub mod sealing;
 #[cfg(feature = "server")]
 pub mod secret;
@@ -22,3 +24,5 @@ pub mod secret;
 pub mod sgp;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod text;

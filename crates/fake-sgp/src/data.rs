@@ -22,6 +22,9 @@ pub struct Population {
     /// changed or added in it carry that date as `data_alteracao`.
     pub revision_dates: Vec<NaiveDate>,
     pub quirks: Quirks,
+    /// Every customer with this many contracts (at most 3) instead of the
+    /// usual mix of 0 to 3.
+    pub contracts_each: Option<usize>,
 }
 
 /// Shapes real installations send that a client must survive.
@@ -34,6 +37,29 @@ pub struct Quirks {
     pub alternate_shapes: bool,
     /// Every k-th customer (k > 0) has a CPF with wrong check digits.
     pub bad_rows_every: u32,
+    /// Hostile: every k-th customer (k > 0) has NUL and other control
+    /// characters in its name, notes and contacts.
+    pub nul_every: u32,
+    /// Hostile: every k-th customer (k > 0) carries a 1 MB string in its
+    /// notes.
+    pub huge_strings_every: u32,
+    /// Hostile: every k-th customer (k > 0) has every field of the wrong
+    /// type (objects for text, text for lists...).
+    pub wrong_types_every: u32,
+}
+
+/// Whether customer `index` is one of every `k`th (k = 0: none).
+fn every(k: u32, index: u32) -> bool {
+    k > 0 && index % k == k - 1
+}
+
+/// One element of a page's `clientes`: a customer as SGP shapes it, or
+/// (hostile mode) any JSON at all.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum CustomerItem {
+    Customer(Box<CustomerOut>),
+    Raw(Value),
 }
 
 impl Population {
@@ -46,6 +72,7 @@ impl Population {
             added_per_revision: 0,
             revision_dates: Vec::new(),
             quirks: Quirks::default(),
+            contracts_each: None,
         }
     }
 
@@ -117,12 +144,13 @@ impl Population {
             Some(q) => self.revision_date(q),
             None => signup,
         };
-        let contracts = match r.below(100) {
+        let mix = match r.below(100) {
             0..=9 => 0,
             10..=69 => 1,
             70..=89 => 2,
             _ => 3,
         };
+        let contracts = self.contracts_each.map_or(mix, |n| n.min(3));
         let mut statuses = [0u8; 3];
         let flips = self.changes(index);
         for (k, s) in statuses.iter_mut().enumerate().take(contracts) {
@@ -153,6 +181,36 @@ impl Population {
             statuses,
             flips,
         }
+    }
+
+    /// One element of `clientes`, hostile quirks included.
+    pub fn item(&self, index: u32, omit: Omit) -> CustomerItem {
+        if every(self.quirks.wrong_types_every, index) {
+            return CustomerItem::Raw(serde_json::json!({
+                "id": {"numero": 1000 + index},
+                "nome": ["não", "é", "texto"],
+                "cpfcnpj": {"cpf": true},
+                "tipo": [1],
+                "dataCadastro": {"dia": 1},
+                "observacao_cliente": [[]],
+                "endereco": "Rua sem objeto, 1",
+                "contatos": 42,
+                "contratos": {"contrato": 1},
+                "titulos": "nenhum",
+            }));
+        }
+        let mut customer = self.customer(index, omit);
+        if every(self.quirks.nul_every, index) {
+            customer.nome = customer.nome.replacen(' ', "\u{0} \u{1b}", 1);
+            customer.observacao_cliente = "nota\u{0}com\u{7}controles".to_owned();
+            if let Some(c) = customer.contatos.as_mut() {
+                c.emails.iter_mut().for_each(|e| e.push('\u{0}'));
+            }
+        }
+        if every(self.quirks.huge_strings_every, index) {
+            customer.observacao_cliente = "x".repeat(1024 * 1024);
+        }
+        CustomerItem::Customer(Box::new(customer))
     }
 
     /// One customer in SGP's JSON shape.

@@ -54,8 +54,14 @@ pub struct FakeConfig {
     pub omit_pagination: bool,
     /// The largest page served, whatever `limit` asks (the wild caps at 100).
     pub max_limit: u32,
+    /// Serve `max_limit` customers a page whatever `limit` asks.
+    pub ignore_limit: bool,
     /// How long a `Fault::Hang` holds the request.
     pub hang: Duration,
+    /// Where `Fault::Redirect` points.
+    pub redirect_to: String,
+    /// Hostile mode: this fault answers every customer-list request.
+    pub hostile: Option<Fault>,
 }
 
 impl FakeConfig {
@@ -67,7 +73,10 @@ impl FakeConfig {
             ignore_offset: false,
             omit_pagination: false,
             max_limit: 100,
+            ignore_limit: false,
             hang: Duration::from_secs(3600),
+            redirect_to: "http://127.0.0.1:9/api/ura/clientes/".to_owned(),
+            hostile: None,
         }
     }
 }
@@ -84,6 +93,16 @@ pub enum Fault {
     Hang,
     /// A 200 whose JSON is cut short.
     Malformed,
+    /// A 200 whose body never ends (a JSON prefix, then spaces forever).
+    EndlessBody,
+    /// A 200 that declares a terabyte of Content-Length, sends a few bytes
+    /// and then nothing.
+    HugeLength,
+    /// A 307 to `FakeConfig::redirect_to` (loopback by default), which a
+    /// client that follows redirects would re-post the token to.
+    Redirect,
+    /// A 403 whose error body never ends.
+    EndlessError,
 }
 
 /// What the fake saw, for tests.
@@ -455,7 +474,8 @@ async fn answer(
         .expect("faults lock")
         .get_mut(&offset_asked.unwrap_or(0))
         .and_then(VecDeque::pop_front)
-        .or_else(|| shared.faults.lock().expect("faults lock").pop_front());
+        .or_else(|| shared.faults.lock().expect("faults lock").pop_front())
+        .or(config.hostile);
     match fault {
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -477,6 +497,57 @@ async fn answer(
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from_stream(futures_util::stream::iter(chunks)))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::EndlessBody) => {
+            let prefix = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+                b"{\"paginacao\": {\"offset\": 0, \"total\": 1}, \"clientes\": [",
+            ))]);
+            let spaces = futures_util::stream::repeat_with(|| {
+                Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 64 * 1024]))
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(futures_util::StreamExt::chain(
+                    prefix, spaces,
+                )))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::HugeLength) => {
+            let start = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+                b"{\"clientes\": [",
+            ))]);
+            let never = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, "1099511627776")
+                .body(Body::from_stream(futures_util::StreamExt::chain(
+                    start, never,
+                )))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::EndlessError) => {
+            let prefix = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+                b"{\"detail\": \"",
+            ))]);
+            let filler = futures_util::stream::repeat_with(|| {
+                Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; 64 * 1024]))
+            });
+            return Response::builder()
+                .status(StatusCode::FORBIDDEN)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(futures_util::StreamExt::chain(
+                    prefix, filler,
+                )))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::Redirect) => {
+            return (
+                StatusCode::TEMPORARY_REDIRECT,
+                [(header::LOCATION, config.redirect_to.clone())],
+            )
+                .into_response();
         }
         Some(Fault::Malformed) => {
             return (
@@ -530,11 +601,15 @@ async fn answer(
             }
         },
     };
-    let limit = fields
-        .get("limit")
-        .and_then(|l| l.trim().parse::<u32>().ok())
-        .unwrap_or(100)
-        .clamp(1, config.max_limit.max(1));
+    let limit = if config.ignore_limit {
+        config.max_limit.max(1)
+    } else {
+        fields
+            .get("limit")
+            .and_then(|l| l.trim().parse::<u32>().ok())
+            .unwrap_or(100)
+            .clamp(1, config.max_limit.max(1))
+    };
     let offset = if config.ignore_offset {
         0
     } else {
@@ -598,7 +673,7 @@ async fn answer(
         paginacao: (!config.omit_pagination).then(
             || json!({"offset": offset, "limit": limit, "parcial": page.len(), "total": total}),
         ),
-        clientes: page.iter().map(|i| population.customer(*i, omit)).collect(),
+        clientes: page.iter().map(|i| population.item(*i, omit)).collect(),
     };
     let body = match serde_json::to_vec(&page) {
         Ok(b) => b,
@@ -612,5 +687,5 @@ async fn answer(
 struct PageOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     paginacao: Option<Value>,
-    clientes: Vec<crate::data::CustomerOut>,
+    clientes: Vec<crate::data::CustomerItem>,
 }

@@ -67,14 +67,39 @@ impl fmt::Display for DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite(u) => f.write_str(u),
             DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
-                Ok(mut url) if url.password().is_some() => {
-                    let _ = url.set_password(Some("***"));
-                    f.write_str(url.as_str())
-                }
-                _ => f.write_str(u),
+                Ok(url) => f.write_str(masked(url).as_str()),
+                // unparseable here means it never connected either; say
+                // nothing of what it holds
+                Err(_) => f.write_str("postgres://(URL inválida)"),
             },
         }
     }
+}
+
+/// The URL with every password masked: in the user part
+/// (`postgres://u:pw@h`) and in the query (`?password=pw`,
+/// `?sslpassword=pw`), which libpq and sqlx both accept.
+fn masked(mut url: url::Url) -> url::Url {
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    let secret =
+        |key: &str| key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword");
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url
 }
 
 impl fmt::Debug for DatabaseUrl {

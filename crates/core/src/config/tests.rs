@@ -104,6 +104,63 @@ fn database_url_accepts_sqlite_and_postgres() {
         "postgres://u:***@db.local:5432/sgp"
     );
     assert!(!format!("{:?}", s.database.url).contains("secret"));
+    // libpq and sqlx also take the password in the query string
+    for url in [
+        "postgres://u@db.local/sgp?password=secret&sslmode=require",
+        "postgres://u@db.local/sgp?sslmode=verify-full&sslpassword=secret",
+        "postgres://u:secret@db.local/sgp?PASSWORD=secret",
+    ] {
+        let s = settings(None, &[("DATABASE_URL", url)]).unwrap();
+        let shown = s.database.url.to_string();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(
+            shown.contains("sslmode") || shown.contains("***"),
+            "{shown}"
+        );
+        assert!(!format!("{:?}", s.database.url).contains("secret"));
+    }
+}
+
+#[test]
+fn security_settings_are_read_and_checked() {
+    let s = settings(
+        None,
+        &[
+            ("OUTBOUND_ALLOWED_NETWORKS", "10.20.0.0/16, 192.168.1.5"),
+            ("PUBLIC_URL", "https://importa.provedor.com.br"),
+            ("SGP_MAX_RESPONSE_BYTES", "1048576"),
+            ("IMPORT_MAX_ACTIVE_PER_TENANT", "3"),
+            ("LOGIN_MAX_CONCURRENT", "2"),
+        ],
+    )
+    .unwrap();
+    assert!(s.outbound.permits("10.20.1.1".parse().unwrap()));
+    assert!(!s.outbound.permits("127.0.0.1".parse().unwrap()));
+    assert_eq!(
+        s.server.public_url.unwrap().as_str(),
+        "https://importa.provedor.com.br/"
+    );
+    assert_eq!(s.sgp.max_response_bytes, 1 << 20);
+    assert_eq!(s.import.max_active_per_tenant, 3);
+    assert_eq!(s.auth.max_concurrent_logins, 2);
+    // defaults: public addresses only, 32 MB, no public URL
+    let d = settings(None, &[]).unwrap();
+    assert!(d.outbound.allowed_networks().is_empty());
+    assert_eq!(d.sgp.max_response_bytes, 32 << 20);
+    assert!(d.server.public_url.is_none());
+    for (key, value, setting) in [
+        (
+            "OUTBOUND_ALLOWED_NETWORKS",
+            "10.0.0.0/8, intranet",
+            "outbound.allowed_networks",
+        ),
+        ("PUBLIC_URL", "https://importa.net/app", "server.public_url"),
+        ("PUBLIC_URL", "ftp://importa.net", "server.public_url"),
+        ("SGP_MAX_RESPONSE_BYTES", "10", "sgp.max_response_bytes"),
+    ] {
+        let line = error_line(None, &[(key, value)]);
+        assert!(line.contains(setting) && line.contains(key), "{line}");
+    }
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::sgp::{SgpAuth, SgpBaseUrl};
 use crate::store::{IntegrationRecord, Store, StoreError};
 
 /// What an admin submits. A secret left empty keeps the one saved.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct IntegrationInput {
     pub base_url: String,
     /// `token` or `basic`
@@ -23,6 +23,21 @@ pub struct IntegrationInput {
     pub token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// Secrets show only whether they were given.
+impl std::fmt::Debug for IntegrationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("IntegrationInput")
+            .field("base_url", &self.base_url)
+            .field("auth_mode", &self.auth_mode)
+            .field("app", &self.app)
+            .field("token", &given(&self.token))
+            .field("username", &self.username)
+            .field("password", &given(&self.password))
+            .finish()
+    }
 }
 
 impl IntegrationInput {
@@ -89,6 +104,9 @@ impl IntegrationError {
     }
 }
 
+/// What stands for a saved password.
+const PASSWORD_MASK: &str = "••••••••";
+
 pub struct Integrations {
     store: Arc<dyn Store>,
     sealer: Option<Sealer>,
@@ -108,6 +126,15 @@ impl Integrations {
         tenant: TenantId,
         input: &IntegrationInput,
     ) -> Result<IntegrationView, IntegrationError> {
+        crate::text::check_all([
+            ("base_url", "endereço do SGP", Some(input.base_url.as_str())),
+            ("auth_mode", "autenticação", Some(input.auth_mode.as_str())),
+            ("app", "app", input.app.as_deref()),
+            ("token", "token", input.token.as_deref()),
+            ("username", "usuário", input.username.as_deref()),
+            ("password", "senha", input.password.as_deref()),
+        ])
+        .map_err(IntegrationError::Invalid)?;
         let previous = self.store.integration(tenant).await?;
         let mut errors = Vec::new();
         let base_url = match SgpBaseUrl::parse(&input.base_url) {
@@ -123,15 +150,38 @@ impl Integrations {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        // a secret left empty keeps the saved one, if the mode is the same
+        // A secret left empty keeps the saved one if the mode is the same
+        // and the URL still points at the same place (scheme, host, port):
+        // a saved token must never follow a new URL to a host the admin
+        // (or whoever holds their session) just typed.
+        let previous_origin = previous
+            .as_ref()
+            .and_then(|p| SgpBaseUrl::parse(&p.base_url).ok());
+        let moved = match (&previous_origin, &base_url) {
+            (Some(old), Some(new)) => !old.same_origin(new),
+            _ => false,
+        };
         let kept = |field: &str| {
             previous
                 .as_ref()
-                .filter(|p| p.auth_mode == input.auth_mode)
+                .filter(|p| p.auth_mode == input.auth_mode && !moved)
                 .and_then(|p| match field {
                     "token" => p.token_sealed.clone().zip(p.token_hint.clone()),
                     _ => p.password_sealed.clone().zip(p.password_hint.clone()),
                 })
+        };
+        let had_secret = previous
+            .as_ref()
+            .is_some_and(|p| p.auth_mode == input.auth_mode);
+        let missing = |what: &str| {
+            if moved && had_secret {
+                format!(
+                    "O endereço do SGP mudou: informe {what} de novo. O que estava salvo só é \
+                     enviado ao endereço em que foi cadastrado."
+                )
+            } else {
+                format!("Informe {what} do SGP.")
+            }
         };
         let sealer = self.sealer()?;
         let mut record = IntegrationRecord {
@@ -163,9 +213,7 @@ impl Integrations {
                         record.token_sealed = Some(sealed);
                         record.token_hint = Some(hint);
                     }
-                    (None, None) => {
-                        errors.push(FieldError::new("token", "Informe o token do SGP."))
-                    }
+                    (None, None) => errors.push(FieldError::new("token", missing("o token"))),
                 }
             }
             "basic" => {
@@ -176,16 +224,14 @@ impl Integrations {
                 match (given(&input.password), kept("password")) {
                     (Some(p), _) => {
                         let secret = Secret::new(p);
-                        record.password_hint = Some(secret.hint());
+                        record.password_hint = Some(PASSWORD_MASK.to_owned());
                         record.password_sealed = Some(sealer.seal(tenant, "password", &secret));
                     }
                     (None, Some((sealed, hint))) => {
                         record.password_sealed = Some(sealed);
                         record.password_hint = Some(hint);
                     }
-                    (None, None) => {
-                        errors.push(FieldError::new("password", "Informe a senha do SGP."))
-                    }
+                    (None, None) => errors.push(FieldError::new("password", missing("a senha"))),
                 }
             }
             _ => errors.push(FieldError::new(
@@ -253,7 +299,9 @@ fn view(r: &IntegrationRecord) -> IntegrationView {
         // hints were made from the secret when it was saved; re-mask in case
         token_hint: r.token_hint.as_deref().map(remask),
         username: r.username.clone(),
-        password_hint: r.password_hint.as_deref().map(remask),
+        // a password shows no characters at all: its end, unlike a random
+        // token's, narrows down a guess (and people reuse passwords)
+        password_hint: r.password_hint.as_ref().map(|_| PASSWORD_MASK.to_owned()),
         last_tested_at: r.last_tested_at,
         last_test_ok: r.last_test_ok,
         last_test_message: r.last_test_message.clone(),
@@ -275,5 +323,25 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_the_secrets() {
+        let mut input = IntegrationInput::token("https://sgp.x.com.br", "app", "tok-secreto-9f3c");
+        input.password = Some("senha-secreta".into());
+        let text = format!("{input:?}");
+        assert!(
+            !text.contains("tok-secreto") && !text.contains("senha-secreta"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sgp.x.com.br") && text.contains("***"),
+            "{text}"
+        );
     }
 }

@@ -56,7 +56,9 @@ impl ImportParams {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = self.name.trim();
-        if name.is_empty() {
+        if let Err(e) = crate::text::check("nome_importacao", "nome da importação", name, false) {
+            errors.push(e);
+        } else if name.is_empty() {
             errors.push(FieldError::new(
                 "nome_importacao",
                 "Dê um nome à importação.",

@@ -1,11 +1,13 @@
 //! What the UI and the API ask of imports: start one, preview one, test
 //! the connection. Server functions and REST handlers both call this.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use super::integration::{IntegrationError, Integrations};
 use super::job::IMPORT_KIND;
 use super::params::{FieldError, ImportParams};
+use crate::config::ImportSettings;
 pub use crate::model::Preview;
 use crate::model::{JobSummary, TenantId};
 use crate::sgp::{ContractStatus, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE};
@@ -24,6 +26,12 @@ pub enum StartError {
     Sgp(#[from] SgpError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A connection test or preview of this provider is still running.
+    #[error("another SGP check of this provider is running")]
+    Busy,
+    /// The provider has as many imports queued or running as allowed.
+    #[error("too many active imports ({0})")]
+    TooManyActive(u32),
 }
 
 impl StartError {
@@ -37,6 +45,13 @@ impl StartError {
             StartError::Integration(e) => e.message_pt(),
             StartError::Sgp(e) => e.message_pt(),
             StartError::Store(_) => "Erro ao acessar o banco de dados.".into(),
+            StartError::Busy => "Já há um teste de conexão ou uma prévia em andamento para este \
+                provedor; aguarde terminar e tente de novo."
+                .into(),
+            StartError::TooManyActive(max) => format!(
+                "Este provedor já tem {max} importações na fila ou em andamento, o máximo \
+                 permitido. Aguarde algumas terminarem (ou cancele as que não precisa) e tente de novo."
+            ),
         }
     }
 }
@@ -45,6 +60,25 @@ pub struct ImportService {
     store: Arc<dyn Store>,
     integrations: Arc<Integrations>,
     client: SgpClientConfig,
+    /// Providers with a test or preview running: one at a time each, so
+    /// one admin cannot fan requests out at an SGP (or through us).
+    checking: Arc<Mutex<HashSet<TenantId>>>,
+    max_active_per_tenant: u32,
+}
+
+/// A provider's turn to talk to its SGP from a page; ends when dropped.
+struct Turn {
+    tenant: TenantId,
+    checking: Arc<Mutex<HashSet<TenantId>>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.checking
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.tenant);
+    }
 }
 
 impl ImportService {
@@ -57,7 +91,29 @@ impl ImportService {
             store,
             integrations,
             client,
+            checking: Arc::default(),
+            max_active_per_tenant: ImportSettings::default().max_active_per_tenant,
         }
+    }
+
+    /// How many imports one provider may have queued or running at once.
+    pub fn with_max_active_per_tenant(mut self, max: u32) -> Self {
+        self.max_active_per_tenant = max.max(1);
+        self
+    }
+
+    fn turn(&self, tenant: TenantId) -> Result<Turn, StartError> {
+        let mut checking = self
+            .checking
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !checking.insert(tenant) {
+            return Err(StartError::Busy);
+        }
+        Ok(Turn {
+            tenant,
+            checking: self.checking.clone(),
+        })
     }
 
     pub fn integrations(&self) -> &Arc<Integrations> {
@@ -99,13 +155,18 @@ impl ImportService {
         // fail now, not in the background, when there is nothing to import from
         self.integrations.open(tenant).await?;
         params.changed_since = self.changed_since(tenant, params.incremental).await?;
-        let job = NewJob::new(
+        let mut job = NewJob::new(
             tenant,
             IMPORT_KIND,
             &params.name,
             serde_json::to_value(&params).unwrap_or_default(),
         );
-        Ok(self.store.enqueue(job).await?)
+        // one provider cannot fill the queue the others share
+        job.max_active = Some(self.max_active_per_tenant);
+        match self.store.enqueue(job).await {
+            Err(StoreError::LimitReached(max)) => Err(StartError::TooManyActive(max)),
+            other => Ok(other?),
+        }
     }
 
     /// Counts what an import would bring without writing anything: SGP's
@@ -120,6 +181,7 @@ impl ImportService {
             params.name = "prévia".into();
         }
         params.validate().map_err(StartError::Invalid)?;
+        let _turn = self.turn(tenant)?;
         let client = self.client(tenant).await?;
         let changed_from = self.changed_since(tenant, params.incremental).await?;
         let mut query = CustomerQuery {
@@ -177,6 +239,7 @@ impl ImportService {
         &self,
         tenant: TenantId,
     ) -> Result<(bool, String, Option<u64>), StartError> {
+        let _turn = self.turn(tenant)?;
         let client = self.client(tenant).await?;
         let (ok, message, total) = match client.test_connection().await {
             Ok(total) => (

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::patience::with_patience;
 use super::{JobContext, JobError, JobHandler, RetryPolicy};
 use crate::clock::Clock;
 use crate::model::{JobStatus, LogLevel};
@@ -54,6 +55,13 @@ impl ExecutorConfig {
             rescue_interval: Duration::from_secs(15),
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
         }
+    }
+
+    /// How long an attempt's last writes (its outcome) keep trying through
+    /// a database blip: until shortly before its lease, renewed at most a
+    /// heartbeat ago, would run out and the rescuer take over.
+    pub fn write_patience(&self) -> Duration {
+        self.lease.saturating_sub(self.heartbeat)
     }
 
     /// `host-pid-random`: tells an operator which process ran a job.
@@ -141,6 +149,7 @@ impl Executor {
             receiver,
             self.config.log_cap,
             self.config.owner.clone(),
+            self.config.write_patience(),
         ));
         let this = Arc::new(self);
         tasks.spawn(this.clone().produce(shutdown.clone()));
@@ -437,7 +446,13 @@ impl Executor {
             }
         };
         ctx.log(level, &message).await;
-        match self.store.finish(lease, outcome).await {
+        let recorded = with_patience(
+            self.config.write_patience(),
+            "recording the outcome",
+            || self.store.finish(lease, outcome.clone()),
+        )
+        .await;
+        match recorded {
             Ok(status) => tracing::info!(%status, "attempt ended"),
             Err(StoreError::LeaseLost(_)) => {
                 tracing::warn!("attempt ended after losing its lease; outcome discarded")
@@ -496,6 +511,7 @@ async fn complete(
     mut receiver: mpsc::UnboundedReceiver<Completion>,
     log_cap: u32,
     owner: String,
+    patience: Duration,
 ) {
     const MAX_BATCH: usize = 512;
     const IN_FLIGHT: usize = 2;
@@ -510,7 +526,7 @@ async fn complete(
             if writing.len() >= IN_FLIGHT {
                 writing.join_next().await;
             }
-            writing.spawn(record_batch(store.clone(), batch, log_cap).in_current_span());
+            writing.spawn(record_batch(store.clone(), batch, log_cap, patience).in_current_span());
         }
         while writing.join_next().await.is_some() {}
     }
@@ -518,20 +534,19 @@ async fn complete(
     .await
 }
 
-async fn record_batch(store: Arc<dyn Store>, batch: Vec<Completion>, log_cap: u32) {
-    // A batch can lose a deadlock against a concurrent cancel; the
-    // transaction rolled back whole, so trying again is safe.
-    let mut result = store.complete_many(&batch, log_cap).await;
-    for attempt in 1..=3 {
-        match &result {
-            Err(e) if !matches!(e, StoreError::LeaseLost(_)) => {
-                tracing::warn!(error = %e, attempt, "recording completions failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                result = store.complete_many(&batch, log_cap).await;
-            }
-            _ => break,
-        }
-    }
+async fn record_batch(
+    store: Arc<dyn Store>,
+    batch: Vec<Completion>,
+    log_cap: u32,
+    patience: Duration,
+) {
+    // A batch can lose a deadlock against a concurrent cancel, or meet a
+    // database that blips; the transaction rolled back whole, so trying
+    // again is safe, for about as long as the leases stay ours.
+    let result = with_patience(patience, "recording completions", || {
+        store.complete_many(&batch, log_cap)
+    })
+    .await;
     match result {
         Ok(recorded) => {
             if recorded.len() < batch.len() {

@@ -4,6 +4,7 @@
 mod context;
 mod executor;
 mod handler;
+pub mod patience;
 pub mod retry;
 
 pub use context::JobContext;

@@ -54,6 +54,8 @@ pub struct StoredService {
 /// A customer an import could not take, for the error report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRowError {
+    /// Its place in the job's report (reading on after it).
+    pub id: i64,
     pub row_key: Option<String>,
     pub reason: String,
     pub page_offset: Option<u64>,

@@ -68,6 +68,20 @@ impl SgpBaseUrl {
     pub fn as_str(&self) -> &str {
         self.0.as_str().trim_end_matches('/')
     }
+
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+
+    /// The host alone, for log lines.
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+
+    /// Same scheme, host and port: where a saved secret may still be sent.
+    pub fn same_origin(&self, other: &SgpBaseUrl) -> bool {
+        self.0.origin() == other.0.origin()
+    }
 }
 
 impl fmt::Display for SgpBaseUrl {
@@ -102,6 +116,31 @@ mod tests {
             sub.join("api/auth/info/"),
             "http://127.0.0.1:8080/sgp/api/auth/info/"
         );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let base = SgpBaseUrl::parse("https://sgp.provedor.com.br/admin").unwrap();
+        for same in [
+            "sgp.provedor.com.br",
+            "https://SGP.provedor.com.br:443/outro",
+        ] {
+            assert!(
+                base.same_origin(&SgpBaseUrl::parse(same).unwrap()),
+                "{same}"
+            );
+        }
+        for other in [
+            "http://sgp.provedor.com.br",
+            "https://sgp.provedor.com.br:8443",
+            "https://sgp.provedor.com.br.evil.example",
+            "https://evil.example",
+        ] {
+            assert!(
+                !base.same_origin(&SgpBaseUrl::parse(other).unwrap()),
+                "{other}"
+            );
+        }
     }
 
     #[test]

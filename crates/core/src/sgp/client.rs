@@ -10,8 +10,9 @@ use super::auth::SgpAuth;
 use super::base_url::SgpBaseUrl;
 use super::customer::{ContractStatus, RowError, SgpCustomer};
 use super::error::SgpError;
-use super::wire::{Object, RawPage};
+use super::wire::{clean_text, Object, RawPage};
 use crate::jobs::RetryPolicy;
+use crate::outbound::{self, BodyError, OutboundPolicy};
 
 /// SGP's page size: the docs say 500, installations in the wild cap at 100.
 pub const PAGE_SIZE: u32 = 100;
@@ -26,7 +27,20 @@ pub struct SgpClientConfig {
     /// Transient failures of one request are retried this many times.
     pub retries: u32,
     pub retry: RetryPolicy,
+    /// Which addresses the SGP URL may lead to.
+    pub outbound: OutboundPolicy,
+    /// The most an answer may weigh (`sgp.max_response_bytes`).
+    pub max_response_bytes: u64,
 }
+
+/// The default byte budget of one SGP answer: a page of 100 customers
+/// with contracts is some 100 KB; 32 MB is room for SGPs that ignore
+/// `limit`, and no more than a few of them at once can cost the process.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How much of an error answer is read: enough for SGP's `{"detail"}`,
+/// never a whole error page.
+const ERROR_BODY_BYTES: usize = 4 * 1024;
 
 impl Default for SgpClientConfig {
     fn default() -> Self {
@@ -39,6 +53,8 @@ impl Default for SgpClientConfig {
                 max: Duration::from_secs(60),
                 jitter: 0.2,
             },
+            outbound: OutboundPolicy::public_only(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -129,11 +145,11 @@ pub struct SgpClient {
 
 impl SgpClient {
     pub fn new(base: SgpBaseUrl, auth: SgpAuth, config: SgpClientConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("sgp-import/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // fails only when the TLS backend cannot start, which no request
+        // can cause
+        let http = config
+            .outbound
+            .client(config.connect_timeout, config.timeout)
             .expect("a TLS backend is compiled in");
         SgpClient {
             http,
@@ -191,6 +207,13 @@ impl SgpClient {
     }
 
     async fn post(&self, path: &str, form: &[(&'static str, String)]) -> Result<String, SgpError> {
+        if self.config.outbound.check_url(self.base.url()).is_err() {
+            tracing::warn!(
+                sgp_host = self.base.host(),
+                "outbound request refused: the SGP URL is a non-public address"
+            );
+            return Err(SgpError::Refused);
+        }
         let url = self.base.join(path);
         let mut fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut request = self.http.post(&url);
@@ -209,9 +232,30 @@ impl SgpClient {
             .await
             .map_err(|e| self.transport(&e))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| self.transport(&e))?;
+        if (200..=299).contains(&status) {
+            let charset = charset(&response);
+            let body = outbound::read_body(response, self.config.max_response_bytes)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge { limit, declared } => {
+                        tracing::warn!(
+                            sgp_host = self.base.host(),
+                            limit,
+                            declared,
+                            "SGP answer over the byte budget"
+                        );
+                        SgpError::TooLarge { limit, declared }
+                    }
+                    BodyError::Transport(e) => self.transport(&e),
+                })?;
+            return Ok(decode(body, charset.as_deref()));
+        }
+        if (300..=399).contains(&status) {
+            return Err(SgpError::Redirect { status });
+        }
+        let body = outbound::read_prefix(response, ERROR_BODY_BYTES).await;
+        let body = String::from_utf8_lossy(&body);
         match status {
-            200..=299 => Ok(body),
             401 | 403 => Err(SgpError::Credentials {
                 status,
                 detail: detail(&body).unwrap_or_else(|| "sem detalhe".into()),
@@ -228,37 +272,60 @@ impl SgpClient {
         }
     }
 
+    /// One message per class for the admin; the cause for the server log.
     fn transport(&self, e: &reqwest::Error) -> SgpError {
-        if e.is_timeout() {
-            return SgpError::Timeout(self.config.timeout);
+        if outbound::was_refused(e) {
+            return SgpError::Refused;
         }
         // the innermost cause says what happened (refused, reset, DNS...)
-        let mut reason = e.to_string();
+        let mut cause = e.to_string();
         let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            reason = cause.to_string();
-            source = cause.source();
+        while let Some(inner) = source {
+            cause = inner.to_string();
+            source = inner.source();
         }
-        SgpError::Connection(connection_reason(&reason, e.is_body() || e.is_decode()))
+        // hyper's "connection closed before message completed": the SGP
+        // hung up while answering, which can happen before reqwest hands
+        // over the body
+        let cut_short = cause.contains("closed before message completed");
+        let class = if e.is_timeout() {
+            SgpError::Timeout(self.config.timeout)
+        } else if e.is_body() || e.is_decode() || cut_short {
+            SgpError::Interrupted
+        } else {
+            SgpError::Connection
+        };
+        tracing::warn!(sgp_host = self.base.host(), %cause, class = %class, "SGP request failed");
+        class
     }
 }
 
-/// What went wrong with the connection, in words an admin can act on.
-fn connection_reason(cause: &str, mid_body: bool) -> String {
-    let lower = cause.to_lowercase();
-    if mid_body || lower.contains("connection closed") || lower.contains("incomplete") {
-        "o SGP encerrou a conexão antes de terminar a resposta".into()
-    } else if lower.contains("reset") {
-        "a conexão foi reiniciada pelo SGP".into()
-    } else if lower.contains("refused") {
-        "conexão recusada: confira o endereço e a porta".into()
-    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
-        "endereço não encontrado (DNS): confira a URL base".into()
-    } else if lower.contains("certificate") || lower.contains("tls") {
-        format!("falha no certificado/TLS do SGP: {cause}")
-    } else {
-        cause.to_owned()
+/// The charset an answer declares, if any.
+fn charset(response: &reqwest::Response) -> Option<String> {
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// The body as text: UTF-8 unless the answer declares another charset (a
+/// few SGPs answer in Latin-1); undecodable bytes become U+FFFD.
+fn decode(body: Vec<u8>, charset: Option<&str>) -> String {
+    let encoding = charset
+        .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    if encoding == encoding_rs::UTF_8 {
+        return String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     }
+    encoding.decode(&body).0.into_owned()
 }
 
 /// `detail` or `msg` of an SGP error body, clipped; never the whole body
@@ -269,7 +336,7 @@ fn detail(body: &str) -> Option<String> {
         .get("detail")
         .or_else(|| value.get("msg"))
         .and_then(Value::as_str)?;
-    Some(text.chars().take(300).collect())
+    Some(clean_text(text).chars().take(300).collect())
 }
 
 /// Parses a 200 answer of `/api/ura/clientes/`.
@@ -301,7 +368,7 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
         received: list.len(),
         customers: list
             .iter()
-            .map(|raw| SgpCustomer::from_json_text(raw.get()))
+            .map(|raw| SgpCustomer::from_page_item(raw.get()))
             .collect(),
     })
 }

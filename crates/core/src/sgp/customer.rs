@@ -9,9 +9,11 @@ use serde_json::Value;
 pub use crate::model::ContractStatus;
 
 use super::document::CpfCnpj;
+use super::error::human_bytes;
 use super::key::SgpKey;
 use super::wire::{
-    Loose, Object, Plan, RawAddress, RawContacts, RawContract, RawCustomer, RawService, Shape,
+    clean_text, Loose, Object, Plan, RawAddress, RawContacts, RawContract, RawCustomer, RawKey,
+    RawService, Shape,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -71,7 +73,62 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// The most one customer's JSON may weigh. A real one, with dozens of
+/// contracts, is a few KB; past this it is a broken or hostile answer
+/// (a megabyte-long name), and an error for its row.
+pub const MAX_CUSTOMER_BYTES: usize = 256 * 1024;
+
+/// How much of a row error is kept: its key and reason carry SGP's text,
+/// which a hostile SGP could make a megabyte long.
+const MAX_KEY_CHARS: usize = 100;
+const MAX_REASON_CHARS: usize = 500;
+
+impl RowError {
+    /// Cleaned of control characters and clipped, fit to store and log.
+    pub fn tidy(self) -> RowError {
+        RowError {
+            key: self
+                .key
+                .map(|k| clip(clean_text(&k).trim(), MAX_KEY_CHARS))
+                .filter(|k| !k.is_empty()),
+            reason: clip(&clean_text(&self.reason), MAX_REASON_CHARS),
+        }
+    }
+}
+
+fn clip(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        None => s.to_owned(),
+        Some(_) => {
+            let cut: String = s.chars().take(max_chars - 1).collect();
+            cut + "…"
+        }
+    }
+}
+
 impl SgpCustomer {
+    /// Reads one element of a page's `clientes`: a customer, or an error
+    /// for its row (with its key when it has one), tidied for storing.
+    pub fn from_page_item(text: &str) -> Result<SgpCustomer, RowError> {
+        if text.len() > MAX_CUSTOMER_BYTES {
+            let key = serde_json::from_str::<Object<RawKey<'_>>>(text)
+                .ok()
+                .and_then(|k| k.0.found())
+                .and_then(|k| k.id.text().or_else(|| k.cpfcnpj.text()));
+            return Err(RowError {
+                key,
+                reason: format!(
+                    "cliente com {} de dados, acima do máximo de {} por cliente (algum campo \
+                     enorme?); não importado",
+                    human_bytes(text.len() as u64),
+                    human_bytes(MAX_CUSTOMER_BYTES as u64)
+                ),
+            }
+            .tidy());
+        }
+        SgpCustomer::from_json_text(text).map_err(RowError::tidy)
+    }
+
     /// Reads one element of `clientes` given as a JSON tree.
     pub fn from_json(value: &Value) -> Result<SgpCustomer, RowError> {
         match Object::<RawCustomer<'_>>::deserialize(value) {

@@ -30,7 +30,7 @@ impl Loose<'_> {
     /// both ways).
     pub fn text(&self) -> Option<String> {
         match self {
-            Loose::Text(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Loose::Text(s) => Some(clean_text(s).trim().to_owned()).filter(|s| !s.is_empty()),
             Loose::Number(n) => Some(n.to_string()),
             Loose::Bool(b) => Some(b.to_string()),
             Loose::Absent => None,
@@ -54,6 +54,26 @@ impl Loose<'_> {
             _ => None,
         }
     }
+}
+
+/// Text without control characters: NUL and the other C0 controls (tab,
+/// line feed and carriage return kept) and DEL are dropped. SGP's text goes
+/// into databases (PostgreSQL refuses NUL in text), logs and pages; a stray
+/// control character costs nothing more than itself.
+pub fn clean_text(s: &str) -> Cow<'_, str> {
+    // ASCII controls never occur inside a multi-byte UTF-8 sequence, so
+    // bytes can be tested one by one
+    fn unwanted(b: u8) -> bool {
+        b.is_ascii_control() && !matches!(b, b'\t' | b'\n' | b'\r')
+    }
+    if !s.bytes().any(unwanted) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .filter(|c| !(c.is_ascii() && unwanted(*c as u8)))
+            .collect(),
+    )
 }
 
 /// Any JSON value, read in one pass: scalars as [`Loose`], an object as
@@ -206,6 +226,17 @@ pub struct RawCustomer<'a> {
     pub contatos: Object<RawContacts<'a>>,
     #[serde(borrow)]
     pub contratos: List<Object<RawContract<'a>>>,
+}
+
+/// Only the key of a customer (the rest skipped unread), for naming a row
+/// too big to read whole.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawKey<'a> {
+    #[serde(borrow)]
+    pub id: Loose<'a>,
+    #[serde(borrow)]
+    pub cpfcnpj: Loose<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]

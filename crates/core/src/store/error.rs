@@ -22,9 +22,55 @@ pub enum StoreError {
     /// The transition is not allowed from the job's current status.
     #[error(transparent)]
     IllegalTransition(#[from] crate::model::IllegalTransition),
+    /// The tenant already has this many jobs of the kind queued or running.
+    #[error("{0} jobs already queued or running")]
+    LimitReached(u32),
     /// A stored value that this code cannot read back (a bug or a manual edit).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed: the database could not be
+    /// reached, the pool ran dry, or it refused for a passing reason
+    /// (shutting down, a deadlock, a lock held too long). A lost lease, a
+    /// refused transition or bad data will fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: connection exceptions (08), serialisation
+                // failure, deadlock, admin shutdown, cannot connect now,
+                // too many connections; SQLite: busy or locked past the
+                // busy timeout
+                code.starts_with("08")
+                    || matches!(
+                        code.as_ref(),
+                        // ...and a database not accepting connections
+                        // for now, or a lock not available
+                        "40001"
+                            | "40P01"
+                            | "57P01"
+                            | "57P02"
+                            | "57P03"
+                            | "53300"
+                            | "55000"
+                            | "55P03"
+                    )
+                    || db.message().contains("database is locked")
+                    || db.message().contains("database table is locked")
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<UnknownJobStatus> for StoreError {

@@ -355,13 +355,15 @@ pub trait Imports: Send + Sync {
         kind: &str,
     ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
 
-    /// The rows a job could not import, in the order it met them.
+    /// The rows a job could not import, in the order it met them: up to
+    /// `limit` of them after the one with id `after` (0: from the start).
+    /// Keyset-paginated, so reading a large report is linear.
     async fn row_errors(
         &self,
         tenant: TenantId,
         job: JobId,
+        after: i64,
         limit: u32,
-        offset: u64,
     ) -> Result<Vec<ImportRowError>, StoreError>;
 
     /// One imported customer with its contracts.

@@ -18,6 +18,9 @@ pub struct NewJob {
     pub max_attempts: u32,
     /// Not before this time (default: now).
     pub run_after: Option<DateTime<Utc>>,
+    /// Refuse the job ([`StoreError::LimitReached`]) when the tenant already
+    /// has this many jobs of its kind queued or running.
+    pub max_active: Option<u32>,
 }
 
 impl NewJob {
@@ -30,6 +33,7 @@ impl NewJob {
             params,
             max_attempts: 5,
             run_after: None,
+            max_active: None,
         }
     }
 }
@@ -195,6 +199,23 @@ pub(crate) mod sql {
     /// The guard on a worker's writes: it still holds the current attempt.
     pub fn lease_guard() -> String {
         guard("status", &[JobStatus::Running, JobStatus::Cancelling])
+    }
+
+    /// How many jobs of tenant `tenant` and kind `kind` (SQL expressions)
+    /// are queued or running; each half matches a partial index.
+    pub fn active_count(tenant: &str, kind: &str) -> String {
+        let count = |statuses: &[JobStatus]| {
+            format!(
+                "(SELECT count(*) FROM jobs WHERE tenant_id = {tenant} AND kind = {kind} \
+                 AND status IN ({}))",
+                super::status_list(statuses)
+            )
+        };
+        format!(
+            "{} + {}",
+            count(&[JobStatus::Queued, JobStatus::Retrying]),
+            count(&[JobStatus::Running, JobStatus::Cancelling])
+        )
     }
 
     /// The log line that opens an attempt, built from the claimed row in

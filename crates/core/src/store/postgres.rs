@@ -306,6 +306,9 @@ impl PgStore {
     }
 }
 
+/// The first key of the per-tenant enqueue lock (two-key advisory locks).
+const ENQUEUE_LOCK_CLASS: i32 = 0x5e71;
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -380,13 +383,27 @@ impl Store for PgStore {
 
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
+        if job.max_active.is_some() {
+            // Two instances enqueueing for one tenant would both count
+            // below the cap under READ COMMITTED; a per-tenant lock (in
+            // the two-key space, apart from the claim's one-key lock)
+            // makes the count and the insert one step.
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+                .bind(ENQUEUE_LOCK_CLASS)
+                .bind(job.tenant.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         // One statement: the wake-up goes out when the row is committed.
-        sqlx::query(
+        let queued = sqlx::query(&format!(
             "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, \
                 max_attempts, run_after, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8) RETURNING id) \
+             SELECT $1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8 \
+             WHERE $10::int8 IS NULL OR {} < $10::int8 RETURNING id) \
              SELECT pg_notify($9, '') FROM queued",
-        )
+            sql::active_count("$2", "$3")
+        ))
         .bind(job.id.0)
         .bind(job.tenant.0)
         .bind(&job.kind)
@@ -396,8 +413,13 @@ impl Store for PgStore {
         .bind(job.run_after.unwrap_or(now))
         .bind(now)
         .bind(WAKE_CHANNEL)
-        .execute(&self.pool)
+        .bind(job.max_active.map(i64::from))
+        .fetch_optional(&mut *tx)
         .await?;
+        if queued.is_none() {
+            return Err(StoreError::LimitReached(job.max_active.unwrap_or(0)));
+        }
+        tx.commit().await?;
         self.summary(Some(job.tenant), job.id).await
     }
 

@@ -196,17 +196,17 @@ impl Imports for PgStore {
         &self,
         tenant: TenantId,
         job: JobId,
+        after: i64,
         limit: u32,
-        offset: u64,
     ) -> Result<Vec<ImportRowError>, StoreError> {
         sqlx::query(
-            "SELECT row_key, reason, page_offset FROM import_row_errors \
-             WHERE tenant_id = $1 AND job_id = $2 ORDER BY id LIMIT $3 OFFSET $4",
+            "SELECT id, row_key, reason, page_offset FROM import_row_errors \
+             WHERE tenant_id = $1 AND job_id = $2 AND id > $3 ORDER BY id LIMIT $4",
         )
         .bind(tenant.0)
         .bind(job.0)
+        .bind(after)
         .bind(i64::from(limit))
-        .bind(offset as i64)
         .fetch_all(&self.pool)
         .await?
         .iter()

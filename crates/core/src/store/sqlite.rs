@@ -373,11 +373,15 @@ impl Store for SqliteStore {
 
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
-        sqlx::query(
+        // one statement on the one writer: the count and the insert cannot
+        // interleave with another enqueue
+        let inserted = sqlx::query(&format!(
             "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, max_attempts, \
                 run_after, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?7, ?8, ?8)",
-        )
+             SELECT ?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?7, ?8, ?8 \
+             WHERE ?9 IS NULL OR {} < ?9",
+            sql::active_count("?2", "?3")
+        ))
         .bind(job.id.0)
         .bind(job.tenant.0)
         .bind(&job.kind)
@@ -386,8 +390,12 @@ impl Store for SqliteStore {
         .bind(i64::from(job.max_attempts.max(1)))
         .bind(to_millis(job.run_after.unwrap_or(now)))
         .bind(to_millis(now))
+        .bind(job.max_active.map(i64::from))
         .execute(&self.pool)
         .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::LimitReached(job.max_active.unwrap_or(0)));
+        }
         self.wake();
         self.summary(Some(job.tenant), job.id).await
     }

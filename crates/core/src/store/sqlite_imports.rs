@@ -41,48 +41,51 @@ impl Imports for SqliteStore {
                 .iter()
                 .map(|c| imports::CustomerRow::new(c))
                 .collect();
-            let sql = customer_insert(rows.len());
-            let mut insert = sqlx::query(&sql);
-            for r in &rows {
-                insert = insert
-                    .bind(lease.tenant.0)
-                    .bind(r.k)
-                    .bind(r.id)
-                    .bind(r.n)
-                    .bind(r.d)
-                    .bind(r.t)
-                    .bind(r.s.as_deref())
-                    .bind(r.o)
-                    .bind(r.street)
-                    .bind(r.number)
-                    .bind(r.complement)
-                    .bind(r.district)
-                    .bind(r.city)
-                    .bind(r.state)
-                    .bind(r.zip)
-                    .bind(r.lat)
-                    .bind(r.lon)
-                    .bind(imports::json_array(r.emails))
-                    .bind(imports::json_array(r.phones))
-                    .bind(r.h)
-                    .bind(lease.job.0)
-                    .bind(now)
-                    .bind(now);
+            // SQLite takes at most 32,766 bound parameters a statement: an
+            // SGP that ignores `limit` can send a page far past that, so
+            // rows go in chunks
+            let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+            for chunk in rows.chunks(CUSTOMER_CHUNK) {
+                let sql = customer_insert(chunk.len());
+                let mut insert = sqlx::query(&sql);
+                for r in chunk {
+                    insert = insert
+                        .bind(lease.tenant.0)
+                        .bind(r.k)
+                        .bind(r.id)
+                        .bind(r.n)
+                        .bind(r.d)
+                        .bind(r.t)
+                        .bind(r.s.as_deref())
+                        .bind(r.o)
+                        .bind(r.street)
+                        .bind(r.number)
+                        .bind(r.complement)
+                        .bind(r.district)
+                        .bind(r.city)
+                        .bind(r.state)
+                        .bind(r.zip)
+                        .bind(r.lat)
+                        .bind(r.lon)
+                        .bind(imports::json_array(r.emails))
+                        .bind(imports::json_array(r.phones))
+                        .bind(r.h)
+                        .bind(lease.job.0)
+                        .bind(now)
+                        .bind(now);
+                }
+                for row in insert.fetch_all(&mut *tx).await? {
+                    ids.insert(row.text("sgp_key")?, row.int("id")?);
+                }
             }
-            let ids: HashMap<String, i64> = insert
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.text("sgp_key")?, r.int("id")?)))
-                .collect::<Result<_, StoreError>>()?;
             let contracts = imports::contract_rows(&changed, &ids);
-            if !contracts.is_empty() {
+            for chunk in contracts.chunks(CONTRACT_CHUNK) {
                 // padded to a multiple of CONTRACT_BATCH rows: a few
                 // statement shapes, not one per contract count
-                let padded = contracts.len().div_ceil(CONTRACT_BATCH) * CONTRACT_BATCH;
+                let padded = chunk.len().div_ceil(CONTRACT_BATCH) * CONTRACT_BATCH;
                 let sql = contract_insert(padded);
                 let mut insert = sqlx::query(&sql);
-                for r in &contracts {
+                for r in chunk {
                     insert = insert
                         .bind(lease.tenant.0)
                         .bind(r.cid)
@@ -96,7 +99,7 @@ impl Imports for SqliteStore {
                         .bind(now);
                 }
                 let width = imports::CONTRACT_COLUMNS.split(',').count();
-                for _ in 0..(padded - contracts.len()) * width {
+                for _ in 0..(padded - chunk.len()) * width {
                     insert = insert.bind(None::<i64>);
                 }
                 insert.execute(&mut *tx).await?;
@@ -198,17 +201,17 @@ impl Imports for SqliteStore {
         &self,
         tenant: TenantId,
         job: JobId,
+        after: i64,
         limit: u32,
-        offset: u64,
     ) -> Result<Vec<ImportRowError>, StoreError> {
         sqlx::query(
-            "SELECT row_key, reason, page_offset FROM import_row_errors \
-             WHERE tenant_id = ?1 AND job_id = ?2 ORDER BY id LIMIT ?3 OFFSET ?4",
+            "SELECT id, row_key, reason, page_offset FROM import_row_errors \
+             WHERE tenant_id = ?1 AND job_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
         )
         .bind(tenant.0)
         .bind(job.0)
+        .bind(after)
         .bind(i64::from(limit))
-        .bind(offset as i64)
         .fetch_all(&self.reader)
         .await?
         .iter()
@@ -359,6 +362,12 @@ impl Imports for SqliteStore {
 
 /// Contract rows per statement shape (see `contract_insert`).
 const CONTRACT_BATCH: usize = 32;
+
+/// Rows per statement, under SQLite's 32,766 bound parameters: 500
+/// customers of 23 columns, 1,024 contracts (a multiple of
+/// `CONTRACT_BATCH`) of 10.
+const CUSTOMER_CHUNK: usize = 500;
+const CONTRACT_CHUNK: usize = 1024;
 
 /// The contracts upsert for `rows` rows of bound parameters, one per
 /// column, the rows past the page's contracts all NULL and skipped

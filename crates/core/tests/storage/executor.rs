@@ -31,6 +31,7 @@ on_both!(
     one_import_per_provider_at_a_time,
     two_executors_run_every_job_exactly_once,
     closing_the_store_does_not_wait_for_a_listening_executor,
+    a_database_blip_costs_no_attempt,
 );
 
 fn config(owner: &str) -> ExecutorConfig {
@@ -555,4 +556,58 @@ async fn closing_the_store_does_not_wait_for_a_listening_executor(db: &TestDb) {
         .await
         .expect("close() returned while a listener was waiting");
     waiter.abort();
+}
+
+/// Finishes when told to.
+struct Gated(Arc<tokio::sync::Notify>);
+
+#[async_trait]
+impl JobHandler for Gated {
+    fn kind(&self) -> &'static str {
+        "gated"
+    }
+    async fn run(&self, _ctx: JobContext) -> Result<Value, JobError> {
+        self.0.notified().await;
+        Ok(json!({"ok": true}))
+    }
+}
+
+/// The database goes away for a few seconds just as a job finishes (on
+/// PostgreSQL it refuses connections and drops the open ones; on SQLite
+/// another process holds the write lock). The outcome is recorded when it
+/// comes back: the job, on its only attempt, completes.
+async fn a_database_blip_costs_no_attempt(db: &TestDb) {
+    let t = tenant(db, "prov").await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let handler_gate = gate.clone();
+    let mut c = config("w1");
+    c.lease = StdDuration::from_secs(30);
+    let ex = start(
+        db,
+        db.store.clone(),
+        c,
+        vec![Box::new(move |e: Executor| {
+            e.register(Gated(handler_gate.clone()))
+        })],
+    );
+    let id = enqueue(db, &t, "gated", json!({}), 1).await;
+    wait_for(db, &t, id, &[JobStatus::Running]).await;
+    tokio::join!(db.outage(StdDuration::from_secs(3)), async {
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        gate.notify_one();
+    });
+    let mut status = JobStatus::Running;
+    for _ in 0..600 {
+        if let Ok(d) = db.store.job_details(t.id, id, 0).await {
+            status = d.summary.status;
+            if status.is_finished() {
+                break;
+            }
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    ex.shutdown().await;
+    let s = db.store.job_details(t.id, id, 0).await.unwrap().summary;
+    assert_eq!(status, JobStatus::Completed, "{:?}", s.last_error);
+    assert_eq!(s.attempt, 1);
 }

@@ -12,6 +12,7 @@ use sgp_import_core::import::{
 };
 use sgp_import_core::jobs::{Executor, ExecutorConfig, ExecutorHandle, RetryPolicy};
 use sgp_import_core::model::{JobId, JobProgress, JobStatus, StoredCustomer, Tenant};
+use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::{SgpClientConfig, SgpCustomer};
 use sgp_import_core::store::{CustomerFilter, Store};
@@ -41,13 +42,13 @@ on_both!(
     the_customers_list_searches_filters_and_pages,
 );
 
-const TERMINAL: &[JobStatus] = &[
+pub(crate) const TERMINAL: &[JobStatus] = &[
     JobStatus::Completed,
     JobStatus::Failed,
     JobStatus::Cancelled,
 ];
 
-fn client_config() -> SgpClientConfig {
+pub(crate) fn client_config() -> SgpClientConfig {
     SgpClientConfig {
         timeout: StdDuration::from_millis(700),
         connect_timeout: StdDuration::from_millis(500),
@@ -57,18 +58,31 @@ fn client_config() -> SgpClientConfig {
             max: StdDuration::from_millis(20),
             jitter: 0.0,
         },
+        // the fake SGP listens on loopback
+        outbound: OutboundPolicy::public_only().with_loopback(),
+        ..SgpClientConfig::default()
     }
 }
 
-struct Harness<'a> {
-    db: &'a TestDb,
-    fake: FakeSgp,
-    tenant: Tenant,
-    integrations: Arc<Integrations>,
-    service: ImportService,
+pub(crate) struct Harness<'a> {
+    pub db: &'a TestDb,
+    pub fake: FakeSgp,
+    pub tenant: Tenant,
+    pub integrations: Arc<Integrations>,
+    pub service: ImportService,
+    pub client: SgpClientConfig,
 }
 
-async fn harness(db: &TestDb, config: FakeConfig) -> Harness<'_> {
+pub(crate) async fn harness(db: &TestDb, config: FakeConfig) -> Harness<'_> {
+    harness_with(db, config, client_config()).await
+}
+
+/// A harness whose service and executors use this client configuration.
+pub(crate) async fn harness_with(
+    db: &TestDb,
+    config: FakeConfig,
+    client: SgpClientConfig,
+) -> Harness<'_> {
     let fake = FakeSgp::start(config).await.unwrap();
     let tenant = tenant(db, "prov").await;
     let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
@@ -76,25 +90,26 @@ async fn harness(db: &TestDb, config: FakeConfig) -> Harness<'_> {
     let h = Harness {
         db,
         tenant,
-        service: ImportService::new(db.store.clone(), integrations.clone(), client_config()),
+        service: ImportService::new(db.store.clone(), integrations.clone(), client.clone()),
         integrations,
         fake,
+        client,
     };
     h.connect_with_token(&h.fake.config().credentials.token)
         .await;
     h
 }
 
-fn params(name: &str) -> ImportParams {
+pub(crate) fn params(name: &str) -> ImportParams {
     ImportParams::everything(name)
 }
 
 impl Harness<'_> {
-    async fn connect_with_token(&self, token: &str) {
+    pub(crate) async fn connect_with_token(&self, token: &str) {
         self.connect(&self.fake.url(), token).await;
     }
 
-    async fn connect(&self, url: &str, token: &str) {
+    pub(crate) async fn connect(&self, url: &str, token: &str) {
         let creds = self.fake.config().credentials;
         self.integrations
             .save(
@@ -105,7 +120,7 @@ impl Harness<'_> {
             .unwrap();
     }
 
-    fn executor(&self, store: Arc<dyn Store>, owner: &str) -> ExecutorHandle {
+    pub(crate) fn executor(&self, store: Arc<dyn Store>, owner: &str) -> ExecutorHandle {
         let mut c = ExecutorConfig::new(owner);
         c.slots = 2;
         c.poll_interval = StdDuration::from_millis(20);
@@ -119,17 +134,20 @@ impl Harness<'_> {
             jitter: 0.0,
         };
         Executor::new(store, self.db.clock.clone(), c)
-            .register(ImportJob::new(self.integrations.clone(), client_config()))
+            .register(ImportJob::new(
+                self.integrations.clone(),
+                self.client.clone(),
+            ))
             .start()
     }
 
-    async fn start(&self, params: ImportParams) -> JobId {
+    pub(crate) async fn start(&self, params: ImportParams) -> JobId {
         self.db.clock.advance(Duration::milliseconds(1));
         self.service.start(self.tenant.id, params).await.unwrap().id
     }
 
     /// Runs an import to its end with a fresh executor.
-    async fn import(&self, params: ImportParams) -> (JobStatus, JobProgress) {
+    pub(crate) async fn import(&self, params: ImportParams) -> (JobStatus, JobProgress) {
         let ex = self.executor(self.db.store.clone(), "w1");
         let id = self.start(params).await;
         let status = wait_for(self.db, &self.tenant, id, TERMINAL).await;
@@ -137,7 +155,7 @@ impl Harness<'_> {
         (status, self.summary(id).await.progress)
     }
 
-    async fn summary(&self, id: JobId) -> sgp_import_core::model::JobSummary {
+    pub(crate) async fn summary(&self, id: JobId) -> sgp_import_core::model::JobSummary {
         self.db
             .store
             .job_details(self.tenant.id, id, 0)
@@ -147,7 +165,7 @@ impl Harness<'_> {
     }
 
     /// The newest job of the provider.
-    async fn last_job(&self) -> sgp_import_core::model::JobSummary {
+    pub(crate) async fn last_job(&self) -> sgp_import_core::model::JobSummary {
         let filter = sgp_import_core::store::JobFilter {
             statuses: None,
             limit: 1,
@@ -157,7 +175,7 @@ impl Harness<'_> {
         page.unwrap().jobs.remove(0)
     }
 
-    async fn customers(&self) -> u64 {
+    pub(crate) async fn customers(&self) -> u64 {
         self.db
             .store
             .tenant_overview(self.tenant.id)
@@ -167,7 +185,7 @@ impl Harness<'_> {
     }
 
     /// Customer `i` as the fake sends it, parsed by the real client code.
-    fn expected(&self, i: u32) -> SgpCustomer {
+    pub(crate) fn expected(&self, i: u32) -> SgpCustomer {
         let omit = Omit {
             invoices: true,
             ..Omit::default()
@@ -176,7 +194,7 @@ impl Harness<'_> {
         SgpCustomer::from_json(&json).unwrap()
     }
 
-    fn offsets_requested(&self, offset: u64) -> usize {
+    pub(crate) fn offsets_requested(&self, offset: u64) -> usize {
         self.fake
             .requests()
             .iter()
@@ -399,7 +417,7 @@ async fn survives_every_quirk_and_keeps_failed_rows(db: &TestDb) {
     assert_same(&stored, &with_contract);
 
     let job = h.last_job().await.id;
-    let errors = db.store.row_errors(h.tenant.id, job, 100, 0).await.unwrap();
+    let errors = db.store.row_errors(h.tenant.id, job, 0, 100).await.unwrap();
     assert_eq!(errors.len(), 10);
     assert_eq!(errors[0].row_key.as_deref(), Some("1024"));
     assert!(errors[0].reason.contains("dígitos verificadores"));

@@ -7,6 +7,7 @@ mod accounts;
 mod crash;
 
 mod executor;
+mod hostile;
 mod imports;
 mod jobs;
 mod migrations;

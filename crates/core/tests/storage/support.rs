@@ -15,6 +15,25 @@ use sgp_import_core::store::{postgres::PgStore, sqlite::SqliteStore, Store};
 use sqlx::Connection;
 use uuid::Uuid;
 
+/// Writes held off by [`TestDb::block_writes`].
+pub enum WriteBlock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteBlock {
+    pub async fn release(self) {
+        match self {
+            WriteBlock::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+            WriteBlock::Postgres(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
 pub enum Raw {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
@@ -224,6 +243,90 @@ impl TestDb {
                 .fetch_one(pool)
                 .await
                 .unwrap(),
+        }
+    }
+
+    /// Makes the database unusable for `how_long`: PostgreSQL refuses new
+    /// connections and drops the open ones (a restart, a failover);
+    /// SQLite's write lock is held by another connection.
+    pub async fn outage(&self, how_long: Duration) {
+        match &self.cleanup {
+            Cleanup::PgDatabase { admin_url, name } => {
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+                sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(name)
+                .execute(&mut admin)
+                .await
+                .unwrap();
+                tokio::time::sleep(how_long).await;
+                sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            }
+            Cleanup::Dir(_) => {
+                let lock = self.block_writes("jobs").await;
+                tokio::time::sleep(how_long).await;
+                lock.release().await;
+            }
+        }
+    }
+
+    /// Marks an account disabled, as an operator would.
+    pub async fn disable_user(&self, user: Uuid) {
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query("UPDATE users SET disabled_at = ?2 WHERE id = ?1")
+                .bind(user)
+                .bind(start_time().timestamp_millis())
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .unwrap(),
+            Raw::Postgres(pool) => sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+                .bind(user)
+                .bind(start_time())
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .unwrap(),
+        }
+    }
+
+    /// Blocks every write to `table` (reads go on) until released: on
+    /// SQLite a second connection holds the database's write lock, on
+    /// PostgreSQL an EXCLUSIVE lock on the table.
+    pub async fn block_writes(&self, table: &str) -> WriteBlock {
+        match &self.raw {
+            Raw::Sqlite(_) => {
+                let path = self.url.expose().trim_start_matches("sqlite:");
+                let path = path.trim_start_matches("//");
+                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}"))
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                WriteBlock::Sqlite(conn)
+            }
+            Raw::Postgres(_) => {
+                let mut conn = sqlx::PgConnection::connect(self.url.expose())
+                    .await
+                    .unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                WriteBlock::Postgres(conn)
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use fake_sgp::{FakeConfig, FakeSgp};
+use fake_sgp::{FakeConfig, FakeSgp, Fault};
 
 /// A fake SGP server with deterministic customers.
 #[derive(Parser, Debug)]
@@ -44,6 +44,43 @@ struct Args {
     /// Every k-th customer with an invalid CPF.
     #[arg(long, default_value_t = 0)]
     bad_rows_every: u32,
+    /// Hostile: answer every customer list this way: `endless-body`,
+    /// `huge-length`, `redirect` (to --redirect-to), `status-500`...
+    #[arg(long, value_parser = hostile)]
+    hostile: Option<Fault>,
+    /// Where `--hostile redirect` points.
+    #[arg(long, default_value = "http://127.0.0.1:9/api/ura/clientes/")]
+    redirect_to: String,
+    /// Hostile: every k-th customer with NUL and control characters.
+    #[arg(long, default_value_t = 0)]
+    nul_every: u32,
+    /// Hostile: every k-th customer with a 1 MB string.
+    #[arg(long, default_value_t = 0)]
+    huge_strings_every: u32,
+    /// Hostile: every k-th customer with every field of the wrong type.
+    #[arg(long, default_value_t = 0)]
+    wrong_types_every: u32,
+}
+
+fn hostile(s: &str) -> Result<Fault, String> {
+    Ok(match s {
+        "endless-body" => Fault::EndlessBody,
+        "huge-length" => Fault::HugeLength,
+        "redirect" => Fault::Redirect,
+        "endless-error" => Fault::EndlessError,
+        "drop" => Fault::Drop,
+        "hang" => Fault::Hang,
+        "malformed" => Fault::Malformed,
+        other => match other.strip_prefix("status-").map(str::parse::<u16>) {
+            Some(Ok(code)) => Fault::Status(code),
+            _ => {
+                return Err(format!(
+                    "unknown hostile mode {other:?}: use endless-body, huge-length, redirect, \
+                     endless-error, drop, hang, malformed or status-NNN"
+                ))
+            }
+        },
+    })
 }
 
 #[tokio::main]
@@ -57,6 +94,11 @@ async fn main() {
     config.population.quirks.alternate_shapes = args.alternate_shapes;
     config.population.quirks.missing_ids_every = args.missing_ids_every;
     config.population.quirks.bad_rows_every = args.bad_rows_every;
+    config.population.quirks.nul_every = args.nul_every;
+    config.population.quirks.huge_strings_every = args.huge_strings_every;
+    config.population.quirks.wrong_types_every = args.wrong_types_every;
+    config.hostile = args.hostile;
+    config.redirect_to = args.redirect_to;
     let creds = &mut config.credentials;
     if let Some(t) = args.token {
         creds.token = t;
