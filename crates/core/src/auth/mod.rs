@@ -8,5 +8,6 @@ mod token;
 pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};
 pub use service::{
     AccountError, AuthService, Credential, LoginError, LoginSuccess, NewAccount, Principal,
+    TokenError,
 };
 pub use token::{hash_token, new_token};

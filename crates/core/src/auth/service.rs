@@ -12,12 +12,16 @@ use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 use crate::secret::Secret;
-use crate::store::{NewSession, NewUser, Store, StoreError};
+use crate::store::{LoginLimits, NewApiToken, NewSession, NewUser, Store, StoreError};
+
+/// How long a login waits for a password check slot before a 429.
+const HASHING_QUEUE_WAIT: Duration = Duration::from_secs(2);
+const HASHING_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Prefix of API tokens.
 const API_TOKEN_PREFIX: &str = "sgpi_";
 
-/// A session's last use is written at most this often. A dashboard polls
+/// A session's (or API token's) last use is written at most this often. A dashboard polls
 /// every 5 seconds, and on SQLite every write waits for the one writer
 /// that imports use; idle expiry (hours) loses at most this much precision.
 const SESSION_TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
@@ -58,12 +62,16 @@ pub struct LoginSuccess {
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// Unknown e-mail or wrong password: the same answer for both.
+    /// Unknown e-mail, wrong password, or a disabled account.
     #[error("e-mail ou senha incorretos")]
     Invalid,
-    #[error("conta desativada: fale com o administrador")]
-    Disabled,
     #[error("muitas tentativas de login; tente novamente em {} minutos", retry_after.as_secs().div_ceil(60))]
     Throttled { retry_after: Duration },
+    /// Every password check slot is taken.
+    #[error(
+        "o servidor está ocupado verificando outros logins; tente novamente em alguns segundos"
+    )]
+    Busy { retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,6 +84,8 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error("o nome não pode ficar vazio")]
     EmptyName,
+    #[error("o campo {0} contém caracteres de controle, que não são aceitos")]
+    ControlCharacters(&'static str),
     #[error("já existe uma conta com este e-mail")]
     EmailTaken,
     #[error("um administrador de provedor precisa de um provedor; um superadmin não tem")]
@@ -93,6 +103,14 @@ impl From<StoreError> for AccountError {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("API tokens are created from a browser session, not with another token")]
+    SessionRequired,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 pub struct NewAccount<'a> {
     pub email: &'a str,
     pub name: &'a str,
@@ -108,16 +126,28 @@ pub struct AuthService {
     /// Verified against when the e-mail is unknown, so both failures take
     /// the same time; made on the first such login, not at start-up.
     dummy_hash: std::sync::OnceLock<String>,
+    /// Password checks under way (`max_concurrent_logins` at most).
+    hashing: tokio::sync::Semaphore,
+    /// How long a login waits for one of them before a 429.
+    hashing_wait: Duration,
 }
 
 impl AuthService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: AuthSettings) -> Self {
         AuthService {
+            hashing: tokio::sync::Semaphore::new(settings.max_concurrent_logins.max(1) as usize),
+            hashing_wait: HASHING_QUEUE_WAIT,
             store,
             clock,
             settings,
             dummy_hash: std::sync::OnceLock::new(),
         }
+    }
+
+    /// How long a login waits for a free password check (default 2 s).
+    pub fn with_hashing_wait(mut self, wait: Duration) -> Self {
+        self.hashing_wait = wait;
+        self
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -132,11 +162,33 @@ impl AuthService {
         user_agent: Option<&str>,
     ) -> Result<LoginSuccess, LoginError> {
         let key = email.trim().to_lowercase();
+        if key.chars().any(char::is_control) {
+            // no account has such an e-mail; nothing worth storing either
+            return Err(LoginError::Invalid);
+        }
+        // Argon2 takes 19 MiB and tens of milliseconds per check, and
+        // anyone may ask for one: a few at a time, a short wait, then 429.
+        let Ok(Ok(_turn)) = tokio::time::timeout(HASHING_QUEUE_WAIT, self.hashing.acquire()).await
+        else {
+            tracing::warn!(ip, "login refused: password checks are all busy");
+            return Err(LoginError::Busy {
+                retry_after: HASHING_RETRY_AFTER,
+            });
+        };
         let now = self.clock.now();
         let since = now - self.settings.failure_window;
-        let (by_account, by_address) = self.store.login_failures(&key, ip, since).await?;
-        if by_account >= u64::from(self.settings.max_failures_per_account)
-            || by_address >= u64::from(self.settings.max_failures_per_address)
+        // The attempt is recorded as a failure before the password is
+        // checked, and only when under the limits, so parallel guesses are
+        // counted as they come instead of all passing the check first.
+        let limits = LoginLimits {
+            per_account: self.settings.max_failures_per_account,
+            per_address: self.settings.max_failures_per_address,
+        };
+        if self
+            .store
+            .reserve_login_attempt(&key, ip, since, limits)
+            .await?
+            .is_none()
         {
             tracing::warn!(ip, "login throttled");
             return Err(LoginError::Throttled {
@@ -159,16 +211,20 @@ impl AuthService {
             .await
             .unwrap_or(false);
         let user = match found {
-            Some((user, _)) if matches => user,
+            Some((user, _)) if matches && !user.disabled => user,
+            Some((user, _)) if matches => {
+                // the same answer as a wrong password: whether an account
+                // exists and is disabled is nobody's business but an
+                // operator's
+                tracing::info!(ip, user_id = %user.id, "login to a disabled account refused");
+                return Err(LoginError::Invalid);
+            }
             _ => {
-                self.store.record_login_failure(&key, ip).await?;
                 tracing::info!(ip, "login failed");
                 return Err(LoginError::Invalid);
             }
         };
-        if user.disabled {
-            return Err(LoginError::Disabled);
-        }
+        // the reservation goes with the account's other failures
         self.store.clear_login_failures(&key, since).await?;
         let token = new_token("");
         let token_hash = hash_token(token.expose());
@@ -221,16 +277,24 @@ impl AuthService {
         }))
     }
 
-    /// The owner of a live API token.
+    /// The owner of a live API token. Read only, except that its last use
+    /// is written at most once a minute.
     pub async fn bearer(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         if !token.starts_with(API_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let Some(record) = self.store.use_api_token(&hash_token(token)).await? else {
+        let Some(record) = self.store.find_api_token(&hash_token(token)).await? else {
             return Ok(None);
         };
         if record.user.disabled {
             return Ok(None);
+        }
+        let now = self.clock.now();
+        if record
+            .last_used_at
+            .is_none_or(|used| used <= now - SESSION_TOUCH_EVERY)
+        {
+            self.store.mark_api_token_used(record.id, now).await?;
         }
         Ok(Some(Principal {
             tenant: match record.user.role {
@@ -269,6 +333,12 @@ impl AuthService {
         if name.is_empty() {
             return Err(AccountError::EmptyName);
         }
+        if name.chars().any(char::is_control) {
+            return Err(AccountError::ControlCharacters("nome"));
+        }
+        if account.password.chars().any(char::is_control) {
+            return Err(AccountError::ControlCharacters("senha"));
+        }
         if (account.role == Role::Admin) != account.tenant.is_some() {
             return Err(AccountError::TenantMismatch);
         }
@@ -298,22 +368,29 @@ impl AuthService {
             .map_err(|e| PasswordError::Hash(e.to_string()))?
     }
 
-    /// A new API token for the caller, bound to the provider it acts on;
-    /// the clear token is returned once.
+    /// A new API token for the caller, bound to the provider it acts on,
+    /// valid until revoked or for `valid_for`; the clear token is returned
+    /// once. Only a browser session may make one: a token that could mint
+    /// tokens would outlive its own revocation.
     pub async fn create_api_token(
         &self,
         principal: &Principal,
         name: &str,
-    ) -> Result<(Secret, ApiTokenInfo), StoreError> {
+        valid_for: Option<chrono::Duration>,
+    ) -> Result<(Secret, ApiTokenInfo), TokenError> {
+        if matches!(principal.credential, Credential::ApiToken { .. }) {
+            return Err(TokenError::SessionRequired);
+        }
         let token = new_token(API_TOKEN_PREFIX);
         let info = self
             .store
-            .create_api_token(
-                principal.user.id,
-                principal.tenant,
-                name.trim(),
-                &hash_token(token.expose()),
-            )
+            .create_api_token(NewApiToken {
+                user: principal.user.id,
+                tenant: principal.tenant,
+                name: name.trim(),
+                token_hash: &hash_token(token.expose()),
+                expires_at: valid_for.map(|d| self.clock.now() + d),
+            })
             .await?;
         Ok((token, info))
     }

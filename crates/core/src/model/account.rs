@@ -64,7 +64,7 @@ impl Email {
                     && !domain.ends_with('.')
                     && !domain.contains('@')
                     && email.len() <= 254
-                    && !email.chars().any(char::is_whitespace)
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             }
             None => false,
         };
@@ -125,6 +125,9 @@ pub struct ApiTokenInfo {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(with = "super::instant::option", default)]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// `None`: valid until revoked.
+    #[serde(with = "super::instant::option", default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

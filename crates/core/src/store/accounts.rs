@@ -44,6 +44,23 @@ pub struct TokenRecord {
     pub id: Uuid,
     pub user: User,
     pub tenant: Option<TenantId>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewApiToken<'a> {
+    pub user: UserId,
+    pub tenant: Option<TenantId>,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    /// `None`: until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Failed logins allowed within the window before attempts are refused.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginLimits {
+    pub per_account: u32,
+    pub per_address: u32,
 }
 
 #[async_trait]
@@ -86,15 +103,21 @@ pub trait Accounts: Send + Sync {
     /// Sessions past their absolute expiry or idle since `idle_since`.
     async fn delete_stale_sessions(&self, idle_since: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    async fn record_login_failure(&self, email: &str, ip: &str) -> Result<(), StoreError>;
-
-    /// Failed logins since `since`: (for this e-mail, from this address).
-    async fn login_failures(
+    /// Reserves one login attempt for this e-mail from this address, as a
+    /// failure recorded before the password is checked: `None` (nothing
+    /// recorded) when either already has `limits` failures since `since`.
+    /// Counting and recording are one step, on every instance sharing the
+    /// database, so parallel guesses cannot all slip under the limit.
+    async fn reserve_login_attempt(
         &self,
         email: &str,
         ip: &str,
         since: DateTime<Utc>,
-    ) -> Result<(u64, u64), StoreError>;
+        limits: LoginLimits,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Takes back a reservation (the password was right).
+    async fn release_login_attempt(&self, reservation: i64) -> Result<(), StoreError>;
 
     /// Forgets an account's failures after a successful login, and every
     /// failure older than `before`.
@@ -104,16 +127,15 @@ pub trait Accounts: Send + Sync {
         before: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    async fn create_api_token(
-        &self,
-        user: UserId,
-        tenant: Option<TenantId>,
-        name: &str,
-        token_hash: &str,
-    ) -> Result<ApiTokenInfo, StoreError>;
+    async fn create_api_token(&self, token: NewApiToken<'_>) -> Result<ApiTokenInfo, StoreError>;
 
-    /// The owner of a live (not revoked) token; marks it used now.
-    async fn use_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// The owner of a live token (not revoked, not expired). Only reads (on
+    /// SQLite, on a reader connection): a script's every request comes
+    /// here, and an unknown token must cost no write at all.
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Marks the token used at `at`.
+    async fn mark_api_token_used(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiTokenInfo>, StoreError>;
 

@@ -24,7 +24,9 @@ pub mod sqlite;
 mod sqlite_accounts;
 mod sqlite_imports;
 
-pub use accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
+pub use accounts::{
+    Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
+};
 pub use error::StoreError;
 pub use imports::{
     CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,

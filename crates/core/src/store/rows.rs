@@ -8,7 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::accounts::SessionRecord;
+use super::accounts::{SessionRecord, TokenRecord};
 use super::imports::IntegrationRecord;
 use super::jobs::{ClaimedJob, JobFilter, Lease};
 use super::StoreError;
@@ -385,6 +385,7 @@ pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, Store
 
 pub(crate) fn row_error(row: &impl RowExt) -> Result<ImportRowError, StoreError> {
     Ok(ImportRowError {
+        id: row.int("id")?,
         row_key: row.opt_text("row_key")?,
         reason: row.text("reason")?,
         page_offset: row.opt_int("page_offset")?.map(count),
@@ -452,8 +453,22 @@ pub(crate) fn session(row: &impl RowExt) -> Result<SessionRecord, StoreError> {
     })
 }
 
+/// A token and its owner, read together with `USER_COLUMNS` (`t` is the
+/// token).
+pub(crate) const TOKEN_RECORD_COLUMNS: &str =
+    "t.id AS token_id, t.tenant_id AS token_tenant, t.last_used_at";
+
+pub(crate) fn token_record(row: &impl RowExt) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.uuid("token_id")?,
+        user: user(row)?,
+        tenant: row.opt_uuid("token_tenant")?.map(TenantId),
+        last_used_at: row.opt_time("last_used_at")?,
+    })
+}
+
 pub(crate) const API_TOKEN_COLUMNS: &str =
-    "id, name, tenant_id, created_at, last_used_at, revoked_at";
+    "id, name, tenant_id, created_at, last_used_at, revoked_at, expires_at";
 
 pub(crate) fn api_token(row: &impl RowExt) -> Result<ApiTokenInfo, StoreError> {
     Ok(ApiTokenInfo {
@@ -463,5 +478,6 @@ pub(crate) fn api_token(row: &impl RowExt) -> Result<ApiTokenInfo, StoreError> {
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        expires_at: row.opt_time("expires_at")?,
     })
 }

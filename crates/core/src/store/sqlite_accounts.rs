@@ -4,9 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::accounts::{Accounts, NewSession, NewUser, SessionRecord, TokenRecord};
+use super::accounts::{
+    Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
+};
 use super::error::conflict_on_unique;
-use super::rows::{self, RowExt, API_TOKEN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS};
+use super::rows::{
+    self, RowExt, API_TOKEN_COLUMNS, SESSION_COLUMNS, TOKEN_RECORD_COLUMNS, USER_COLUMNS,
+};
 use super::sqlite::{to_millis, SqliteStore};
 use super::StoreError;
 use crate::model::{ApiTokenInfo, Email, TenantId, User, UserId};
@@ -161,33 +165,38 @@ impl Accounts for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn record_login_failure(&self, email: &str, ip: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO login_failures (email, ip, failed_at) VALUES (?1, ?2, ?3)")
-            .bind(email)
-            .bind(ip)
-            .bind(to_millis(self.clock.now()))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn login_failures(
+    async fn reserve_login_attempt(
         &self,
         email: &str,
         ip: &str,
         since: DateTime<Utc>,
-    ) -> Result<(u64, u64), StoreError> {
+        limits: LoginLimits,
+    ) -> Result<Option<i64>, StoreError> {
+        // one statement on the one writer connection: the counts and the
+        // insert cannot interleave with another login
         let row = sqlx::query(
-            "SELECT (SELECT count(*) FROM login_failures WHERE email = ?1 AND failed_at >= ?3) \
-                AS by_email, \
-             (SELECT count(*) FROM login_failures WHERE ip = ?2 AND failed_at >= ?3) AS by_ip",
+            "INSERT INTO login_failures (email, ip, failed_at) SELECT ?1, ?2, ?3 \
+             WHERE (SELECT count(*) FROM login_failures WHERE email = ?1 AND failed_at >= ?4) < ?5 \
+               AND (SELECT count(*) FROM login_failures WHERE ip = ?2 AND failed_at >= ?4) < ?6 \
+             RETURNING id",
         )
         .bind(email)
         .bind(ip)
+        .bind(to_millis(self.clock.now()))
         .bind(to_millis(since))
-        .fetch_one(&self.pool)
+        .bind(i64::from(limits.per_account))
+        .bind(i64::from(limits.per_address))
+        .fetch_optional(&self.pool)
         .await?;
-        Ok((row.int("by_email")? as u64, row.int("by_ip")? as u64))
+        row.map(|r| r.int("id")).transpose()
+    }
+
+    async fn release_login_attempt(&self, reservation: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE id = ?1")
+            .bind(reservation)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn clear_login_failures(
@@ -203,47 +212,48 @@ impl Accounts for SqliteStore {
         Ok(())
     }
 
-    async fn create_api_token(
-        &self,
-        user: UserId,
-        tenant: Option<TenantId>,
-        name: &str,
-        token_hash: &str,
-    ) -> Result<ApiTokenInfo, StoreError> {
+    async fn create_api_token(&self, t: NewApiToken<'_>) -> Result<ApiTokenInfo, StoreError> {
         let row = sqlx::query(&format!(
-            "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING {API_TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, created_at, \
+                expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {API_TOKEN_COLUMNS}"
         ))
         .bind(Uuid::new_v4())
-        .bind(tenant.map(|t| t.0))
-        .bind(user.0)
-        .bind(name)
-        .bind(token_hash)
+        .bind(t.tenant.map(|t| t.0))
+        .bind(t.user.0)
+        .bind(t.name)
+        .bind(t.token_hash)
         .bind(to_millis(self.clock.now()))
+        .bind(t.expires_at.map(to_millis))
         .fetch_one(&self.pool)
         .await
         .map_err(|e| conflict_on_unique(e, "API token"))?;
         rows::api_token(&row)
     }
 
-    async fn use_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(row) = sqlx::query(
-            "UPDATE api_tokens SET last_used_at = ?2 \
-             WHERE token_hash = ?1 AND revoked_at IS NULL \
-             RETURNING id, user_id, tenant_id",
-        )
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_RECORD_COLUMNS}, {USER_COLUMNS} FROM api_tokens t \
+             JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ?1 AND t.revoked_at IS NULL \
+                AND (t.expires_at IS NULL OR t.expires_at > ?2)"
+        ))
         .bind(token_hash)
         .bind(to_millis(self.clock.now()))
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(TokenRecord {
-            id: row.uuid("id")?,
-            user: self.user_by_id(row.uuid("user_id")?).await?,
-            tenant: row.opt_uuid("tenant_id")?.map(TenantId),
-        }))
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(rows::token_record).transpose()
+    }
+
+    async fn mark_api_token_used(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ?2 \
+             WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+        )
+        .bind(id)
+        .bind(to_millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiTokenInfo>, StoreError> {

@@ -3,7 +3,9 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use sgp_import_core::auth::{AccountError, AuthService, LoginError, NewAccount, Principal};
+use sgp_import_core::auth::{
+    AccountError, AuthService, LoginError, NewAccount, Principal, TokenError,
+};
 use sgp_import_core::config::AuthSettings;
 use sgp_import_core::model::{Role, TenantId, User};
 
@@ -20,6 +22,11 @@ on_both!(
     a_new_password_ends_existing_sessions,
     logout_ends_the_session_and_a_superadmin_picks_a_provider,
     a_session_is_marked_used_at_most_once_a_minute,
+    parallel_guesses_are_counted_before_any_is_checked,
+    a_disabled_account_answers_like_a_wrong_password,
+    api_tokens_expire_and_only_sessions_make_them,
+    bearer_tokens_are_read_without_writing,
+    password_checks_are_bounded,
 );
 
 fn settings() -> AuthSettings {
@@ -29,6 +36,7 @@ fn settings() -> AuthSettings {
         max_failures_per_account: 3,
         max_failures_per_address: 5,
         failure_window: StdDuration::from_secs(900),
+        max_concurrent_logins: 4,
     }
 }
 
@@ -181,7 +189,10 @@ async fn api_tokens_work_until_revoked_and_are_stored_hashed(db: &TestDb) {
         .await
         .unwrap()
         .principal;
-    let (token, info) = auth.create_api_token(&p, " script noturno ").await.unwrap();
+    let (token, info) = auth
+        .create_api_token(&p, " script noturno ", None)
+        .await
+        .unwrap();
     assert_eq!(info.name, "script noturno");
     assert_eq!(info.tenant_id, Some(t.id));
     let caller = auth.bearer(token.expose()).await.unwrap().expect("live");
@@ -340,5 +351,204 @@ async fn a_session_is_marked_used_at_most_once_a_minute(db: &TestDb) {
     assert!(
         session_user(&auth, used.token.expose()).await.is_some(),
         "a use after the minute moves the idle clock"
+    );
+}
+
+/// Sixty wrong passwords at once, through two app instances sharing the
+/// database: only as many as the limit reach the password check, the rest
+/// are refused before it.
+async fn parallel_guesses_are_counted_before_any_is_checked(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let first = std::sync::Arc::new(auth(db));
+    let second = std::sync::Arc::new(AuthService::new(
+        db.second_store().await,
+        db.clock.clone(),
+        AuthSettings {
+            max_concurrent_logins: 64,
+            ..settings()
+        },
+    ));
+    admin(&first, "ana@neta.com.br", t.id).await;
+    let attempts = (0..60).map(|n| {
+        let auth = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tokio::spawn(async move {
+            auth.login("ana@neta.com.br", "errada!!", &format!("10.0.1.{n}"), None)
+                .await
+                .err()
+                .unwrap()
+        })
+    });
+    let mut checked = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            LoginError::Invalid => checked += 1,
+            LoginError::Throttled { .. } | LoginError::Busy { .. } => {}
+            other => panic!("unexpected answer: {other}"),
+        }
+    }
+    assert!(
+        (1..=3).contains(&checked),
+        "{checked} guesses were checked; the limit is 3"
+    );
+    assert_eq!(
+        db.rows_with_text("login_failures", "email", "ana@neta.com.br")
+            .await,
+        checked
+    );
+    // the right password is refused too, until the window passes
+    assert!(matches!(
+        first
+            .login("ana@neta.com.br", "senha-segura-1", "10.0.2.1", None)
+            .await
+            .err()
+            .unwrap(),
+        LoginError::Throttled { .. }
+    ));
+}
+
+async fn a_disabled_account_answers_like_a_wrong_password(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    let user = admin(&auth, "ana@neta.com.br", t.id).await;
+    db.disable_user(user.id.0).await;
+    let disabled = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .err()
+        .unwrap();
+    let wrong = auth
+        .login("ana@neta.com.br", "errada!!", "10.0.0.1", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(disabled, LoginError::Invalid), "{disabled}");
+    assert_eq!(disabled.to_string(), wrong.to_string());
+}
+
+async fn api_tokens_expire_and_only_sessions_make_them(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let p = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    let (token, info) = auth
+        .create_api_token(&p, "por um dia", Some(Duration::days(1)))
+        .await
+        .unwrap();
+    assert_eq!(info.expires_at, Some(db.clock_now() + Duration::days(1)));
+    let by_token = auth.bearer(token.expose()).await.unwrap().expect("live");
+    let refused = auth
+        .create_api_token(&by_token, "filho", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(refused, TokenError::SessionRequired), "{refused}");
+    assert_eq!(auth.api_tokens(&p).await.unwrap().len(), 1);
+    db.clock.advance(Duration::hours(23));
+    assert!(auth.bearer(token.expose()).await.unwrap().is_some());
+    db.clock.advance(Duration::hours(2));
+    assert!(
+        auth.bearer(token.expose()).await.unwrap().is_none(),
+        "an expired token no longer works"
+    );
+}
+
+/// With every write to `api_tokens` blocked, looking tokens up still
+/// answers: an unknown token, and a known one used less than a minute ago,
+/// cost no write (on SQLite, none on the one writer imports use).
+async fn bearer_tokens_are_read_without_writing(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let p = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    let (token, _) = auth.create_api_token(&p, "script", None).await.unwrap();
+    auth.bearer(token.expose()).await.unwrap().expect("live");
+    let first_use = auth.api_tokens(&p).await.unwrap()[0].last_used_at;
+    assert_eq!(first_use, Some(db.clock_now()));
+
+    db.clock.advance(Duration::seconds(30));
+    let lock = db.block_writes("api_tokens").await;
+    let quick = StdDuration::from_secs(3);
+    for n in 0..20 {
+        let unknown = format!("sgpi_desconhecido{n}");
+        let found = tokio::time::timeout(quick, auth.bearer(&unknown))
+            .await
+            .expect("an unknown token is answered without waiting for a write");
+        assert!(found.unwrap().is_none());
+    }
+    tokio::time::timeout(quick, auth.bearer(token.expose()))
+        .await
+        .expect("a token used 30 s ago is not written again")
+        .unwrap()
+        .expect("live");
+    lock.release().await;
+
+    db.clock.advance(Duration::seconds(40));
+    auth.bearer(token.expose()).await.unwrap().expect("live");
+    assert_eq!(
+        auth.api_tokens(&p).await.unwrap()[0].last_used_at,
+        Some(db.clock_now()),
+        "past the minute the use is written"
+    );
+}
+
+/// One password check at a time and no waiting: of eight logins at once,
+/// those that find the check busy are told to come back (429), without a
+/// failure counted against the account.
+async fn password_checks_are_bounded(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = std::sync::Arc::new(
+        AuthService::new(
+            db.store.clone(),
+            db.clock.clone(),
+            AuthSettings {
+                max_concurrent_logins: 1,
+                max_failures_per_account: 100,
+                max_failures_per_address: 100,
+                ..settings()
+            },
+        )
+        .with_hashing_wait(StdDuration::ZERO),
+    );
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let logins = (0..8).map(|_| {
+        let auth = auth.clone();
+        tokio::spawn(async move {
+            auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+                .await
+        })
+    });
+    let (mut ok, mut busy) = (0, 0);
+    for login in logins {
+        match login.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(LoginError::Busy { retry_after }) => {
+                assert!(retry_after > StdDuration::ZERO);
+                busy += 1;
+            }
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert!(ok >= 1, "the first login gets through");
+    assert!(
+        busy >= 1,
+        "the others find the check busy ({ok} got through)"
+    );
+    assert_eq!(
+        db.rows_with_text("login_failures", "email", "ana@neta.com.br")
+            .await,
+        0,
+        "a busy answer counts no failure"
     );
 }

@@ -1,0 +1,2 @@
+-- API tokens may expire; NULL keeps one valid until it is revoked.
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
