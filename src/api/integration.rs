@@ -11,7 +11,7 @@ use crate::model::IntegrationView;
 /// (The server's `IntegrationInput` cannot be serialised on purpose: it
 /// holds secrets in clear. This is its browser-side twin.)
 /// The REST API's `PUT /api/admin/integracoes/sgp` takes the same body.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IntegrationForm {
     pub base_url: String,
@@ -20,6 +20,22 @@ pub struct IntegrationForm {
     pub token: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// Secrets show only whether they were given (the server-function macro
+/// derives `Debug` on its arguments, and logs may print them).
+impl std::fmt::Debug for IntegrationForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |s: &Option<String>| s.as_ref().map(|_| "***");
+        f.debug_struct("IntegrationForm")
+            .field("base_url", &self.base_url)
+            .field("auth_mode", &self.auth_mode)
+            .field("app", &self.app)
+            .field("token", &given(&self.token))
+            .field("username", &self.username)
+            .field("password", &given(&self.password))
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

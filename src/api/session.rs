@@ -20,6 +20,18 @@ pub struct SessionInfo {
     pub providers: Vec<(String, String)>,
 }
 
+/// A password on its way to the server. The server-function macro derives
+/// `Debug` on its arguments, so this prints a mask, never the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use leptos::prelude::*;
@@ -84,8 +96,8 @@ pub async fn current_session() -> Result<Option<SessionInfo>, UiError> {
 
 /// Opens a session and goes to `next` (a local path) or the dashboard.
 #[server(endpoint = "login", output = Postcard)]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), UiError> {
-    use crate::server::auth::{is_https, safe_next, session_cookie, ClientIp};
+pub async fn login(email: String, password: Password, next: Option<String>) -> Result<(), UiError> {
+    use crate::server::auth::{safe_next, served_over_https, session_cookie, ClientIp};
     use crate::server::services::{session, ServiceError};
 
     let state = use_context::<crate::server::state::AppState>().ok_or(ServiceError::Internal)?;
@@ -98,11 +110,15 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let done = session::login(&state, &email, &password, &ip, agent).await?;
+    let done = session::login(&state, &email, &password.0, &ip, agent).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(
         axum::http::header::SET_COOKIE,
-        session_cookie(done.token.expose(), done.expires_at, is_https(&headers)),
+        session_cookie(
+            done.token.expose(),
+            done.expires_at,
+            served_over_https(&state.settings, &headers),
+        ),
     );
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
@@ -110,12 +126,13 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 #[server(endpoint = "logout", output = Postcard)]
 pub async fn logout() -> Result<(), UiError> {
-    use crate::server::auth::{clear_cookie, is_https};
+    use crate::server::auth::{clear_cookie, served_over_https};
     use crate::server::services::{session, ServiceError};
 
     let headers: axum::http::HeaderMap = leptos_axum::extract()
         .await
         .map_err(|_| ServiceError::Internal)?;
+    let state = use_context::<crate::server::state::AppState>().ok_or(ServiceError::Internal)?;
     if let Ok((state, p)) = caller().await {
         session::logout(&state, &p).await?;
     }
@@ -123,7 +140,7 @@ pub async fn logout() -> Result<(), UiError> {
     response.set_status(axum::http::StatusCode::OK);
     response.insert_header(
         axum::http::header::SET_COOKIE,
-        clear_cookie(is_https(&headers)),
+        clear_cookie(served_over_https(&state.settings, &headers)),
     );
     leptos_axum::redirect("/login");
     Ok(())
@@ -138,4 +155,21 @@ pub async fn choose_provider(slug: String) -> Result<(), UiError> {
     providers::choose(&state, &p, &slug).await?;
     leptos_axum::redirect("/");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_arguments_never_print_the_password() {
+        let args = Login {
+            email: "ana@x.com.br".into(),
+            password: Password("senha-muito-secreta".into()),
+            next: None,
+        };
+        let text = format!("{args:?}");
+        assert!(!text.contains("senha-muito-secreta"), "{text}");
+        assert!(text.contains("ana@x.com.br"), "{text}");
+    }
 }

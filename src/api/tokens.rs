@@ -24,12 +24,22 @@ pub async fn list_api_tokens() -> Result<Vec<ApiTokenInfo>, UiError> {
 }
 
 #[server(endpoint = "create_api_token", output = Postcard)]
-pub async fn create_api_token(name: String) -> Result<CreatedToken, UiError> {
+pub async fn create_api_token(name: String, days: String) -> Result<CreatedToken, UiError> {
     use super::session::caller;
-    use crate::server::services::session;
+    use crate::server::services::{session, ServiceError};
 
     let (state, p) = caller().await?;
-    let (token, info) = session::create_token(&state, &p, &name).await?;
+    // the form's select: empty for "until revoked", else a number of days
+    let days = match days.trim() {
+        "" => None,
+        n => Some(n.parse::<u32>().map_err(|_| {
+            ServiceError::Invalid(vec![sgp_import_core::import::FieldError::new(
+                "days",
+                "Escolha a validade do token.",
+            )])
+        })?),
+    };
+    let (token, info) = session::create_token(&state, &p, &name, days).await?;
     Ok(CreatedToken {
         token: token.expose().to_owned(),
         info,

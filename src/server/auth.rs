@@ -11,11 +11,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use sgp_import_core::auth::Principal;
+use sgp_import_core::config::Settings;
 
 use super::services::ServiceError;
 use super::state::AppState;
 
+/// The session cookie over plain HTTP (local development, a LAN).
 pub const SESSION_COOKIE: &str = "sgp_session";
+/// The session cookie over HTTPS: the `__Host-` prefix makes the browser
+/// refuse it unless it is `Secure`, for this host only (no `Domain`) and
+/// `Path=/`, so a sibling subdomain cannot plant one (session fixation).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sgp_session";
 
 /// The caller of a request, or `None` when it brings no valid credential.
 pub async fn principal(
@@ -33,7 +39,8 @@ pub async fn principal(
         // scripts should hear that their token is bad
         return Ok(state.auth.bearer(token).await?);
     }
-    match cookie(headers, SESSION_COOKIE) {
+    let name = session_cookie_name(served_over_https(&state.settings, headers));
+    match cookie(headers, name) {
         Some(token) => Ok(state.auth.session(&token).await?),
         None => Ok(None),
     }
@@ -51,28 +58,48 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached us over HTTPS (directly or through a proxy
-/// that says so), so the cookie gets `Secure`.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether browsers reach the app over HTTPS: the scheme of
+/// `server.public_url` when set, else what a proxy says in
+/// `X-Forwarded-Proto`. Decides the cookie's name and `Secure`, and HSTS.
+pub fn served_over_https(settings: &Settings, headers: &HeaderMap) -> bool {
+    match &settings.server.public_url {
+        Some(url) => url.scheme() == "https",
+        None => headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")),
+    }
 }
 
-pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, secure: bool) -> HeaderValue {
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Whether the request carries a session cookie of either name.
+pub fn has_session_cookie(headers: &HeaderMap) -> bool {
+    cookie(headers, SESSION_COOKIE).is_some() || cookie(headers, SECURE_SESSION_COOKIE).is_some()
+}
+
+pub fn session_cookie(token: &str, expires_at: DateTime<Utc>, https: bool) -> HeaderValue {
     let max_age = (expires_at - Utc::now()).num_seconds().max(0);
     let value = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if secure { "; Secure" } else { "" }
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        session_cookie_name(https),
+        if https { "; Secure" } else { "" }
     );
+    // the token is ours (URL-safe base64), never the request's
     HeaderValue::from_str(&value).expect("a token is URL-safe base64")
 }
 
-pub fn clear_cookie(secure: bool) -> HeaderValue {
+pub fn clear_cookie(https: bool) -> HeaderValue {
     let value = format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if secure { "; Secure" } else { "" }
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        session_cookie_name(https),
+        if https { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&value).expect("a literal cookie")
 }
@@ -131,10 +158,11 @@ pub async fn require_session_for_pages(
             let mut response =
                 Redirect::to(&format!("/login?next={}", encode(&target))).into_response();
             // a stale cookie is dropped so the browser stops sending it
-            if cookie(request.headers(), SESSION_COOKIE).is_some() {
+            let https = served_over_https(&state.settings, request.headers());
+            if cookie(request.headers(), session_cookie_name(https)).is_some() {
                 response
                     .headers_mut()
-                    .insert(SET_COOKIE, clear_cookie(is_https(request.headers())));
+                    .insert(SET_COOKIE, clear_cookie(https));
             }
             response
         }
@@ -146,13 +174,29 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Where to go after login: only a path of this site (no open redirect).
+/// Where to go after login: `next` resolved as a browser would resolve it
+/// against this site, kept only when it stays on this site. Browsers drop
+/// tabs and line breaks from URLs (so `/<TAB>/evil.example` becomes
+/// `//evil.example`, another site) and read `\` as `/`; control characters
+/// also could not go into a `Location` header. Anything doubtful goes to
+/// `/`. No `next` goes to the dashboard. The result is the URL parser's
+/// own serialisation, percent-encoded ASCII, always a valid header value.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
-        _ => "/dashboard/importacoes".to_owned(),
+    let Some(next) = next.filter(|n| !n.is_empty()) else {
+        return "/dashboard/importacoes".to_owned();
+    };
+    if !next.starts_with('/') || next.chars().any(char::is_control) {
+        return "/".to_owned();
+    }
+    let Ok(site) = url::Url::parse("http://site.invalid/") else {
+        return "/".to_owned();
+    };
+    match site.join(next) {
+        Ok(target) if target.origin() == site.origin() => match target.query() {
+            Some(query) => format!("{}?{query}", target.path()),
+            None => target.path().to_owned(),
+        },
+        _ => "/".to_owned(),
     }
 }
 
@@ -181,14 +225,43 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
         h.insert(COOKIE, HeaderValue::from_static("sgp_session="));
         assert_eq!(cookie(&h, SESSION_COOKIE), None);
+        h.insert(COOKIE, HeaderValue::from_static("__Host-sgp_session=xyz"));
+        assert!(has_session_cookie(&h));
+        assert_eq!(cookie(&h, SESSION_COOKIE), None);
     }
 
     #[test]
     fn only_local_paths_are_followed_after_login() {
         assert_eq!(safe_next(Some("/clientes?q=ana")), "/clientes?q=ana");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example"] {
-            assert_eq!(safe_next(Some(bad)), "/dashboard/importacoes");
+        assert_eq!(safe_next(Some("/clientes?q=joão")), "/clientes?q=jo%C3%A3o");
+        assert_eq!(safe_next(Some("/conta/../integracoes")), "/integracoes");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/%0d%0aSet-Cookie:x=1",
+            "/ok\r\nSet-Cookie: x=1",
+            "/nul\0",
+            "javascript:alert(1)",
+            "evil.example",
+        ] {
+            let got = safe_next(Some(bad));
+            assert!(
+                got == "/" || (got.starts_with('/') && !got.starts_with("//")),
+                "{bad:?} -> {got:?}"
+            );
+            assert!(HeaderValue::from_str(&got).is_ok(), "{bad:?} -> {got:?}");
+            assert!(
+                !got.contains("evil.example") || got.starts_with("/%"),
+                "{bad:?} -> {got:?}"
+            );
         }
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/dashboard/importacoes");
     }
 

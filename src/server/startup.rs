@@ -24,7 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use super::state::AppState;
-use super::{auth, health, rest};
+use super::{auth, health, rest, security};
 use crate::app::{shell, App};
 
 #[derive(Debug, thiserror::Error)]
@@ -121,11 +121,14 @@ impl Application {
             "database ready"
         );
         let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
-        let imports = Arc::new(ImportService::new(
-            store.clone(),
-            integrations.clone(),
-            super::jobs::sgp_client_config(&settings),
-        ));
+        let imports = Arc::new(
+            ImportService::new(
+                store.clone(),
+                integrations.clone(),
+                super::jobs::sgp_client_config(&settings),
+            )
+            .with_max_active_per_tenant(settings.import.max_active_per_tenant),
+        );
         let clock: Arc<dyn sgp_import_core::clock::Clock> = Arc::new(SystemClock);
         let auth = Arc::new(AuthService::new(
             store.clone(),
@@ -150,6 +153,7 @@ impl Application {
             integrations,
             imports,
             auth,
+            streams: Default::default(),
         };
         Ok(Application {
             router: router(state.clone()),
@@ -286,6 +290,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_session_for_pages,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::same_origin_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::security_headers,
         ))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -17,4 +17,6 @@ pub struct AppState {
     pub integrations: Arc<Integrations>,
     pub imports: Arc<ImportService>,
     pub auth: Arc<AuthService>,
+    /// Live progress streams open per account.
+    pub streams: super::streams::StreamSlots,
 }

@@ -38,6 +38,15 @@ pub fn AccountPage() -> impl IntoView {
                         <input id="token-name" name="name" type="text" maxlength="80" required
                             placeholder="ex.: script de relatórios"/>
                     </div>
+                    <div class="field">
+                        <label for="token-days">"Validade"</label>
+                        <select id="token-days" name="days">
+                            <option value="">"Até ser revogado"</option>
+                            <option value="30">"30 dias"</option>
+                            <option value="90" selected>"90 dias"</option>
+                            <option value="365">"1 ano"</option>
+                        </select>
+                    </div>
                     <button type="submit" class="btn">"Criar token"</button>
                 </ServerForm>
                 {move || {
@@ -98,6 +107,7 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
                     <th scope="col">"Nome"</th>
                     <th scope="col">"Criado em"</th>
                     <th scope="col">"Último uso"</th>
+                    <th scope="col">"Validade"</th>
                     <th scope="col">"Situação"</th>
                     <th scope="col"><span class="sr-only">"Ações"</span></th>
                 </tr>
@@ -113,6 +123,12 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
                                 <td>{t.name.clone()}</td>
                                 <td>{format::date(t.created_at)}</td>
                                 <td>{t.last_used_at.map(format::date).unwrap_or_else(|| "nunca".into())}</td>
+                                <td>
+                                    {t
+                                        .expires_at
+                                        .map(|at| format!("até {}", format::date(at)))
+                                        .unwrap_or_else(|| "até ser revogado".into())}
+                                </td>
                                 <td>{if revoked { "revogado" } else { "ativo" }}</td>
                                 <td>
                                     {(!revoked)
@@ -143,6 +159,7 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
 fn read_create(f: &Fields) -> CreateApiToken {
     CreateApiToken {
         name: f.text("name"),
+        days: f.text("days"),
     }
 }
 

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::session::Login;
+use crate::api::session::{Login, Password};
 use crate::ui::common::ErrorAlert;
 use crate::ui::server_form::{Fields, ServerForm};
 
@@ -61,7 +61,7 @@ pub fn LoginPage() -> impl IntoView {
 fn read_login(f: &Fields) -> Login {
     Login {
         email: f.text("email"),
-        password: f.text("password"),
+        password: Password(f.text("password")),
         next: f.optional("next").filter(|n| !n.is_empty()),
     }
 }

@@ -38,7 +38,9 @@ pub fn ProgressBar(#[prop(into)] percent_done: Signal<f32>, label: String) -> im
             aria-valuemax="100"
             aria-valuenow=move || value().to_string()
         >
-            <div class="progress-fill" style=move || format!("width: {}%", value())></div>
+            // a class per percent, not a `style` attribute: the page's
+            // Content-Security-Policy allows no inline styles
+            <div class=move || format!("progress-fill w{}", value())></div>
         </div>
     }
 }

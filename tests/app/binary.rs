@@ -260,3 +260,165 @@ fn create_user_makes_admins_and_superadmins_and_refuses_duplicates() {
     assert!(!neither.status.success());
     assert!(String::from_utf8_lossy(&neither.stderr).contains("--provider"));
 }
+
+/// The real server with default settings: a provider admin who aims the
+/// SGP URL at the host's loopback gets a refusal at once, naming the
+/// setting, and not one byte reaches what listens there, whether through
+/// "Testar conexão", "Pré-visualizar" or an import.
+#[test]
+fn default_settings_refuse_a_loopback_sgp_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = command(dir.path())
+        .env("SGP_IMPORT_PASSWORD", "senha-segura-1")
+        .args([
+            "create-user",
+            "--email",
+            "ana@rede.com.br",
+            "--name",
+            "Ana",
+            "--provider",
+            "rede",
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{:?}", created);
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let mut child = command(dir.path())
+        .env_remove("DEMO")
+        .env_remove("OUTBOUND_ALLOWED_NETWORKS")
+        .env("SERVER_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // what an attacker would aim at: something listening on loopback
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    target.set_nonblocking(true).unwrap();
+    let target_url = format!("http://127.0.0.1:{}", target.local_addr().unwrap().port());
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let outcome = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if client.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err("server did not answer /healthz".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let login = client
+            .post(format!("{base}/api/auth/login"))
+            .json(&serde_json::json!({"email": "ana@rede.com.br", "password": "senha-segura-1"}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+            client
+                .request(method, format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .json(&body)
+                .send()
+        };
+        let saved = call(
+            reqwest::Method::PUT,
+            "/api/admin/integracoes/sgp",
+            serde_json::json!({"base_url": target_url, "auth_mode": "token", "app": "a", "token": "token-do-provedor"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(saved.status(), 200);
+
+        let started = Instant::now();
+        let tested: serde_json::Value = call(
+            reqwest::Method::POST,
+            "/api/admin/integracoes/sgp/testar",
+            serde_json::json!({}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let took = started.elapsed();
+        assert_eq!(tested["data"]["ok"], false, "{tested}");
+        let message = tested["data"]["mensagem"].as_str().unwrap().to_owned();
+        assert!(message.contains("outbound.allowed_networks"), "{message}");
+        assert!(took < Duration::from_secs(1), "refused at once: {took:?}");
+
+        let preview = call(
+            reqwest::Method::POST,
+            "/api/admin/integracoes/sgp/importacoes/previa",
+            serde_json::json!({"nome_importacao": "x"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(preview.status(), 502);
+        let preview: serde_json::Value = preview.json().await.unwrap();
+        assert!(preview["error"]
+            .as_str()
+            .unwrap()
+            .contains("OUTBOUND_ALLOWED_NETWORKS"));
+
+        let job: serde_json::Value = call(
+            reqwest::Method::POST,
+            "/api/admin/integracoes/sgp/importacoes",
+            serde_json::json!({"nome_importacao": "Para o loopback"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let id = job["data"]["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let job: serde_json::Value = client
+                .get(format!("{base}/api/admin/integracoes/sgp/importacoes/{id}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if job["data"]["status"] == "failed" {
+                assert_eq!(job["data"]["tentativa"], 1, "not retried: {job}");
+                let error = job["data"]["ultimo_erro"].as_str().unwrap_or_default();
+                assert!(error.contains("outbound.allowed_networks"), "{job}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "import did not fail: {job}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    });
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    outcome.unwrap_or_else(|e| panic!("{e}\n{stderr}"));
+    assert!(
+        matches!(target.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing may have connected to the loopback target"
+    );
+    assert!(stderr.contains("outbound request refused"), "{stderr}");
+    assert!(!stderr.contains("token-do-provedor"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

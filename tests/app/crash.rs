@@ -27,6 +27,8 @@ fn serve(dir: &std::path::Path, database_url: &str, key: &str) -> Child {
         .env_remove("LEPTOS_SITE_ADDR")
         .env("DATABASE_URL", database_url)
         .env("SECRET_KEY", key)
+        // the test's fake SGP listens on loopback
+        .env("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("SERVER_ADDR", "127.0.0.1:0")
         .env("EXECUTOR_HEARTBEAT_SECS", "1")
         .env("EXECUTOR_LEASE_SECS", "3")

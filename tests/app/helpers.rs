@@ -12,6 +12,9 @@ use uuid::Uuid;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The app's database, for what only an operator does (disabling an
+    /// account).
+    pub database_url: String,
     pub state: AppState,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -52,6 +55,12 @@ pub async fn drop_pg_database(name: &str) {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, &[]).await
+}
+
+/// The app with some settings of its own (`("PUBLIC_URL", "https://...")`).
+pub async fn spawn_app_with(db: Db, extra: &[(&'static str, &'static str)]) -> TestApp {
+    let extra: Vec<(&'static str, &'static str)> = extra.to_vec();
     let dir = tempfile::tempdir().unwrap();
     let (database_url, pg_database) = match db {
         Db::Sqlite => (format!("sqlite://{}/app.db", dir.path().display()), None),
@@ -63,6 +72,10 @@ pub async fn spawn_app(db: Db) -> TestApp {
     let env = {
         let database_url = database_url.clone();
         move |name: &str| match name {
+            _ if extra.iter().any(|(k, _)| *k == name) => extra
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned()),
             "DATABASE_URL" => Some(database_url.clone()),
             "SERVER_ADDR" => Some("127.0.0.1:0".to_owned()),
             "DEMO" => Some("true".to_owned()),
@@ -93,6 +106,7 @@ pub async fn spawn_app(db: Db) -> TestApp {
     });
     TestApp {
         addr,
+        database_url: database_url.clone(),
         state,
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -121,6 +135,29 @@ impl TestApp {
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.server).await;
         if let Some(name) = &self.pg_database {
             drop_pg_database(name).await;
+        }
+    }
+
+    /// Disables an account in the database, as an operator would.
+    pub async fn disable_user(&self, user: sgp_import_core::model::UserId) {
+        if self.database_url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE users SET disabled_at = 1 WHERE id = ?1")
+                .bind(user.0)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE users SET disabled_at = now() WHERE id = $1")
+                .bind(user.0)
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 

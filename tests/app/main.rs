@@ -7,3 +7,4 @@ mod demo;
 mod helpers;
 mod http;
 mod secrets;
+mod security;

@@ -1,6 +1,5 @@
 //! `/api/auth/...` and the superadmin's `/api/admin/provedores`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,14 +10,14 @@ use super::dto::{
     EscolherProvedorJson, LoginJson, NovoTokenJson, ProvedorJson, SessaoJson, TokenCriadoJson,
     TokenJson, UsuarioJson,
 };
-use super::input::{json, uuid};
+use super::input::{uuid, JsonBody};
 use super::response::{ok, Envelope, ErrorBody};
-use crate::server::auth::{clear_cookie, is_https, session_cookie, Caller, ClientIp};
+use crate::server::auth::{clear_cookie, served_over_https, session_cookie, Caller, ClientIp};
 use crate::server::services::{providers, session, ServiceError};
 use crate::server::state::AppState;
 
-/// Opens a session: the cookie `sgp_session` (HttpOnly, SameSite=Lax;
-/// Secure over HTTPS).
+/// Opens a session: the cookie `sgp_session` (HttpOnly, SameSite=Lax), or
+/// over HTTPS `__Host-sgp_session` (also Secure).
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth",
     request_body = LoginJson,
     security(()),
@@ -31,12 +30,12 @@ pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(input): JsonBody<LoginJson>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let input: LoginJson = json(&body)?;
     let agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     let done = session::login(&state, &input.email, &input.password, &ip, agent).await?;
-    let cookie = session_cookie(done.token.expose(), done.expires_at, is_https(&headers));
+    let https = served_over_https(&state.settings, &headers);
+    let cookie = session_cookie(done.token.expose(), done.expires_at, https);
     Ok((
         [(SET_COOKIE, cookie)],
         ok(SessaoJson {
@@ -55,7 +54,8 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ServiceError> {
     session::logout(&state, &caller).await?;
-    Ok(([(SET_COOKIE, clear_cookie(is_https(&headers)))], ok(true)))
+    let https = served_over_https(&state.settings, &headers);
+    Ok(([(SET_COOKIE, clear_cookie(https))], ok(true)))
 }
 
 /// Who is calling, and for which provider.
@@ -77,20 +77,23 @@ pub async fn tokens(
 }
 
 /// A new API token for scripts (`Authorization: Bearer ...`), bound to the
-/// provider the caller acts on. The token is in this answer only.
+/// provider the caller acts on, valid until revoked or for `validade_dias`.
+/// The token is in this answer only. Only a browser session (the cookie)
+/// may create one, not another token (403 `session_required`).
 #[utoipa::path(post, path = "/api/auth/tokens", tag = "auth",
     request_body = NovoTokenJson,
     responses(
         (status = 201, body = Envelope<TokenCriadoJson>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "called with an API token", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    JsonBody(input): JsonBody<NovoTokenJson>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let input: NovoTokenJson = json(&body)?;
-    let (token, info) = session::create_token(&state, &caller, &input.nome).await?;
+    let (token, info) =
+        session::create_token(&state, &caller, &input.nome, input.validade_dias).await?;
     Ok((
         StatusCode::CREATED,
         ok(TokenCriadoJson {
@@ -140,9 +143,8 @@ pub async fn providers(
 pub async fn choose_provider(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    JsonBody(input): JsonBody<EscolherProvedorJson>,
 ) -> Result<Json<Envelope<ProvedorJson>>, ServiceError> {
-    let input: EscolherProvedorJson = json(&body)?;
     let tenant = providers::choose(&state, &caller, &input.slug).await?;
     Ok(ok(ProvedorJson::from(&tenant)))
 }

@@ -437,6 +437,9 @@ pub struct EscolherProvedorJson {
 #[derive(Deserialize, ToSchema)]
 pub struct NovoTokenJson {
     pub nome: String,
+    /// Days the token stays valid (1 to 3650); absent: until revoked.
+    #[serde(default)]
+    pub validade_dias: Option<u32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -447,6 +450,8 @@ pub struct TokenJson {
     pub criado_em: DateTime<Utc>,
     pub usado_em: Option<DateTime<Utc>>,
     pub revogado_em: Option<DateTime<Utc>>,
+    /// Absent: valid until revoked.
+    pub expira_em: Option<DateTime<Utc>>,
 }
 
 impl From<&ApiTokenInfo> for TokenJson {
@@ -458,6 +463,7 @@ impl From<&ApiTokenInfo> for TokenJson {
             criado_em: t.created_at,
             usado_em: t.last_used_at,
             revogado_em: t.revoked_at,
+            expira_em: t.expires_at,
         }
     }
 }

@@ -1,9 +1,8 @@
 //! `/api/admin/integracoes/sgp/importacoes...`: the import jobs.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,14 +14,33 @@ use super::dto::{
     stats, ImportacaoDetalheJson, ImportacaoJson, ListaJson, ListaQuery, NovaImportacaoJson,
     PaginationJson, PreviaJson,
 };
-use super::input::{job_id, json, QueryParams};
+use super::input::{job_id, JsonBody, QueryParams};
 use super::response::{ok, Envelope, ErrorBody};
-use crate::server::auth::Caller;
+use axum::http::HeaderMap;
+use sgp_import_core::auth::Principal;
+
+use crate::server::auth::{principal, Caller};
 use crate::server::services::{imports, ServiceError};
 use crate::server::state::AppState;
+use crate::server::streams::{StreamSlot, MAX_STREAMS_PER_USER};
 
 /// How often the progress stream looks at the job.
 const STREAM_EVERY: Duration = Duration::from_secs(1);
+/// How often it checks that its caller may still watch.
+const RECHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// A progress stream's state between events.
+struct Following {
+    state: AppState,
+    caller: Principal,
+    /// The request's credentials, checked again every `RECHECK_EVERY`.
+    headers: HeaderMap,
+    last: Option<String>,
+    done: bool,
+    checked: Instant,
+    /// Given back when the stream ends or the client leaves.
+    _slot: StreamSlot,
+}
 
 /// Jobs of the caller's provider, newest first, with counts per status.
 #[utoipa::path(get, path = "/api/admin/integracoes/sgp/importacoes/lista", tag = "importacoes",
@@ -99,9 +117,8 @@ pub async fn cancel(
 pub async fn start(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    JsonBody(input): JsonBody<NovaImportacaoJson>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let input: NovaImportacaoJson = json(&body)?;
     let job = imports::start(&state, &caller, input.into()).await?;
     Ok((
         axum::http::StatusCode::CREATED,
@@ -141,6 +158,11 @@ pub async fn error_report(
 ) -> Result<impl IntoResponse, ServiceError> {
     let id = job_id("id", &id)?;
     let csv = imports::error_report(&state, &caller, id).await?;
+    // a failure mid-way ends the download early (already logged as a
+    // storage error); the status line went out with the first batch
+    let body = axum::body::Body::from_stream(futures::StreamExt::map(csv, |batch| {
+        batch.map_err(|e| std::io::Error::other(e.to_string()))
+    }));
     Ok((
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -149,7 +171,7 @@ pub async fn error_report(
                 format!("attachment; filename=\"erros-importacao-{id}.csv\""),
             ),
         ],
-        csv,
+        body,
     ))
 }
 
@@ -165,9 +187,8 @@ pub async fn error_report(
 pub async fn preview(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    JsonBody(mut input): JsonBody<NovaImportacaoJson>,
 ) -> Result<Json<Envelope<PreviaJson>>, ServiceError> {
-    let mut input: NovaImportacaoJson = json(&body)?;
     if input.nome_importacao.trim().is_empty() {
         input.nome_importacao = "prévia".into();
     }
@@ -186,6 +207,7 @@ pub async fn preview(
 pub async fn stream(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServiceError> {
     let q = QueryParams::parse(query.as_deref());
@@ -195,30 +217,65 @@ pub async fn stream(
     let id = job_id("job_id", &raw)?;
     // a 404 now rather than an empty stream
     imports::summary(&state, &caller, id).await?;
-    let events = futures::stream::unfold(
-        (state, caller, None::<String>, false),
-        move |(state, caller, last, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let job = match imports::summary(&state, &caller, id).await {
-                    Ok(job) => job,
-                    Err(e) => {
-                        let event = Event::default().event("error").data(e.to_string());
-                        return Some((Ok(event), (state, caller, last, true)));
+    let slot = state
+        .streams
+        .take(caller.user.id)
+        .ok_or_else(|| ServiceError::Throttled {
+            message: format!(
+                "Há {MAX_STREAMS_PER_USER} acompanhamentos ao vivo abertos nesta conta; feche \
+                 algum (outra aba, outro script) e tente de novo."
+            ),
+            retry_after: STREAM_EVERY * 5,
+        })?;
+    let stream = Following {
+        state,
+        caller,
+        headers,
+        last: None,
+        done: false,
+        checked: Instant::now(),
+        _slot: slot,
+    };
+    let events = futures::stream::unfold(stream, move |mut s| async move {
+        if s.done {
+            return None;
+        }
+        loop {
+            // the credential is checked again now and then: a logout, a
+            // revoked token or a disabled account ends the stream
+            if s.checked.elapsed() >= RECHECK_EVERY {
+                s.checked = Instant::now();
+                match principal(&s.state, &s.headers).await {
+                    Ok(Some(p)) if p.user.id == s.caller.user.id && p.tenant == s.caller.tenant => {
                     }
-                };
-                let data = serde_json::to_string(&ImportacaoJson::from(&job)).unwrap_or_default();
-                let finished = job.status.is_finished();
-                if finished || last.as_deref() != Some(data.as_str()) {
-                    let name = if finished { "done" } else { "progress" };
-                    let event = Event::default().event(name).data(data.clone());
-                    return Some((Ok(event), (state, caller, Some(data), finished)));
+                    _ => {
+                        s.done = true;
+                        let event = Event::default()
+                            .event("error")
+                            .data(ServiceError::Unauthenticated.to_string());
+                        return Some((Ok(event), s));
+                    }
                 }
-                tokio::time::sleep(STREAM_EVERY).await;
             }
-        },
-    );
+            let job = match imports::summary(&s.state, &s.caller, id).await {
+                Ok(job) => job,
+                Err(e) => {
+                    s.done = true;
+                    let event = Event::default().event("error").data(e.to_string());
+                    return Some((Ok(event), s));
+                }
+            };
+            let data = serde_json::to_string(&ImportacaoJson::from(&job)).unwrap_or_default();
+            let finished = job.status.is_finished();
+            if finished || s.last.as_deref() != Some(data.as_str()) {
+                let name = if finished { "done" } else { "progress" };
+                let event = Event::default().event(name).data(data.clone());
+                s.last = Some(data);
+                s.done = finished;
+                return Some((Ok(event), s));
+            }
+            tokio::time::sleep(STREAM_EVERY).await;
+        }
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -85,6 +85,26 @@ pub fn job_id(field: &str, raw: &str) -> Result<JobId, ServiceError> {
     uuid(field, raw).map(JobId)
 }
 
+/// A REST body read as JSON `T`: a Content-Type other than JSON is a 415,
+/// then [`json`]'s rules.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, ServiceError> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state).await.map_err(|_| {
+            ServiceError::bad_request("body", "Corpo da requisição grande demais ou ilegível.")
+        })?;
+        crate::server::security::require_json(&headers, &body)?;
+        json(&body).map(JsonBody)
+    }
+}
+
 /// A JSON body: bad syntax is a 400, a wrong type or a missing field a 422
 /// that names the field (its path, `a.b[2]`).
 pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {

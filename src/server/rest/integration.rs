@@ -1,11 +1,10 @@
 //! `/api/admin/integracoes/sgp`: the provider's SGP connection.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 
 use super::dto::{IntegracaoJson, TesteJson};
-use super::input::json;
+use super::input::JsonBody;
 use super::response::{ok, Envelope, ErrorBody};
 use crate::api::integration::IntegrationForm;
 use crate::server::auth::Caller;
@@ -32,9 +31,8 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Bytes,
+    JsonBody(input): JsonBody<IntegrationForm>,
 ) -> Result<Json<Envelope<IntegracaoJson>>, ServiceError> {
-    let input: IntegrationForm = json(&body)?;
     let view = integration::save(&state, &caller, &input.into()).await?;
     Ok(ok(Some(view).into()))
 }

@@ -36,6 +36,10 @@ pub async fn list(
                 })?,
         ),
     };
+    if let Some(q) = &search {
+        sgp_import_core::text::check("q", "busca", q, false)
+            .map_err(|e| ServiceError::Invalid(vec![e]))?;
+    }
     if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
         return Err(ServiceError::bad_request(
             "q",

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use sgp_import_core::auth::{AccountError, LoginError};
+use sgp_import_core::auth::{AccountError, LoginError, TokenError};
 use sgp_import_core::import::{FieldError, IntegrationError, StartError};
 use sgp_import_core::store::StoreError;
 
@@ -15,6 +15,23 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("Esta ação é exclusiva de superadministradores.")]
     Forbidden,
+    #[error(
+        "Tokens de API só podem ser criados numa sessão do navegador (entrando com e-mail e \
+         senha), não com outro token."
+    )]
+    SessionRequired,
+    /// A cookie-authenticated write from another site (CSRF).
+    #[error(
+        "Requisição recusada: ela não veio deste site. Recarregue a página e tente de novo. \
+         (Operadores: atrás de um proxy, configure server.public_url / PUBLIC_URL com o \
+         endereço público do sistema.)"
+    )]
+    CrossOrigin,
+    /// A REST body that is not JSON.
+    #[error(
+        "Envie o corpo da requisição como JSON, com o cabeçalho Content-Type: application/json."
+    )]
+    UnsupportedMediaType,
     #[error("Escolha um provedor antes de continuar.")]
     NoProvider,
     /// The noun, in Portuguese (`importação`, `cliente`...).
@@ -68,7 +85,10 @@ impl ServiceError {
     pub fn status(&self) -> StatusCode {
         match self {
             ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden => StatusCode::FORBIDDEN,
+            ServiceError::Forbidden | ServiceError::SessionRequired | ServiceError::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
+            ServiceError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServiceError::NoProvider | ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -85,6 +105,9 @@ impl ServiceError {
         match self {
             ServiceError::Unauthenticated => "unauthenticated",
             ServiceError::Forbidden => "forbidden",
+            ServiceError::SessionRequired => "session_required",
+            ServiceError::CrossOrigin => "cross_origin",
+            ServiceError::UnsupportedMediaType => "unsupported_media_type",
             ServiceError::NoProvider => "provider_required",
             ServiceError::NotFound(_) => "not_found",
             ServiceError::BadRequest(_) => "bad_request",
@@ -125,6 +148,9 @@ impl From<StoreError> for ServiceError {
                 "tenant" => "provedor",
                 _ => "registro",
             }),
+            StoreError::LimitReached(max) => ServiceError::Conflict(format!(
+                "Este provedor já tem {max} importações na fila ou em andamento, o máximo permitido."
+            )),
             StoreError::IllegalTransition(t) => ServiceError::Conflict(format!(
                 "Não é possível fazer isso com uma importação {}.",
                 t.from.label_pt().to_lowercase()
@@ -157,6 +183,9 @@ impl From<StartError> for ServiceError {
             StartError::Integration(e) => e.into(),
             StartError::Sgp(e) => ServiceError::Sgp(e.message_pt()),
             StartError::Store(e) => e.into(),
+            StartError::Busy | StartError::TooManyActive(_) => {
+                ServiceError::Conflict(e.message_pt())
+            }
         }
     }
 }
@@ -164,17 +193,26 @@ impl From<StartError> for ServiceError {
 impl From<LoginError> for ServiceError {
     fn from(e: LoginError) -> Self {
         match e {
-            LoginError::Invalid | LoginError::Disabled => {
-                ServiceError::Invalid(vec![FieldError::new(
-                    "email",
-                    capitalise(&e.to_string()) + ".",
-                )])
+            LoginError::Invalid => ServiceError::Invalid(vec![FieldError::new(
+                "email",
+                capitalise(&e.to_string()) + ".",
+            )]),
+            LoginError::Throttled { retry_after } | LoginError::Busy { retry_after } => {
+                ServiceError::Throttled {
+                    message: capitalise(&e.to_string()) + ".",
+                    retry_after,
+                }
             }
-            LoginError::Throttled { retry_after } => ServiceError::Throttled {
-                message: capitalise(&e.to_string()) + ".",
-                retry_after,
-            },
             LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TokenError> for ServiceError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::SessionRequired => ServiceError::SessionRequired,
+            TokenError::Store(e) => e.into(),
         }
     }
 }
@@ -185,6 +223,8 @@ impl From<AccountError> for ServiceError {
             AccountError::Email(_) | AccountError::EmailTaken => "email",
             AccountError::Password(_) => "password",
             AccountError::EmptyName => "name",
+            AccountError::ControlCharacters("senha") => "password",
+            AccountError::ControlCharacters(_) => "name",
             AccountError::TenantMismatch => "provider",
             AccountError::Store(_) => "",
         };

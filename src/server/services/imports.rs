@@ -12,9 +12,8 @@ use crate::server::state::AppState;
 /// Log lines a job's details carry (the newest ones).
 pub const DETAIL_LOG_LINES: u32 = 500;
 pub const MAX_LIMIT: u32 = 100;
-/// Rows of an error report (a job keeps at most this many failed rows in
-/// any case: one per failed customer).
-const REPORT_ROWS_PER_READ: u32 = 5_000;
+/// Rows of an error report read (and sent) at a time.
+const REPORT_ROWS_PER_READ: u32 = 1_000;
 
 pub struct ImportList {
     pub page: JobPage,
@@ -124,35 +123,49 @@ pub async fn retry(
 
 /// The rows an import could not take, as CSV for a spreadsheet: `;`
 /// separated (what Excel expects in pt-BR) with a BOM so accents show.
+/// Streamed a batch at a time (keyset-paginated), so a job with a million
+/// failed rows costs one batch of memory, not the whole report.
 pub async fn error_report(
     state: &AppState,
     caller: &Principal,
     id: JobId,
-) -> Result<String, ServiceError> {
+) -> Result<impl futures::Stream<Item = Result<String, ServiceError>> + Send + 'static, ServiceError>
+{
     let tenant = tenant_of(caller)?;
     // 404 for another provider's job, before reading anything
     state.store.job_details(tenant, id, 0).await?;
-    let mut csv = String::from("\u{feff}chave_sgp;motivo;offset_pagina\r\n");
-    let mut offset = 0u64;
-    loop {
-        let rows = state
-            .store
-            .row_errors(tenant, id, REPORT_ROWS_PER_READ, offset)
-            .await?;
-        for row in &rows {
-            let page = row.page_offset.map(|o| o.to_string()).unwrap_or_default();
-            csv.push_str(&format!(
-                "{};{};{}\r\n",
-                csv_field(row.row_key.as_deref().unwrap_or("")),
-                csv_field(&row.reason),
-                page
-            ));
+    let store = state.store.clone();
+    let header = futures::stream::once(async {
+        Ok("\u{feff}chave_sgp;motivo;offset_pagina\r\n".to_owned())
+    });
+    // (the id of the last row sent, whether the last batch was full)
+    let rows = futures::stream::try_unfold((0i64, true), move |(after, more)| {
+        let store = store.clone();
+        async move {
+            if !more {
+                return Ok(None);
+            }
+            let batch = store
+                .row_errors(tenant, id, after, REPORT_ROWS_PER_READ)
+                .await?;
+            let Some(last) = batch.last().map(|r| r.id) else {
+                return Ok(None);
+            };
+            let mut csv = String::with_capacity(batch.len() * 64);
+            for row in &batch {
+                let page = row.page_offset.map(|o| o.to_string()).unwrap_or_default();
+                csv.push_str(&format!(
+                    "{};{};{}\r\n",
+                    csv_field(row.row_key.as_deref().unwrap_or("")),
+                    csv_field(&row.reason),
+                    page
+                ));
+            }
+            let full = batch.len() == REPORT_ROWS_PER_READ as usize;
+            Ok::<_, ServiceError>(Some((csv, (last, full))))
         }
-        if rows.len() < REPORT_ROWS_PER_READ as usize {
-            return Ok(csv);
-        }
-        offset += rows.len() as u64;
-    }
+    });
+    Ok(futures::StreamExt::chain(header, rows))
 }
 
 fn csv_field(value: &str) -> String {

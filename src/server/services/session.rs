@@ -4,6 +4,7 @@ use sgp_import_core::auth::{LoginSuccess, Principal};
 use sgp_import_core::import::FieldError;
 use sgp_import_core::model::ApiTokenInfo;
 use sgp_import_core::secret::Secret;
+use sgp_import_core::text;
 use uuid::Uuid;
 
 use super::ServiceError;
@@ -26,6 +27,11 @@ pub async fn login(
     if !missing.is_empty() {
         return Err(ServiceError::Invalid(missing));
     }
+    text::check_all([
+        ("email", "e-mail", Some(email)),
+        ("password", "senha", Some(password)),
+    ])
+    .map_err(ServiceError::Invalid)?;
     Ok(state.auth.login(email, password, ip, user_agent).await?)
 }
 
@@ -33,19 +39,35 @@ pub async fn logout(state: &AppState, caller: &Principal) -> Result<(), ServiceE
     Ok(state.auth.logout(caller).await?)
 }
 
+/// The longest validity a token may be given, in days (ten years).
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
 pub async fn create_token(
     state: &AppState,
     caller: &Principal,
     name: &str,
+    valid_days: Option<u32>,
 ) -> Result<(Secret, ApiTokenInfo), ServiceError> {
     let name = name.trim();
+    text::check("nome", "nome do token", name, false)
+        .map_err(|e| ServiceError::Invalid(vec![e]))?;
     if name.is_empty() || name.chars().count() > 80 {
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "nome",
             "Dê ao token um nome de 1 a 80 caracteres (ex.: \"script de relatórios\").",
         )]));
     }
-    Ok(state.auth.create_api_token(caller, name).await?)
+    let valid_for = match valid_days {
+        None => None,
+        Some(days @ 1..=MAX_TOKEN_DAYS) => Some(chrono::Duration::days(i64::from(days))),
+        Some(_) => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "validade_dias",
+                format!("A validade vai de 1 a {MAX_TOKEN_DAYS} dias; deixe vazio para um token sem validade."),
+            )]))
+        }
+    };
+    Ok(state.auth.create_api_token(caller, name, valid_for).await?)
 }
 
 pub async fn tokens(
