@@ -57,6 +57,8 @@ export default defineConfig({
       DEMO_CUSTOMERS: '400',
       DEMO_SGP_LATENCY_MS: '1500',
       EXECUTOR_POLL_INTERVAL_MS: '200',
+      // the dashboard test queues eleven imports at once, for two pages
+      IMPORT_MAX_ACTIVE_PER_TENANT: '20',
       LOG_FILTER: 'warn',
       SGP_IMPORT_PASSWORD: SUPERADMIN_PASSWORD,
       LEPTOS_SITE_ROOT: 'target/site',

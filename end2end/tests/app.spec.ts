@@ -120,3 +120,48 @@ test('a superadmin picks the provider to act on from the header', async ({ page 
     await expect(picker).toHaveValue(slug);
   }
 });
+
+test('every page runs and hydrates under its Content-Security-Policy', async ({ page }) => {
+  // the browser reports each blocked script, style or connection
+  const blocked: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) blocked.push(m.text());
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const w = window as unknown as { cspViolations?: string[] };
+      w.cspViolations = [...(w.cspViolations ?? []), `${e.violatedDirective} ${e.blockedURI}`];
+    });
+  });
+  const response = await page.goto('/login');
+  const headers = response!.headers();
+  expect(headers['content-security-policy']).toContain("'nonce-");
+  expect(headers['content-security-policy']).not.toContain('unsafe-inline');
+  expect(headers['x-frame-options']).toBe('DENY');
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['referrer-policy']).toBe('same-origin');
+
+  await login(page, '/');
+  for (const path of ['/integracoes', '/dashboard/importacoes', '/clientes', '/conta', '/']) {
+    await page.goto(path);
+    await hydrated(page);
+    expect(await page.evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? []), path).toEqual([]);
+  }
+  // after hydration the page still talks to the server (a server function)
+  const refetch = page.waitForResponse((r) => r.url().endsWith('/api/overview') && r.status() === 200);
+  await page.getByRole('button', { name: 'Atualizar' }).click();
+  await refetch;
+  expect(blocked).toEqual([]);
+});
+
+test('another site cannot post with the admin\'s session', async ({ page, request }) => {
+  await login(page, '/');
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'sgp_session')!;
+  const forged = await request.post('/api/admin/integracoes/sgp/importacoes', {
+    headers: { origin: 'http://evil.example', cookie: `sgp_session=${session.value}` },
+    data: { nome_importacao: 'Forjada' },
+  });
+  expect(forged.status()).toBe(403);
+  expect((await forged.json()).code).toBe('cross_origin');
+});

@@ -36,6 +36,12 @@ test('the integration form shows each field error next to its field', async ({ p
   await expect(page.locator('#data_cadastro_fim-erro')).toHaveText('A data final do cadastro é anterior à data inicial.');
   await page.screenshot({ path: 'screenshots/integracoes-erros.png', fullPage: true });
 
+  // another host with the token left blank: the saved token does not
+  // follow it, and the form says so next to the token
+  await url.fill('https://outro-sgp.example.com.br');
+  await page.getByRole('button', { name: 'Salvar conexão' }).click();
+  await expect(page.locator('#token-erro')).toContainText('O endereço do SGP mudou');
+
   // corrected, it saves; the token left blank keeps the saved one (the
   // next test's connection test and import need it)
   await url.fill(saved);

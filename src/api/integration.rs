@@ -87,3 +87,26 @@ pub async fn test_integration() -> Result<TestResult, UiError> {
         message: outcome.message,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_the_secrets() {
+        let form = IntegrationForm {
+            base_url: "https://sgp.x.com.br".into(),
+            auth_mode: "basic".into(),
+            token: Some("tok-secreto-1".into()),
+            username: Some("admin".into()),
+            password: Some("senha-secreta-2".into()),
+            ..IntegrationForm::default()
+        };
+        let text = format!("{form:?}");
+        assert!(
+            !text.contains("secreto") && !text.contains("secreta"),
+            "{text}"
+        );
+        assert!(text.contains("admin") && text.contains("***"), "{text}");
+    }
+}

@@ -8,10 +8,20 @@ use super::error::UiError;
 use crate::model::ApiTokenInfo;
 
 /// A token just created: `token` is shown this once.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedToken {
     pub token: String,
     pub info: ApiTokenInfo,
+}
+
+/// The token itself never goes into debug output.
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("token", &"***")
+            .field("info", &self.info)
+            .finish()
+    }
 }
 
 #[server(endpoint = "api_tokens", output = Postcard)]

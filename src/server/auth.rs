@@ -104,12 +104,24 @@ pub fn clear_cookie(https: bool) -> HeaderValue {
     HeaderValue::from_str(&value).expect("a literal cookie")
 }
 
-/// The peer address (throttling counts failures per address).
+/// The peer address (throttling counts failures per address). An IPv6
+/// client is counted by its /64: one subscriber usually holds a whole /64
+/// and could otherwise rotate through it, a new address per guess.
 pub fn client_ip(parts_ext: &axum::http::Extensions) -> String {
     parts_ext
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| throttle_key(addr.ip()))
         .unwrap_or_else(|| "desconhecido".to_owned())
+}
+
+fn throttle_key(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 /// An extractor for REST handlers: the caller, or a 401.
@@ -192,10 +204,14 @@ pub fn safe_next(next: Option<&str>) -> String {
         return "/".to_owned();
     };
     match site.join(next) {
-        Ok(target) if target.origin() == site.origin() => match target.query() {
-            Some(query) => format!("{}?{query}", target.path()),
-            None => target.path().to_owned(),
-        },
+        // dot segments can leave `//host` behind (`/.//evil.example`),
+        // which a browser reads as another site
+        Ok(target) if target.origin() == site.origin() && !target.path().starts_with("//") => {
+            match target.query() {
+                Some(query) => format!("{}?{query}", target.path()),
+                None => target.path().to_owned(),
+            }
+        }
         _ => "/".to_owned(),
     }
 }
@@ -259,10 +275,27 @@ mod tests {
                 "{bad:?} -> {got:?}"
             );
         }
+        for dotted in [
+            "/.//evil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
+        ] {
+            assert_eq!(safe_next(Some(dotted)), "/", "{dotted}");
+        }
         assert_eq!(safe_next(Some("/\t/evil.example")), "/");
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/dashboard/importacoes");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let a = throttle_key("2804:14c:1:2:aaaa::1".parse().unwrap());
+        let b = throttle_key("2804:14c:1:2:bbbb::9".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "2804:14c:1:2::/64");
+        assert_ne!(a, throttle_key("2804:14c:1:3::1".parse().unwrap()));
+        assert_eq!(throttle_key("::ffff:10.0.0.7".parse().unwrap()), "10.0.0.7");
     }
 
     #[test]

@@ -42,10 +42,14 @@ pub enum Refusal {
 
 /// Whether an unsafe request comes from this site. `public` is the app's
 /// origin when configured (`server.public_url`), else the request's `Host`
-/// is this site. A request with neither `Origin` nor `Sec-Fetch-Site` did
+/// is this site (or, over HTTP/2, the URI's authority). A request with neither `Origin` nor `Sec-Fetch-Site` did
 /// not come from a browser (every browser that runs this app sends
 /// `Origin` on a POST): scripts with a cookie jar keep working.
-pub fn check_origin(headers: &HeaderMap, public: Option<&url::Url>) -> Result<(), Refusal> {
+pub fn check_origin(
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    public: Option<&url::Url>,
+) -> Result<(), Refusal> {
     if let Some(origin) = headers.get(ORIGIN) {
         let text = origin.to_str().unwrap_or("(not text)");
         let Ok(origin) = url::Url::parse(text) else {
@@ -56,6 +60,7 @@ pub fn check_origin(headers: &HeaderMap, public: Option<&url::Url>) -> Result<()
             None => headers
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())
+                .or(authority)
                 // the Host header, read with the Origin's scheme so that
                 // default ports compare equal (`x` and `x:443`)
                 .and_then(|host| url::Url::parse(&format!("{}://{host}/", origin.scheme())).ok())
@@ -97,7 +102,12 @@ pub async fn same_origin_writes(
     if bearer || !(has_session_cookie(headers) || SESSION_PATHS.contains(&path)) {
         return next.run(request).await;
     }
-    match check_origin(headers, state.settings.server.public_url.as_ref()) {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    match check_origin(
+        headers,
+        authority,
+        state.settings.server.public_url.as_ref(),
+    ) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(?refusal, path, "cross-site write refused");
@@ -208,7 +218,7 @@ mod tests {
         let ok = |extra: &[(&'static str, &'static str)]| {
             let mut all = here.to_vec();
             all.extend_from_slice(extra);
-            check_origin(&headers(&all), None)
+            check_origin(&headers(&all), None, None)
         };
         assert_eq!(ok(&[("origin", "http://127.0.0.1:3000")]), Ok(()));
         assert!(ok(&[("origin", "http://evil.example")]).is_err());
@@ -229,7 +239,11 @@ mod tests {
             ("host", "importa.net:443"),
             ("origin", "https://importa.net"),
         ]);
-        assert_eq!(check_origin(&h, None), Ok(()));
+        assert_eq!(check_origin(&h, None, None), Ok(()));
+        // HTTP/2 carries the host in the URI, not a Host header
+        let h = headers(&[("origin", "https://importa.net")]);
+        assert_eq!(check_origin(&h, Some("importa.net"), None), Ok(()));
+        assert!(check_origin(&h, None, None).is_err());
     }
 
     #[test]
@@ -240,18 +254,21 @@ mod tests {
             ("host", "127.0.0.1:3000"),
             ("origin", "https://importa.provedor.com.br"),
         ]);
-        assert_eq!(check_origin(&h, Some(&public)), Ok(()));
+        assert_eq!(check_origin(&h, None, Some(&public)), Ok(()));
         let h = headers(&[
             ("host", "importa.provedor.com.br"),
             ("origin", "http://importa.provedor.com.br"),
         ]);
-        assert!(check_origin(&h, Some(&public)).is_err(), "scheme matters");
+        assert!(
+            check_origin(&h, None, Some(&public)).is_err(),
+            "scheme matters"
+        );
         let h = headers(&[
             ("host", "127.0.0.1:3000"),
             ("origin", "https://sub.provedor.com.br"),
         ]);
         assert!(
-            check_origin(&h, Some(&public)).is_err(),
+            check_origin(&h, None, Some(&public)).is_err(),
             "a sibling subdomain"
         );
     }

@@ -129,7 +129,15 @@ fn TokenTable(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> 
                                         .map(|at| format!("até {}", format::date(at)))
                                         .unwrap_or_else(|| "até ser revogado".into())}
                                 </td>
-                                <td>{if revoked { "revogado" } else { "ativo" }}</td>
+                                <td>
+                                    {if revoked {
+                                        "revogado"
+                                    } else if t.expired {
+                                        "expirado"
+                                    } else {
+                                        "ativo"
+                                    }}
+                                </td>
                                 <td>
                                     {(!revoked)
                                         .then(|| {

@@ -99,7 +99,11 @@ fn SettingsCard(
                     <label for="base_url">"URL do SGP"</label>
                     <input id="base_url" name="form[base_url]" type="url" required
                         placeholder="https://sgp.seuprovedor.com.br" value=saved.base_url.clone()
-                        aria-describedby="base_url-erro"/>
+                        aria-describedby="base_url-erro base_url-dica"/>
+                    <p class="field-hint" id="base_url-dica">
+                        "Ao mudar o protocolo, o domínio ou a porta, informe o token ou a senha de novo: "
+                        "as credenciais salvas só são enviadas ao endereço em que foram cadastradas."
+                    </p>
                     {err("base_url")}
                 </div>
                 <fieldset class="field">

@@ -44,15 +44,18 @@ static NOT_PUBLIC: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
         "224.0.0.0/4",     // multicast
         "240.0.0.0/4",     // reserved, broadcast
         // IPv6
-        "::/96",          // unspecified, loopback, IPv4-compatible (deprecated)
-        "64:ff9b:1::/48", // local-use NAT64
-        "100::/64",       // discard
-        "2001::/23",      // IETF protocol assignments (Teredo, ORCHID...)
-        "2001:db8::/32",  // documentation
-        "fc00::/7",       // unique local (private)
-        "fe80::/10",      // link-local
-        "fec0::/10",      // site-local (deprecated)
-        "ff00::/8",       // multicast
+        "::/96",           // unspecified, loopback, IPv4-compatible (deprecated)
+        "::ffff:0:0:0/96", // IPv4-translated (SIIT)
+        "64:ff9b:1::/48",  // local-use NAT64
+        "100::/64",        // discard
+        "2001::/23",       // IETF protocol assignments (Teredo, ORCHID...)
+        "2001:db8::/32",   // documentation
+        "3fff::/20",       // documentation
+        "5f00::/16",       // segment routing (SRv6) SIDs
+        "fc00::/7",        // unique local (private)
+        "fe80::/10",       // link-local
+        "fec0::/10",       // site-local (deprecated)
+        "ff00::/8",        // multicast
     ]
     .iter()
     .map(|n| n.parse().expect("a literal network"))
@@ -102,8 +105,9 @@ pub const ALLOWED_NETWORKS_SETTING: &str = "outbound.allowed_networks";
 pub const ALLOWED_NETWORKS_ENV: &str = "OUTBOUND_ALLOWED_NETWORKS";
 
 /// A request refused by the policy before anything was sent. The address
-/// stays out of the message: the admin who typed the URL learns only that
-/// it is refused, not what a name resolves to inside the host's network.
+/// stays out of the message; the admin who typed the URL learns that it
+/// leads nowhere this server may go (which the operators want
+/// said, naming the setting), not which address it resolved to.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("address refused by the outbound policy ({ALLOWED_NETWORKS_SETTING})")]
 pub struct Refused;
@@ -263,7 +267,8 @@ pub async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Ve
             declared: Some(declared),
         });
     }
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(16 * 1024) as usize);
+    // what is declared is not yet received: reserve a little, grow as bytes come
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(1 << 20) as usize);
     while let Some(chunk) = response.chunk().await? {
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(BodyError::TooLarge {
@@ -324,6 +329,9 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
             "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "3fff::1",
+            "5f00::1",
         ] {
             assert!(!is_public(ip(private)), "{private}");
         }

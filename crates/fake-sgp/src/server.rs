@@ -485,62 +485,31 @@ async fn answer(
             tokio::time::sleep(config.hang).await;
         }
         Some(Fault::Drop) => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(Bytes::from_static(b"{\"paginacao\": {\"offset\": 0, ")),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "fake: connection dropped",
-                )),
-            ];
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from_stream(futures_util::stream::iter(chunks)))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            let dropped = futures_util::stream::iter([Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "fake: connection dropped",
+            ))]);
+            return streamed(
+                StatusCode::OK,
+                b"{\"paginacao\": {\"offset\": 0, ",
+                dropped,
+                None,
+            );
         }
         Some(Fault::EndlessBody) => {
-            let prefix = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-                b"{\"paginacao\": {\"offset\": 0, \"total\": 1}, \"clientes\": [",
-            ))]);
-            let spaces = futures_util::stream::repeat_with(|| {
-                Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 64 * 1024]))
-            });
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from_stream(futures_util::StreamExt::chain(
-                    prefix, spaces,
-                )))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            let spaces =
+                futures_util::stream::repeat_with(|| Ok(Bytes::from(vec![b' '; 64 * 1024])));
+            let start = b"{\"paginacao\": {\"offset\": 0, \"total\": 1}, \"clientes\": [";
+            return streamed(StatusCode::OK, start, spaces, None);
         }
         Some(Fault::HugeLength) => {
-            let start = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-                b"{\"clientes\": [",
-            ))]);
-            let never = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .header(header::CONTENT_LENGTH, "1099511627776")
-                .body(Body::from_stream(futures_util::StreamExt::chain(
-                    start, never,
-                )))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            let never = futures_util::stream::pending();
+            return streamed(StatusCode::OK, b"{\"clientes\": [", never, Some(1 << 40));
         }
         Some(Fault::EndlessError) => {
-            let prefix = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-                b"{\"detail\": \"",
-            ))]);
-            let filler = futures_util::stream::repeat_with(|| {
-                Ok::<_, std::io::Error>(Bytes::from(vec![b'a'; 64 * 1024]))
-            });
-            return Response::builder()
-                .status(StatusCode::FORBIDDEN)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from_stream(futures_util::StreamExt::chain(
-                    prefix, filler,
-                )))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            let filler =
+                futures_util::stream::repeat_with(|| Ok(Bytes::from(vec![b'a'; 64 * 1024])));
+            return streamed(StatusCode::FORBIDDEN, b"{\"detail\": \"", filler, None);
         }
         Some(Fault::Redirect) => {
             return (
@@ -681,6 +650,29 @@ async fn answer(
     };
     shared.served.fetch_add(1, Ordering::Relaxed);
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A JSON answer whose body starts with `start` and goes on as `rest` does
+/// (an error, forever, never), optionally declaring a `Content-Length` it
+/// will not honour.
+fn streamed(
+    status: StatusCode,
+    start: &'static [u8],
+    rest: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    declared_length: Option<u64>,
+) -> Response {
+    let first = futures_util::stream::iter([Ok(Bytes::from_static(start))]);
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(length) = declared_length {
+        response = response.header(header::CONTENT_LENGTH, length);
+    }
+    response
+        .body(Body::from_stream(futures_util::StreamExt::chain(
+            first, rest,
+        )))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 #[derive(serde::Serialize)]

@@ -58,3 +58,63 @@ fn serves_customers_with_the_given_credentials() {
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(refused.contains("Credenciais de autentica"), "{refused}");
 }
+
+#[test]
+fn hostile_mode_redirects_every_request_where_it_is_told() {
+    let creds = fake_sgp::Credentials::default();
+    let form = format!("token={}&app={}&limit=100", creds.token, creds.app);
+    let answer = serve_once(
+        &[
+            "--hostile",
+            "redirect",
+            "--redirect-to",
+            "http://169.254.169.254/latest/meta-data/",
+        ],
+        &form,
+    );
+    assert!(answer.starts_with("HTTP/1.1 307"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("location: http://169.254.169.254/latest/meta-data/"),
+        "{answer}"
+    );
+    // an unknown mode is refused with the ones it knows
+    let unknown = Command::new(env!("CARGO_BIN_EXE_fake-sgp"))
+        .args(["--hostile", "gentil"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("endless-body"));
+}
+
+/// Starts the command on a free port with `args`, posts `form` once it
+/// answers, stops it; the raw answer.
+fn serve_once(args: &[&str], form: &str) -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fake-sgp"))
+        .args(["--addr", &format!("127.0.0.1:{port}"), "--customers", "3"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        if let Some(a) = post(port, form) {
+            break a;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fake-sgp did not start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    answer
+}

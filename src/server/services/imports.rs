@@ -116,7 +116,9 @@ pub async fn retry(
     id: JobId,
 ) -> Result<JobSummary, ServiceError> {
     let tenant = tenant_of(caller)?;
-    state.store.rerun(tenant, id).await?;
+    // a retried import counts against the provider's share like a new one
+    let max_active = Some(state.settings.import.max_active_per_tenant);
+    state.store.rerun(tenant, id, max_active).await?;
     tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "import queued again");
     summary(state, caller, id).await
 }

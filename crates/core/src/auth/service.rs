@@ -127,7 +127,7 @@ pub struct AuthService {
     /// the same time; made on the first such login, not at start-up.
     dummy_hash: std::sync::OnceLock<String>,
     /// Password checks under way (`max_concurrent_logins` at most).
-    hashing: tokio::sync::Semaphore,
+    hashing: Arc<tokio::sync::Semaphore>,
     /// How long a login waits for one of them before a 429.
     hashing_wait: Duration,
 }
@@ -135,7 +135,9 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: AuthSettings) -> Self {
         AuthService {
-            hashing: tokio::sync::Semaphore::new(settings.max_concurrent_logins.max(1) as usize),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                settings.max_concurrent_logins.max(1) as usize,
+            )),
             hashing_wait: HASHING_QUEUE_WAIT,
             store,
             clock,
@@ -168,7 +170,10 @@ impl AuthService {
         }
         // Argon2 takes 19 MiB and tens of milliseconds per check, and
         // anyone may ask for one: a few at a time, a short wait, then 429.
-        let Ok(Ok(_turn)) = tokio::time::timeout(HASHING_QUEUE_WAIT, self.hashing.acquire()).await
+        // The permit goes with the hash into the blocking pool: a client that
+        // hangs up drops this future, not the hash already running.
+        let Ok(Ok(turn)) =
+            tokio::time::timeout(self.hashing_wait, self.hashing.clone().acquire_owned()).await
         else {
             tracing::warn!(ip, "login refused: password checks are all busy");
             return Err(LoginError::Busy {
@@ -207,9 +212,12 @@ impl AuthService {
                 .clone(),
         };
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matches = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            verify_password(&password, &hash)
+        })
+        .await
+        .unwrap_or(false);
         let user = match found {
             Some((user, _)) if matches && !user.disabled => user,
             Some((user, _)) if matches => {
@@ -396,7 +404,12 @@ impl AuthService {
     }
 
     pub async fn api_tokens(&self, principal: &Principal) -> Result<Vec<ApiTokenInfo>, StoreError> {
-        self.store.list_api_tokens(principal.user.id).await
+        let now = self.clock.now();
+        let mut tokens = self.store.list_api_tokens(principal.user.id).await?;
+        for t in &mut tokens {
+            t.expired = t.expires_at.is_some_and(|at| at <= now);
+        }
+        Ok(tokens)
     }
 
     pub async fn revoke_api_token(

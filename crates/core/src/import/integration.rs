@@ -157,8 +157,11 @@ impl Integrations {
         let previous_origin = previous
             .as_ref()
             .and_then(|p| SgpBaseUrl::parse(&p.base_url).ok());
-        let moved = match (&previous_origin, &base_url) {
-            (Some(old), Some(new)) => !old.same_origin(new),
+        // a stored URL that no longer parses counts as moved: nothing says
+        // the new one is where the secret belongs
+        let moved = match (&previous, &previous_origin, &base_url) {
+            (Some(_), Some(old), Some(new)) => !old.same_origin(new),
+            (Some(_), None, _) => true,
             _ => false,
         };
         let kept = |field: &str| {

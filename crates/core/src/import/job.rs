@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use super::integration::{IntegrationError, Integrations};
 use super::params::ImportParams;
-use crate::jobs::patience::with_patience;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
@@ -22,9 +21,6 @@ use crate::sgp::{
 use crate::store::{HashedCustomer, PageCounts, PageWrite, StoreError};
 
 pub const IMPORT_KIND: &str = "sgp_import";
-
-/// How long a page write keeps trying through a database blip.
-const PAGE_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a completed import stores as its job's result (the REST API's
 /// `resultado`; the details modal puts it in words).
@@ -393,14 +389,11 @@ impl Run {
             log: Some(&log),
             log_cap: self.ctx.log_cap(),
         };
-        // a database blip costs a wait, not the attempt; heartbeats keep
-        // the lease meanwhile, and a write after the lease was lost is
-        // refused by its fence (LeaseLost) anyway
-        let stored = with_patience(PAGE_WRITE_PATIENCE, "storing a page", || {
-            self.ctx.store().import_page(&write)
-        })
-        .await;
-        let counts = match stored {
+        // Not tried again here: an error can arrive after the commit went
+        // through, and a second write of the page would count it twice.
+        // The attempt ends retryable and the next one resumes from the
+        // checkpoint the database actually holds.
+        let counts = match self.ctx.store().import_page(&write).await {
             Ok(c) => c,
             Err(StoreError::LeaseLost(_)) => {
                 // another attempt owns the job now; it goes on from the checkpoint

@@ -128,6 +128,10 @@ pub struct ApiTokenInfo {
     /// `None`: valid until revoked.
     #[serde(with = "super::instant::option", default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Past `expires_at` when it was listed (the pages cannot tell the
+    /// time the same way on server and browser).
+    #[serde(default)]
+    pub expired: bool,
 }
 
 #[cfg(test)]

@@ -116,9 +116,6 @@ pub trait Accounts: Send + Sync {
         limits: LoginLimits,
     ) -> Result<Option<i64>, StoreError>;
 
-    /// Takes back a reservation (the password was right).
-    async fn release_login_attempt(&self, reservation: i64) -> Result<(), StoreError>;
-
     /// Forgets an account's failures after a successful login, and every
     /// failure older than `before`.
     async fn clear_login_failures(

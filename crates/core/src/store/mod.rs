@@ -116,8 +116,15 @@ pub trait Store: Imports + Accounts + Send + Sync + 'static {
     /// `cancelling` when running. A finished job is an error.
     async fn cancel(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError>;
 
-    /// Queues a failed or cancelled job again with a fresh attempt budget.
-    async fn rerun(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError>;
+    /// Queues a failed or cancelled job again with a fresh attempt budget;
+    /// [`StoreError::LimitReached`] when the tenant already has `max_active`
+    /// jobs of its kind queued or running.
+    async fn rerun(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        max_active: Option<u32>,
+    ) -> Result<JobStatus, StoreError>;
 
     /// Jobs whose lease expired go back to the queue (or fail when out of
     /// attempts, or end cancelled when a cancel was pending).

@@ -580,26 +580,48 @@ impl Store for PgStore {
         }
     }
 
-    async fn rerun(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError> {
+    async fn rerun(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        max_active: Option<u32>,
+    ) -> Result<JobStatus, StoreError> {
         let event = JobEvent::Rerun;
+        let mut tx = self.pool.begin().await?;
+        if max_active.is_some() {
+            // the same per-tenant lock as enqueue: the count and the update
+            // are one step across instances
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+                .bind(ENQUEUE_LOCK_CLASS)
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = NULL, attempt = 0, run_after = $1, \
                 cancel_requested_at = NULL, lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND tenant_id = $3 AND {} RETURNING status",
+             WHERE id = $2 AND tenant_id = $3 AND {} AND ($4::int8 IS NULL OR {} < $4::int8) RETURNING status",
             sql::status_after(event),
-            sql::event_guard("status", event)
+            sql::event_guard("status", event),
+            sql::active_count("$3", "(SELECT k.kind FROM jobs k WHERE k.id = $2)")
         ))
         .bind(self.now())
         .bind(job.0)
         .bind(tenant.0)
-        .fetch_optional(&self.pool)
+        .bind(max_active.map(i64::from))
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         match row {
             Some(row) => {
                 self.notify().await;
                 rows::status(&row)
             }
-            None => Err(self.refusal(tenant, job, event).await),
+            None => Err(match (self.refusal(tenant, job, event).await, max_active) {
+                // the transition was allowed: the cap refused it
+                (StoreError::Corrupt(_), Some(max)) => StoreError::LimitReached(max),
+                (refusal, _) => refusal,
+            }),
         }
     }
 

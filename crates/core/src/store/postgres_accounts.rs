@@ -181,13 +181,16 @@ impl Accounts for PgStore {
         // and both insert. Locks on the account and on the address (always
         // in that order, so two logins never wait on each other in a
         // cycle) make count-and-insert one step across every instance.
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2)), pg_advisory_xact_lock($3, hashtext($4))")
-            .bind(LOGIN_ACCOUNT_LOCK_CLASS)
-            .bind(email)
-            .bind(LOGIN_ADDRESS_LOCK_CLASS)
-            .bind(ip)
-            .execute(&mut *tx)
-            .await?;
+        for (class, key) in [
+            (LOGIN_ACCOUNT_LOCK_CLASS, email),
+            (LOGIN_ADDRESS_LOCK_CLASS, ip),
+        ] {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(class)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
         let row = sqlx::query(
             "INSERT INTO login_failures (email, ip, failed_at) SELECT $1, $2, $3 \
              WHERE (SELECT count(*) FROM login_failures WHERE email = $1 AND failed_at >= $4) < $5 \
@@ -204,14 +207,6 @@ impl Accounts for PgStore {
         .await?;
         tx.commit().await?;
         row.map(|r| r.int("id")).transpose()
-    }
-
-    async fn release_login_attempt(&self, reservation: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE id = $1")
-            .bind(reservation)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn clear_login_failures(

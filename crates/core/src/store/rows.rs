@@ -479,5 +479,6 @@ pub(crate) fn api_token(row: &impl RowExt) -> Result<ApiTokenInfo, StoreError> {
         last_used_at: row.opt_time("last_used_at")?,
         revoked_at: row.opt_time("revoked_at")?,
         expires_at: row.opt_time("expires_at")?,
+        expired: false,
     })
 }

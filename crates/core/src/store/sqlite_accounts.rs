@@ -191,14 +191,6 @@ impl Accounts for SqliteStore {
         row.map(|r| r.int("id")).transpose()
     }
 
-    async fn release_login_attempt(&self, reservation: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE id = ?1")
-            .bind(reservation)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn clear_login_failures(
         &self,
         email: &str,

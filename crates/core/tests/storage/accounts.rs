@@ -369,19 +369,21 @@ async fn parallel_guesses_are_counted_before_any_is_checked(db: &TestDb) {
         },
     ));
     admin(&first, "ana@neta.com.br", t.id).await;
-    let attempts = (0..60).map(|n| {
-        let auth = if n % 2 == 0 {
-            first.clone()
-        } else {
-            second.clone()
-        };
-        tokio::spawn(async move {
-            auth.login("ana@neta.com.br", "errada!!", &format!("10.0.1.{n}"), None)
-                .await
-                .err()
-                .unwrap()
+    let attempts = (0..60)
+        .map(|n| {
+            let auth = if n % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                auth.login("ana@neta.com.br", "errada!!", &format!("10.0.1.{n}"), None)
+                    .await
+                    .err()
+                    .unwrap()
+            })
         })
-    });
+        .collect::<Vec<_>>();
     let mut checked = 0;
     for attempt in attempts {
         match attempt.await.unwrap() {
@@ -522,13 +524,15 @@ async fn password_checks_are_bounded(db: &TestDb) {
         .with_hashing_wait(StdDuration::ZERO),
     );
     admin(&auth, "ana@neta.com.br", t.id).await;
-    let logins = (0..8).map(|_| {
-        let auth = auth.clone();
-        tokio::spawn(async move {
-            auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
-                .await
+    let logins = (0..8)
+        .map(|_| {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                auth.login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+                    .await
+            })
         })
-    });
+        .collect::<Vec<_>>();
     let (mut ok, mut busy) = (0, 0);
     for login in logins {
         match login.await.unwrap() {

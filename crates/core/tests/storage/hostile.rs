@@ -15,6 +15,7 @@ use sgp_import_core::model::JobStatus;
 use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::{SgpAuth, SgpBaseUrl, SgpClient, SgpClientConfig, SgpError};
+use sgp_import_core::store::StoreError;
 use tokio::net::TcpListener;
 
 use crate::executor::{log_text, tenant, wait_for};
@@ -121,24 +122,33 @@ async fn redirects_are_not_followed() {
     );
 }
 
-#[tokio::test]
-async fn answers_past_the_byte_budget_stop_there() {
+/// The error a client with a 1 MB budget gets from a fake SGP that answers
+/// every request with `fault`, and how long it took.
+async fn hostile_answer(fault: Fault) -> (SgpError, StdDuration) {
     let budget = SgpClientConfig {
         max_response_bytes: 1024 * 1024,
         retries: 0,
         ..client_config()
     };
     let mut config = FakeConfig::new(3);
-    config.hostile = Some(Fault::EndlessBody);
-    let endless = FakeSgp::start(config).await.unwrap();
-    let e = client(&endless.url(), budget.clone())
+    config.hostile = Some(fault);
+    let fake = FakeSgp::start(config).await.unwrap();
+    let started = Instant::now();
+    let e = client(&fake.url(), budget)
         .test_connection()
         .await
         .unwrap_err();
+    (e, started.elapsed())
+}
+
+#[tokio::test]
+async fn answers_past_the_byte_budget_stop_there() {
+    let (e, _) = hostile_answer(Fault::EndlessBody).await;
+    let limit = 1024 * 1024;
     assert_eq!(
         e,
         SgpError::TooLarge {
-            limit: 1024 * 1024,
+            limit,
             declared: None
         }
     );
@@ -149,32 +159,14 @@ async fn answers_past_the_byte_budget_stop_there() {
     );
 
     // a declared terabyte is refused before reading (the body never comes)
-    let mut config = FakeConfig::new(3);
-    config.hostile = Some(Fault::HugeLength);
-    let huge = FakeSgp::start(config).await.unwrap();
-    let started = Instant::now();
-    let e = client(&huge.url(), budget.clone())
-        .test_connection()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e,
-        SgpError::TooLarge {
-            limit: 1024 * 1024,
-            declared: Some(1 << 40)
-        }
-    );
-    assert!(started.elapsed() < StdDuration::from_secs(1));
+    let (e, took) = hostile_answer(Fault::HugeLength).await;
+    let declared = Some(1 << 40);
+    assert_eq!(e, SgpError::TooLarge { limit, declared });
+    assert!(took < StdDuration::from_secs(1), "{took:?}");
     assert!(e.message_pt().contains("1 TB"), "{}", e.message_pt());
 
     // an endless error page is read a few KB deep, no further
-    let mut config = FakeConfig::new(3);
-    config.hostile = Some(Fault::EndlessError);
-    let error_page = FakeSgp::start(config).await.unwrap();
-    let e = client(&error_page.url(), budget)
-        .test_connection()
-        .await
-        .unwrap_err();
+    let (e, _) = hostile_answer(Fault::EndlessError).await;
     assert!(
         matches!(&e, SgpError::Credentials { status: 403, detail } if detail == "sem detalhe"),
         "{e:?}"
@@ -409,16 +401,25 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
         ImportService::new(db.store.clone(), h.integrations.clone(), client_config())
             .with_max_active_per_tenant(3),
     );
+    // one cancelled earlier, to be retried later
+    let early = here
+        .start(h.tenant.id, params("Cancelada"))
+        .await
+        .unwrap()
+        .id;
+    db.store.cancel(h.tenant.id, early).await.unwrap();
     // ten at once, through two instances sharing the database
-    let starts = (0..10).map(|n| {
-        let service = if n % 2 == 0 {
-            here.clone()
-        } else {
-            other_instance.clone()
-        };
-        let tenant = h.tenant.id;
-        tokio::spawn(async move { service.start(tenant, params(&format!("Fila {n}"))).await })
-    });
+    let starts = (0..10)
+        .map(|n| {
+            let service = if n % 2 == 0 {
+                here.clone()
+            } else {
+                other_instance.clone()
+            };
+            let tenant = h.tenant.id;
+            tokio::spawn(async move { service.start(tenant, params(&format!("Fila {n}"))).await })
+        })
+        .collect::<Vec<_>>();
     let mut queued = 0;
     for start in starts {
         match start.await.unwrap() {
@@ -437,6 +438,13 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
         "{}",
         e.message_pt()
     );
+    // retrying a finished one counts the same
+    let e = db
+        .store
+        .rerun(h.tenant.id, early, Some(3))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::LimitReached(3)), "{e}");
 
     // another provider is not affected
     let other = tenant(db, "outro").await;
@@ -470,6 +478,10 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
     }
     ex.shutdown().await;
     here.start(h.tenant.id, params("Depois")).await.unwrap();
+    assert_eq!(
+        db.store.rerun(h.tenant.id, early, Some(3)).await.unwrap(),
+        JobStatus::Queued
+    );
 }
 
 async fn the_error_report_reads_in_keyset_batches(db: &TestDb) {

@@ -601,7 +601,10 @@ async fn rerun_queues_failed_and_cancelled_jobs_only(db: &TestDb) {
         .finish(&c.lease, Outcome::Failed { error: "x".into() })
         .await
         .unwrap();
-    assert_eq!(db.store.rerun(t.id, id).await.unwrap(), JobStatus::Queued);
+    assert_eq!(
+        db.store.rerun(t.id, id, None).await.unwrap(),
+        JobStatus::Queued
+    );
     let s = db.store.job_details(t.id, id, 0).await.unwrap().summary;
     assert_eq!((s.attempt, s.finished_at), (0, None));
     let again = claim_one(db, &free("noop")).await;
@@ -610,14 +613,14 @@ async fn rerun_queues_failed_and_cancelled_jobs_only(db: &TestDb) {
         again.lease.fence > c.lease.fence,
         "fencing survives a rerun"
     );
-    let err = db.store.rerun(t.id, id).await.unwrap_err();
+    let err = db.store.rerun(t.id, id, None).await.unwrap_err();
     assert!(matches!(err, StoreError::IllegalTransition(_)));
     db.store
         .finish(&again.lease, Outcome::Completed { result: json!({}) })
         .await
         .unwrap();
     assert!(matches!(
-        db.store.rerun(t.id, id).await,
+        db.store.rerun(t.id, id, None).await,
         Err(StoreError::IllegalTransition(_))
     ));
 }
