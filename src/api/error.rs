@@ -49,10 +49,20 @@ impl FromServerFnError for UiError {
             // changed types), or a proxy's error page instead of an answer.
             ServerFnErrorErr::Deserialization(_)
             | ServerFnErrorErr::Args(_)
-            | ServerFnErrorErr::MissingArg(_) => UiError::new(
-                "A página está desatualizada ou o servidor respondeu algo inesperado. \
-                 Recarregue a página e tente novamente.",
-            ),
+            | ServerFnErrorErr::MissingArg(_) => {
+                // on the server these are arguments that did not decode:
+                // the caller's fault, a 400 rather than the framework's 500
+                #[cfg(feature = "ssr")]
+                if let Some(response) =
+                    leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                {
+                    response.set_status(axum::http::StatusCode::BAD_REQUEST);
+                }
+                UiError::new(
+                    "A página está desatualizada ou o servidor respondeu algo inesperado. \
+                     Recarregue a página e tente novamente.",
+                )
+            }
             _ => UiError::new(
                 "Não foi possível falar com o servidor. Verifique sua conexão e tente novamente.",
             ),

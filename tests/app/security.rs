@@ -587,3 +587,22 @@ async fn responses_carry_security_headers_and_pages_a_nonce_policy() {
     assert!(https.headers().contains_key("strict-transport-security"));
     app.stop().await;
 }
+
+/// Arguments a server function cannot decode are the caller's fault: a 400
+/// with the page's "reload" message, never the framework's 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_server_function_arguments_are_400() {
+    let app = crate::helpers::spawn_app(Db::Sqlite).await;
+    let admin = app.demo_admin().await;
+    for form in [
+        &[("name", "sem validade")][..],
+        &[("form[base_url]", "x")][..],
+    ] {
+        let response = app.server_fn("/api/create_api_token", &admin, form).await;
+        assert_eq!(response.status(), 400, "{form:?}");
+        let bytes = response.bytes().await.unwrap();
+        let error: UiError = postcard::from_bytes(&bytes).expect("a UiError in postcard");
+        assert!(error.message.contains("Recarregue a página"), "{error:?}");
+    }
+    app.stop().await;
+}
