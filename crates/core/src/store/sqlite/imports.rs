@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 
-use super::imports::{
+use super::{json_rows, to_millis, SqliteStore};
+use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::store::imports::{
     self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
 };
-use super::jobs::sql;
-use super::rows::{self, RowExt, CUSTOMER_COLUMNS};
-use super::sqlite::{json_rows, to_millis, SqliteStore};
-use super::StoreError;
-use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::store::jobs::sql;
+use crate::store::rows::{self, RowExt, CUSTOMER_COLUMNS};
+use crate::store::StoreError;
 
 #[async_trait]
 impl Imports for SqliteStore {

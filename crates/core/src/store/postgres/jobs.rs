@@ -1,386 +1,28 @@
-//! PostgreSQL storage, for providers that run several app instances on one
-//! shared database.
-
-use std::sync::Arc;
+//! PostgreSQL side of the job queue: claiming with SKIP LOCKED, leases,
+//! outcomes, logs, LISTEN/NOTIFY wake-ups and the dashboard's reads.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
-use uuid::Uuid;
+use sqlx::postgres::PgPool;
 
 use std::time::Duration;
 
-use super::error::connect_reason;
-use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK};
-use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
-use super::{
-    Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
-    Rescued, Store, StoreError, Wakeups,
-};
-use crate::clock::Clock;
-use crate::config::DatabaseSettings;
+use super::{PgStore, WAKE_CHANNEL};
 use crate::model::{
     JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+    StatusCounts, TenantId,
+};
+use crate::store::jobs::{
+    self as job_rules, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK,
+};
+use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
+use crate::store::{
+    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
+    StoreError, Wakeups,
 };
 
-/// The channel executors LISTEN on; enqueue and release NOTIFY it.
-pub const WAKE_CHANNEL: &str = "sgp_import_jobs";
-
-/// Serialises claims of kinds with a per-provider limit across all
-/// instances, so two instances cannot both start a provider's only slot.
-const LIMITED_CLAIM_LOCK: i64 = 0x5347_5049_4d50; // "SGPIMP"
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
-
-pub struct PgStore {
-    pub(super) pool: PgPool,
-    pub(super) clock: Arc<dyn Clock>,
-}
-
-impl PgStore {
-    pub async fn connect(
-        settings: &DatabaseSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StoreError> {
-        let url = &settings.url;
-        let fail = |reason: String| StoreError::Connect {
-            url: url.to_string(),
-            reason,
-        };
-        let options: PgConnectOptions = url
-            .expose()
-            .parse()
-            .map_err(|e: sqlx::Error| fail(connect_reason(&e)))?;
-        let options = options.application_name("sgp-import");
-        // The pool retries until its timeout and then reports only that it
-        // timed out; one direct attempt first surfaces the real cause
-        // (refused, unknown host, bad password...).
-        match tokio::time::timeout(settings.connect_timeout, options.connect()).await {
-            Ok(Ok(conn)) => {
-                let _ = conn.close().await;
-            }
-            Ok(Err(e)) => return Err(fail(connect_reason(&e))),
-            Err(_) => {
-                return Err(fail(format!(
-                    "no answer within {}s",
-                    settings.connect_timeout.as_secs()
-                )))
-            }
-        }
-        let pool = PgPoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.connect_timeout)
-            .connect_with(options)
-            .await
-            .map_err(|e| fail(connect_reason(&e)))?;
-        Ok(PgStore { pool, clock })
-    }
-
-    /// The pool, for tests and benchmarks that inspect rows directly.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    async fn notify(&self) {
-        // A lost wake-up only delays work until the next poll.
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
-            .bind(WAKE_CHANNEL)
-            .execute(&self.pool)
-            .await
-        {
-            tracing::warn!(error = %e, "NOTIFY failed; executors will find the job by polling");
-        }
-    }
-
-    async fn summary(
-        &self,
-        tenant: Option<TenantId>,
-        job: JobId,
-    ) -> Result<JobSummary, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j \
-             WHERE j.id = $1 AND ($2::uuid IS NULL OR j.tenant_id = $2)"
-        ))
-        .bind(job.0)
-        .bind(tenant.map(|t| t.0))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("job"))?;
-        rows::summary(&row)
-    }
-
-    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
-        jobs::refusal(self.summary(Some(tenant), job).await, job, event)
-    }
-
-    /// Appends one log line inside `tx`, keeping the log within `cap`.
-    async fn log_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        now: DateTime<Utc>,
-        job: JobId,
-        level: LogLevel,
-        message: &str,
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        let line = [(job, level, message.to_owned())];
-        match Self::logs_in(tx, now, &line, cap).await? {
-            0 => Err(StoreError::NotFound("job")),
-            _ => Ok(()),
-        }
-    }
-
-    /// Appends many log lines inside `tx` in three statements whatever
-    /// their number; lines of jobs that do not exist are skipped. Returns
-    /// how many were written.
-    pub(super) async fn logs_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        now: DateTime<Utc>,
-        lines: &[(JobId, LogLevel, String)],
-        cap: u32,
-    ) -> Result<u64, StoreError> {
-        if lines.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<uuid::Uuid> = lines.iter().map(|(j, _, _)| j.0).collect();
-        let levels: Vec<&str> = lines.iter().map(|(_, l, _)| l.as_str()).collect();
-        let messages: Vec<String> = lines
-            .iter()
-            .map(|(_, _, m)| jobs::clip_message(m))
-            .collect();
-        let written = sqlx::query(
-            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) \
-                    WITH ORDINALITY AS v(job_id, level, message, ord)), \
-             bumped AS (UPDATE jobs SET log_count = log_count + c.n \
-                    FROM (SELECT job_id, count(*) AS n FROM v GROUP BY job_id) c \
-                    WHERE jobs.id = c.job_id RETURNING jobs.id, jobs.tenant_id) \
-             INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-             SELECT v.job_id, b.tenant_id, $4, v.level, v.message \
-             FROM v JOIN bumped b ON b.id = v.job_id ORDER BY v.ord",
-        )
-        .bind(&ids)
-        .bind(&levels)
-        .bind(&messages)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        Self::trim_logs(tx, &ids, cap).await?;
-        Ok(written)
-    }
-
-    /// Keeps the logs of these jobs within `cap`, dropping lines from the
-    /// middle: the head (how it started) and the tail (where it is) stay.
-    async fn trim_logs(
-        conn: &mut sqlx::PgConnection,
-        jobs: &[uuid::Uuid],
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        let over = sqlx::query(
-            "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
-             FROM unnest($1::uuid[]) AS k(id) JOIN jobs j ON j.id = k.id \
-             WHERE j.log_count > $2",
-        )
-        .bind(jobs)
-        .bind(i64::from(cap))
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in &over {
-            let excess = row.int("stored")? - i64::from(cap);
-            if excess > 0 {
-                sqlx::query(
-                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = $1 \
-                     ORDER BY id OFFSET $2 LIMIT $3)",
-                )
-                .bind(row.uuid("id")?)
-                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
-                .bind(excess)
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    const CLAIM_SET: &'static str =
-        "status = 'running', attempt = attempt + 1, fence = fence + 1, \
-        lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
-        started_at = COALESCE(started_at, $3), updated_at = $3, log_count = log_count + 1";
-
-    /// Wraps a claiming `UPDATE ... RETURNING` (`$1` owner, `$3` now) so
-    /// the same statement writes each claimed job's start line.
-    fn claim_and_log(update: &str) -> String {
-        format!(
-            "WITH claimed AS ({update} RETURNING {CLAIMED_COLUMNS}, log_count), \
-             logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-                SELECT id, tenant_id, $3, 'info', {} FROM claimed ORDER BY created_at, id) \
-             SELECT * FROM claimed",
-            sql::start_line("$1")
-        )
-    }
-
-    async fn claim_free(
-        &self,
-        owner: &str,
-        max: u32,
-        kinds: &[&KindLimit],
-        lease: Duration,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.now();
-        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-        let rows = sqlx::query(&Self::claim_and_log(&format!(
-            "WITH pick AS (SELECT id AS pick_id FROM jobs \
-                WHERE status IN ({}) AND run_after <= $3 AND kind = ANY($5) \
-                ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id",
-            JobEvent::Claim.sources_sql(),
-            Self::CLAIM_SET
-        )))
-        .bind(owner)
-        .bind(jobs::lease_expiry(now, lease))
-        .bind(now)
-        .bind(i64::from(max))
-        .bind(&names)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
-    }
-
-    async fn claim_limited(
-        &self,
-        owner: &str,
-        max: u32,
-        kinds: &[&KindLimit],
-        lease: Duration,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
-        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-        let limits: Vec<i64> = kinds
-            .iter()
-            .map(|k| i64::from(k.per_tenant.unwrap_or(u32::MAX)))
-            .collect();
-        let mut tx = self.pool.begin().await?;
-        // Read committed: the claim below takes its snapshot after the lock,
-        // so it sees every job the previous lock holder started.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LIMITED_CLAIM_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let now = self.now();
-        let rows = sqlx::query(&Self::claim_and_log(&format!(
-            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(kind, max_running)), \
-             c AS (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
-                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
-                   FROM jobs j WHERE j.status IN ({sources}) AND j.run_after <= $3 \
-                   AND j.kind IN (SELECT kind FROM lim)), \
-             pick AS (SELECT c.id AS pick_id FROM c JOIN lim ON lim.kind = c.kind \
-                   WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                        AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
-                   ORDER BY c.created_at, c.id LIMIT $4) \
-             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard}",
-            sources = JobEvent::Claim.sources_sql(),
-            guard = sql::event_guard("status", JobEvent::Claim),
-            set = Self::CLAIM_SET
-        )))
-        .bind(owner)
-        .bind(jobs::lease_expiry(now, lease))
-        .bind(now)
-        .bind(i64::from(max))
-        .bind(&names)
-        .bind(&limits)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
-    }
-}
-
-/// The first key of the per-tenant enqueue lock (two-key advisory locks).
-const ENQUEUE_LOCK_CLASS: i32 = 0x5e71;
-
 #[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        // sqlx takes an advisory lock, so instances starting together on one
-        // database migrate once.
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
-        let now = self.clock.now();
-        sqlx::query(
-            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(Uuid::new_v4())
-        .bind(slug.as_str())
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
-    }
-
-    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::tenant).transpose()
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(rows::tenant).collect()
-    }
-
-    async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.id, t.slug, t.name, t.created_at,
-                    (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
-                    (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
-             FROM tenants t WHERE t.id = $1",
-        )
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound("tenant"))?;
-        let counts = sqlx::query(
-            "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::tenant_overview(&row, &counts)
-    }
-
+impl Jobs for PgStore {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
@@ -456,7 +98,7 @@ impl Store for PgStore {
              RETURNING cancel_requested_at",
             sql::lease_guard()
         ))
-        .bind(jobs::lease_expiry(now, duration))
+        .bind(job_rules::lease_expiry(now, duration))
         .bind(now)
         .bind(lease.job.0)
         .bind(lease.fence)
@@ -662,7 +304,7 @@ impl Store for PgStore {
             .statuses
             .clone()
             .unwrap_or_else(|| JobStatus::ALL.to_vec());
-        let list = jobs::status_list(&statuses);
+        let list = job_rules::status_list(&statuses);
         let rows = sqlx::query(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
              ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
@@ -753,7 +395,7 @@ impl Store for PgStore {
         let results: Vec<&serde_json::Value> = done.iter().map(|c| &c.result).collect();
         let logs: Vec<Option<String>> = done
             .iter()
-            .map(|c| c.log.as_deref().map(jobs::clip_message))
+            .map(|c| c.log.as_deref().map(job_rules::clip_message))
             .collect();
         let now = self.now();
         let mut tx = self.pool.begin().await?;
@@ -824,11 +466,217 @@ impl Store for PgStore {
             pool: self.pool.clone(),
         }))
     }
+}
 
-    async fn close(&self) {
-        self.pool.close().await;
+impl PgStore {
+    async fn summary(
+        &self,
+        tenant: Option<TenantId>,
+        job: JobId,
+    ) -> Result<JobSummary, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM jobs j \
+             WHERE j.id = $1 AND ($2::uuid IS NULL OR j.tenant_id = $2)"
+        ))
+        .bind(job.0)
+        .bind(tenant.map(|t| t.0))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        rows::summary(&row)
+    }
+
+    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
+        job_rules::refusal(self.summary(Some(tenant), job).await, job, event)
+    }
+
+    /// Appends one log line inside `tx`, keeping the log within `cap`.
+    async fn log_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        now: DateTime<Utc>,
+        job: JobId,
+        level: LogLevel,
+        message: &str,
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let line = [(job, level, message.to_owned())];
+        match Self::logs_in(tx, now, &line, cap).await? {
+            0 => Err(StoreError::NotFound("job")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends many log lines inside `tx` in three statements whatever
+    /// their number; lines of jobs that do not exist are skipped. Returns
+    /// how many were written.
+    pub(super) async fn logs_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        now: DateTime<Utc>,
+        lines: &[(JobId, LogLevel, String)],
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<uuid::Uuid> = lines.iter().map(|(j, _, _)| j.0).collect();
+        let levels: Vec<&str> = lines.iter().map(|(_, l, _)| l.as_str()).collect();
+        let messages: Vec<String> = lines
+            .iter()
+            .map(|(_, _, m)| job_rules::clip_message(m))
+            .collect();
+        let written = sqlx::query(
+            "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) \
+                    WITH ORDINALITY AS v(job_id, level, message, ord)), \
+             bumped AS (UPDATE jobs SET log_count = log_count + c.n \
+                    FROM (SELECT job_id, count(*) AS n FROM v GROUP BY job_id) c \
+                    WHERE jobs.id = c.job_id RETURNING jobs.id, jobs.tenant_id) \
+             INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             SELECT v.job_id, b.tenant_id, $4, v.level, v.message \
+             FROM v JOIN bumped b ON b.id = v.job_id ORDER BY v.ord",
+        )
+        .bind(&ids)
+        .bind(&levels)
+        .bind(&messages)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Self::trim_logs(tx, &ids, cap).await?;
+        Ok(written)
+    }
+
+    /// Keeps the logs of these jobs within `cap`, dropping lines from the
+    /// middle: the head (how it started) and the tail (where it is) stay.
+    async fn trim_logs(
+        conn: &mut sqlx::PgConnection,
+        jobs: &[uuid::Uuid],
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let over = sqlx::query(
+            "SELECT j.id, (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored \
+             FROM unnest($1::uuid[]) AS k(id) JOIN jobs j ON j.id = k.id \
+             WHERE j.log_count > $2",
+        )
+        .bind(jobs)
+        .bind(i64::from(cap))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &over {
+            let excess = row.int("stored")? - i64::from(cap);
+            if excess > 0 {
+                sqlx::query(
+                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = $1 \
+                     ORDER BY id OFFSET $2 LIMIT $3)",
+                )
+                .bind(row.uuid("id")?)
+                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+                .bind(excess)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wraps a claiming `UPDATE ... RETURNING` (`$1` owner, `$3` now) so
+    /// the same statement writes each claimed job's start line.
+    fn claim_and_log(update: &str) -> String {
+        format!(
+            "WITH claimed AS ({update} RETURNING {CLAIMED_COLUMNS}, log_count), \
+             logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+                SELECT id, tenant_id, $3, 'info', {} FROM claimed ORDER BY created_at, id) \
+             SELECT * FROM claimed",
+            sql::start_line("$1")
+        )
+    }
+
+    async fn claim_free(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[&KindLimit],
+        lease: Duration,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        let rows = sqlx::query(&Self::claim_and_log(&format!(
+            "WITH pick AS (SELECT id AS pick_id FROM jobs \
+                WHERE status IN ({}) AND run_after <= $3 AND kind = ANY($5) \
+                ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id",
+            JobEvent::Claim.sources_sql(),
+            Self::CLAIM_SET
+        )))
+        .bind(owner)
+        .bind(job_rules::lease_expiry(now, lease))
+        .bind(now)
+        .bind(i64::from(max))
+        .bind(&names)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn claim_limited(
+        &self,
+        owner: &str,
+        max: u32,
+        kinds: &[&KindLimit],
+        lease: Duration,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        let limits: Vec<i64> = kinds
+            .iter()
+            .map(|k| i64::from(k.per_tenant.unwrap_or(u32::MAX)))
+            .collect();
+        let mut tx = self.pool.begin().await?;
+        // Read committed: the claim below takes its snapshot after the lock,
+        // so it sees every job the previous lock holder started.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LIMITED_CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let now = self.now();
+        let rows = sqlx::query(&Self::claim_and_log(&format!(
+            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(kind, max_running)), \
+             c AS (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
+                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
+                   FROM jobs j WHERE j.status IN ({sources}) AND j.run_after <= $3 \
+                   AND j.kind IN (SELECT kind FROM lim)), \
+             pick AS (SELECT c.id AS pick_id FROM c JOIN lim ON lim.kind = c.kind \
+                   WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
+                        AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
+                   ORDER BY c.created_at, c.id LIMIT $4) \
+             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard}",
+            sources = JobEvent::Claim.sources_sql(),
+            guard = sql::event_guard("status", JobEvent::Claim),
+            set = Self::CLAIM_SET
+        )))
+        .bind(owner)
+        .bind(job_rules::lease_expiry(now, lease))
+        .bind(now)
+        .bind(i64::from(max))
+        .bind(&names)
+        .bind(&limits)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 }
+
+/// Serialises claims of kinds with a per-provider limit across all
+/// instances, so two instances cannot both start a provider's only slot.
+const LIMITED_CLAIM_LOCK: i64 = 0x5347_5049_4d50; // "SGPIMP"
+
+/// The first key of the per-tenant enqueue lock (two-key advisory locks).
+const ENQUEUE_LOCK_CLASS: i32 = 0x5e71;
 
 /// NOTIFYs on the wake channel, from every instance sharing the database.
 /// The listener holds a pool connection: it is let go when the pool closes,

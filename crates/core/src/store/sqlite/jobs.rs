@@ -1,376 +1,28 @@
-//! SQLite storage: an embedded file, zero set-up. WAL lets readers work
-//! while one writer writes. This process writes through a single
-//! connection, so its writers queue in memory instead of meeting SQLite's
-//! lock (whose busy handler sleeps); the busy timeout covers other
-//! processes on the same file (the `migrate` command, a test's second
-//! store).
+//! SQLite side of the job queue: claiming, leases, outcomes, logs and the
+//! dashboard's reads, each statement tuned to the one writer connection.
 
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
 use uuid::Uuid;
 
-use super::error::connect_reason;
-use super::jobs::{self, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK};
-use super::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
-use super::{
-    Backend, ClaimedJob, Completion, Heartbeat, JobFilter, KindLimit, Lease, NewJob, Outcome,
-    Rescued, Store, StoreError, Wakeups,
-};
-use crate::clock::Clock;
-use crate::config::DatabaseSettings;
+use super::{json_rows, to_millis, SqliteStore};
 use crate::model::{
     JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    StatusCounts, Tenant, TenantId, TenantOverview, TenantSlug,
+    StatusCounts, TenantId,
+};
+use crate::store::jobs::{
+    self as job_rules, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK,
+};
+use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
+use crate::store::{
+    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
+    StoreError, Wakeups,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
-
-pub struct SqliteStore {
-    /// One connection: every write of this process.
-    pub(super) pool: SqlitePool,
-    /// Pure reads (dashboard, details), concurrent with the writer.
-    pub(super) reader: SqlitePool,
-    pub(super) clock: Arc<dyn Clock>,
-    /// Wakes this process's executors on enqueue (SQLite has no NOTIFY;
-    /// one file is one process's queue, so an in-process signal suffices).
-    wake: tokio::sync::watch::Sender<u64>,
-}
-
-/// Times are stored as Unix milliseconds.
-pub(crate) fn to_millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-impl SqliteStore {
-    pub async fn connect(
-        settings: &DatabaseSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StoreError> {
-        let url = &settings.url;
-        let fail = |reason: String| StoreError::Connect {
-            url: url.to_string(),
-            reason,
-        };
-        let options = SqliteConnectOptions::from_str(url.expose())
-            .map_err(|e| fail(connect_reason(&e)))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let file = options.get_filename();
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create directory {}: {e}", dir.display())))?;
-        }
-        // SQLite's default page cache (2 MB) is smaller than the hot
-        // indexes of a large queue or import. The writer does not
-        // checkpoint on commit (a checkpoint syncs the database file, which
-        // stalled imports); a background task checkpoints instead.
-        let pool_with = |connections: u32, cache_kib: u32, autocheckpoint: u32| {
-            SqlitePoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(connections)
-                .acquire_timeout(settings.connect_timeout)
-                .connect_with(
-                    options
-                        .clone()
-                        .pragma("cache_size", format!("-{cache_kib}"))
-                        .pragma("wal_autocheckpoint", autocheckpoint.to_string())
-                        .pragma("journal_size_limit", (64u64 << 20).to_string()),
-                )
-        };
-        // The writer first: it creates the file and switches it to WAL.
-        let pool = pool_with(1, 32 * 1024, 0)
-            .await
-            .map_err(|e| fail(connect_reason(&e)))?;
-        let reader = pool_with(settings.max_connections.max(1), 4 * 1024, 1000)
-            .await
-            .map_err(|e| fail(connect_reason(&e)))?;
-        tokio::spawn(checkpoint_in_background(reader.clone()));
-        Ok(SqliteStore {
-            pool,
-            reader,
-            clock,
-            wake: tokio::sync::watch::Sender::new(0),
-        })
-    }
-
-    /// The pool, for tests and benchmarks that inspect rows directly.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    fn wake(&self) {
-        self.wake.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    fn now(&self) -> i64 {
-        to_millis(self.clock.now())
-    }
-
-    async fn summary(
-        &self,
-        tenant: Option<TenantId>,
-        job: JobId,
-    ) -> Result<JobSummary, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.id = ?1 AND (?2 IS NULL OR j.tenant_id = ?2)"
-        ))
-        .bind(job.0)
-        .bind(tenant.map(|t| t.0))
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound("job"))?;
-        rows::summary(&row)
-    }
-
-    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
-        jobs::refusal(self.summary(Some(tenant), job).await, job, event)
-    }
-
-    /// Appends log lines inside `tx` with a fixed number of statements
-    /// whatever their number (the lines travel as one JSON array), keeping
-    /// each job's log within `cap`. Lines of jobs that no longer exist are
-    /// skipped; returns how many were written.
-    pub(super) async fn logs_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        now: i64,
-        lines: &[(JobId, LogLevel, String)],
-        cap: u32,
-    ) -> Result<u64, StoreError> {
-        if lines.is_empty() {
-            return Ok(0);
-        }
-        let batch = json_rows(lines.iter().map(|(job, level, message)| {
-            serde_json::json!([
-                job.0.simple().to_string(),
-                level.as_str(),
-                jobs::clip_message(message)
-            ])
-        }));
-        let over: Vec<Uuid> = sqlx::query(
-            "UPDATE jobs SET log_count = log_count + c.n \
-             FROM (SELECT unhex(value ->> 0) AS job_id, count(*) AS n FROM json_each(?1) \
-                   GROUP BY 1) AS c \
-             WHERE jobs.id = c.job_id RETURNING id, log_count",
-        )
-        .bind(&batch)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(StoreError::from)
-        .and_then(|rows| rows::over_cap(&rows, cap))?;
-        let written = Self::insert_log_lines(tx, now, &batch).await?;
-        Self::trim_logs(tx, &over, cap).await?;
-        Ok(written)
-    }
-
-    /// Inserts log lines given as a JSON array of `[job hex, level,
-    /// message]`, without counting them (the caller bumped `log_count`).
-    async fn insert_log_lines(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        now: i64,
-        batch: &str,
-    ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-             SELECT j.id, j.tenant_id, ?2, e.value ->> 1, e.value ->> 2 \
-             FROM json_each(?1) AS e JOIN jobs j ON j.id = unhex(e.value ->> 0) \
-             ORDER BY e.key",
-        )
-        .bind(batch)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
-    }
-
-    /// Keeps the logs of these jobs within `cap`, dropping lines from the
-    /// middle: the head (how it started) and the tail (where it is) stay.
-    async fn trim_logs(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        jobs: &[Uuid],
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        for job in jobs {
-            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM job_logs WHERE job_id = ?1")
-                .bind(job)
-                .fetch_one(&mut **tx)
-                .await?;
-            let excess = stored - i64::from(cap);
-            if excess > 0 {
-                sqlx::query(
-                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = ?1 \
-                     ORDER BY id LIMIT ?3 OFFSET ?2)",
-                )
-                .bind(job)
-                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
-                .bind(excess)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn claim_kinds(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        owner: &str,
-        max: u32,
-        kinds: &[&KindLimit],
-        limited: bool,
-        lease: Duration,
-        log_cap: u32,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.now();
-        let expires = to_millis(jobs::lease_expiry(self.clock.now(), lease));
-        // ?1 owner, ?2 expiry, ?3 now, ?4 max, then the kinds (and limits).
-        let mut params = 5;
-        let candidates = if limited {
-            let mut allowed = Vec::new();
-            for _ in kinds {
-                allowed.push(format!(
-                    "(c.kind = ?{} AND c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                     AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= ?{})",
-                    params,
-                    params + 1
-                ));
-                params += 2;
-            }
-            format!(
-                "SELECT c.id FROM (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
-                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
-                    FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3) c \
-                 WHERE {} ORDER BY c.created_at, c.id LIMIT ?4",
-                JobEvent::Claim.sources_sql(),
-                allowed.join(" OR ")
-            )
-        } else {
-            let list: Vec<String> = (0..kinds.len())
-                .map(|i| format!("?{}", params + i))
-                .collect();
-            format!(
-                "SELECT j.id FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3 \
-                 AND j.kind IN ({}) ORDER BY j.created_at, j.id LIMIT ?4",
-                JobEvent::Claim.sources_sql(),
-                list.join(", ")
-            )
-        };
-        let statement = format!(
-            "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
-                lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
-                started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
-             WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}, log_count, {} AS start_line",
-            sql::start_line("?1")
-        );
-        let mut query = sqlx::query(&statement)
-            .bind(owner)
-            .bind(expires)
-            .bind(now)
-            .bind(i64::from(max));
-        for kind in kinds {
-            query = query.bind(kind.kind.as_str());
-            if limited {
-                query = query.bind(i64::from(kind.per_tenant.unwrap_or(u32::MAX)));
-            }
-        }
-        let rows = query.fetch_all(&mut **tx).await?;
-        let mut lines = Vec::with_capacity(rows.len());
-        for row in &rows {
-            lines.push(serde_json::json!([
-                row.uuid("id")?.simple().to_string(),
-                LogLevel::Info.as_str(),
-                row.text("start_line")?
-            ]));
-        }
-        Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
-        Self::trim_logs(tx, &rows::over_cap(&rows, log_cap)?, log_cap).await?;
-        rows.iter().map(rows::claimed).collect()
-    }
-}
-
 #[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
-    async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
-        let now = to_millis(self.clock.now());
-        sqlx::query(
-            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(Uuid::new_v4())
-        .bind(slug.as_str())
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
-    }
-
-    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = ?1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(rows::tenant).transpose()
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-                .fetch_all(&self.reader)
-                .await?;
-        rows.iter().map(rows::tenant).collect()
-    }
-
-    async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.id, t.slug, t.name, t.created_at,
-                    (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
-                    (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
-             FROM tenants t WHERE t.id = ?1",
-        )
-        .bind(tenant.0)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound("tenant"))?;
-        let counts = sqlx::query(
-            "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = ?1 GROUP BY status",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.reader)
-        .await?;
-        rows::tenant_overview(&row, &counts)
-    }
-
+impl Jobs for SqliteStore {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
         // one statement on the one writer: the count and the insert cannot
@@ -432,7 +84,7 @@ impl Store for SqliteStore {
              RETURNING cancel_requested_at",
             sql::lease_guard()
         ))
-        .bind(to_millis(jobs::lease_expiry(now, duration)))
+        .bind(to_millis(job_rules::lease_expiry(now, duration)))
         .bind(to_millis(now))
         .bind(lease.job.0)
         .bind(lease.fence)
@@ -632,7 +284,7 @@ impl Store for SqliteStore {
             .statuses
             .clone()
             .unwrap_or_else(|| JobStatus::ALL.to_vec());
-        let list = jobs::status_list(&statuses);
+        let list = job_rules::status_list(&statuses);
         let rows = sqlx::query(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = ?1 AND j.status IN ({list}) \
              ORDER BY j.created_at DESC, j.id DESC LIMIT ?2 OFFSET ?3"
@@ -763,7 +415,7 @@ impl Store for SqliteStore {
                     Some(serde_json::json!([
                         c.lease.job.0.simple().to_string(),
                         LogLevel::Info.as_str(),
-                        jobs::clip_message(line)
+                        job_rules::clip_message(line)
                     ]))
                 }),
         );
@@ -797,40 +449,192 @@ impl Store for SqliteStore {
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
         Ok(Box::new(SqliteWakeups(self.wake.subscribe())))
     }
-
-    async fn close(&self) {
-        self.pool.close().await;
-        self.reader.close().await;
-    }
 }
 
-/// Copies the WAL into the database file every second, off the writer's
-/// path (a passive checkpoint never blocks the writer), until the store
-/// closes.
-async fn checkpoint_in_background(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if pool.is_closed() {
-            return;
+impl SqliteStore {
+    async fn summary(
+        &self,
+        tenant: Option<TenantId>,
+        job: JobId,
+    ) -> Result<JobSummary, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.id = ?1 AND (?2 IS NULL OR j.tenant_id = ?2)"
+        ))
+        .bind(job.0)
+        .bind(tenant.map(|t| t.0))
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound("job"))?;
+        rows::summary(&row)
+    }
+
+    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
+        job_rules::refusal(self.summary(Some(tenant), job).await, job, event)
+    }
+
+    /// Appends log lines inside `tx` with a fixed number of statements
+    /// whatever their number (the lines travel as one JSON array), keeping
+    /// each job's log within `cap`. Lines of jobs that no longer exist are
+    /// skipped; returns how many were written.
+    pub(super) async fn logs_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        now: i64,
+        lines: &[(JobId, LogLevel, String)],
+        cap: u32,
+    ) -> Result<u64, StoreError> {
+        if lines.is_empty() {
+            return Ok(0);
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
+        let batch = json_rows(lines.iter().map(|(job, level, message)| {
+            serde_json::json!([
+                job.0.simple().to_string(),
+                level.as_str(),
+                job_rules::clip_message(message)
+            ])
+        }));
+        let over: Vec<Uuid> = sqlx::query(
+            "UPDATE jobs SET log_count = log_count + c.n \
+             FROM (SELECT unhex(value ->> 0) AS job_id, count(*) AS n FROM json_each(?1) \
+                   GROUP BY 1) AS c \
+             WHERE jobs.id = c.job_id RETURNING id, log_count",
+        )
+        .bind(&batch)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(StoreError::from)
+        .and_then(|rows| rows::over_cap(&rows, cap))?;
+        let written = Self::insert_log_lines(tx, now, &batch).await?;
+        Self::trim_logs(tx, &over, cap).await?;
+        Ok(written)
+    }
+
+    /// Inserts log lines given as a JSON array of `[job hex, level,
+    /// message]`, without counting them (the caller bumped `log_count`).
+    async fn insert_log_lines(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        now: i64,
+        batch: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             SELECT j.id, j.tenant_id, ?2, e.value ->> 1, e.value ->> 2 \
+             FROM json_each(?1) AS e JOIN jobs j ON j.id = unhex(e.value ->> 0) \
+             ORDER BY e.key",
+        )
+        .bind(batch)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+
+    /// Keeps the logs of these jobs within `cap`, dropping lines from the
+    /// middle: the head (how it started) and the tail (where it is) stay.
+    async fn trim_logs(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        jobs: &[Uuid],
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        for job in jobs {
+            let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM job_logs WHERE job_id = ?1")
+                .bind(job)
+                .fetch_one(&mut **tx)
+                .await?;
+            let excess = stored - i64::from(cap);
+            if excess > 0 {
+                sqlx::query(
+                    "DELETE FROM job_logs WHERE id IN (SELECT id FROM job_logs WHERE job_id = ?1 \
+                     ORDER BY id LIMIT ?3 OFFSET ?2)",
+                )
+                .bind(job)
+                .bind(i64::from(LOG_HEAD_KEPT.min(cap.saturating_sub(1))))
+                .bind(excess)
+                .execute(&mut **tx)
+                .await?;
             }
-            tracing::debug!(error = %e, "background WAL checkpoint failed; will retry");
         }
+        Ok(())
     }
-}
 
-/// Rows for a set-based statement, as one JSON array bound to one
-/// parameter and read back with `json_each` (SQLite has no array binds).
-pub(super) fn json_rows(rows: impl Iterator<Item = serde_json::Value>) -> String {
-    serde_json::Value::Array(rows.collect()).to_string()
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_kinds(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        owner: &str,
+        max: u32,
+        kinds: &[&KindLimit],
+        limited: bool,
+        lease: Duration,
+        log_cap: u32,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let expires = to_millis(job_rules::lease_expiry(self.clock.now(), lease));
+        // ?1 owner, ?2 expiry, ?3 now, ?4 max, then the kinds (and limits).
+        let mut params = 5;
+        let candidates = if limited {
+            let mut allowed = Vec::new();
+            for _ in kinds {
+                allowed.push(format!(
+                    "(c.kind = ?{} AND c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
+                     AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= ?{})",
+                    params,
+                    params + 1
+                ));
+                params += 2;
+            }
+            format!(
+                "SELECT c.id FROM (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
+                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
+                    FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3) c \
+                 WHERE {} ORDER BY c.created_at, c.id LIMIT ?4",
+                JobEvent::Claim.sources_sql(),
+                allowed.join(" OR ")
+            )
+        } else {
+            let list: Vec<String> = (0..kinds.len())
+                .map(|i| format!("?{}", params + i))
+                .collect();
+            format!(
+                "SELECT j.id FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3 \
+                 AND j.kind IN ({}) ORDER BY j.created_at, j.id LIMIT ?4",
+                JobEvent::Claim.sources_sql(),
+                list.join(", ")
+            )
+        };
+        let statement = format!(
+            "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
+                lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
+                started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
+             WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}, log_count, {} AS start_line",
+            sql::start_line("?1")
+        );
+        let mut query = sqlx::query(&statement)
+            .bind(owner)
+            .bind(expires)
+            .bind(now)
+            .bind(i64::from(max));
+        for kind in kinds {
+            query = query.bind(kind.kind.as_str());
+            if limited {
+                query = query.bind(i64::from(kind.per_tenant.unwrap_or(u32::MAX)));
+            }
+        }
+        let rows = query.fetch_all(&mut **tx).await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in &rows {
+            lines.push(serde_json::json!([
+                row.uuid("id")?.simple().to_string(),
+                LogLevel::Info.as_str(),
+                row.text("start_line")?
+            ]));
+        }
+        Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
+        Self::trim_logs(tx, &rows::over_cap(&rows, log_cap)?, log_cap).await?;
+        rows.iter().map(rows::claimed).collect()
+    }
 }
 
 /// Wake-ups from this process's enqueues. A watch channel remembers that

@@ -7,14 +7,14 @@ use chrono::{DateTime, Utc};
 
 use async_trait::async_trait;
 
-use super::imports::{
+use super::PgStore;
+use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::store::imports::{
     self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
 };
-use super::jobs::sql;
-use super::postgres::PgStore;
-use super::rows::{self, RowExt};
-use super::StoreError;
-use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::store::jobs::sql;
+use crate::store::rows::{self, RowExt};
+use crate::store::StoreError;
 
 /// Dates read back as `YYYY-MM-DD` text, as SQLite stores them.
 const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
