@@ -7,7 +7,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-step() { echo; echo "==> $*"; }
+# Each phase's duration is printed when the next one starts, and all of
+# them at the end, so a slow phase is plain to see.
+started_at=$SECONDS
+phase_name=""
+phase_started=$SECONDS
+phases=()
+end_phase() {
+    if [ -n "$phase_name" ]; then
+        local took=$((SECONDS - phase_started))
+        phases+=("$(printf '%5d s  %s' "$took" "$phase_name")")
+        echo "--- $phase_name: ${took} s"
+    fi
+}
+step() {
+    end_phase
+    phase_name="$*"
+    phase_started=$SECONDS
+    echo
+    echo "==> $*"
+}
+summary() {
+    end_phase
+    phase_name=""
+    echo
+    echo "==> phases"
+    printf '%s\n' "${phases[@]}"
+    printf '%5d s  in all\n' $((SECONDS - started_at))
+}
 
 step "setup"
 scripts/setup.sh
@@ -29,7 +56,10 @@ fi
 step "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace --features sgp-import/ssr,sgp-import-core/server
 
-step "browser tests (Chromium)"
+step "app build for the browser tests (cargo leptos build)"
 cargo leptos build
+
+step "browser tests (Chromium)"
 (cd end2end && npx playwright test)
 echo "screenshots: end2end/screenshots/"
+summary

@@ -109,6 +109,12 @@ impl Application {
             (Some(key), _) => key.clone(),
             // a key for this run only: the demo re-seeds its secrets at start
             (None, true) => {
+                if settings.demo_by_default {
+                    tracing::warn!(
+                        "development build without SECRET_KEY: running the demo with a key made \
+                         up for this run (set SECRET_KEY, or DEMO=false, to run for real)"
+                    );
+                }
                 Sealer::from_base64(&Sealer::generate_key()).expect("a generated key is valid")
             }
             (None, false) => return Err(StartupError::NoSecretKey),

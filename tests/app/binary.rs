@@ -38,13 +38,69 @@ const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 #[test]
 fn production_mode_refuses_to_start_without_a_secret_key() {
     let dir = tempfile::tempdir().unwrap();
+    // (a release build needs no DEMO=false for this: see
+    // config::demo_default; the tests run a debug build)
     let output = command(dir.path())
         .env_remove("SECRET_KEY")
-        .env_remove("DEMO")
+        .env("DEMO", "false")
         .env("SERVER_ADDR", "127.0.0.1:0")
         .output()
         .unwrap();
     assert_one_line_error(&output, &["SECRET_KEY", "demo"]);
+}
+
+/// `cargo leptos watch` in a fresh clone: a debug build with no key and no
+/// DEMO serves the demo at once, and says why in one line.
+#[test]
+fn a_development_build_without_a_key_serves_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let mut child = command(dir.path())
+        .env_remove("SECRET_KEY")
+        .env_remove("DEMO")
+        .env("DEMO_CUSTOMERS", "10")
+        .env("SERVER_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let logged_in = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = client
+                .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+                .json(
+                    &serde_json::json!({"email": "admin@demo.local", "password": "demo-sgp-1234"}),
+                )
+                .send()
+                .await
+            {
+                return r.status().as_u16() == 200;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(logged_in, "the demo login did not work:\n{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("development build without SECRET_KEY"))
+            .count(),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]

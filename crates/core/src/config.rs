@@ -192,6 +192,9 @@ pub struct Settings {
     pub secret_key: Option<crate::sealing::Sealer>,
     /// Seeds a demo provider whose integration points at an embedded fake SGP.
     pub demo: bool,
+    /// The demo runs only because this is a debug build without a key
+    /// and nobody said otherwise (start-up says so).
+    pub demo_by_default: bool,
     pub demo_sgp: DemoSettings,
     pub auth: AuthSettings,
     /// Which addresses requests to tenant-typed URLs (SGP) may reach.
@@ -485,6 +488,12 @@ fn seconds(min: u64, max: u64) -> impl Fn(&str) -> Result<Duration, String> {
     move |s| n(s).map(Duration::from_secs)
 }
 
+/// Whether the demo runs when `DEMO` is not set: in a debug build without
+/// a secret key (development), never in a release build.
+pub fn demo_default(debug_build: bool, has_secret_key: bool) -> bool {
+    debug_build && !has_secret_key
+}
+
 fn boolean(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -641,7 +650,12 @@ impl Settings {
             "json" => Ok(LogFormat::Json),
             _ => Err(format!("expected text or json, got {s:?}")),
         })?;
-        let demo = src.value(&DEMO, false, boolean)?;
+        // A debug build with no key and no say on the demo runs the demo:
+        // `cargo leptos watch` in a fresh clone serves at once. A release
+        // build has no such default and refuses to start without a key.
+        let demo_by_default = demo_default(cfg!(debug_assertions), secret_key.is_some());
+        let (demo, demo_origin) = src.get(&DEMO, demo_by_default, boolean)?;
+        let demo_by_default = demo && demo_origin == Origin::Default;
         let demo_customers = src.value(&DEMO_CUSTOMERS, 3000, whole_number(1, 1_000_000))? as u32;
         let demo_latency = src.value(&DEMO_LATENCY, Duration::from_millis(200), |s| {
             whole_number(0, 60_000)(s).map(Duration::from_millis)
@@ -709,6 +723,7 @@ impl Settings {
             log: LogSettings { filter, format },
             secret_key,
             demo,
+            demo_by_default,
             demo_sgp: DemoSettings {
                 customers: demo_customers,
                 latency: demo_latency,

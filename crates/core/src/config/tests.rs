@@ -35,7 +35,8 @@ fn defaults_need_no_file_and_pick_sqlite_in_the_data_dir() {
         s.executor.retention,
         Some(std::time::Duration::from_secs(90 * 86_400))
     );
-    assert!(!s.demo);
+    // no key: the demo only in a debug build (see the development test)
+    assert_eq!(s.demo, cfg!(debug_assertions));
     let s = settings(None, &[("JOB_RETENTION_DAYS", "0")]).unwrap();
     assert_eq!(s.executor.retention, None, "0 keeps finished jobs forever");
 }
@@ -257,4 +258,32 @@ fn demo_and_sgp_retry_settings() {
     assert!(s.demo_sgp.latency.is_zero());
     assert_eq!(s.sgp.retries, 0);
     assert!(error_line(None, &[("DEMO_CUSTOMERS", "0")]).contains("demo.customers"));
+}
+
+#[test]
+fn development_builds_without_a_key_run_the_demo_and_release_builds_do_not() {
+    assert!(demo_default(true, false), "debug build, no key: the demo");
+    assert!(
+        !demo_default(true, true),
+        "debug build with a key: for real"
+    );
+    assert!(
+        !demo_default(false, false),
+        "release build: never by default"
+    );
+    assert!(!demo_default(false, true));
+    // in this (debug) test build: no key and no DEMO means the demo, said so
+    let s = settings(None, &[]).unwrap();
+    assert_eq!(
+        (s.demo, s.demo_by_default),
+        (cfg!(debug_assertions), cfg!(debug_assertions))
+    );
+    // DEMO=false is obeyed; a key turns the default off
+    let s = settings(None, &[("DEMO", "false")]).unwrap();
+    assert!(!s.demo && !s.demo_by_default);
+    let key = crate::sealing::Sealer::generate_key();
+    let s = settings(None, &[("SECRET_KEY", key.as_str())]).unwrap();
+    assert!(!s.demo);
+    let s = settings(None, &[("DEMO", "true")]).unwrap();
+    assert!(s.demo && !s.demo_by_default, "asked for, not a default");
 }
