@@ -2,7 +2,6 @@
 //! one page per transaction together with its checkpoint, so a resumed
 //! attempt neither loses nor doubles a row.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +11,7 @@ use serde_json::Value;
 
 use super::integration::{IntegrationError, Integrations};
 use super::params::ImportParams;
+use super::rules;
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
@@ -255,7 +255,7 @@ impl Run {
                 .iter()
                 .map(|c| c.customer.key.to_string())
                 .collect();
-            if self.repeats_itself(offset, received, &keys) {
+            if rules::repeats_itself(&self.checkpoint, offset, received, &keys) {
                 self.ctx
                     .log(
                         LogLevel::Warn,
@@ -268,14 +268,7 @@ impl Run {
                     .await;
                 break;
             }
-            let more = if received == 0 {
-                false
-            } else {
-                match page.total {
-                    Some(total) => offset + received < total,
-                    None => received >= u64::from(PAGE_SIZE),
-                }
-            };
+            let more = rules::has_more(offset, received, page.total);
             // Fetch the next page while this one is written; if the guess
             // of where it starts is wrong, the fetch is dropped below.
             let next_offset = offset + received;
@@ -292,21 +285,6 @@ impl Run {
         self.finished().await
     }
 
-    /// A full page made only of customers already seen on the first page or
-    /// the previous one.
-    fn repeats_itself(&self, offset: u64, received: u64, keys: &[String]) -> bool {
-        if offset == 0 || received < u64::from(PAGE_SIZE) || keys.is_empty() {
-            return false;
-        }
-        let seen: HashSet<&String> = self
-            .checkpoint
-            .first_keys
-            .iter()
-            .chain(self.checkpoint.last_keys.iter())
-            .collect();
-        keys.iter().all(|k| seen.contains(k))
-    }
-
     async fn store_page(
         &mut self,
         offset: u64,
@@ -317,67 +295,19 @@ impl Run {
         let Fetched {
             customers, errors, ..
         } = page;
-        let processed = self.progress.processed + received;
-        let total = page.total.map(|t| t.max(processed));
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let done_here = processed.saturating_sub(self.processed_at_start);
-        let eta_seconds = match total {
-            Some(t) if done_here > 0 && elapsed > 0.0 => {
-                let rate = done_here as f64 / elapsed;
-                Some(((t - processed) as f64 / rate).ceil() as u64)
-            }
-            _ => None,
-        };
-        let percent = match total {
-            Some(t) if t > 0 => (processed as f64 * 100.0 / t as f64).min(100.0) as f32,
-            _ => 0.0,
-        };
-        let progress = JobProgress {
-            total_estimated: total,
-            processed,
-            percent,
-            eta_seconds,
-            message: Some(match total {
-                Some(t) => format!("Importando clientes: {processed} de {t}"),
-                None => format!("Importando clientes: {processed}"),
-            }),
-            ..self.progress.clone()
-        };
-        let mut next = self.checkpoint.clone();
-        next.offset = offset + received;
-        next.pages += 1;
-        if next.first_keys.is_empty() {
-            next.first_keys = keys.clone();
-        }
-        next.last_keys = keys;
+        let progress = rules::progress_after(
+            &self.progress,
+            self.processed_at_start,
+            received,
+            page.total,
+            self.started.elapsed(),
+        );
+        let total = progress.total_estimated;
+        let next = rules::next_checkpoint(&self.checkpoint, offset, received, keys);
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let page_number = next.pages;
         let log = |counts: &PageCounts| {
-            let mut line = format!(
-                "Página {page_number} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
-                offset + 1,
-                offset + received,
-                total.map(|t| format!(" de {t}")).unwrap_or_default(),
-                counts.created,
-                counts.updated,
-                counts.unchanged,
-            );
-            if counts.failed > 0 {
-                line.push_str(&format!(", {} com erro", counts.failed));
-            }
-            line.push('.');
-            let mut lines = vec![(LogLevel::Info, line)];
-            lines.extend(errors.iter().map(|e| {
-                (
-                    LogLevel::Warn,
-                    format!(
-                        "Cliente {} não importado: {}",
-                        e.key.as_deref().unwrap_or("sem chave"),
-                        e.reason
-                    ),
-                )
-            }));
-            lines
+            rules::page_log(page_number, offset, received, total, counts, &errors)
         };
         let write = PageWrite {
             lease: self.ctx.lease(),
@@ -449,15 +379,7 @@ impl Run {
         let secs = self.started.elapsed().as_secs_f64();
         // the current message is what the dashboard shows: say it is done
         // instead of leaving the last page's "Importando clientes: N de N"
-        let done = JobProgress {
-            percent: 100.0,
-            eta_seconds: None,
-            message: Some(format!(
-                "Concluída: {} clientes — {} novos, {} atualizados, {} sem mudança, {} com erro",
-                p.processed, p.created, p.updated, p.unchanged, p.failed
-            )),
-            ..p.clone()
-        };
+        let done = rules::completed(p);
         if let Err(e) = self.ctx.save_progress(&done, None).await {
             // the completion that follows meets the same problem and says so
             tracing::warn!(error = %e, "could not save the final progress");

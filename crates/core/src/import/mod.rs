@@ -1,9 +1,11 @@
 //! Importing customers from SGP: the provider's connection, the import's
-//! parameters, the job that runs it, and the preview.
+//! parameters, the job that runs it (its I/O in `job`, its decisions in
+//! `rules`), and the preview.
 
 pub mod integration;
 pub mod job;
 pub mod params;
+pub mod rules;
 pub mod service;
 
 pub use integration::{
