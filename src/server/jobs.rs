@@ -49,12 +49,14 @@ pub fn executor(
     config.retention = e.retention;
     config.shutdown_grace = settings.server.shutdown_grace;
     config.rescue_interval = e.lease / 2;
-    // a failed import attempt waits 30 s, then 1, 2, 4... minutes
-    config.retry = RetryPolicy {
+    // a failed import attempt waits 30 s, then 1, 2, 4... minutes (other
+    // kinds keep the executor's default)
+    let import_retry = RetryPolicy {
         base: std::time::Duration::from_secs(30),
         max: std::time::Duration::from_secs(30 * 60),
         jitter: 0.3,
     };
-    Executor::new(store, clock, config)
-        .register(ImportJob::new(integrations, sgp_client_config(settings)))
+    Executor::new(store, clock, config).register(
+        ImportJob::new(integrations, sgp_client_config(settings)).with_retry_policy(import_retry),
+    )
 }

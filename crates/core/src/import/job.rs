@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::integration::{IntegrationError, Integrations};
 use super::params::ImportParams;
 use super::rules;
-use crate::jobs::{JobContext, JobError, JobHandler};
+use crate::jobs::{JobContext, JobError, JobHandler, RetryPolicy};
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
     ContractStatus, CustomerPage, CustomerQuery, RowError, SgpClient, SgpClientConfig, SgpError,
@@ -52,6 +52,7 @@ pub struct ImportJob {
     integrations: Arc<Integrations>,
     client: SgpClientConfig,
     per_tenant_limit: u32,
+    retry: Option<RetryPolicy>,
 }
 
 impl ImportJob {
@@ -60,7 +61,14 @@ impl ImportJob {
             integrations,
             client,
             per_tenant_limit: 1,
+            retry: None,
         }
+    }
+
+    /// The backoff between import attempts (default: the executor's).
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
     }
 
     /// How many imports one provider may run at once (default 1).
@@ -78,6 +86,10 @@ impl JobHandler for ImportJob {
 
     fn per_tenant_limit(&self) -> Option<u32> {
         Some(self.per_tenant_limit)
+    }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.retry.clone()
     }
 
     async fn run(&self, ctx: JobContext) -> Result<Value, JobError> {

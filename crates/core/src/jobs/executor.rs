@@ -1,6 +1,6 @@
 //! The executor: claims jobs only when a slot is free, runs each under a
-//! heartbeat, a timeout and panic capture, and records the outcome. A
-//! rescuer re-queues jobs whose worker vanished.
+//! heartbeat, a timeout and panic capture, and records what `decide` makes
+//! of the ending. The rescuer (`rescuer.rs`) runs beside it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,10 +11,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::decide::{decide, Attempt, Decision, Ending};
 use super::patience::with_patience;
-use super::{JobContext, JobError, JobHandler, RetryPolicy};
+use super::rescuer;
+use super::{JobContext, JobHandler, RetryPolicy};
 use crate::clock::Clock;
-use crate::model::{JobStatus, LogLevel};
+use crate::model::LogLevel;
 use crate::store::jobs::DEFAULT_LOG_CAP;
 use crate::store::{ClaimedJob, Completion, KindLimit, Outcome, Store, StoreError};
 
@@ -112,15 +114,6 @@ impl ExecutorHandle {
     }
 }
 
-/// How one attempt ended, before it is written down.
-enum Ending {
-    Returned(Result<serde_json::Value, JobError>),
-    Panicked(String),
-    TimedOut,
-    LeaseLost,
-    Shutdown,
-}
-
 impl Executor {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ExecutorConfig) -> Self {
         Executor {
@@ -153,7 +146,12 @@ impl Executor {
         ));
         let this = Arc::new(self);
         tasks.spawn(this.clone().produce(shutdown.clone()));
-        tasks.spawn(this.rescue(shutdown.clone()));
+        tasks.spawn(rescuer::run(
+            this.store.clone(),
+            this.clock.clone(),
+            rescuer::RescueConfig::from(&this.config),
+            shutdown.clone(),
+        ));
         ExecutorHandle { shutdown, tasks }
     }
 
@@ -277,8 +275,10 @@ impl Executor {
             );
             // The claim wrote the start line to the job's log.
             tracing::info!("job started");
-            let ending = self.supervise(handler, ctx.clone(), cancel, stop).await;
-            self.record(&job, &ctx, ending).await;
+            let ending = self
+                .supervise(handler.clone(), ctx.clone(), cancel, stop)
+                .await;
+            self.record(&job, &ctx, handler.as_ref(), ending).await;
         }
         .instrument(span)
         .await
@@ -294,13 +294,14 @@ impl Executor {
         stop: CancellationToken,
     ) -> Ending {
         let lease = ctx.lease().clone();
+        let timeout = handler.timeout().unwrap_or(self.config.job_timeout);
         let mut task = tokio::spawn({
             let ctx = ctx.clone();
             async move { handler.run(ctx).await }.in_current_span()
         });
         let mut heartbeat = tokio::time::interval(self.config.heartbeat);
         heartbeat.tick().await; // the first tick is immediate
-        let deadline = tokio::time::sleep(self.config.job_timeout);
+        let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
             tokio::select! {
@@ -338,34 +339,37 @@ impl Executor {
         }
     }
 
-    async fn record(&self, job: &ClaimedJob, ctx: &JobContext, ending: Ending) {
+    /// Writes down what [`decide`] makes of the ending.
+    async fn record(
+        &self,
+        job: &ClaimedJob,
+        ctx: &JobContext,
+        handler: &dyn JobHandler,
+        ending: Ending,
+    ) {
         let lease = &job.lease;
-        let retry_or_fail = |error: String| {
-            if job.attempt < job.max_attempts {
-                let delay = self.config.retry.delay(job.attempt);
-                let run_after = self.clock.now()
-                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-                (
-                    Outcome::Retry {
-                        error: error.clone(),
-                        run_after,
-                    },
-                    format!("{error} Nova tentativa em {} s.", delay.as_secs().max(1)),
-                )
-            } else {
-                (
-                    Outcome::Failed {
-                        error: error.clone(),
-                    },
-                    format!(
-                        "{error} Não restam tentativas ({} de {}).",
-                        job.attempt, job.max_attempts
-                    ),
-                )
-            }
+        if let Ending::Panicked(what) = &ending {
+            tracing::error!(panic = %what, "job panicked");
+        }
+        let attempt = Attempt {
+            number: job.attempt,
+            max: job.max_attempts,
+            cancel_requested: ctx.is_cancelled(),
         };
-        let (outcome, level, message) = match ending {
-            Ending::Returned(Ok(result)) => {
+        let retry = handler
+            .retry_policy()
+            .unwrap_or_else(|| self.config.retry.clone());
+        let timeout = handler.timeout().unwrap_or(self.config.job_timeout);
+        let decision = decide(
+            ending,
+            attempt,
+            &retry,
+            timeout,
+            self.clock.now(),
+            rand::random(),
+        );
+        let (outcome, level, message) = match decision {
+            Decision::Complete { result } => {
                 let completion = Completion {
                     lease: lease.clone(),
                     result,
@@ -388,51 +392,16 @@ impl Executor {
                     "Concluído.".to_owned(),
                 )
             }
-            Ending::Returned(Err(JobError::Cancelled)) if ctx.is_cancelled() => {
-                (Outcome::Stopped, LogLevel::Warn, "Cancelado.".to_owned())
-            }
-            Ending::Returned(Err(JobError::Cancelled)) => (
-                Outcome::Failed {
-                    error: "O job parou sem pedido de cancelamento.".into(),
-                },
-                LogLevel::Error,
-                "O job parou sem pedido de cancelamento.".to_owned(),
-            ),
-            Ending::Returned(Err(JobError::Fatal(error))) => (
-                Outcome::Failed {
-                    error: error.clone(),
-                },
-                LogLevel::Error,
-                error,
-            ),
-            Ending::Returned(Err(JobError::Retryable(error))) => {
-                let (outcome, message) = retry_or_fail(error);
-                (outcome, LogLevel::Warn, message)
-            }
-            Ending::TimedOut => {
-                let error = format!(
-                    "Tempo limite de {} excedido.",
-                    human_duration(self.config.job_timeout)
-                );
-                let (outcome, message) = retry_or_fail(error);
-                (outcome, LogLevel::Warn, message)
-            }
-            Ending::Panicked(what) => {
-                let error = format!("Erro interno no job: {what}");
-                tracing::error!(panic = %what, "job panicked");
-                (
-                    Outcome::Failed {
-                        error: error.clone(),
-                    },
-                    LogLevel::Error,
-                    error,
-                )
-            }
-            Ending::LeaseLost => {
+            Decision::Record {
+                outcome,
+                level,
+                message,
+            } => (outcome, level, message),
+            Decision::Nothing => {
                 tracing::warn!("lease lost; another attempt owns the job now");
                 return;
             }
-            Ending::Shutdown => {
+            Decision::Release => {
                 match self.store.release(lease).await {
                     Ok(status) => {
                         tracing::info!(%status, "released on shutdown");
@@ -461,44 +430,6 @@ impl Executor {
                 tracing::error!(error = %e, "could not record the outcome; the rescuer will retry the job")
             }
         }
-    }
-
-    async fn rescue(self: Arc<Self>, shutdown: CancellationToken) {
-        let span = tracing::info_span!("rescuer", owner = %self.config.owner);
-        async move {
-            loop {
-                match self.store.rescue_expired().await {
-                    Ok(rescued) => {
-                        for r in rescued {
-                            let owner = r.owner.as_deref().unwrap_or("?");
-                            tracing::warn!(job_id = %r.job, tenant_id = %r.tenant, %owner, now = %r.now, "rescued a job whose lease expired");
-                            let message = match r.now {
-                                JobStatus::Queued => format!("O processo {owner} parou de responder; o job voltou para a fila e continua do último ponto salvo."),
-                                JobStatus::Cancelled => format!("O processo {owner} parou de responder durante o cancelamento; job cancelado."),
-                                _ => format!("O processo {owner} parou de responder e não restam tentativas."),
-                            };
-                            let _ = self.store.append_log(r.job, LogLevel::Warn, &message, self.config.log_cap).await;
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "rescue failed"),
-                }
-                if let Some(retention) = self.config.retention {
-                    let cutoff = self.clock.now()
-                        - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
-                    match self.store.purge_finished(cutoff).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(purged = n, "purged finished jobs past retention"),
-                        Err(e) => tracing::warn!(error = %e, "purge failed"),
-                    }
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(self.config.rescue_interval) => {}
-                }
-            }
-        }
-        .instrument(span)
-        .await
     }
 }
 
@@ -564,20 +495,6 @@ async fn record_batch(
             // at-least-once, never lost.
             tracing::error!(error = %e, jobs = batch.len(), "could not record completions");
         }
-    }
-}
-
-/// `250 ms`, `45 s`, `12 min`, `6 h`: for messages an admin reads.
-fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        format!("{} ms", d.as_millis())
-    } else if secs < 120 {
-        format!("{secs} s")
-    } else if secs < 2 * 3600 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{} h", secs / 3600)
     }
 }
 

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::JobContext;
+use super::{JobContext, RetryPolicy};
 
 /// Why an attempt did not complete. The variant decides what happens next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +25,16 @@ pub trait JobHandler: Send + Sync + 'static {
 
     /// How many jobs of this kind one provider may have running at once.
     fn per_tenant_limit(&self) -> Option<u32> {
+        None
+    }
+
+    /// The backoff between this kind's attempts; `None`: the executor's.
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        None
+    }
+
+    /// How long one attempt of this kind may run; `None`: the executor's.
+    fn timeout(&self) -> Option<std::time::Duration> {
         None
     }
 

@@ -2,9 +2,11 @@
 //! claims, runs, heartbeats, retries, times out and cancels them.
 
 mod context;
+pub mod decide;
 mod executor;
 mod handler;
 pub mod patience;
+mod rescuer;
 pub mod retry;
 
 pub use context::JobContext;
