@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::JobSummary;
+use crate::model::{JobStatus, JobSummary};
 use crate::ui::format;
 use crate::ui::progress::{duration, percent, ProgressBar};
 
@@ -74,7 +74,7 @@ pub fn LiveProgress(job: JobSummary) -> impl IntoView {
                         let total = j.total_estimado.map(format::integer).unwrap_or_else(|| "?".into());
                         let eta = j
                             .eta_segundos
-                            .filter(|_| j.status == "running")
+                            .filter(|_| j.status == JobStatus::Running.as_str())
                             .map(|s| format!("faltam cerca de {}", duration(s)))
                             .unwrap_or_default();
                         view! {

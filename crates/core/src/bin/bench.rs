@@ -61,8 +61,9 @@ fn executor(store: Arc<dyn Store>, slots: usize) -> Executor {
 /// Inserts `n` jobs in bulk with SQL (the bench measures running them, not
 /// inserting them), with the given status and time-ordered ids as
 /// `JobId::new` makes them.
-async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
+async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: JobStatus) {
     let now = chrono::Utc::now();
+    let finished_at = status.is_finished().then_some(now);
     match url {
         DatabaseUrl::Sqlite(u) => {
             let mut c = sqlx::SqliteConnection::connect(u).await.unwrap();
@@ -71,13 +72,13 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
                  INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, \
                     updated_at, finished_at) \
                  SELECT unhex(printf('%012x70008%015x', ?4 - (?1 - i), i)), ?2, 'noop', 'bench ' || i, \
-                    ?3, ?4, ?4 - (?1 - i), ?4, \
-                    CASE WHEN ?3 IN ('completed', 'failed', 'cancelled') THEN ?4 END FROM s",
+                    ?3, ?4, ?4 - (?1 - i), ?4, ?5 FROM s",
             )
             .bind(n as i64)
             .bind(tenant.id.0)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now.timestamp_millis())
+            .bind(finished_at.map(|t| t.timestamp_millis()))
             .execute(&mut c)
             .await
             .unwrap();
@@ -97,14 +98,14 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
                     updated_at, finished_at) \
                  SELECT (lpad(to_hex((extract(epoch FROM $4) * 1000)::bigint - ($1 - i)), 12, '0') \
                     || '70008' || lpad(to_hex(i), 15, '0'))::uuid, $2, 'noop', 'bench ' || i, $3, $4, \
-                    $4 - ($1 - i) * interval '1 millisecond', $4, \
-                    CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN $4 END \
+                    $4 - ($1 - i) * interval '1 millisecond', $4, $5 \
                  FROM generate_series(1, $1) AS i",
             )
             .bind(n as i64)
             .bind(tenant.id.0)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now)
+            .bind(finished_at)
             .execute(&mut *tx)
             .await
             .unwrap();
@@ -113,7 +114,7 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: &str) {
                  ON CONFLICT (tenant_id, status, shard) DO UPDATE SET n = job_counts.n + excluded.n",
             )
             .bind(tenant.id.0)
-            .bind(status)
+            .bind(status.as_str())
             .bind(n as i64)
             .execute(&mut *tx)
             .await
@@ -164,7 +165,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
     let slots = env_number("BENCH_SLOTS", 1024) as usize;
     let mut rates = Vec::new();
     for round in 1..=rounds {
-        bulk_jobs(&url, &t, jobs, "queued").await;
+        bulk_jobs(&url, &t, jobs, JobStatus::Queued).await;
         let started = Instant::now();
         let ex = executor(store.clone(), slots).start();
         wait_completed(store.as_ref(), &t, jobs * round).await;
@@ -234,8 +235,8 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
         .await
         .unwrap();
     let load = Instant::now();
-    bulk_jobs(&url, &t, history, "completed").await;
-    bulk_jobs(&url, &t, 20, "queued").await;
+    bulk_jobs(&url, &t, history, JobStatus::Completed).await;
+    bulk_jobs(&url, &t, 20, JobStatus::Queued).await;
     println!(
         "history: {history} finished jobs loaded in {:.1} s",
         load.elapsed().as_secs_f64()

@@ -67,16 +67,21 @@ async fn rescue_once(store: &dyn Store, log_cap: u32) {
     };
     for r in rescued {
         let owner = r.owner.as_deref().unwrap_or("?");
-        tracing::warn!(job_id = %r.job, tenant_id = %r.tenant, %owner, now = %r.now, "rescued a job whose lease expired");
+        tracing::warn!(job_id = %r.job, tenant_id = %r.tenant, %owner, status = %r.status, "rescued a job whose lease expired");
         let _ = store
-            .append_log(r.job, LogLevel::Warn, &rescue_line(owner, r.now), log_cap)
+            .append_log(
+                r.job,
+                LogLevel::Warn,
+                &rescue_line(owner, r.status),
+                log_cap,
+            )
             .await;
     }
 }
 
-/// The job's log line for a rescue that left it in `now`.
-fn rescue_line(owner: &str, now: JobStatus) -> String {
-    match now {
+/// The job's log line for a rescue that left it in `status`.
+fn rescue_line(owner: &str, status: JobStatus) -> String {
+    match status {
         JobStatus::Queued => format!(
             "O processo {owner} parou de responder; o job voltou para a fila e continua do \
              último ponto salvo."

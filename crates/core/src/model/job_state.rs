@@ -70,6 +70,17 @@ impl JobEvent {
         Ok(to)
     }
 
+    /// What an expired lease does to a job: its worker vanished mid-attempt.
+    /// The attempt is given back like a shutdown's, unless it was the last
+    /// one: then the job fails. A pending cancel ends it cancelled either way.
+    pub fn on_lease_expired(out_of_attempts: bool) -> JobEvent {
+        if out_of_attempts {
+            JobEvent::Fail
+        } else {
+            JobEvent::Release
+        }
+    }
+
     /// Every status this event may start from.
     pub fn sources(self) -> Vec<JobStatus> {
         JobStatus::ALL
@@ -139,6 +150,20 @@ mod tests {
             }
         }
         assert!(JobEvent::Rerun.apply(Completed).is_err());
+    }
+
+    #[test]
+    fn an_expired_lease_requeues_fails_or_ends_a_cancel() {
+        let expire = JobEvent::on_lease_expired;
+        assert_eq!(expire(false).apply(Running), Ok(Queued));
+        assert_eq!(expire(true).apply(Running), Ok(Failed));
+        for out_of_attempts in [false, true] {
+            assert_eq!(expire(out_of_attempts).apply(Cancelling), Ok(Cancelled));
+            assert_eq!(
+                expire(out_of_attempts).sources(),
+                JobStatus::LEASED.to_vec()
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,17 @@ impl JobStatus {
         JobStatus::Cancelled,
     ];
 
+    /// Waiting for an executor.
+    pub const WAITING: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Retrying];
+    /// Held by a worker's lease.
+    pub const LEASED: [JobStatus; 2] = [JobStatus::Running, JobStatus::Cancelling];
+    /// Never runs again by itself.
+    pub const FINISHED: [JobStatus; 3] = [
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
@@ -54,10 +65,7 @@ impl JobStatus {
 
     /// A finished job never runs again by itself.
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
-        )
+        Self::FINISHED.contains(&self)
     }
 }
 

@@ -116,7 +116,8 @@ pub struct Rescued {
     pub job: JobId,
     pub tenant: TenantId,
     pub owner: Option<String>,
-    pub now: JobStatus,
+    /// Where the rescue left it.
+    pub status: JobStatus,
 }
 
 /// Which jobs a list shows.
@@ -278,6 +279,42 @@ pub(crate) mod sql {
         format!("CASE status{arms} END")
     }
 
+    /// One status as an SQL literal: `'queued'`.
+    pub fn literal(status: JobStatus) -> String {
+        format!("'{}'", status.as_str())
+    }
+
+    /// `column IN ('a', 'b')`: for scans meant to use the partial indexes
+    /// on those statuses (row-by-id updates use [`guard`] instead).
+    pub fn status_in(column: &str, statuses: &[JobStatus]) -> String {
+        format!("{column} IN ({})", super::status_list(statuses))
+    }
+
+    /// The `SET` of the rescue of a job whose lease expired, executing
+    /// [`JobEvent::on_lease_expired`] row by row: the event depends on
+    /// whether the attempt was the last. A job that fails this way gets
+    /// `error` (an SQL expression) as its last error.
+    pub fn rescue_set(now: &str, error: &str) -> String {
+        let out_of_attempts = "attempt >= max_attempts";
+        let last = JobEvent::on_lease_expired(true);
+        let other = JobEvent::on_lease_expired(false);
+        let failing: Vec<JobStatus> = last
+            .sources()
+            .into_iter()
+            .filter(|from| last.apply(*from) == Ok(JobStatus::Failed))
+            .collect();
+        format!(
+            "status = CASE WHEN {out_of_attempts} THEN {} ELSE {} END, \
+             finished_at = CASE WHEN {out_of_attempts} THEN {} ELSE {} END, \
+             last_error = CASE WHEN {out_of_attempts} AND {} THEN {error} ELSE last_error END",
+            status_after(last),
+            status_after(other),
+            finished_at_after(last, now),
+            finished_at_after(other, now),
+            status_in("status", &failing)
+        )
+    }
+
     /// The `finished_at` after `event`: `now` where it ends the job.
     pub fn finished_at_after(event: JobEvent, now: &str) -> String {
         let ending: Vec<String> = event
@@ -319,7 +356,7 @@ pub(crate) mod sql {
 
     /// The guard on a worker's writes: it still holds the current attempt.
     pub fn lease_guard() -> String {
-        guard("status", &[JobStatus::Running, JobStatus::Cancelling])
+        guard("status", &JobStatus::LEASED)
     }
 
     /// How many jobs of tenant `tenant` and kind `kind` (SQL expressions)
@@ -334,8 +371,8 @@ pub(crate) mod sql {
         };
         format!(
             "{} + {}",
-            count(&[JobStatus::Queued, JobStatus::Retrying]),
-            count(&[JobStatus::Running, JobStatus::Cancelling])
+            count(&JobStatus::WAITING),
+            count(&JobStatus::LEASED)
         )
     }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::accounts::{SessionRecord, TokenRecord};
 use super::imports::IntegrationRecord;
-use super::jobs::{ClaimedJob, JobFilter, Lease};
+use super::jobs::{sql, ClaimedJob, JobFilter, Lease};
 use super::StoreError;
 use crate::model::{
     ApiTokenInfo, CustomerPage, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress,
@@ -154,16 +154,24 @@ fn progress(row: &impl RowExt) -> Result<JobProgress, StoreError> {
 }
 
 /// Columns read by [`summary`]; `j` is the jobs table.
-pub(crate) const SUMMARY_COLUMNS: &str = "j.id, j.tenant_id, j.kind, j.name, j.status, j.attempt, \
-    j.max_attempts, j.total_estimated, j.processed, j.created_count, j.updated_count, \
-    j.unchanged_count, j.failed_count, j.percent, j.eta_seconds, j.current_message, \
-    j.lease_owner, j.last_error, j.run_after, j.cancel_requested_at, j.created_at, \
-    j.started_at, j.finished_at, j.updated_at, \
-    CASE WHEN j.status IN ('queued', 'retrying') THEN 1 + (SELECT count(*) FROM jobs q \
-        WHERE q.tenant_id = j.tenant_id AND q.kind = j.kind \
-          AND q.status IN ('queued', 'retrying') \
-          AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.id < j.id))) \
-    END AS queue_position";
+pub(crate) fn summary_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        format!(
+            "j.id, j.tenant_id, j.kind, j.name, j.status, j.attempt, \
+            j.max_attempts, j.total_estimated, j.processed, j.created_count, j.updated_count, \
+            j.unchanged_count, j.failed_count, j.percent, j.eta_seconds, j.current_message, \
+            j.lease_owner, j.last_error, j.run_after, j.cancel_requested_at, j.created_at, \
+            j.started_at, j.finished_at, j.updated_at, \
+            CASE WHEN {} THEN 1 + (SELECT count(*) FROM jobs q \
+                WHERE q.tenant_id = j.tenant_id AND q.kind = j.kind AND {} \
+                  AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.id < j.id))) \
+            END AS queue_position",
+            sql::status_in("j.status", &JobStatus::WAITING),
+            sql::status_in("q.status", &JobStatus::WAITING)
+        )
+    })
+}
 
 pub(crate) fn summary(row: &impl RowExt) -> Result<JobSummary, StoreError> {
     Ok(JobSummary {

@@ -419,7 +419,7 @@ async fn stale_attempt_is_fenced_off_after_rescue(db: &TestDb) {
     db.clock.advance(Duration::seconds(61));
     let rescued = db.store.rescue_expired().await.unwrap();
     assert_eq!(rescued.len(), 1);
-    assert_eq!((rescued[0].job, rescued[0].now), (id, JobStatus::Queued));
+    assert_eq!((rescued[0].job, rescued[0].status), (id, JobStatus::Queued));
     assert_eq!(rescued[0].owner.as_deref(), Some("worker-a"));
 
     let second = db
@@ -477,8 +477,8 @@ async fn rescue_fails_jobs_without_attempts_and_ends_cancelling_ones(db: &TestDb
     db.store.cancel(t.id, cancelling).await.unwrap();
     db.clock.advance(Duration::seconds(61));
     let mut rescued = db.store.rescue_expired().await.unwrap();
-    rescued.sort_by_key(|r| r.now);
-    let states: Vec<JobStatus> = rescued.iter().map(|r| r.now).collect();
+    rescued.sort_by_key(|r| r.status);
+    let states: Vec<JobStatus> = rescued.iter().map(|r| r.status).collect();
     assert_eq!(states, vec![JobStatus::Failed, JobStatus::Cancelled]);
     let f = db
         .store

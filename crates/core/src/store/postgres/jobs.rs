@@ -15,7 +15,7 @@ use crate::model::{
 use crate::store::jobs::{
     self as job_rules, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK,
 };
-use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
+use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
 use crate::store::{
     ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
     StoreError, Wakeups,
@@ -41,10 +41,11 @@ impl Jobs for PgStore {
         let queued = sqlx::query(&format!(
             "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, \
                 max_attempts, run_after, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8 \
+             SELECT $1, $2, $3, $4, $5, {queued}, 0, $6, $7, $8, $8 \
              WHERE $10::int8 IS NULL OR {} < $10::int8 RETURNING id) \
              SELECT pg_notify($9, '') FROM queued",
-            sql::active_count("$2", "$3")
+            sql::active_count("$2", "$3"),
+            queued = sql::literal(JobStatus::Queued)
         ))
         .bind(job.id.0)
         .bind(job.tenant.0)
@@ -183,12 +184,13 @@ impl Jobs for PgStore {
         let event = JobEvent::Release;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = {}, \
-                attempt = CASE WHEN status = 'running' THEN GREATEST(attempt - 1, 0) ELSE attempt END, \
+                attempt = CASE WHEN {} THEN GREATEST(attempt - 1, 0) ELSE attempt END, \
                 lease_expires_at = NULL, updated_at = $1 \
              WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "$1"),
+            sql::status_in("status", &[JobStatus::Running]),
             sql::event_guard("status", event)
         ))
         .bind(self.now())
@@ -268,18 +270,13 @@ impl Jobs for PgStore {
     }
 
     async fn rescue_expired(&self) -> Result<Vec<Rescued>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE jobs SET \
-                status = CASE WHEN status = 'cancelling' THEN 'cancelled' \
-                              WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
-                finished_at = CASE WHEN status = 'cancelling' OR attempt >= max_attempts \
-                                   THEN $1 ELSE NULL END, \
-                last_error = CASE WHEN status = 'running' AND attempt >= max_attempts \
-                                  THEN $2 ELSE last_error END, \
-                lease_expires_at = NULL, updated_at = $1 \
-             WHERE status IN ('running', 'cancelling') AND lease_expires_at < $1 \
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET {}, lease_expires_at = NULL, updated_at = $1 \
+             WHERE {} AND lease_expires_at < $1 \
              RETURNING id, tenant_id, lease_owner, status",
-        )
+            sql::rescue_set("$1", "$2"),
+            sql::status_in("status", &JobStatus::LEASED)
+        ))
         .bind(self.now())
         .bind(LOST_WORKER_NO_ATTEMPTS)
         .fetch_all(&self.pool)
@@ -293,7 +290,7 @@ impl Jobs for PgStore {
                     job: JobId(row.uuid("id")?),
                     tenant: TenantId(row.uuid("tenant_id")?),
                     owner: row.opt_text("lease_owner")?,
-                    now: rows::status(row)?,
+                    status: rows::status(row)?,
                 })
             })
             .collect()
@@ -305,8 +302,9 @@ impl Jobs for PgStore {
             .clone()
             .unwrap_or_else(|| JobStatus::ALL.to_vec());
         let list = job_rules::status_list(&statuses);
+        let columns = rows::summary_columns();
         let rows = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
+            "SELECT {columns} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
              ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(tenant.0)
@@ -334,8 +332,9 @@ impl Jobs for PgStore {
         job: JobId,
         log_lines: u32,
     ) -> Result<JobDetails, StoreError> {
+        let columns = rows::summary_columns();
         let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS}, j.params, j.result, j.log_count, \
+            "SELECT {columns}, j.params, j.result, j.log_count, \
                 (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored_logs \
              FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2"
         ))
@@ -442,11 +441,12 @@ impl Jobs for PgStore {
         // the counter rows once per deleted job in a single transaction.
         let mut purged = 0;
         loop {
-            let done = sqlx::query(
+            let done = sqlx::query(&format!(
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
                  WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                 AND status IN ('completed', 'failed', 'cancelled') LIMIT $2)",
-            )
+                 AND {} LIMIT $2)",
+                sql::status_in("status", &JobStatus::FINISHED)
+            ))
             .bind(before)
             .bind(PURGE_CHUNK)
             .execute(&self.pool)
@@ -474,8 +474,9 @@ impl PgStore {
         tenant: Option<TenantId>,
         job: JobId,
     ) -> Result<JobSummary, StoreError> {
+        let columns = rows::summary_columns();
         let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j \
+            "SELECT {columns} FROM jobs j \
              WHERE j.id = $1 AND ($2::uuid IS NULL OR j.tenant_id = $2)"
         ))
         .bind(job.0)
@@ -608,7 +609,7 @@ impl PgStore {
                 ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id",
             JobEvent::Claim.sources_sql(),
-            Self::CLAIM_SET
+            Self::claim_set()
         )))
         .bind(owner)
         .bind(job_rules::lease_expiry(now, lease))
@@ -651,12 +652,13 @@ impl PgStore {
                    AND j.kind IN (SELECT kind FROM lim)), \
              pick AS (SELECT c.id AS pick_id FROM c JOIN lim ON lim.kind = c.kind \
                    WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                        AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= lim.max_running \
+                        AND r.kind = c.kind AND {leased}) <= lim.max_running \
                    ORDER BY c.created_at, c.id LIMIT $4) \
              UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard}",
             sources = JobEvent::Claim.sources_sql(),
             guard = sql::event_guard("status", JobEvent::Claim),
-            set = Self::CLAIM_SET
+            set = Self::claim_set(),
+            leased = sql::status_in("r.status", &JobStatus::LEASED)
         )))
         .bind(owner)
         .bind(job_rules::lease_expiry(now, lease))

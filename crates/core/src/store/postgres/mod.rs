@@ -10,11 +10,12 @@ use sqlx::{ConnectOptions, Connection};
 use uuid::Uuid;
 
 use super::error::connect_reason;
+use super::jobs::sql;
 use super::rows::{self};
 use super::{Backend, Store, StoreError};
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
-use crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
+use crate::model::{JobEvent, Tenant, TenantId, TenantOverview, TenantSlug};
 
 mod accounts;
 mod imports;
@@ -90,10 +91,14 @@ impl PgStore {
         }
     }
 
-    const CLAIM_SET: &'static str =
-        "status = 'running', attempt = attempt + 1, fence = fence + 1, \
-        lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
-        started_at = COALESCE(started_at, $3), updated_at = $3, log_count = log_count + 1";
+    fn claim_set() -> String {
+        format!(
+            "status = {}, attempt = attempt + 1, fence = fence + 1, \
+            lease_owner = $1, lease_expires_at = $2, heartbeat_at = $3, \
+            started_at = COALESCE(started_at, $3), updated_at = $3, log_count = log_count + 1",
+            sql::status_after(JobEvent::Claim)
+        )
+    }
 }
 
 #[async_trait]

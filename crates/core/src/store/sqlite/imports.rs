@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use async_trait::async_trait;
 
 use super::{json_rows, to_millis, SqliteStore};
-use crate::model::{CustomerPage, ImportRowError, JobId, StoredCustomer, TenantId};
+use crate::model::{CustomerPage, ImportRowError, JobId, JobStatus, StoredCustomer, TenantId};
 use crate::store::imports::{
     self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
 };
@@ -185,11 +185,12 @@ impl Imports for SqliteStore {
         tenant: TenantId,
         kind: &str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "SELECT started_at FROM jobs WHERE tenant_id = ?1 AND kind = ?2 \
-             AND status = 'completed' AND started_at IS NOT NULL \
+             AND {} AND started_at IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
-        )
+            sql::status_in("status", &[JobStatus::Completed])
+        ))
         .bind(tenant.0)
         .bind(kind)
         .fetch_optional(&self.reader)

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::store::jobs::{
     self as job_rules, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK,
 };
-use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS, SUMMARY_COLUMNS};
+use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
 use crate::store::{
     ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
     StoreError, Wakeups,
@@ -30,9 +30,10 @@ impl Jobs for SqliteStore {
         let inserted = sqlx::query(&format!(
             "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, max_attempts, \
                 run_after, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, 'queued', 0, ?6, ?7, ?8, ?8 \
+             SELECT ?1, ?2, ?3, ?4, ?5, {queued}, 0, ?6, ?7, ?8, ?8 \
              WHERE ?9 IS NULL OR {} < ?9",
-            sql::active_count("?2", "?3")
+            sql::active_count("?2", "?3"),
+            queued = sql::literal(JobStatus::Queued)
         ))
         .bind(job.id.0)
         .bind(job.tenant.0)
@@ -174,12 +175,13 @@ impl Jobs for SqliteStore {
         let event = JobEvent::Release;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = {}, \
-                attempt = CASE WHEN status = 'running' THEN max(attempt - 1, 0) ELSE attempt END, \
+                attempt = CASE WHEN {} THEN max(attempt - 1, 0) ELSE attempt END, \
                 lease_expires_at = NULL, updated_at = ?1 \
              WHERE id = ?2 AND fence = ?3 AND lease_owner = ?4 AND {} \
              RETURNING status",
             sql::status_after(event),
             sql::finished_at_after(event, "?1"),
+            sql::status_in("status", &[JobStatus::Running]),
             sql::event_guard("status", event)
         ))
         .bind(self.now())
@@ -248,18 +250,13 @@ impl Jobs for SqliteStore {
     }
 
     async fn rescue_expired(&self) -> Result<Vec<Rescued>, StoreError> {
-        let rows = sqlx::query(
-            "UPDATE jobs SET \
-                status = CASE WHEN status = 'cancelling' THEN 'cancelled' \
-                              WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END, \
-                finished_at = CASE WHEN status = 'cancelling' OR attempt >= max_attempts \
-                                   THEN ?1 ELSE NULL END, \
-                last_error = CASE WHEN status = 'running' AND attempt >= max_attempts \
-                                  THEN ?2 ELSE last_error END, \
-                lease_expires_at = NULL, updated_at = ?1 \
-             WHERE status IN ('running', 'cancelling') AND lease_expires_at < ?1 \
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET {}, lease_expires_at = NULL, updated_at = ?1 \
+             WHERE {} AND lease_expires_at < ?1 \
              RETURNING id, tenant_id, lease_owner, status",
-        )
+            sql::rescue_set("?1", "?2"),
+            sql::status_in("status", &JobStatus::LEASED)
+        ))
         .bind(self.now())
         .bind(LOST_WORKER_NO_ATTEMPTS)
         .fetch_all(&self.pool)
@@ -273,7 +270,7 @@ impl Jobs for SqliteStore {
                     job: JobId(row.uuid("id")?),
                     tenant: TenantId(row.uuid("tenant_id")?),
                     owner: row.opt_text("lease_owner")?,
-                    now: rows::status(row)?,
+                    status: rows::status(row)?,
                 })
             })
             .collect()
@@ -285,8 +282,9 @@ impl Jobs for SqliteStore {
             .clone()
             .unwrap_or_else(|| JobStatus::ALL.to_vec());
         let list = job_rules::status_list(&statuses);
+        let columns = rows::summary_columns();
         let rows = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.tenant_id = ?1 AND j.status IN ({list}) \
+            "SELECT {columns} FROM jobs j WHERE j.tenant_id = ?1 AND j.status IN ({list}) \
              ORDER BY j.created_at DESC, j.id DESC LIMIT ?2 OFFSET ?3"
         ))
         .bind(tenant.0)
@@ -314,8 +312,9 @@ impl Jobs for SqliteStore {
         job: JobId,
         log_lines: u32,
     ) -> Result<JobDetails, StoreError> {
+        let columns = rows::summary_columns();
         let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS}, j.params, j.result, j.log_count, \
+            "SELECT {columns}, j.params, j.result, j.log_count, \
                 (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored_logs \
              FROM jobs j WHERE j.id = ?1 AND j.tenant_id = ?2"
         ))
@@ -430,11 +429,12 @@ impl Jobs for SqliteStore {
         // the counter rows once per deleted job in a single transaction.
         let mut purged = 0;
         loop {
-            let done = sqlx::query(
+            let done = sqlx::query(&format!(
                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
                  WHERE finished_at IS NOT NULL AND finished_at < ?1 \
-                 AND status IN ('completed', 'failed', 'cancelled') LIMIT ?2)",
-            )
+                 AND {} LIMIT ?2)",
+                sql::status_in("status", &JobStatus::FINISHED)
+            ))
             .bind(to_millis(before))
             .bind(PURGE_CHUNK)
             .execute(&self.pool)
@@ -457,8 +457,9 @@ impl SqliteStore {
         tenant: Option<TenantId>,
         job: JobId,
     ) -> Result<JobSummary, StoreError> {
+        let columns = rows::summary_columns();
         let row = sqlx::query(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM jobs j WHERE j.id = ?1 AND (?2 IS NULL OR j.tenant_id = ?2)"
+            "SELECT {columns} FROM jobs j WHERE j.id = ?1 AND (?2 IS NULL OR j.tenant_id = ?2)"
         ))
         .bind(job.0)
         .bind(tenant.map(|t| t.0))
@@ -575,11 +576,12 @@ impl SqliteStore {
         // ?1 owner, ?2 expiry, ?3 now, ?4 max, then the kinds (and limits).
         let mut params = 5;
         let candidates = if limited {
+            let leased = sql::status_in("r.status", &JobStatus::LEASED);
             let mut allowed = Vec::new();
             for _ in kinds {
                 allowed.push(format!(
                     "(c.kind = ?{} AND c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                     AND r.kind = c.kind AND r.status IN ('running', 'cancelling')) <= ?{})",
+                     AND r.kind = c.kind AND {leased}) <= ?{})",
                     params,
                     params + 1
                 ));
@@ -605,10 +607,11 @@ impl SqliteStore {
             )
         };
         let statement = format!(
-            "UPDATE jobs SET status = 'running', attempt = attempt + 1, fence = fence + 1, \
+            "UPDATE jobs SET status = {}, attempt = attempt + 1, fence = fence + 1, \
                 lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
                 started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
              WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}, log_count, {} AS start_line",
+            sql::status_after(JobEvent::Claim),
             sql::start_line("?1")
         );
         let mut query = sqlx::query(&statement)
