@@ -1,10 +1,11 @@
 import { defineConfig } from '@playwright/test';
 import { SUPERADMIN_PASSWORD } from './tests/helpers';
 
-// The app under test is the debug build made by `cargo leptos build`
-// (scripts/test.sh), started here on its own port with a fresh SQLite file
-// and the demo provider; a superadmin and a second provider are created
-// first, for the provider picker.
+// The app under test is the debug binary the Rust tests built, serving the
+// bundle of `cargo leptos build --frontend-only` (scripts/test.sh). It is
+// started here on its own port with a fresh SQLite file and the demo
+// provider; a superadmin and a second provider are created first, for the
+// provider picker.
 const port = Number(process.env.E2E_PORT ?? 3017);
 const baseURL = `http://127.0.0.1:${port}`;
 

@@ -56,8 +56,17 @@ fi
 step "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace --features sgp-import/ssr,sgp-import-core/server
 
-step "app build for the browser tests (cargo leptos build)"
-cargo leptos build
+step "browser bundle for the browser tests (cargo leptos build --frontend-only)"
+# The browser tests are served by the binary the Rust tests just built
+# (target/debug/sgp-import, with the same features). Building the server
+# again through cargo-leptos would compile its whole dependency graph a
+# second time: without the dev-dependencies, the feature sets of reqwest,
+# tokio and sqlx differ, so none of the test build's artifacts fit.
+if [ ! -x target/debug/sgp-import ]; then
+    echo "test.sh: target/debug/sgp-import is missing; the Rust tests should have built it" >&2
+    exit 1
+fi
+cargo leptos build --frontend-only
 
 step "browser tests (Chromium)"
 (cd end2end && npx playwright test)
