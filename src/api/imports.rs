@@ -114,6 +114,7 @@ mod ssr {
     use chrono::NaiveDate;
     use serde::Deserialize;
     use sgp_import_core::import::{FieldError, ImportOutcome, ImportParams};
+    use sgp_import_core::store::Entity;
 
     use super::ImportForm;
     use crate::model::JobId;
@@ -152,7 +153,7 @@ mod ssr {
     pub fn job_id(raw: &str) -> Result<JobId, ServiceError> {
         uuid::Uuid::parse_str(raw.trim())
             .map(JobId)
-            .map_err(|_| ServiceError::NotFound("importação"))
+            .map_err(|_| ServiceError::NotFound(Entity::Job))
     }
 
     /// The filters of an import's stored parameters, in words.
@@ -286,11 +287,7 @@ pub async fn preview_import(form: ImportForm) -> Result<Preview, UiError> {
     use crate::server::services::imports;
 
     let (state, p) = caller().await?;
-    let mut params = ssr::params(form)?;
-    if params.name.trim().is_empty() {
-        params.name = "prévia".into();
-    }
-    Ok(imports::preview(&state, &p, params).await?)
+    Ok(imports::preview(&state, &p, ssr::params(form)?).await?)
 }
 
 #[cfg(all(test, feature = "ssr"))]

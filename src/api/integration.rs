@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Postcard;
 
 use super::error::UiError;
-use crate::model::IntegrationView;
+use crate::model::{ConnectionTest, IntegrationView};
 
 /// The form as the browser sends it; an empty secret keeps the saved one.
 /// (The server's `IntegrationInput` cannot be serialised on purpose: it
@@ -36,12 +36,6 @@ impl std::fmt::Debug for IntegrationForm {
             .field("password", &given(&self.password))
             .finish()
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TestResult {
-    pub ok: bool,
-    pub message: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -76,16 +70,12 @@ pub async fn save_integration(form: IntegrationForm) -> Result<IntegrationView, 
 }
 
 #[server(endpoint = "test_integration", output = Postcard)]
-pub async fn test_integration() -> Result<TestResult, UiError> {
+pub async fn test_integration() -> Result<ConnectionTest, UiError> {
     use super::session::caller;
     use crate::server::services::integration;
 
     let (state, p) = caller().await?;
-    let outcome = integration::test(&state, &p).await?;
-    Ok(TestResult {
-        ok: outcome.ok,
-        message: outcome.message,
-    })
+    Ok(integration::test(&state, &p).await?)
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub use ssr::caller;
 #[server(endpoint = "session", output = Postcard)]
 pub async fn current_session() -> Result<Option<SessionInfo>, UiError> {
     use crate::server::auth::principal;
-    use crate::server::services::ServiceError;
+    use crate::server::services::{session, ServiceError};
 
     let state = use_context::<crate::server::state::AppState>().ok_or(ServiceError::Internal)?;
     let headers: axum::http::HeaderMap = leptos_axum::extract()
@@ -69,28 +69,14 @@ pub async fn current_session() -> Result<Option<SessionInfo>, UiError> {
     let Some(p) = principal(&state, &headers).await? else {
         return Ok(None);
     };
-    let tenants = state
-        .store
-        .list_tenants()
-        .await
-        .map_err(ServiceError::from)?;
-    let provider = tenants
-        .iter()
-        .find(|t| Some(t.id) == p.tenant)
-        .map(|t| (t.slug.to_string(), t.name.clone()));
+    let providers = session::providers(&state, &p).await?;
+    let named = |t: &crate::model::Tenant| (t.slug.to_string(), t.name.clone());
     Ok(Some(SessionInfo {
         name: p.user.name.clone(),
         email: p.user.email.to_string(),
         superadmin: p.is_superadmin(),
-        provider,
-        providers: if p.is_superadmin() {
-            tenants
-                .iter()
-                .map(|t| (t.slug.to_string(), t.name.clone()))
-                .collect()
-        } else {
-            Vec::new()
-        },
+        provider: providers.current.as_ref().map(named),
+        providers: providers.choices.iter().map(named).collect(),
     }))
 }
 

@@ -27,9 +27,9 @@ async fn demo_provider_imports_from_the_embedded_sgp(app: &TestApp) {
     assert!(view.base_url.starts_with("http://127.0.0.1:"));
     assert!(view.token_hint.unwrap().starts_with("••••"));
 
-    let (ok, message, total) = app.state.imports.test_connection(demo.id).await.unwrap();
-    assert!(ok, "{message}");
-    assert_eq!(total, Some(120));
+    let test = app.state.imports.test_connection(demo.id).await.unwrap();
+    assert!(test.ok, "{}", test.message);
+    assert_eq!(test.customers, Some(120));
 
     let job = app
         .state

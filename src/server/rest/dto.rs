@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::model::{
-    ApiTokenInfo, IntegrationView, JobDetails, JobStatus, JobSummary, LogLine, Preview,
-    StatusCounts, StoredContract, StoredCustomer, Tenant, User,
+    ApiTokenInfo, ConnectionTest, IntegrationView, JobDetails, JobStatus, JobSummary, LogLine,
+    Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
 };
 use sgp_import_core::import::ImportParams;
 
@@ -286,6 +286,16 @@ pub struct TesteJson {
     pub mensagem: String,
     /// How many customers SGP says it has, when it says.
     pub clientes: Option<u64>,
+}
+
+impl From<ConnectionTest> for TesteJson {
+    fn from(t: ConnectionTest) -> Self {
+        TesteJson {
+            ok: t.ok,
+            mensagem: t.message,
+            clientes: t.customers,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

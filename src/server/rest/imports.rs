@@ -187,11 +187,9 @@ pub async fn error_report(
 pub async fn preview(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(mut input): JsonBody<NovaImportacaoJson>,
+    JsonBody(input): JsonBody<NovaImportacaoJson>,
 ) -> Result<Json<Envelope<PreviaJson>>, ServiceError> {
-    if input.nome_importacao.trim().is_empty() {
-        input.nome_importacao = "prévia".into();
-    }
+    // a preview needs no name: the import service gives it one
     let preview = imports::preview(&state, &caller, input.into()).await?;
     Ok(ok(PreviaJson::from(preview)))
 }

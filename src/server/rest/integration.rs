@@ -47,10 +47,5 @@ pub async fn test(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> Result<Json<Envelope<TesteJson>>, ServiceError> {
-    let outcome = integration::test(&state, &caller).await?;
-    Ok(ok(TesteJson {
-        ok: outcome.ok,
-        mensagem: outcome.message,
-        clientes: outcome.customers,
-    }))
+    Ok(ok(integration::test(&state, &caller).await?.into()))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use sgp_import_core::auth::{AccountError, LoginError, TokenError};
 use sgp_import_core::import::{FieldError, IntegrationError, StartError};
-use sgp_import_core::store::StoreError;
+use sgp_import_core::store::{Entity, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -34,9 +34,8 @@ pub enum ServiceError {
     UnsupportedMediaType,
     #[error("Escolha um provedor antes de continuar.")]
     NoProvider,
-    /// The noun, in Portuguese (`importação`, `cliente`...).
-    #[error("{} não encontrad{}.", capitalise(.0), if .0.ends_with('a') || .0.ends_with("ção") { "a" } else { "o" })]
-    NotFound(&'static str),
+    #[error("{}", not_found(*.0))]
+    NotFound(Entity),
     /// Malformed input: JSON that does not parse, a bad UUID, a number
     /// out of range, an unknown status.
     #[error("{}", .0.message)]
@@ -59,6 +58,19 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("Erro interno do servidor. Tente novamente em instantes.")]
     Internal,
+}
+
+/// What the admin reads when `entity` does not exist (or is another
+/// provider's).
+fn not_found(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Job => "Importação não encontrada.",
+        Entity::Tenant => "Provedor não encontrado.",
+        Entity::User => "Usuário não encontrado.",
+        Entity::Session => "Sessão não encontrada.",
+        Entity::ApiToken => "Token de API não encontrado.",
+        Entity::Integration => "Integração não encontrada.",
+    }
 }
 
 fn capitalise(s: &str) -> String {
@@ -141,13 +153,7 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => ServiceError::NotFound(match what {
-                "job" => "importação",
-                "customer" => "cliente",
-                "API token" => "token de API",
-                "tenant" => "provedor",
-                _ => "registro",
-            }),
+            StoreError::NotFound(entity) => ServiceError::NotFound(entity),
             StoreError::LimitReached(max) => ServiceError::Conflict(format!(
                 "Este provedor já tem {max} importações na fila ou em andamento, o máximo permitido."
             )),
@@ -243,14 +249,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn not_found_agrees_in_gender() {
+    fn not_found_names_what_is_missing() {
+        let from_store = |e| ServiceError::from(StoreError::NotFound(e)).to_string();
+        assert_eq!(from_store(Entity::Job), "Importação não encontrada.");
+        assert_eq!(from_store(Entity::Tenant), "Provedor não encontrado.");
+        assert_eq!(from_store(Entity::ApiToken), "Token de API não encontrado.");
         assert_eq!(
-            ServiceError::NotFound("importação").to_string(),
-            "Importação não encontrada."
-        );
-        assert_eq!(
-            ServiceError::NotFound("cliente").to_string(),
-            "Cliente não encontrado."
+            ServiceError::from(StoreError::NotFound(Entity::Job)).status(),
+            StatusCode::NOT_FOUND
         );
     }
 }

@@ -2,6 +2,7 @@
 
 use sgp_import_core::auth::Principal;
 use sgp_import_core::import::{IntegrationInput, IntegrationView};
+use sgp_import_core::model::ConnectionTest;
 
 use super::{tenant_of, ServiceError};
 use crate::server::state::AppState;
@@ -25,18 +26,7 @@ pub async fn save(
     Ok(view)
 }
 
-pub struct TestOutcome {
-    pub ok: bool,
-    pub message: String,
-    pub customers: Option<u64>,
-}
-
-pub async fn test(state: &AppState, caller: &Principal) -> Result<TestOutcome, ServiceError> {
+pub async fn test(state: &AppState, caller: &Principal) -> Result<ConnectionTest, ServiceError> {
     let tenant = tenant_of(caller)?;
-    let (ok, message, customers) = state.imports.test_connection(tenant).await?;
-    Ok(TestOutcome {
-        ok,
-        message,
-        customers,
-    })
+    Ok(state.imports.test_connection(tenant).await?)
 }

@@ -2,6 +2,7 @@
 
 use sgp_import_core::auth::Principal;
 use sgp_import_core::model::{Tenant, TenantSlug};
+use sgp_import_core::store::Entity;
 
 use super::{require_superadmin, ServiceError};
 use crate::server::state::AppState;
@@ -24,7 +25,7 @@ pub async fn choose(
         .store
         .tenant_by_slug(&slug)
         .await?
-        .ok_or(ServiceError::NotFound("provedor"))?;
+        .ok_or(ServiceError::NotFound(Entity::Tenant))?;
     state
         .auth
         .choose_tenant(caller, tenant.id)

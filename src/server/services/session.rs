@@ -2,7 +2,7 @@
 
 use sgp_import_core::auth::{LoginSuccess, Principal};
 use sgp_import_core::import::FieldError;
-use sgp_import_core::model::ApiTokenInfo;
+use sgp_import_core::model::{ApiTokenInfo, Tenant};
 use sgp_import_core::secret::Secret;
 use sgp_import_core::text;
 use uuid::Uuid;
@@ -33,6 +33,32 @@ pub async fn login(
     ])
     .map_err(ServiceError::Invalid)?;
     Ok(state.auth.login(email, password, ip, user_agent).await?)
+}
+
+/// The caller's provider, and every provider a superadmin may switch to.
+pub struct SessionProviders {
+    pub current: Option<Tenant>,
+    /// Empty unless the caller is a superadmin.
+    pub choices: Vec<Tenant>,
+}
+
+pub async fn providers(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<SessionProviders, ServiceError> {
+    let tenants = state.store.list_tenants().await?;
+    let current = tenants
+        .iter()
+        .find(|t| Some(t.id) == caller.tenant)
+        .cloned();
+    Ok(SessionProviders {
+        current,
+        choices: if caller.is_superadmin() {
+            tenants
+        } else {
+            Vec::new()
+        },
+    })
 }
 
 pub async fn logout(state: &AppState, caller: &Principal) -> Result<(), ServiceError> {

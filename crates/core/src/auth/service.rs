@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 use crate::secret::Secret;
-use crate::store::{LoginLimits, NewApiToken, NewSession, NewUser, Store, StoreError};
+use crate::store::{Entity, LoginLimits, NewApiToken, NewSession, NewUser, Store, StoreError};
 
 /// How long a login waits for a password check slot before a 429.
 const HASHING_QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -331,7 +331,7 @@ impl AuthService {
             Credential::Session { token_hash } => {
                 self.store.set_session_tenant(token_hash, tenant).await
             }
-            Credential::ApiToken { .. } => Err(StoreError::NotFound("session")),
+            Credential::ApiToken { .. } => Err(StoreError::NotFound(Entity::Session)),
         }
     }
 

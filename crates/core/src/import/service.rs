@@ -9,7 +9,7 @@ use super::job::IMPORT_KIND;
 use super::params::{FieldError, ImportParams};
 use crate::config::ImportSettings;
 pub use crate::model::Preview;
-use crate::model::{JobSummary, TenantId};
+use crate::model::{ConnectionTest, JobSummary, TenantId};
 use crate::sgp::{ContractStatus, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE};
 use crate::store::{NewJob, Store, StoreError};
 
@@ -177,6 +177,7 @@ impl ImportService {
         tenant: TenantId,
         mut params: ImportParams,
     ) -> Result<Preview, StartError> {
+        // A preview needs no name from the admin; the rules still want one.
         if params.name.trim().is_empty() {
             params.name = "prévia".into();
         }
@@ -233,28 +234,28 @@ impl ImportService {
         })
     }
 
-    /// Tries the saved connection and remembers the outcome. Returns the
-    /// message for the admin and SGP's customer count when it said.
-    pub async fn test_connection(
-        &self,
-        tenant: TenantId,
-    ) -> Result<(bool, String, Option<u64>), StartError> {
+    /// Tries the saved connection and remembers the outcome.
+    pub async fn test_connection(&self, tenant: TenantId) -> Result<ConnectionTest, StartError> {
         let _turn = self.turn(tenant)?;
         let client = self.client(tenant).await?;
-        let (ok, message, total) = match client.test_connection().await {
-            Ok(total) => (
-                true,
-                match total {
+        let test = match client.test_connection().await {
+            Ok(customers) => ConnectionTest {
+                ok: true,
+                message: match customers {
                     Some(n) => format!("Conexão com o SGP funcionando: {n} clientes encontrados."),
                     None => "Conexão com o SGP funcionando.".to_owned(),
                 },
-                total,
-            ),
-            Err(e) => (false, e.message_pt(), None),
+                customers,
+            },
+            Err(e) => ConnectionTest {
+                ok: false,
+                message: e.message_pt(),
+                customers: None,
+            },
         };
         self.store
-            .record_integration_test(tenant, ok, &message)
+            .record_integration_test(tenant, test.ok, &test.message)
             .await?;
-        Ok((ok, message, total))
+        Ok(test)
     }
 }

@@ -18,6 +18,16 @@ pub struct IntegrationView {
     pub last_test_message: Option<String>,
 }
 
+/// How "Testar conexão" went.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    /// For the admin, in Portuguese.
+    pub message: String,
+    /// How many customers SGP says it has, when it says.
+    pub customers: Option<u64>,
+}
+
 /// What an import would bring.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Preview {

@@ -13,7 +13,7 @@ mod tenant;
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
 pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
-pub use integration::{IntegrationView, Preview};
+pub use integration::{ConnectionTest, IntegrationView, Preview};
 pub use job::{
     JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };

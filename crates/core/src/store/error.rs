@@ -1,5 +1,29 @@
 use crate::model::UnknownJobStatus;
 
+/// What a lookup can fail to find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    Job,
+    Tenant,
+    User,
+    Session,
+    ApiToken,
+    Integration,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Job => "job",
+            Entity::Tenant => "tenant",
+            Entity::User => "user",
+            Entity::Session => "session",
+            Entity::ApiToken => "API token",
+            Entity::Integration => "integration",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or opened; `url` has no password.
@@ -11,7 +35,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     /// The row asked for does not exist (for this tenant).
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Entity),
     /// A row with the same unique key exists already.
     #[error("{0} already exists")]
     Conflict(&'static str),

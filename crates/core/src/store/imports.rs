@@ -188,15 +188,23 @@ fn digest(value: &impl serde::Serialize) -> String {
 /// A customer as one row of the set-based upsert: a JSON object on
 /// Postgres (serialised straight from the parsed customer, no intermediate
 /// `Value`), bound parameters on SQLite. Fields in `CUSTOMER_COLUMNS` order.
+/// The most repeated keys are one letter in the JSON (the `AS r(k text,
+/// ...)` of the Postgres statement): a page carries them once per row.
 #[derive(serde::Serialize)]
 pub(crate) struct CustomerRow<'a> {
-    pub k: &'a str,
+    #[serde(rename = "k")]
+    pub sgp_key: &'a str,
     pub id: Option<i64>,
-    pub n: &'a str,
-    pub d: Option<&'a str>,
-    pub t: Option<&'a str>,
-    pub s: Option<String>,
-    pub o: Option<&'a str>,
+    #[serde(rename = "n")]
+    pub name: &'a str,
+    #[serde(rename = "d")]
+    pub document: Option<&'a str>,
+    #[serde(rename = "t")]
+    pub person_type: Option<&'a str>,
+    #[serde(rename = "s")]
+    pub signup_date: Option<String>,
+    #[serde(rename = "o")]
+    pub notes: Option<&'a str>,
     pub street: Option<&'a str>,
     pub number: Option<&'a str>,
     pub complement: Option<&'a str>,
@@ -208,7 +216,8 @@ pub(crate) struct CustomerRow<'a> {
     pub lon: Option<&'a str>,
     pub emails: &'a [String],
     pub phones: &'a [String],
-    pub h: &'a str,
+    #[serde(rename = "h")]
+    pub content_hash: &'a str,
 }
 
 impl<'a> CustomerRow<'a> {
@@ -216,13 +225,13 @@ impl<'a> CustomerRow<'a> {
         let (c, hash) = (&hashed.customer, hashed.hash.as_str());
         let a = &c.address;
         CustomerRow {
-            k: &c.key,
+            sgp_key: &c.key,
             id: c.sgp_id,
-            n: &c.name,
-            d: c.document.as_deref(),
-            t: c.person_type.as_deref(),
-            s: c.signup_date.map(|d| d.to_string()),
-            o: c.notes.as_deref(),
+            name: &c.name,
+            document: c.document.as_deref(),
+            person_type: c.person_type.as_deref(),
+            signup_date: c.signup_date.map(|d| d.to_string()),
+            notes: c.notes.as_deref(),
             street: a.street.as_deref(),
             number: a.number.as_deref(),
             complement: a.complement.as_deref(),
@@ -234,32 +243,41 @@ impl<'a> CustomerRow<'a> {
             lon: a.longitude.as_deref(),
             emails: &c.emails,
             phones: &c.phones,
-            h: hash,
+            content_hash: hash,
         }
     }
 }
 
+/// A contract as one row of the set-based upsert; short JSON keys as in
+/// [`CustomerRow`].
 #[derive(serde::Serialize)]
 pub(crate) struct ContractRow<'a> {
-    pub k: &'a str,
-    pub cid: i64,
-    pub st: &'static str,
-    pub sr: Option<&'a str>,
-    pub s: Option<String>,
-    pub sv: &'a [crate::sgp::customer::SgpService],
-    pub h: &'a str,
+    #[serde(rename = "k")]
+    pub sgp_key: &'a str,
+    #[serde(rename = "cid")]
+    pub customer_id: i64,
+    #[serde(rename = "st")]
+    pub status: &'static str,
+    #[serde(rename = "sr")]
+    pub status_raw: Option<&'a str>,
+    #[serde(rename = "s")]
+    pub signup_date: Option<String>,
+    #[serde(rename = "sv")]
+    pub services: &'a [crate::sgp::customer::SgpService],
+    #[serde(rename = "h")]
+    pub content_hash: &'a str,
 }
 
 impl<'a> ContractRow<'a> {
     pub(crate) fn new(c: &'a SgpContract, hash: &'a str, customer_id: i64) -> Self {
         ContractRow {
-            k: &c.key,
-            cid: customer_id,
-            st: c.status.as_str(),
-            sr: c.status_raw.as_deref(),
-            s: c.signup_date.map(|d| d.to_string()),
-            sv: &c.services,
-            h: hash,
+            sgp_key: &c.key,
+            customer_id,
+            status: c.status.as_str(),
+            status_raw: c.status_raw.as_deref(),
+            signup_date: c.signup_date.map(|d| d.to_string()),
+            services: &c.services,
+            content_hash: hash,
         }
     }
 }

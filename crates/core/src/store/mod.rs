@@ -22,7 +22,7 @@ pub mod sqlite;
 pub use accounts::{
     Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
 };
-pub use error::StoreError;
+pub use error::{Entity, StoreError};
 pub use imports::{
     CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,
 };

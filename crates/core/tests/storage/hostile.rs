@@ -385,9 +385,9 @@ async fn one_check_at_a_time_per_provider(db: &TestDb) {
     assert!(matches!(e, StartError::Busy), "{e}");
     assert!(e.message_pt().contains("em andamento"));
     // once it ended, the provider may check again
-    let (ok, _, total) = h.service.test_connection(h.tenant.id).await.unwrap();
-    assert!(ok);
-    assert_eq!(total, Some(500));
+    let test = h.service.test_connection(h.tenant.id).await.unwrap();
+    assert!(test.ok);
+    assert_eq!(test.customers, Some(500));
 }
 
 async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {

@@ -670,9 +670,9 @@ async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
     assert_eq!(view.base_url, h.fake.url(), "the /admin/ suffix is dropped");
     assert_eq!(view.auth_mode, "basic");
     assert!(view.password_hint.unwrap().starts_with("••••"));
-    let (ok, message, total) = h.service.test_connection(h.tenant.id).await.unwrap();
-    assert!(ok, "{message}");
-    assert_eq!(total, Some(150));
+    let test = h.service.test_connection(h.tenant.id).await.unwrap();
+    assert!(test.ok, "{}", test.message);
+    assert_eq!(test.customers, Some(150));
     let (status, p) = h.import(params("Usuário e senha")).await;
     assert_eq!(status, JobStatus::Completed);
     assert_eq!(p.created, 150);
@@ -681,9 +681,13 @@ async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
         .save(h.tenant.id, &basic("senha-errada"))
         .await
         .unwrap();
-    let (ok, message, _) = h.service.test_connection(h.tenant.id).await.unwrap();
-    assert!(!ok);
-    assert!(message.contains("recusou as credenciais"), "{message}");
+    let test = h.service.test_connection(h.tenant.id).await.unwrap();
+    assert!(!test.ok);
+    assert!(
+        test.message.contains("recusou as credenciais"),
+        "{}",
+        test.message
+    );
     let stored = h.integrations.view(h.tenant.id).await.unwrap().unwrap();
     assert_eq!(stored.last_test_ok, Some(false));
     let before = h.fake.requests().len();

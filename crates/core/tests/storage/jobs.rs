@@ -9,7 +9,7 @@ use sgp_import_core::model::{
 };
 use sgp_import_core::store::jobs::LOST_WORKER_NO_ATTEMPTS;
 use sgp_import_core::store::{
-    ClaimedJob, Completion, JobFilter, KindLimit, NewJob, Outcome, StoreError,
+    ClaimedJob, Completion, Entity, JobFilter, KindLimit, NewJob, Outcome, StoreError,
 };
 
 use crate::on_both;
@@ -567,11 +567,11 @@ async fn cancel_in_every_state(db: &TestDb) {
     // another provider's job, or no job at all: not found
     assert!(matches!(
         db.store.cancel(other.id, completed).await,
-        Err(StoreError::NotFound("job"))
+        Err(StoreError::NotFound(Entity::Job))
     ));
     assert!(matches!(
         db.store.cancel(t.id, JobId::new()).await,
-        Err(StoreError::NotFound("job"))
+        Err(StoreError::NotFound(Entity::Job))
     ));
 }
 
@@ -707,7 +707,7 @@ async fn list_filters_paginates_and_counts_per_provider(db: &TestDb) {
     let some_job = page.jobs[0].id;
     assert!(matches!(
         db.store.job_details(other.id, some_job, 10).await,
-        Err(StoreError::NotFound("job"))
+        Err(StoreError::NotFound(Entity::Job))
     ));
 }
 
@@ -748,7 +748,7 @@ async fn log_is_capped_keeping_head_and_tail(db: &TestDb) {
         db.store
             .append_log(JobId::new(), LogLevel::Info, "x", 10)
             .await,
-        Err(StoreError::NotFound("job"))
+        Err(StoreError::NotFound(Entity::Job))
     ));
     // the lines a claim and a batched completion write obey the cap too
     let claimed = db

@@ -1,5 +1,5 @@
 use sgp_import_core::model::{JobStatus, TenantId, TenantSlug};
-use sgp_import_core::store::StoreError;
+use sgp_import_core::store::{Entity, StoreError};
 
 use crate::on_both;
 use crate::support::{start_time, TestDb};
@@ -111,5 +111,8 @@ async fn overview_counts_only_the_tenants_own_rows(db: &TestDb) {
 
 async fn overview_of_an_unknown_tenant_is_not_found(db: &TestDb) {
     let err = db.store.tenant_overview(TenantId::new()).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound("tenant")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::NotFound(Entity::Tenant)),
+        "{err:?}"
+    );
 }

@@ -14,7 +14,7 @@ use crate::store::imports::{
 };
 use crate::store::jobs::sql;
 use crate::store::rows::{self, RowExt};
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError};
 
 /// Dates read back as `YYYY-MM-DD` text, as SQLite stores them.
 const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
@@ -347,7 +347,7 @@ impl Imports for PgStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("integration"));
+            return Err(StoreError::NotFound(Entity::Integration));
         }
         Ok(())
     }

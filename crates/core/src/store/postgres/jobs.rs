@@ -17,8 +17,8 @@ use crate::store::jobs::{
 };
 use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
 use crate::store::{
-    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
-    StoreError, Wakeups,
+    ClaimedJob, Completion, Entity, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome,
+    Rescued, StoreError, Wakeups,
 };
 
 #[async_trait]
@@ -342,7 +342,7 @@ impl Jobs for PgStore {
         .bind(tenant.0)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("job"))?;
+        .ok_or(StoreError::NotFound(Entity::Job))?;
         let logs = sqlx::query(
             "SELECT logged_at, level, message FROM \
                 (SELECT id, logged_at, level, message FROM job_logs WHERE job_id = $1 \
@@ -483,7 +483,7 @@ impl PgStore {
         .bind(tenant.map(|t| t.0))
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("job"))?;
+        .ok_or(StoreError::NotFound(Entity::Job))?;
         rows::summary(&row)
     }
 
@@ -502,7 +502,7 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let line = [(job, level, message.to_owned())];
         match Self::logs_in(tx, now, &line, cap).await? {
-            0 => Err(StoreError::NotFound("job")),
+            0 => Err(StoreError::NotFound(Entity::Job)),
             _ => Ok(()),
         }
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::error::connect_reason;
 use super::jobs::sql;
 use super::rows::{self};
-use super::{Backend, Store, StoreError};
+use super::{Backend, Entity, Store, StoreError};
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
 use crate::model::{JobEvent, Tenant, TenantId, TenantOverview, TenantSlug};
@@ -163,7 +163,7 @@ impl Store for PgStore {
         .bind(tenant.0)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("tenant"))?;
+        .ok_or(StoreError::NotFound(Entity::Tenant))?;
         let counts = sqlx::query(
             "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
         )

@@ -13,7 +13,7 @@ use crate::store::error::conflict_on_unique;
 use crate::store::rows::{
     self, RowExt, API_TOKEN_COLUMNS, SESSION_COLUMNS, TOKEN_RECORD_COLUMNS, USER_COLUMNS,
 };
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError};
 
 impl SqliteStore {
     async fn user_by_id(&self, id: Uuid) -> Result<User, StoreError> {
@@ -23,7 +23,7 @@ impl SqliteStore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound("user"))?;
+        .ok_or(StoreError::NotFound(Entity::User))?;
         rows::user(&row)
     }
 }
@@ -70,7 +70,7 @@ impl Accounts for SqliteStore {
                 .execute(&self.pool)
                 .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("user"));
+            return Err(StoreError::NotFound(Entity::User));
         }
         // a new password ends every session opened with the old one
         sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
@@ -143,7 +143,7 @@ impl Accounts for SqliteStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("session"));
+            return Err(StoreError::NotFound(Entity::Session));
         }
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Accounts for SqliteStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("API token"));
+            return Err(StoreError::NotFound(Entity::ApiToken));
         }
         Ok(())
     }

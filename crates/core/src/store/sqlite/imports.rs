@@ -14,7 +14,7 @@ use crate::store::imports::{
 };
 use crate::store::jobs::sql;
 use crate::store::rows::{self, RowExt, CUSTOMER_COLUMNS};
-use crate::store::StoreError;
+use crate::store::{Entity, StoreError};
 
 #[async_trait]
 impl Imports for SqliteStore {
@@ -51,13 +51,13 @@ impl Imports for SqliteStore {
                 for r in chunk {
                     insert = insert
                         .bind(lease.tenant.0)
-                        .bind(r.k)
+                        .bind(r.sgp_key)
                         .bind(r.id)
-                        .bind(r.n)
-                        .bind(r.d)
-                        .bind(r.t)
-                        .bind(r.s.as_deref())
-                        .bind(r.o)
+                        .bind(r.name)
+                        .bind(r.document)
+                        .bind(r.person_type)
+                        .bind(r.signup_date.as_deref())
+                        .bind(r.notes)
                         .bind(r.street)
                         .bind(r.number)
                         .bind(r.complement)
@@ -69,7 +69,7 @@ impl Imports for SqliteStore {
                         .bind(r.lon)
                         .bind(imports::json_array(r.emails))
                         .bind(imports::json_array(r.phones))
-                        .bind(r.h)
+                        .bind(r.content_hash)
                         .bind(lease.job.0)
                         .bind(now)
                         .bind(now);
@@ -88,13 +88,13 @@ impl Imports for SqliteStore {
                 for r in chunk {
                     insert = insert
                         .bind(lease.tenant.0)
-                        .bind(r.cid)
-                        .bind(r.k)
-                        .bind(r.st)
-                        .bind(r.sr)
-                        .bind(r.s.as_deref())
-                        .bind(imports::json_array(r.sv))
-                        .bind(r.h)
+                        .bind(r.customer_id)
+                        .bind(r.sgp_key)
+                        .bind(r.status)
+                        .bind(r.status_raw)
+                        .bind(r.signup_date.as_deref())
+                        .bind(imports::json_array(r.services))
+                        .bind(r.content_hash)
                         .bind(now)
                         .bind(now);
                 }
@@ -355,7 +355,7 @@ impl Imports for SqliteStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound("integration"));
+            return Err(StoreError::NotFound(Entity::Integration));
         }
         Ok(())
     }

@@ -17,8 +17,8 @@ use crate::store::jobs::{
 };
 use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
 use crate::store::{
-    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
-    StoreError, Wakeups,
+    ClaimedJob, Completion, Entity, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome,
+    Rescued, StoreError, Wakeups,
 };
 
 #[async_trait]
@@ -322,7 +322,7 @@ impl Jobs for SqliteStore {
         .bind(tenant.0)
         .fetch_optional(&self.reader)
         .await?
-        .ok_or(StoreError::NotFound("job"))?;
+        .ok_or(StoreError::NotFound(Entity::Job))?;
         let logs = sqlx::query(
             "SELECT logged_at, level, message FROM \
                 (SELECT id, logged_at, level, message FROM job_logs WHERE job_id = ?1 \
@@ -345,7 +345,7 @@ impl Jobs for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let line = [(job, level, message.to_owned())];
         if Self::logs_in(&mut tx, self.now(), &line, cap).await? == 0 {
-            return Err(StoreError::NotFound("job"));
+            return Err(StoreError::NotFound(Entity::Job));
         }
         tx.commit().await?;
         Ok(())
@@ -465,7 +465,7 @@ impl SqliteStore {
         .bind(tenant.map(|t| t.0))
         .fetch_optional(&self.reader)
         .await?
-        .ok_or(StoreError::NotFound("job"))?;
+        .ok_or(StoreError::NotFound(Entity::Job))?;
         rows::summary(&row)
     }
 
