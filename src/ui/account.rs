@@ -3,7 +3,8 @@ use leptos_meta::Title;
 
 use crate::api::tokens::{list_api_tokens, CreateApiToken, RevokeApiToken};
 use crate::model::ApiTokenInfo;
-use crate::ui::common::{ErrorAlert, Loading};
+use crate::ui::common::{ErrorAlert, Loaded};
+use crate::ui::field::Field;
 use crate::ui::format;
 use crate::ui::server_form::{Fields, ServerForm};
 
@@ -33,11 +34,8 @@ pub fn AccountPage() -> impl IntoView {
             <article class="card" aria-labelledby="novo-token">
                 <h2 id="novo-token">"Novo token"</h2>
                 <ServerForm action=create read=read_create class="form inline-form">
-                    <div class="field">
-                        <label for="token-name">"Nome do token"</label>
-                        <input id="token-name" name="name" type="text" maxlength="80" required
-                            placeholder="ex.: script de relatórios"/>
-                    </div>
+                    <Field id="token-name" name="name" label="Nome do token" maxlength=80 required=true
+                        placeholder="ex.: script de relatórios"/>
                     <div class="field">
                         <label for="token-days">"Validade"</label>
                         <select id="token-days" name="days">
@@ -74,26 +72,20 @@ pub fn AccountPage() -> impl IntoView {
                         })
                 }}
             </article>
-            <Transition fallback=Loading>
-                {move || {
-                    tokens
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => {
-                                view! { <ErrorAlert message=e.message/> }
-                                    .into_any()
-                            }
-                            Ok(list) if list.is_empty() => {
-                                view! {
-                                    <p class="empty-state" role="status">"Nenhum token criado."</p>
-                                }
-                                    .into_any()
-                            }
-                            Ok(list) => view! { <TokenTable list revoke/> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded resource=tokens let:list>
+                <TokenList list revoke/>
+            </Loaded>
         </section>
+    }
+}
+
+/// The tokens, or a line saying there are none.
+#[component]
+fn TokenList(list: Vec<ApiTokenInfo>, revoke: ServerAction<RevokeApiToken>) -> impl IntoView {
+    if list.is_empty() {
+        view! { <p class="empty-state" role="status">"Nenhum token criado."</p> }.into_any()
+    } else {
+        view! { <TokenTable list revoke/> }.into_any()
     }
 }
 

@@ -1,6 +1,11 @@
-//! Small pieces every page uses: the error box, the loading line, the pager.
+//! Small pieces every page uses: the error box, the loading line, a
+//! loaded value, the pager.
 
 use leptos::prelude::*;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::api::error::UiError;
+use crate::ui::resource::Postcard64;
 
 /// An error the admin can act on, announced to screen readers.
 #[component]
@@ -12,6 +17,33 @@ pub fn ErrorAlert(#[prop(into)] message: String) -> impl IntoView {
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <p class="loading" role="status">"Carregando…"</p> }
+}
+
+/// A page's data: "Carregando…" until it first arrives, then the error
+/// box or the children with the value (`let:value`). Reloads keep the old
+/// view until the new value is there.
+#[component]
+pub fn Loaded<T, V, F>(
+    resource: Resource<Result<T, UiError>, Postcard64>,
+    children: F,
+) -> impl IntoView
+where
+    T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                resource
+                    .get()
+                    .map(|result| match result {
+                        Err(e) => view! { <ErrorAlert message=e.message/> }.into_any(),
+                        Ok(value) => children(value).into_any(),
+                    })
+            }}
+        </Transition>
+    }
 }
 
 /// Previous / "Página n de m" / next, as plain links (the page lives in

@@ -8,7 +8,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::customers::{list_customers, PAGE_SIZE};
 use crate::model::{ContractStatus, CustomerPage, StoredContract, StoredCustomer};
-use crate::ui::common::{ErrorAlert, Loading, Pager};
+use crate::ui::common::{Loaded, Pager};
+use crate::ui::field::Field;
 use crate::ui::format;
 
 /// A stored contract status as admins read it; unknown text as is.
@@ -64,10 +65,8 @@ pub fn CustomersPage() -> impl IntoView {
                 </div>
             </header>
             <form class="filters" method="get" action="/clientes" role="search">
-                <div class="field">
-                    <label for="busca">"Buscar por nome ou CPF/CNPJ"</label>
-                    <input id="busca" name="q" type="search" prop:value=move || q.get()/>
-                </div>
+                <Field id="busca" name="q" label="Buscar por nome ou CPF/CNPJ" kind="search"
+                    value=Signal::derive(move || q.get())/>
                 <div class="field">
                     <label for="situacao">"Situação do contrato"</label>
                     <select id="situacao" name="situacao">
@@ -85,19 +84,9 @@ pub fn CustomersPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="btn">"Buscar"</button>
             </form>
-            <Transition fallback=Loading>
-                {move || {
-                    customers
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => {
-                                view! { <ErrorAlert message=e.message/> }
-                                    .into_any()
-                            }
-                            Ok(p) => view! { <CustomerList p q=q.get() status=status.get()/> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded resource=customers let:p>
+                <CustomerList p q=q.get() status=status.get()/>
+            </Loaded>
         </section>
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
 use crate::model::JobSummary;
-use crate::ui::common::{ErrorAlert, Loading, Pager};
+use crate::ui::common::{Loaded, Pager};
 use crate::ui::format;
 use crate::ui::job_modal::JobModal;
 use crate::ui::polling::use_polling;
@@ -78,19 +78,9 @@ pub fn ImportsPage() -> impl IntoView {
                     <a class="btn" href="/integracoes">"Nova importação"</a>
                 </div>
             </header>
-            <Transition fallback=Loading>
-                {move || {
-                    view_data
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => {
-                                view! { <ErrorAlert message=e.message/> }
-                                    .into_any()
-                            }
-                            Ok(v) => view! { <Dashboard v tab=tab.get() page=page.get()/> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded resource=view_data let:v>
+                <Dashboard v tab=tab.get() page=page.get()/>
+            </Loaded>
         </section>
         {move || {
             open_job

@@ -8,8 +8,9 @@ use leptos_meta::Title;
 use crate::api::error::UiError;
 use crate::api::imports::{ImportForm, PreviewImport, StartImport};
 use crate::api::integration::{get_integration, IntegrationForm, SaveIntegration, TestIntegration};
-use crate::model::IntegrationView;
-use crate::ui::common::{ErrorAlert, Loading};
+use crate::model::{IntegrationView, Preview};
+use crate::ui::common::{ErrorAlert, Loaded};
+use crate::ui::field::{action_errors, Field, FieldError, FormErrors};
 use crate::ui::format;
 use crate::ui::live_progress::LiveProgress;
 use crate::ui::server_form::{Fields, ServerForm};
@@ -27,27 +28,12 @@ pub fn IntegrationsPage() -> impl IntoView {
                     <p class="subtitle">"Conexão com o SGP do provedor e importação de clientes."</p>
                 </div>
             </header>
-            <Transition fallback=Loading>
-                {move || {
-                    settings
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => {
-                                view! { <ErrorAlert message=e.message/> }
-                                    .into_any()
-                            }
-                            Ok(current) => {
-                                view! {
-                                    <div class="two-columns">
-                                        <SettingsCard current save/>
-                                        <ImportCard/>
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            <Loaded resource=settings let:current>
+                <div class="two-columns">
+                    <SettingsCard current save/>
+                    <ImportCard/>
+                </div>
+            </Loaded>
         </section>
     }
 }
@@ -59,31 +45,8 @@ fn SettingsCard(
 ) -> impl IntoView {
     let test = ServerAction::<TestIntegration>::new();
     let saved = current.clone().unwrap_or_default();
-    let mode = RwSignal::new(if saved.auth_mode == "basic" {
-        "basic"
-    } else {
-        "token"
-    });
     let value = move || save.value().get();
-    let err = move |name: &'static str| {
-        move || {
-            save.value()
-                .get()
-                .and_then(|r| r.err())
-                .and_then(|e| e.field(name))
-                .map(|m| view! { <p class="field-error" id=format!("{name}-erro")>{m}</p> })
-        }
-    };
-    let token_placeholder = saved
-        .token_hint
-        .clone()
-        .map(|h| format!("{h} (deixe em branco para manter)"))
-        .unwrap_or_default();
-    let password_placeholder = saved
-        .password_hint
-        .clone()
-        .map(|h| format!("{h} (deixe em branco para manter)"))
-        .unwrap_or_default();
+    let errors = action_errors(save);
     view! {
         <article class="card" aria-labelledby="conexao-sgp">
             <h2 id="conexao-sgp">"Conexão com o SGP"</h2>
@@ -95,59 +58,12 @@ fn SettingsCard(
                     view! { <p class=class>"Último teste: " {m}</p> }
                 })}
             <ServerForm action=save read=read_settings class="form" novalidate=true>
-                <div class="field">
-                    <label for="base_url">"URL do SGP"</label>
-                    <input id="base_url" name="form[base_url]" type="url" required
-                        placeholder="https://sgp.seuprovedor.com.br" value=saved.base_url.clone()
-                        aria-describedby="base_url-erro base_url-dica"/>
-                    <p class="field-hint" id="base_url-dica">
-                        "Ao mudar o protocolo, o domínio ou a porta, informe o token ou a senha de novo: "
-                        "as credenciais salvas só são enviadas ao endereço em que foram cadastradas."
-                    </p>
-                    {err("base_url")}
-                </div>
-                <fieldset class="field">
-                    <legend>"Autenticação"</legend>
-                    <label class="radio">
-                        <input type="radio" name="form[auth_mode]" value="token"
-                            prop:checked=move || mode.get() == "token" on:change=move |_| mode.set("token")/>
-                        "Token + app"
-                    </label>
-                    <label class="radio">
-                        <input type="radio" name="form[auth_mode]" value="basic"
-                            prop:checked=move || mode.get() == "basic" on:change=move |_| mode.set("basic")/>
-                        "Usuário + senha"
-                    </label>
-                    {err("auth_mode")}
-                </fieldset>
-                <Show when=move || mode.get() == "token">
-                    <div class="field">
-                        <label for="app">"App"</label>
-                        <input id="app" name="form[app]" type="text" value=saved.app.clone().unwrap_or_default()
-                            aria-describedby="app-erro"/>
-                        {err("app")}
-                    </div>
-                    <div class="field">
-                        <label for="token">"Token"</label>
-                        <input id="token" name="form[token]" type="password" autocomplete="off"
-                            placeholder=token_placeholder.clone() aria-describedby="token-erro"/>
-                        {err("token")}
-                    </div>
-                </Show>
-                <Show when=move || mode.get() == "basic">
-                    <div class="field">
-                        <label for="username">"Usuário"</label>
-                        <input id="username" name="form[username]" type="text" autocomplete="off"
-                            value=saved.username.clone().unwrap_or_default() aria-describedby="username-erro"/>
-                        {err("username")}
-                    </div>
-                    <div class="field">
-                        <label for="password">"Senha"</label>
-                        <input id="password" name="form[password]" type="password" autocomplete="new-password"
-                            placeholder=password_placeholder.clone() aria-describedby="password-erro"/>
-                        {err("password")}
-                    </div>
-                </Show>
+                <Field id="base_url" name="form[base_url]" label="URL do SGP" kind="url" required=true
+                    value=saved.base_url.clone() placeholder="https://sgp.seuprovedor.com.br"
+                    hint="Ao mudar o protocolo, o domínio ou a porta, informe o token ou a senha de novo: \
+                          as credenciais salvas só são enviadas ao endereço em que foram cadastradas."
+                    errors/>
+                <AuthFields saved=saved.clone() errors/>
                 {move || {
                     value().map(|r| match r {
                         Ok(_) => view! { <div class="alert alert-success" role="status">"Conexão salva."</div> }.into_any(),
@@ -170,6 +86,50 @@ fn SettingsCard(
                 })
             }}
         </article>
+    }
+}
+
+/// The way SGP is logged into: token + app, or user + password. A secret
+/// shows only its hint; left blank, the saved one is kept.
+#[component]
+fn AuthFields(saved: IntegrationView, errors: FormErrors) -> impl IntoView {
+    let mode = RwSignal::new(if saved.auth_mode == "basic" {
+        "basic"
+    } else {
+        "token"
+    });
+    let keep = |hint: Option<String>| {
+        hint.map(|h| format!("{h} (deixe em branco para manter)"))
+            .unwrap_or_default()
+    };
+    let token_placeholder = keep(saved.token_hint.clone());
+    let password_placeholder = keep(saved.password_hint.clone());
+    view! {
+        <fieldset class="field">
+            <legend>"Autenticação"</legend>
+            <label class="radio">
+                <input type="radio" name="form[auth_mode]" value="token"
+                    prop:checked=move || mode.get() == "token" on:change=move |_| mode.set("token")/>
+                "Token + app"
+            </label>
+            <label class="radio">
+                <input type="radio" name="form[auth_mode]" value="basic"
+                    prop:checked=move || mode.get() == "basic" on:change=move |_| mode.set("basic")/>
+                "Usuário + senha"
+            </label>
+            <FieldError field="auth_mode" errors/>
+        </fieldset>
+        <Show when=move || mode.get() == "token">
+            <Field id="app" name="form[app]" label="App" value=saved.app.clone().unwrap_or_default() errors/>
+            <Field id="token" name="form[token]" label="Token" kind="password" autocomplete="off"
+                placeholder=token_placeholder.clone() errors/>
+        </Show>
+        <Show when=move || mode.get() == "basic">
+            <Field id="username" name="form[username]" label="Usuário" autocomplete="off"
+                value=saved.username.clone().unwrap_or_default() errors/>
+            <Field id="password" name="form[password]" label="Senha" kind="password"
+                autocomplete="new-password" placeholder=password_placeholder.clone() errors/>
+        </Show>
     }
 }
 
@@ -215,14 +175,7 @@ fn ImportCard() -> impl IntoView {
             last_error.set(r.err());
         }
     });
-    let err = move |field: &'static str| {
-        move || {
-            last_error
-                .get()
-                .and_then(|e| e.field(field))
-                .map(|m| view! { <p class="field-error" id=format!("{field}-erro")>{m}</p> })
-        }
-    };
+    let errors = FormErrors::from(last_error);
     let started = move || start.value().get().and_then(|r| r.ok());
 
     view! {
@@ -236,27 +189,15 @@ fn ImportCard() -> impl IntoView {
                     ev.prevent_default();
                     start.dispatch(StartImport { form: form() });
                 }>
-                    <div class="field">
-                        <label for="nome_importacao">"Nome da importação"</label>
-                        <input id="nome_importacao" type="text" maxlength="120" required
-                            placeholder="ex.: Migração inicial" bind:value=name aria-describedby="nome_importacao-erro"/>
-                        {err("nome_importacao")}
-                    </div>
+                    <Field id="nome_importacao" label="Nome da importação" bind=name maxlength=120
+                        required=true placeholder="ex.: Migração inicial" errors/>
                     <label class="checkbox">
                         <input type="checkbox" bind:checked=only_active/>
                         "Somente contratos ativos"
                     </label>
                     <div class="field-row">
-                        <div class="field">
-                            <label for="data_cadastro_inicio">"Cadastro a partir de"</label>
-                            <input id="data_cadastro_inicio" type="date" bind:value=from aria-describedby="data_cadastro_inicio-erro"/>
-                            {err("data_cadastro_inicio")}
-                        </div>
-                        <div class="field">
-                            <label for="data_cadastro_fim">"Cadastro até"</label>
-                            <input id="data_cadastro_fim" type="date" bind:value=to aria-describedby="data_cadastro_fim-erro"/>
-                            {err("data_cadastro_fim")}
-                        </div>
+                        <Field id="data_cadastro_inicio" label="Cadastro a partir de" kind="date" bind=from errors/>
+                        <Field id="data_cadastro_fim" label="Cadastro até" kind="date" bind=to errors/>
                     </div>
                     <label class="checkbox">
                         <input type="checkbox" bind:checked=incremental/>
@@ -267,21 +208,7 @@ fn ImportCard() -> impl IntoView {
                             view! { <ErrorAlert message=e.message/> }
                         })
                     }}
-                    {move || {
-                        preview.value().get().and_then(|r| r.ok()).map(|p| {
-                            let how = if p.exact { "" } else { " (estimativa pelas primeiras páginas)" };
-                            view! {
-                                <div class="alert alert-info" role="status" data-testid="previa">
-                                    {format!(
-                                        "{} clientes seriam importados: {} novos e {} já existentes{how}.",
-                                        format::integer(p.total),
-                                        format::integer(p.new),
-                                        format::integer(p.existing),
-                                    )}
-                                </div>
-                            }
-                        })
-                    }}
+                    {move || preview.value().get().and_then(|r| r.ok()).map(|p| view! { <PreviewResult p/> })}
                     <div class="actions">
                         <button type="button" class="btn btn-secondary" disabled=move || preview.pending().get()
                             on:click=move |_| {
@@ -297,5 +224,25 @@ fn ImportCard() -> impl IntoView {
                 </form>
             </Show>
         </article>
+    }
+}
+
+/// What the preview found.
+#[component]
+fn PreviewResult(p: Preview) -> impl IntoView {
+    let how = if p.exact {
+        ""
+    } else {
+        " (estimativa pelas primeiras páginas)"
+    };
+    view! {
+        <div class="alert alert-info" role="status" data-testid="previa">
+            {format!(
+                "{} clientes seriam importados: {} novos e {} já existentes{how}.",
+                format::integer(p.total),
+                format::integer(p.new),
+                format::integer(p.existing),
+            )}
+        </div>
     }
 }

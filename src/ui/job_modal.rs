@@ -9,8 +9,8 @@ use leptos_router::hooks::use_navigate;
 
 use crate::api::imports::ImportDetailsView;
 use crate::api::imports::{import_details, CancelImport, RetryImport};
-use crate::model::JobStatus;
-use crate::ui::common::{ErrorAlert, Loading};
+use crate::model::{JobStatus, JobSummary, LogLine};
+use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
 use crate::ui::polling::use_polling;
@@ -71,19 +71,9 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
                         "Fechar"
                     </a>
                 </header>
-                <Transition fallback=Loading>
-                    {move || {
-                        details
-                            .get()
-                            .map(|result| match result {
-                                Err(e) => {
-                                    view! { <ErrorAlert message=e.message/> }
-                                        .into_any()
-                                }
-                                Ok(d) => view! { <DetailsBody d cancel retry/> }.into_any(),
-                            })
-                    }}
-                </Transition>
+                <Loaded resource=details let:d>
+                    <DetailsBody d cancel retry/>
+                </Loaded>
                 {move || action_error().map(|m| view! { <ErrorAlert message=m/> })}
             </div>
         </div>
@@ -97,24 +87,6 @@ fn DetailsBody(
     retry: ServerAction<RetryImport>,
 ) -> impl IntoView {
     let s = d.summary.clone();
-    let id = s.id.to_string();
-    let p = s.progress.clone();
-    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(format::date_time).unwrap_or_else(|| "—".into())
-    };
-    let can_cancel = !s.status.is_finished() && s.status != JobStatus::Cancelling;
-    let can_retry = matches!(s.status, JobStatus::Failed | JobStatus::Cancelled);
-    let filters = d.filters.clone();
-    let summary = d.result.clone();
-    let log = NodeRef::<html::Ol>::new();
-    // newest line at the bottom, in view
-    Effect::new(move |_| {
-        if let Some(el) = log.get() {
-            el.set_scroll_top(el.scroll_height());
-        }
-    });
-    let cancel_id = id.clone();
-    let retry_id = id.clone();
     view! {
         <div class="modal-body">
             <p class="modal-job">
@@ -122,76 +94,118 @@ fn DetailsBody(
                 " "
                 <StatusBadge status=s.status/>
             </p>
-            <ProgressBar percent_done=p.percent label=format!("Progresso de {}", s.name)/>
+            <ProgressBar percent_done=s.progress.percent label=format!("Progresso de {}", s.name)/>
             <ProgressFacts job=s.clone()/>
-            <dl class="facts">
-                <div><dt>"Criada em"</dt><dd>{format::date_time(s.created_at)}</dd></div>
-                <div><dt>"Início"</dt><dd>{when(s.started_at)}</dd></div>
-                <div><dt>"Fim"</dt><dd>{when(s.finished_at)}</dd></div>
-                <div><dt>"Tentativa"</dt><dd>{format!("{} de {}", s.attempt, s.max_attempts)}</dd></div>
-                <div><dt>"Servidor"</dt><dd>{s.lease_owner.clone().unwrap_or_else(|| "—".into())}</dd></div>
-                <div><dt>"Processados"</dt><dd data-stat="processados">{format::integer(p.processed)}</dd></div>
-                <div><dt>"Criados"</dt><dd>{format::integer(p.created)}</dd></div>
-                <div><dt>"Atualizados"</dt><dd>{format::integer(p.updated)}</dd></div>
-                <div><dt>"Sem mudança"</dt><dd>{format::integer(p.unchanged)}</dd></div>
-                <div><dt>"Erros"</dt><dd>{format::integer(p.failed)}</dd></div>
-                <div class="wide"><dt>"Filtros"</dt><dd>{filters}</dd></div>
-                {summary.map(|r| view! { <div class="wide"><dt>"Resultado"</dt><dd data-testid="resultado">{r}</dd></div> })}
-                {p.message.clone().map(|m| view! { <div class="wide"><dt>"Mensagem atual"</dt><dd>{m}</dd></div> })}
-                {s.last_error.clone().map(|e| view! { <div class="wide"><dt>"Último erro"</dt><dd class="error-text">{e}</dd></div> })}
-            </dl>
-            <h3 id="log-title">"Log"</h3>
-            {(d.logs_omitted > 0).then(|| view! {
-                <p class="muted">{format!("{} linhas do meio do log foram omitidas.", format::integer(d.logs_omitted))}</p>
-            })}
-            <ol class="log" aria-labelledby="log-title" node_ref=log tabindex="0">
-                {d
-                    .logs
-                    .iter()
-                    .map(|line| {
-                        view! {
-                            <li class=format!("log-line log-{}", line.level.as_str())>
-                                <time>{format::date_time(line.at)}</time>
-                                " "
-                                <span class="log-level">{line.level.as_str().to_uppercase()}</span>
-                                " "
-                                <span class="log-message">{line.message.clone()}</span>
-                            </li>
+            <DetailsFacts filters=d.filters result=d.result job=s.clone()/>
+            <JobLog lines=d.logs omitted=d.logs_omitted/>
+            <DetailsActions job=s cancel retry/>
+        </div>
+    }
+}
+
+/// When, where, how many, with which filters, and how it ended.
+#[component]
+fn DetailsFacts(filters: String, result: Option<String>, job: JobSummary) -> impl IntoView {
+    let (s, p) = (&job, &job.progress);
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(format::date_time).unwrap_or_else(|| "—".into())
+    };
+    view! {
+        <dl class="facts">
+            <div><dt>"Criada em"</dt><dd>{format::date_time(s.created_at)}</dd></div>
+            <div><dt>"Início"</dt><dd>{when(s.started_at)}</dd></div>
+            <div><dt>"Fim"</dt><dd>{when(s.finished_at)}</dd></div>
+            <div><dt>"Tentativa"</dt><dd>{format!("{} de {}", s.attempt, s.max_attempts)}</dd></div>
+            <div><dt>"Servidor"</dt><dd>{s.lease_owner.clone().unwrap_or_else(|| "—".into())}</dd></div>
+            <div><dt>"Processados"</dt><dd data-stat="processados">{format::integer(p.processed)}</dd></div>
+            <div><dt>"Criados"</dt><dd>{format::integer(p.created)}</dd></div>
+            <div><dt>"Atualizados"</dt><dd>{format::integer(p.updated)}</dd></div>
+            <div><dt>"Sem mudança"</dt><dd>{format::integer(p.unchanged)}</dd></div>
+            <div><dt>"Erros"</dt><dd>{format::integer(p.failed)}</dd></div>
+            <div class="wide"><dt>"Filtros"</dt><dd>{filters}</dd></div>
+            {result.map(|r| view! { <div class="wide"><dt>"Resultado"</dt><dd data-testid="resultado">{r}</dd></div> })}
+            {p.message.clone().map(|m| view! { <div class="wide"><dt>"Mensagem atual"</dt><dd>{m}</dd></div> })}
+            {s.last_error.clone().map(|e| view! { <div class="wide"><dt>"Último erro"</dt><dd class="error-text">{e}</dd></div> })}
+        </dl>
+    }
+}
+
+/// The job's log, newest line at the bottom and scrolled into view.
+#[component]
+fn JobLog(lines: Vec<LogLine>, omitted: u64) -> impl IntoView {
+    let log = NodeRef::<html::Ol>::new();
+    Effect::new(move |_| {
+        if let Some(el) = log.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    });
+    view! {
+        <h3 id="log-title">"Log"</h3>
+        {(omitted > 0).then(|| view! {
+            <p class="muted">{format!("{} linhas do meio do log foram omitidas.", format::integer(omitted))}</p>
+        })}
+        <ol class="log" aria-labelledby="log-title" node_ref=log tabindex="0">
+            {lines
+                .iter()
+                .map(|line| {
+                    view! {
+                        <li class=format!("log-line log-{}", line.level.as_str())>
+                            <time>{format::date_time(line.at)}</time>
+                            " "
+                            <span class="log-level">{line.level.as_str().to_uppercase()}</span>
+                            " "
+                            <span class="log-message">{line.message.clone()}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+}
+
+/// Cancel or retry, as the status allows, and the error report.
+#[component]
+fn DetailsActions(
+    job: JobSummary,
+    cancel: ServerAction<CancelImport>,
+    retry: ServerAction<RetryImport>,
+) -> impl IntoView {
+    let id = job.id.to_string();
+    let can_cancel = !job.status.is_finished() && job.status != JobStatus::Cancelling;
+    let can_retry = matches!(job.status, JobStatus::Failed | JobStatus::Cancelled);
+    let cancel_id = id.clone();
+    let retry_id = id.clone();
+    view! {
+        <div class="modal-actions">
+            {can_cancel.then(|| view! {
+                <button
+                    type="button"
+                    class="btn btn-danger"
+                    on:click=move |_| {
+                        if confirm("Cancelar esta importação? O que já foi importado fica salvo.") {
+                            cancel.dispatch(CancelImport { id: cancel_id.clone() });
                         }
-                    })
-                    .collect_view()}
-            </ol>
-            <div class="modal-actions">
-                {can_cancel.then(|| view! {
-                    <button
-                        type="button"
-                        class="btn btn-danger"
-                        on:click=move |_| {
-                            if confirm("Cancelar esta importação? O que já foi importado fica salvo.") {
-                                cancel.dispatch(CancelImport { id: cancel_id.clone() });
-                            }
-                        }
-                    >
-                        "Cancelar"
-                    </button>
-                })}
-                {can_retry.then(|| view! {
-                    <button
-                        type="button"
-                        class="btn"
-                        on:click=move |_| { retry.dispatch(RetryImport { id: retry_id.clone() }); }
-                    >
-                        "Tentar novamente"
-                    </button>
-                })}
-                <a
-                    class="btn btn-secondary"
-                    href=format!("/api/admin/integracoes/sgp/importacoes/{id}/erros.csv")
-                    download
+                    }
                 >
-                    "Baixar relatório de erros"
-                </a>
-            </div>
+                    "Cancelar"
+                </button>
+            })}
+            {can_retry.then(|| view! {
+                <button
+                    type="button"
+                    class="btn"
+                    on:click=move |_| { retry.dispatch(RetryImport { id: retry_id.clone() }); }
+                >
+                    "Tentar novamente"
+                </button>
+            })}
+            <a
+                class="btn btn-secondary"
+                href=format!("/api/admin/integracoes/sgp/importacoes/{id}/erros.csv")
+                download
+            >
+                "Baixar relatório de erros"
+            </a>
         </div>
     }
 }

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::session::{Login, Password};
 use crate::ui::common::ErrorAlert;
+use crate::ui::field::Field;
 use crate::ui::server_form::{Fields, ServerForm};
 
 /// The login form. Works without JavaScript too: the server function
@@ -25,27 +26,10 @@ pub fn LoginPage() -> impl IntoView {
                 <h1 id="login-title">"Entrar"</h1>
                 <ServerForm action=login read=read_login class="form" novalidate=true>
                     <input type="hidden" name="next" prop:value=next/>
-                    <div class="field">
-                        <label for="login-email">"E-mail"</label>
-                        <input
-                            id="login-email"
-                            type="email"
-                            name="email"
-                            autocomplete="username"
-                            required
-                            autofocus
-                        />
-                    </div>
-                    <div class="field">
-                        <label for="login-password">"Senha"</label>
-                        <input
-                            id="login-password"
-                            type="password"
-                            name="password"
-                            autocomplete="current-password"
-                            required
-                        />
-                    </div>
+                    <Field id="login-email" name="email" label="E-mail" kind="email"
+                        autocomplete="username" required=true autofocus=true/>
+                    <Field id="login-password" name="password" label="Senha" kind="password"
+                        autocomplete="current-password" required=true/>
                     {move || {
                         error().map(|msg| view! { <ErrorAlert message=msg/> })
                     }}

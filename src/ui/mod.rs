@@ -3,6 +3,7 @@
 pub mod account;
 pub mod common;
 pub mod customers;
+pub mod field;
 pub mod format;
 pub mod imports;
 pub mod integrations;

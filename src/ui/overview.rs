@@ -3,7 +3,7 @@ use leptos_meta::Title;
 
 use crate::api::overview::get_overview;
 use crate::model::{JobStatus, TenantOverview};
-use crate::ui::common::{ErrorAlert, Loading};
+use crate::ui::common::Loaded;
 use crate::ui::format;
 
 /// The landing page: what has been imported so far, per provider.
@@ -45,41 +45,31 @@ pub fn OverviewPage() -> impl IntoView {
                     </button>
                 </div>
             </header>
-            <Transition fallback=Loading>
-                {move || {
-                    overview
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => {
-                                view! { <ErrorAlert message=e.message/> }.into_any()
-                            }
-                            Ok(list) if list.is_empty() => {
-                                view! {
-                                    <div class="empty-state" role="status">
-                                        <p class="empty-title">"Nenhum provedor cadastrado."</p>
-                                        <p>
-                                            "Inicie com DEMO=true para criar o provedor de demonstração."
-                                        </p>
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                            Ok(list) => {
-                                view! {
-                                    <div class="cards">
-                                        {list
-                                            .into_iter()
-                                            .map(|ov| view! { <TenantCard ov show_details/> })
-                                            .collect_view()}
-                                    </div>
-                                }
-                                    .into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            <Loaded resource=overview let:list>
+                <TenantCards list show_details/>
+            </Loaded>
         </section>
     }
+}
+
+/// A card per provider, or how to get a first one.
+#[component]
+fn TenantCards(list: Vec<TenantOverview>, show_details: RwSignal<bool>) -> impl IntoView {
+    if list.is_empty() {
+        return view! {
+            <div class="empty-state" role="status">
+                <p class="empty-title">"Nenhum provedor cadastrado."</p>
+                <p>"Inicie com DEMO=true para criar o provedor de demonstração."</p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="cards">
+            {list.into_iter().map(|ov| view! { <TenantCard ov show_details/> }).collect_view()}
+        </div>
+    }
+    .into_any()
 }
 
 #[component]
