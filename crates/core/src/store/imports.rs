@@ -415,3 +415,164 @@ pub trait Imports: Send + Sync {
         message: &str,
     ) -> Result<(), StoreError>;
 }
+
+/// The [`Imports`] methods whose SQL is the same on both databases (the
+/// saved integration, the last completed import, the row-error report),
+/// for `$store`, plus the backend's own methods given in braces: the
+/// import page (the hot path, tuned to each database) and the customer
+/// search (each database's own operators and array binds). Columns are read
+/// as the backend's `CUSTOMER_SELECT` and `CONTRACT_SELECT` say (dates as
+/// `YYYY-MM-DD` text on both). Times are bound
+/// as [`At`](super::bind::At); reads go to `self.reads()`, writes to
+/// `self.writes()`.
+macro_rules! imports_for {
+    ($store:ty, { $($own:tt)* }) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use chrono::{DateTime, Utc};
+            use $crate::model::{
+                CustomerPage, ImportRowError, JobId, JobStatus, StoredCustomer, TenantId,
+            };
+            use $crate::store::bind::At;
+            use $crate::store::imports::{
+                self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts,
+                PageWrite,
+            };
+            use $crate::store::jobs::sql;
+            use $crate::store::rows::{self, RowExt};
+            use $crate::store::{Entity, StoreError};
+
+            #[async_trait]
+            impl Imports for $store {
+            async fn last_completed_at(
+                &self,
+                tenant: TenantId,
+                kind: &str,
+            ) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let row = sqlx::query(&format!(
+                    "SELECT started_at FROM jobs WHERE tenant_id = $1 AND kind = $2 \
+                     AND {} AND started_at IS NOT NULL \
+                     ORDER BY started_at DESC LIMIT 1",
+                    sql::status_in("status", &[JobStatus::Completed])
+                ))
+                .bind(tenant.0)
+                .bind(kind)
+                .fetch_optional(self.reads())
+                .await?;
+                row.map(|r| r.time("started_at")).transpose()
+            }
+
+            async fn row_errors(
+                &self,
+                tenant: TenantId,
+                job: JobId,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<ImportRowError>, StoreError> {
+                sqlx::query(
+                    "SELECT id, row_key, reason, page_offset FROM import_row_errors \
+                     WHERE tenant_id = $1 AND job_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+                )
+                .bind(tenant.0)
+                .bind(job.0)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(self.reads())
+                .await?
+                .iter()
+                .map(rows::row_error)
+                .collect()
+            }
+
+            async fn customer_by_key(
+                &self,
+                tenant: TenantId,
+                key: &str,
+            ) -> Result<Option<StoredCustomer>, StoreError> {
+                let Some(row) = sqlx::query(&format!(
+                    "SELECT {} FROM customers WHERE tenant_id = $1 AND sgp_key = $2",
+                    Self::CUSTOMER_SELECT
+                ))
+                .bind(tenant.0)
+                .bind(key)
+                .fetch_optional(self.reads())
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let contracts = sqlx::query(&format!(
+                    "SELECT {} FROM contracts WHERE tenant_id = $1 AND customer_id = $2 \
+                     ORDER BY sgp_key",
+                    Self::CONTRACT_SELECT
+                ))
+                .bind(tenant.0)
+                .bind(row.int("id")?)
+                .fetch_all(self.reads())
+                .await?;
+                rows::stored_customer(&row, &contracts).map(Some)
+            }
+
+            async fn save_integration(
+                &self,
+                tenant: TenantId,
+                r: &IntegrationRecord,
+            ) -> Result<(), StoreError> {
+                sqlx::query(&format!(
+                    "INSERT INTO sgp_integrations ({}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) {}",
+                    imports::INTEGRATION_COLUMNS,
+                    imports::INTEGRATION_UPSERT
+                ))
+                .bind(tenant.0)
+                .bind(&r.base_url)
+                .bind(&r.auth_mode)
+                .bind(&r.app_name)
+                .bind(&r.token_sealed)
+                .bind(&r.token_hint)
+                .bind(&r.username)
+                .bind(&r.password_sealed)
+                .bind(&r.password_hint)
+                .bind(At(self.clock.now()))
+                .execute(self.writes())
+                .await?;
+                Ok(())
+            }
+
+            async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
+                sqlx::query("SELECT * FROM sgp_integrations WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .fetch_optional(self.reads())
+                    .await?
+                    .as_ref()
+                    .map(rows::integration)
+                    .transpose()
+            }
+
+            async fn record_integration_test(
+                &self,
+                tenant: TenantId,
+                ok: bool,
+                message: &str,
+            ) -> Result<(), StoreError> {
+                let done = sqlx::query(
+                    "UPDATE sgp_integrations SET last_tested_at = $1, last_test_ok = $2, \
+                        last_test_message = $3 WHERE tenant_id = $4",
+                )
+                .bind(At(self.clock.now()))
+                .bind(ok)
+                .bind(message)
+                .bind(tenant.0)
+                .execute(self.writes())
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(Entity::Integration));
+                }
+                Ok(())
+            }
+
+                $($own)*
+            }
+        };
+    };
+}
+pub(crate) use imports_for;

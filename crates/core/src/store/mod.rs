@@ -12,6 +12,7 @@ use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
 
 pub mod accounts;
+mod bind;
 mod error;
 pub mod imports;
 pub mod jobs;
@@ -83,3 +84,84 @@ pub async fn connect(
         DatabaseUrl::Postgres(_) => Arc::new(postgres::PgStore::connect(settings, clock).await?),
     })
 }
+
+/// The [`Store`] methods whose SQL is the same on both databases (health
+/// and tenants), for `$store`, plus the backend's own methods given in
+/// braces. Reads go to `self.reads()`, writes to `self.writes()`.
+macro_rules! store_for {
+    ($store:ty, { $($own:tt)* }) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use uuid::Uuid;
+            use $crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
+            use $crate::store::rows;
+            use $crate::store::bind::At;
+            use $crate::store::{Backend, Entity, Store, StoreError};
+
+            #[async_trait]
+            impl Store for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(self.reads()).await?;
+                Ok(())
+            }
+
+            async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
+                let now = At(self.clock.now());
+                sqlx::query(
+                    "INSERT INTO tenants (id, slug, name, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $4)
+                     ON CONFLICT (slug) DO NOTHING",
+                )
+                .bind(Uuid::new_v4())
+                .bind(slug.as_str())
+                .bind(name)
+                .bind(now)
+                .execute(self.writes())
+                .await?;
+                self.tenant_by_slug(slug)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
+            }
+
+            async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
+                let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
+                    .bind(slug.as_str())
+                    .fetch_optional(self.reads())
+                    .await?;
+                row.as_ref().map(rows::tenant).transpose()
+            }
+
+            async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+                let rows =
+                    sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
+                        .fetch_all(self.reads())
+                        .await?;
+                rows.iter().map(rows::tenant).collect()
+            }
+
+            async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
+                let row = sqlx::query(
+                    "SELECT t.id, t.slug, t.name, t.created_at,
+                            (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
+                            (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
+                     FROM tenants t WHERE t.id = $1",
+                )
+                .bind(tenant.0)
+                .fetch_optional(self.reads())
+                .await?
+                .ok_or(StoreError::NotFound(Entity::Tenant))?;
+                let counts = sqlx::query(
+                    "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
+                )
+                .bind(tenant.0)
+                .fetch_all(self.reads())
+                .await?;
+                rows::tenant_overview(&row, &counts)
+            }
+
+                $($own)*
+            }
+        };
+    };
+}
+pub(crate) use store_for;

@@ -1,28 +1,26 @@
-//! PostgreSQL side of imports: pages of customers, integrations, reports.
-//! Rows travel as one JSONB array per statement (`jsonb_to_recordset`).
+//! PostgreSQL side of imports: the import page (the hot path: rows travel
+//! as one JSONB array per statement, `jsonb_to_recordset`, under a lock on
+//! the job row) and the customer search (`ILIKE`, key arrays). The rest is
+//! written once for both databases
+//! ([`imports_for!`](crate::store::imports::imports_for)).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-
-use async_trait::async_trait;
-
 use super::PgStore;
-use crate::model::{CustomerPage, ImportRowError, JobId, JobStatus, StoredCustomer, TenantId};
-use crate::store::imports::{
-    self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts, PageWrite,
-};
-use crate::store::jobs::sql;
-use crate::store::rows::{self, RowExt};
-use crate::store::{Entity, StoreError};
+use crate::store::imports::imports_for;
 
-/// Dates read back as `YYYY-MM-DD` text, as SQLite stores them.
-const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
-    to_char(signup_date, 'YYYY-MM-DD') AS signup_date, notes, street, number, complement, \
-    district, city, state, zip, latitude, longitude, emails, phones";
+impl PgStore {
+    /// A customer's columns, dates read back as `YYYY-MM-DD` text, as
+    /// SQLite stores them.
+    const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
+        to_char(signup_date, 'YYYY-MM-DD') AS signup_date, notes, street, number, complement, \
+        district, city, state, zip, latitude, longitude, emails, phones";
+    /// A contract's columns, dates as text.
+    const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, \
+        to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services";
+}
 
-#[async_trait]
-impl Imports for PgStore {
+imports_for!(PgStore, {
     async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
         let lease = page.lease;
         let now = self.clock.now();
@@ -175,72 +173,6 @@ impl Imports for PgStore {
         Ok(n.max(0) as u64)
     }
 
-    async fn last_completed_at(
-        &self,
-        tenant: TenantId,
-        kind: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT started_at FROM jobs WHERE tenant_id = $1 AND kind = $2 \
-             AND {} AND started_at IS NOT NULL \
-             ORDER BY started_at DESC LIMIT 1",
-            sql::status_in("status", &[JobStatus::Completed])
-        ))
-        .bind(tenant.0)
-        .bind(kind)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| r.time("started_at")).transpose()
-    }
-
-    async fn row_errors(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<ImportRowError>, StoreError> {
-        sqlx::query(
-            "SELECT id, row_key, reason, page_offset FROM import_row_errors \
-             WHERE tenant_id = $1 AND job_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-        )
-        .bind(tenant.0)
-        .bind(job.0)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(rows::row_error)
-        .collect()
-    }
-
-    async fn customer_by_key(
-        &self,
-        tenant: TenantId,
-        key: &str,
-    ) -> Result<Option<StoredCustomer>, StoreError> {
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {CUSTOMER_SELECT} FROM customers WHERE tenant_id = $1 AND sgp_key = $2"
-        ))
-        .bind(tenant.0)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let contracts = sqlx::query(
-            "SELECT sgp_key, status, status_raw, to_char(signup_date, 'YYYY-MM-DD') AS signup_date, \
-                services FROM contracts WHERE tenant_id = $1 AND customer_id = $2 ORDER BY sgp_key",
-        )
-        .bind(tenant.0)
-        .bind(row.int("id")?)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::stored_customer(&row, &contracts).map(Some)
-    }
-
     async fn list_customers(
         &self,
         tenant: TenantId,
@@ -266,8 +198,9 @@ impl Imports for PgStore {
         .await?
         .int("n")?;
         let customers = sqlx::query(&format!(
-            "SELECT {CUSTOMER_SELECT} FROM customers WHERE {filter_sql} \
-             ORDER BY name, id LIMIT $5 OFFSET $6"
+            "SELECT {} FROM customers WHERE {filter_sql} \
+             ORDER BY name, id LIMIT $5 OFFSET $6",
+            Self::CUSTOMER_SELECT
         ))
         .bind(tenant.0)
         .bind(&name)
@@ -281,74 +214,15 @@ impl Imports for PgStore {
             .iter()
             .map(|r| r.int("id"))
             .collect::<Result<Vec<_>, _>>()?;
-        let contracts = sqlx::query(
-            "SELECT customer_id, sgp_key, status, status_raw, \
-                to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services \
-             FROM contracts WHERE tenant_id = $1 AND customer_id = ANY($2) \
-             ORDER BY customer_id, sgp_key",
-        )
+        let contracts = sqlx::query(&format!(
+            "SELECT customer_id, {} FROM contracts \
+             WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY customer_id, sgp_key",
+            Self::CONTRACT_SELECT
+        ))
         .bind(tenant.0)
         .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
         rows::customer_page(&customers, contracts, total, filter.limit, filter.offset)
     }
-
-    async fn save_integration(
-        &self,
-        tenant: TenantId,
-        r: &IntegrationRecord,
-    ) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO sgp_integrations ({}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) {}",
-            imports::INTEGRATION_COLUMNS,
-            imports::INTEGRATION_UPSERT
-        ))
-        .bind(tenant.0)
-        .bind(&r.base_url)
-        .bind(&r.auth_mode)
-        .bind(&r.app_name)
-        .bind(&r.token_sealed)
-        .bind(&r.token_hint)
-        .bind(&r.username)
-        .bind(&r.password_sealed)
-        .bind(&r.password_hint)
-        .bind(self.clock.now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn integration(&self, tenant: TenantId) -> Result<Option<IntegrationRecord>, StoreError> {
-        sqlx::query("SELECT * FROM sgp_integrations WHERE tenant_id = $1")
-            .bind(tenant.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(rows::integration)
-            .transpose()
-    }
-
-    async fn record_integration_test(
-        &self,
-        tenant: TenantId,
-        ok: bool,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE sgp_integrations SET last_tested_at = $1, last_test_ok = $2, \
-                last_test_message = $3 WHERE tenant_id = $4",
-        )
-        .bind(self.clock.now())
-        .bind(ok)
-        .bind(message)
-        .bind(tenant.0)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(Entity::Integration));
-        }
-        Ok(())
-    }
-}
+});

@@ -1,5 +1,8 @@
-//! PostgreSQL side of the job queue: claiming with SKIP LOCKED, leases,
-//! outcomes, logs, LISTEN/NOTIFY wake-ups and the dashboard's reads.
+//! PostgreSQL side of the job queue: what each database does its own way.
+//! Enqueue and rerun count a provider's jobs under an advisory lock;
+//! claiming uses SKIP LOCKED; log lines and batched completions travel as
+//! arrays (`unnest`); wake-ups are LISTEN/NOTIFY. The rest is written once
+//! for both databases ([`jobs_for!`](crate::store::jobs::jobs_for)).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,21 +11,12 @@ use sqlx::postgres::PgPool;
 use std::time::Duration;
 
 use super::{PgStore, WAKE_CHANNEL};
-use crate::model::{
-    JobDetails, JobEvent, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
-    StatusCounts, TenantId,
-};
-use crate::store::jobs::{
-    self as job_rules, sql, LOG_HEAD_KEPT, LOST_WORKER_NO_ATTEMPTS, PURGE_CHUNK,
-};
-use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
-use crate::store::{
-    ClaimedJob, Completion, Entity, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome,
-    Rescued, StoreError, Wakeups,
-};
+use crate::model::{JobEvent, JobId, JobStatus, LogLevel};
+use crate::store::jobs::{self as job_rules, jobs_for, sql, LOG_HEAD_KEPT};
+use crate::store::rows::{RowExt, CLAIMED_COLUMNS};
+use crate::store::{KindLimit, StoreError, Wakeups};
 
-#[async_trait]
-impl Jobs for PgStore {
+jobs_for!(PgStore, {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
@@ -91,139 +85,6 @@ impl Jobs for PgStore {
         Ok(claimed)
     }
 
-    async fn heartbeat(&self, lease: &Lease, duration: Duration) -> Result<Heartbeat, StoreError> {
-        let now = self.clock.now();
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET lease_expires_at = $1, heartbeat_at = $2, updated_at = $2 \
-             WHERE id = $3 AND fence = $4 AND lease_owner = $5 AND {} \
-             RETURNING cancel_requested_at",
-            sql::lease_guard()
-        ))
-        .bind(job_rules::lease_expiry(now, duration))
-        .bind(now)
-        .bind(lease.job.0)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::LeaseLost(lease.job))?;
-        Ok(Heartbeat {
-            cancel_requested: row.opt_time("cancel_requested_at")?.is_some(),
-        })
-    }
-
-    async fn save_progress(
-        &self,
-        lease: &Lease,
-        progress: &JobProgress,
-        checkpoint: Option<&serde_json::Value>,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE jobs SET total_estimated = $1, processed = $2, created_count = $3, \
-                updated_count = $4, unchanged_count = $5, failed_count = $6, percent = $7, \
-                eta_seconds = $8, current_message = $9, checkpoint = COALESCE($10, checkpoint), \
-                updated_at = $11 \
-             WHERE id = $12 AND fence = $13 AND lease_owner = $14 AND {}",
-            sql::lease_guard()
-        ))
-        .bind(progress.total_estimated.map(|n| n as i64))
-        .bind(progress.processed as i64)
-        .bind(progress.created as i64)
-        .bind(progress.updated as i64)
-        .bind(progress.unchanged as i64)
-        .bind(progress.failed as i64)
-        .bind(progress.percent)
-        .bind(progress.eta_seconds.map(|n| n as i64))
-        .bind(progress.message.as_deref())
-        .bind(checkpoint)
-        .bind(self.now())
-        .bind(lease.job.0)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost(lease.job));
-        }
-        Ok(())
-    }
-
-    async fn finish(&self, lease: &Lease, outcome: Outcome) -> Result<JobStatus, StoreError> {
-        let (event, result, error, run_after) = match outcome {
-            Outcome::Completed { result } => (JobEvent::Complete, Some(result), None, None),
-            Outcome::Failed { error } => (JobEvent::Fail, None, Some(error), None),
-            Outcome::Retry { error, run_after } => {
-                (JobEvent::ScheduleRetry, None, Some(error), Some(run_after))
-            }
-            Outcome::Stopped => (JobEvent::Stopped, None, None, None),
-        };
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET status = {}, finished_at = {}, result = COALESCE($2, result), \
-                last_error = COALESCE($3, last_error), run_after = COALESCE($4, run_after), \
-                lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $5 AND fence = $6 AND lease_owner = $7 AND {} \
-             RETURNING status",
-            sql::status_after(event),
-            sql::finished_at_after(event, "$1"),
-            sql::event_guard("status", event)
-        ))
-        .bind(self.now())
-        .bind(result)
-        .bind(error)
-        .bind(run_after)
-        .bind(lease.job.0)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::LeaseLost(lease.job))?;
-        rows::status(&row)
-    }
-
-    async fn release(&self, lease: &Lease) -> Result<JobStatus, StoreError> {
-        let event = JobEvent::Release;
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET status = {}, finished_at = {}, \
-                attempt = CASE WHEN {} THEN GREATEST(attempt - 1, 0) ELSE attempt END, \
-                lease_expires_at = NULL, updated_at = $1 \
-             WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND {} \
-             RETURNING status",
-            sql::status_after(event),
-            sql::finished_at_after(event, "$1"),
-            sql::status_in("status", &[JobStatus::Running]),
-            sql::event_guard("status", event)
-        ))
-        .bind(self.now())
-        .bind(lease.job.0)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::LeaseLost(lease.job))?;
-        self.notify().await;
-        rows::status(&row)
-    }
-
-    async fn cancel(&self, tenant: TenantId, job: JobId) -> Result<JobStatus, StoreError> {
-        let event = JobEvent::RequestCancel;
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET status = {}, finished_at = {}, cancel_requested_at = $1, updated_at = $1 \
-             WHERE id = $2 AND tenant_id = $3 AND {} RETURNING status",
-            sql::status_after(event),
-            sql::finished_at_after(event, "$1"),
-            sql::event_guard("status", event)
-        ))
-        .bind(self.now())
-        .bind(job.0)
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => rows::status(&row),
-            None => Err(self.refusal(tenant, job, event).await),
-        }
-    }
-
     async fn rerun(
         &self,
         tenant: TenantId,
@@ -261,122 +122,8 @@ impl Jobs for PgStore {
                 self.notify().await;
                 rows::status(&row)
             }
-            None => Err(match (self.refusal(tenant, job, event).await, max_active) {
-                // the transition was allowed: the cap refused it
-                (StoreError::Corrupt(_), Some(max)) => StoreError::LimitReached(max),
-                (refusal, _) => refusal,
-            }),
+            None => Err(self.rerun_refusal(tenant, job, max_active).await),
         }
-    }
-
-    async fn rescue_expired(&self) -> Result<Vec<Rescued>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "UPDATE jobs SET {}, lease_expires_at = NULL, updated_at = $1 \
-             WHERE {} AND lease_expires_at < $1 \
-             RETURNING id, tenant_id, lease_owner, status",
-            sql::rescue_set("$1", "$2"),
-            sql::status_in("status", &JobStatus::LEASED)
-        ))
-        .bind(self.now())
-        .bind(LOST_WORKER_NO_ATTEMPTS)
-        .fetch_all(&self.pool)
-        .await?;
-        if !rows.is_empty() {
-            self.notify().await;
-        }
-        rows.iter()
-            .map(|row| {
-                Ok(Rescued {
-                    job: JobId(row.uuid("id")?),
-                    tenant: TenantId(row.uuid("tenant_id")?),
-                    owner: row.opt_text("lease_owner")?,
-                    status: rows::status(row)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError> {
-        let statuses = filter
-            .statuses
-            .clone()
-            .unwrap_or_else(|| JobStatus::ALL.to_vec());
-        let list = job_rules::status_list(&statuses);
-        let columns = rows::summary_columns();
-        let rows = sqlx::query(&format!(
-            "SELECT {columns} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
-             ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
-        ))
-        .bind(tenant.0)
-        .bind(i64::from(filter.limit))
-        .bind(filter.offset as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let counts = self.status_counts(tenant).await?;
-        rows::job_page(&rows, &statuses, &counts, filter)
-    }
-
-    async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError> {
-        let rows = sqlx::query(
-            "SELECT status, sum(n)::bigint AS n FROM job_counts WHERE tenant_id = $1 GROUP BY status",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::status_counts(&rows)
-    }
-
-    async fn job_details(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        log_lines: u32,
-    ) -> Result<JobDetails, StoreError> {
-        let columns = rows::summary_columns();
-        let row = sqlx::query(&format!(
-            "SELECT {columns}, j.params, j.result, j.log_count, \
-                (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored_logs \
-             FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2"
-        ))
-        .bind(job.0)
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Job))?;
-        let logs = sqlx::query(
-            "SELECT logged_at, level, message FROM \
-                (SELECT id, logged_at, level, message FROM job_logs WHERE job_id = $1 \
-                 ORDER BY id DESC LIMIT $2) AS newest ORDER BY id",
-        )
-        .bind(job.0)
-        .bind(i64::from(log_lines))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::job_details(&row, &logs)
-    }
-
-    async fn append_log(
-        &self,
-        job: JobId,
-        level: LogLevel,
-        message: &str,
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        Self::log_in(&mut tx, self.now(), job, level, message, cap).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn append_logs(
-        &self,
-        lines: &[(JobId, LogLevel, String)],
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        Self::logs_in(&mut tx, self.now(), lines, cap).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn complete_many(
@@ -436,28 +183,6 @@ impl Jobs for PgStore {
         Ok(recorded)
     }
 
-    async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        // In chunks: one huge DELETE would hold locks for long and rewrite
-        // the counter rows once per deleted job in a single transaction.
-        let mut purged = 0;
-        loop {
-            let done = sqlx::query(&format!(
-                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-                 WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                 AND {} LIMIT $2)",
-                sql::status_in("status", &JobStatus::FINISHED)
-            ))
-            .bind(before)
-            .bind(PURGE_CHUNK)
-            .execute(&self.pool)
-            .await?;
-            purged += done.rows_affected();
-            if done.rows_affected() < PURGE_CHUNK as u64 {
-                return Ok(purged);
-            }
-        }
-    }
-
     async fn wakeups(&self) -> Result<Box<dyn Wakeups>, StoreError> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
         listener.listen(WAKE_CHANNEL).await?;
@@ -466,47 +191,9 @@ impl Jobs for PgStore {
             pool: self.pool.clone(),
         }))
     }
-}
+});
 
 impl PgStore {
-    async fn summary(
-        &self,
-        tenant: Option<TenantId>,
-        job: JobId,
-    ) -> Result<JobSummary, StoreError> {
-        let columns = rows::summary_columns();
-        let row = sqlx::query(&format!(
-            "SELECT {columns} FROM jobs j \
-             WHERE j.id = $1 AND ($2::uuid IS NULL OR j.tenant_id = $2)"
-        ))
-        .bind(job.0)
-        .bind(tenant.map(|t| t.0))
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Job))?;
-        rows::summary(&row)
-    }
-
-    async fn refusal(&self, tenant: TenantId, job: JobId, event: JobEvent) -> StoreError {
-        job_rules::refusal(self.summary(Some(tenant), job).await, job, event)
-    }
-
-    /// Appends one log line inside `tx`, keeping the log within `cap`.
-    async fn log_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        now: DateTime<Utc>,
-        job: JobId,
-        level: LogLevel,
-        message: &str,
-        cap: u32,
-    ) -> Result<(), StoreError> {
-        let line = [(job, level, message.to_owned())];
-        match Self::logs_in(tx, now, &line, cap).await? {
-            0 => Err(StoreError::NotFound(Entity::Job)),
-            _ => Ok(()),
-        }
-    }
-
     /// Appends many log lines inside `tx` in three statements whatever
     /// their number; lines of jobs that do not exist are skipped. Returns
     /// how many were written.

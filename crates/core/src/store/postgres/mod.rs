@@ -3,19 +3,16 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
-use uuid::Uuid;
 
 use super::error::connect_reason;
 use super::jobs::sql;
-use super::rows::{self};
-use super::{Backend, Entity, Store, StoreError};
+use super::{store_for, StoreError};
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
-use crate::model::{JobEvent, Tenant, TenantId, TenantOverview, TenantSlug};
+use crate::model::JobEvent;
 
 mod accounts;
 mod imports;
@@ -76,8 +73,23 @@ impl PgStore {
         &self.pool
     }
 
+    /// Reads and writes share one pool (named so as on SQLite, for the SQL
+    /// written once for both).
+    fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writes(&self) -> &PgPool {
+        &self.pool
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// [`Self::notify`], named as on SQLite for the SQL written once.
+    async fn wake_executors(&self) {
+        self.notify().await;
     }
 
     async fn notify(&self) {
@@ -101,8 +113,7 @@ impl PgStore {
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
+store_for!(PgStore, {
     fn backend(&self) -> Backend {
         Backend::Postgres
     }
@@ -114,66 +125,7 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
-        let now = self.clock.now();
-        sqlx::query(
-            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(Uuid::new_v4())
-        .bind(slug.as_str())
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
-    }
-
-    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::tenant).transpose()
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(rows::tenant).collect()
-    }
-
-    async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.id, t.slug, t.name, t.created_at,
-                    (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
-                    (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
-             FROM tenants t WHERE t.id = $1",
-        )
-        .bind(tenant.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Tenant))?;
-        let counts = sqlx::query(
-            "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::tenant_overview(&row, &counts)
-    }
-
     async fn close(&self) {
         self.pool.close().await;
     }
-}
+});

@@ -9,19 +9,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use uuid::Uuid;
 
 use super::error::connect_reason;
-use super::rows::{self};
-use super::{Backend, Entity, Store, StoreError};
+use super::{store_for, StoreError};
 use crate::clock::Clock;
 use crate::config::DatabaseSettings;
-use crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
 
 mod accounts;
 mod imports;
@@ -105,8 +101,23 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Pure reads go to the reader pool, concurrent with the writer.
+    fn reads(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Every write goes through the one writer connection.
+    fn writes(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     fn wake(&self) {
         self.wake.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// [`Self::wake`], named as on PostgreSQL for the SQL written once.
+    async fn wake_executors(&self) {
+        self.wake();
     }
 
     fn now(&self) -> i64 {
@@ -114,8 +125,7 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+store_for!(SqliteStore, {
     fn backend(&self) -> Backend {
         Backend::Sqlite
     }
@@ -125,70 +135,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
-    async fn ensure_tenant(&self, slug: &TenantSlug, name: &str) -> Result<Tenant, StoreError> {
-        let now = to_millis(self.clock.now());
-        sqlx::query(
-            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT (slug) DO NOTHING",
-        )
-        .bind(Uuid::new_v4())
-        .bind(slug.as_str())
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("tenant {slug} vanished after insert")))
-    }
-
-    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
-        let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = ?1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(rows::tenant).transpose()
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, slug, name, created_at FROM tenants ORDER BY name, slug")
-                .fetch_all(&self.reader)
-                .await?;
-        rows.iter().map(rows::tenant).collect()
-    }
-
-    async fn tenant_overview(&self, tenant: TenantId) -> Result<TenantOverview, StoreError> {
-        let row = sqlx::query(
-            "SELECT t.id, t.slug, t.name, t.created_at,
-                    (SELECT count(*) FROM customers WHERE tenant_id = t.id) AS customers,
-                    (SELECT count(*) FROM contracts WHERE tenant_id = t.id) AS contracts
-             FROM tenants t WHERE t.id = ?1",
-        )
-        .bind(tenant.0)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Tenant))?;
-        let counts = sqlx::query(
-            "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = ?1 GROUP BY status",
-        )
-        .bind(tenant.0)
-        .fetch_all(&self.reader)
-        .await?;
-        rows::tenant_overview(&row, &counts)
-    }
-
     async fn close(&self) {
         self.pool.close().await;
         self.reader.close().await;
     }
-}
+});
 
 /// Copies the WAL into the database file every second, off the writer's
 /// path (a passive checkpoint never blocks the writer), until the store
