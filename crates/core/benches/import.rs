@@ -71,8 +71,17 @@ fn client(fake: &FakeSgp) -> SgpClient {
             token: Secret::new(creds.token),
             app: creds.app,
         },
-        SgpClientConfig::default(),
+        sgp_config(),
     )
+}
+
+/// The client's settings, with loopback allowed: the fake SGP listens on
+/// 127.0.0.1, which the outbound policy refuses by default.
+fn sgp_config() -> SgpClientConfig {
+    SgpClientConfig {
+        outbound: sgp_import_core::outbound::OutboundPolicy::public_only().with_loopback(),
+        ..SgpClientConfig::default()
+    }
 }
 
 async fn fetch_only(fake: &FakeSgp) -> (u64, u64, f64) {
@@ -276,7 +285,7 @@ async fn import(
     let ex = Executor::new(store.clone(), Arc::new(SystemClock), config)
         .register(ImportJob::new(
             integrations.clone(),
-            SgpClientConfig::default(),
+            sgp_config(),
         ))
         .start();
     let params = ImportParams::everything(name);
@@ -319,7 +328,7 @@ async fn setup(
     let service = ImportService::new(
         store.clone(),
         integrations.clone(),
-        SgpClientConfig::default(),
+        sgp_config(),
     );
     let t = store
         .ensure_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
