@@ -283,10 +283,7 @@ async fn import(
     config.poll_interval = Duration::from_millis(100);
     config.retention = None;
     let ex = Executor::new(store.clone(), Arc::new(SystemClock), config)
-        .register(ImportJob::new(
-            integrations.clone(),
-            sgp_config(),
-        ))
+        .register(ImportJob::new(integrations.clone(), sgp_config()))
         .start();
     let params = ImportParams::everything(name);
     let started = Instant::now();
@@ -325,11 +322,7 @@ async fn setup(
     store.migrate().await.unwrap();
     let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
     let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
-    let service = ImportService::new(
-        store.clone(),
-        integrations.clone(),
-        sgp_config(),
-    );
+    let service = ImportService::new(store.clone(), integrations.clone(), sgp_config());
     let t = store
         .ensure_tenant(&TenantSlug::parse("bench").unwrap(), "Bench")
         .await
