@@ -474,19 +474,25 @@ macro_rules! jobs_for {
                 job_rules::refusal(self.summary(Some(tenant), job).await, job, event)
             }
 
-            /// Why a rerun changed nothing: the job's status, or else the
-            /// tenant's cap on active jobs.
-            async fn rerun_refusal(
+            /// A rerun's answer from the row its update returned: the new
+            /// status (and a wake-up), or why nothing changed: the job's
+            /// status, or else the tenant's cap on active jobs.
+            async fn rerun_answer(
                 &self,
+                row: Option<impl RowExt>,
                 tenant: TenantId,
                 job: JobId,
                 max_active: Option<u32>,
-            ) -> StoreError {
-                match (self.refusal(tenant, job, JobEvent::Rerun).await, max_active) {
+            ) -> Result<JobStatus, StoreError> {
+                if let Some(row) = row {
+                    self.wake_executors().await;
+                    return rows::status(&row);
+                }
+                Err(match (self.refusal(tenant, job, JobEvent::Rerun).await, max_active) {
                     // the transition was allowed: the cap refused it
                     (StoreError::Corrupt(_), Some(max)) => StoreError::LimitReached(max),
                     (refusal, _) => refusal,
-                }
+                })
             }
             }
 

@@ -117,13 +117,7 @@ jobs_for!(PgStore, {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        match row {
-            Some(row) => {
-                self.notify().await;
-                rows::status(&row)
-            }
-            None => Err(self.rerun_refusal(tenant, job, max_active).await),
-        }
+        self.rerun_answer(row, tenant, job, max_active).await
     }
 
     async fn complete_many(

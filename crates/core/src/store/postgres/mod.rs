@@ -87,12 +87,8 @@ impl PgStore {
         self.clock.now()
     }
 
-    /// [`Self::notify`], named as on SQLite for the SQL written once.
+    /// Tells every instance's executors that work may be waiting.
     async fn wake_executors(&self) {
-        self.notify().await;
-    }
-
-    async fn notify(&self) {
         // A lost wake-up only delays work until the next poll.
         if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
             .bind(WAKE_CHANNEL)

@@ -43,7 +43,7 @@ jobs_for!(SqliteStore, {
         if inserted.rows_affected() == 0 {
             return Err(StoreError::LimitReached(job.max_active.unwrap_or(0)));
         }
-        self.wake();
+        self.wake_executors().await;
         self.summary(Some(job.tenant), job.id).await
     }
 
@@ -92,13 +92,7 @@ jobs_for!(SqliteStore, {
         .bind(max_active.map(i64::from))
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(row) => {
-                self.wake();
-                rows::status(&row)
-            }
-            None => Err(self.rerun_refusal(tenant, job, max_active).await),
-        }
+        self.rerun_answer(row, tenant, job, max_active).await
     }
 
     async fn complete_many(

@@ -111,13 +111,9 @@ impl SqliteStore {
         &self.pool
     }
 
-    fn wake(&self) {
-        self.wake.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    /// [`Self::wake`], named as on PostgreSQL for the SQL written once.
+    /// Tells this process's executors that work may be waiting.
     async fn wake_executors(&self) {
-        self.wake();
+        self.wake.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     fn now(&self) -> i64 {
