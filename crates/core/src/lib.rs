@@ -17,6 +17,8 @@ pub mod jobs;
 #[cfg(feature = "server")]
 pub mod outbound;
 #[cfg(feature = "server")]
+pub mod schedule;
+#[cfg(feature = "server")]
 pub mod sealing;
 #[cfg(feature = "server")]
 pub mod secret;

@@ -30,6 +30,7 @@ pub async fn list(
     let tenant = tenant_of(caller)?;
     let filter = JobFilter {
         statuses,
+        origin: None,
         limit,
         offset,
     };
@@ -52,6 +53,7 @@ pub async fn active(
                 .filter(|s| !s.is_finished())
                 .collect(),
         ),
+        origin: None,
         limit,
         offset: 0,
     };

@@ -206,6 +206,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
             t.id,
             &JobFilter {
                 statuses: None,
+                origin: None,
                 limit: samples as u32,
                 offset: 0,
             },
@@ -258,6 +259,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
                 t.id,
                 &JobFilter {
                     statuses: status,
+                    origin: None,
                     limit: 10,
                     offset,
                 },

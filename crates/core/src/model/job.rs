@@ -34,6 +34,61 @@ impl Default for JobId {
     }
 }
 
+/// Where a job came from: a click in the UI, the schedule, or the REST API.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobOrigin {
+    #[default]
+    Manual,
+    Scheduled,
+    Api,
+}
+
+impl JobOrigin {
+    pub const ALL: [JobOrigin; 3] = [JobOrigin::Manual, JobOrigin::Scheduled, JobOrigin::Api];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobOrigin::Manual => "manual",
+            JobOrigin::Scheduled => "scheduled",
+            JobOrigin::Api => "api",
+        }
+    }
+
+    /// As the REST API and the UI's links spell it (`origem`).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            JobOrigin::Manual => "manual",
+            JobOrigin::Scheduled => "agendada",
+            JobOrigin::Api => "api",
+        }
+    }
+
+    pub fn from_api_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.api_name() == s)
+    }
+
+    /// For people.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobOrigin::Manual => "Manual",
+            JobOrigin::Scheduled => "Agendada",
+            JobOrigin::Api => "API",
+        }
+    }
+}
+
+impl FromStr for JobOrigin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown job origin {s:?}"))
+    }
+}
+
 /// How far a job has come. Counts are of rows (customers, for imports).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobProgress {
@@ -56,6 +111,8 @@ pub struct JobSummary {
     pub kind: String,
     pub name: String,
     pub status: JobStatus,
+    #[serde(default)]
+    pub origin: JobOrigin,
     pub attempt: u32,
     pub max_attempts: u32,
     pub progress: JobProgress,

@@ -8,6 +8,7 @@ mod integration;
 mod job;
 mod job_state;
 mod job_status;
+mod schedule;
 mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
@@ -15,9 +16,10 @@ pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{ConnectionTest, IntegrationView, Preview};
 pub use job::{
-    JobDetails, JobId, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
+    JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };
 pub use job_state::{IllegalTransition, JobEvent};
 
 pub use job_status::{JobStatus, UnknownJobStatus};
+pub use schedule::{ScheduleInput, ScheduleView};
 pub use tenant::{InvalidTenantSlug, Tenant, TenantId, TenantOverview, TenantSlug};

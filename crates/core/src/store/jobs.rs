@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::StoreError;
 use crate::model::{
-    JobDetails, JobId, JobPage, JobProgress, JobStatus, JobSummary, LogLevel, StatusCounts,
-    TenantId,
+    JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobStatus, JobSummary, LogLevel,
+    StatusCounts, TenantId,
 };
 
 /// A job to put in the queue. Parameters must never hold a secret: jobs
@@ -26,6 +26,7 @@ pub struct NewJob {
     /// Refuse the job ([`StoreError::LimitReached`]) when the tenant already
     /// has this many jobs of its kind queued or running.
     pub max_active: Option<u32>,
+    pub origin: JobOrigin,
 }
 
 impl NewJob {
@@ -39,7 +40,13 @@ impl NewJob {
             max_attempts: 5,
             run_after: None,
             max_active: None,
+            origin: JobOrigin::Manual,
         }
+    }
+
+    pub fn with_origin(mut self, origin: JobOrigin) -> Self {
+        self.origin = origin;
+        self
     }
 }
 
@@ -125,6 +132,8 @@ pub struct Rescued {
 pub struct JobFilter {
     /// `None`: every status.
     pub statuses: Option<Vec<JobStatus>>,
+    /// `None`: every origin.
+    pub origin: Option<JobOrigin>,
     pub limit: u32,
     pub offset: u64,
 }
@@ -665,17 +674,37 @@ macro_rules! jobs_for {
                     .unwrap_or_else(|| JobStatus::ALL.to_vec());
                 let list = job_rules::status_list(&statuses);
                 let columns = rows::summary_columns();
+                // origin is bound as text; NULL stands for every origin
+                let origin = filter.origin.map(|o| o.as_str());
                 let rows = sqlx::query(&format!(
                     "SELECT {columns} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
+                        AND ($4 IS NULL OR j.origin = $4) \
                      ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
                 ))
                 .bind(tenant.0)
                 .bind(i64::from(filter.limit))
                 .bind(filter.offset as i64)
+                .bind(origin)
                 .fetch_all(self.reads())
                 .await?;
-                let counts = self.status_counts(tenant).await?;
-                rows::job_page(&rows, &statuses, &counts, filter)
+                let total = match origin {
+                    // the kept per-status counts know nothing of origins
+                    Some(origin) => sqlx::query(&format!(
+                        "SELECT count(*) AS n FROM jobs WHERE tenant_id = $1 \
+                         AND status IN ({list}) AND origin = $2"
+                    ))
+                    .bind(tenant.0)
+                    .bind(origin)
+                    .fetch_one(self.reads())
+                    .await?
+                    .int("n")?
+                    .max(0) as u64,
+                    None => {
+                        let counts = self.status_counts(tenant).await?;
+                        statuses.iter().map(|s| counts.get(*s)).sum()
+                    }
+                };
+                rows::job_page(&rows, total, filter)
             }
 
             async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError> {

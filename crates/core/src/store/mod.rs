@@ -1,5 +1,5 @@
-//! Storage: one interface ([`Store`], the sum of [`Jobs`], [`Imports`]
-//! and [`Accounts`]), one implementation per database in a folder of its
+//! Storage: one interface ([`Store`], the sum of [`Jobs`], [`Imports`],
+//! [`Accounts`] and [`Schedules`]), one implementation per database in a folder of its
 //! own (`sqlite/`, `postgres/`, each with `jobs`, `imports`, `accounts`),
 //! each with its own SQL and migrations.
 
@@ -18,6 +18,7 @@ pub mod imports;
 pub mod jobs;
 pub mod postgres;
 mod rows;
+pub mod schedules;
 pub mod sqlite;
 
 pub use accounts::{
@@ -31,6 +32,7 @@ pub use jobs::{
     ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
     Wakeups,
 };
+pub use schedules::{DueSchedule, PausedSchedule, ScheduledRun, Schedules, SlotOutcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -48,7 +50,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Jobs + Imports + Accounts + Send + Sync + 'static {
+pub trait Store: Jobs + Imports + Accounts + Schedules + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; safe to run again.

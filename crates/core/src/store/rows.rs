@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::accounts::{SessionRecord, TokenRecord};
 use super::imports::IntegrationRecord;
 use super::jobs::{sql, ClaimedJob, JobFilter, Lease};
+use super::schedules::DueSchedule;
 use super::StoreError;
 use crate::model::{
     ApiTokenInfo, CustomerPage, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress,
-    JobStatus, JobSummary, LogLevel, LogLine, Role, StatusCounts, StoredContract, StoredCustomer,
-    Tenant, TenantId, TenantOverview, TenantSlug, User, UserId,
+    JobStatus, JobSummary, LogLevel, LogLine, Role, ScheduleInput, ScheduleView, StatusCounts,
+    StoredContract, StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug, User, UserId,
 };
 
 pub(crate) trait RowExt {
@@ -158,7 +159,7 @@ pub(crate) fn summary_columns() -> &'static str {
     static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     COLUMNS.get_or_init(|| {
         format!(
-            "j.id, j.tenant_id, j.kind, j.name, j.status, j.attempt, \
+            "j.id, j.tenant_id, j.kind, j.name, j.status, j.origin, j.attempt, \
             j.max_attempts, j.total_estimated, j.processed, j.created_count, j.updated_count, \
             j.unchanged_count, j.failed_count, j.percent, j.eta_seconds, j.current_message, \
             j.lease_owner, j.last_error, j.run_after, j.cancel_requested_at, j.created_at, \
@@ -180,6 +181,7 @@ pub(crate) fn summary(row: &impl RowExt) -> Result<JobSummary, StoreError> {
         kind: row.text("kind")?,
         name: row.text("name")?,
         status: status(row)?,
+        origin: row.text("origin")?.parse().map_err(StoreError::Corrupt)?,
         attempt: row.int32("attempt")? as u32,
         max_attempts: row.int32("max_attempts")? as u32,
         progress: progress(row)?,
@@ -247,13 +249,12 @@ pub(crate) fn status_counts<R: RowExt>(rows: &[R]) -> Result<StatusCounts, Store
 /// A page of jobs; the total comes from the counters, not a COUNT.
 pub(crate) fn job_page<R: RowExt>(
     rows: &[R],
-    statuses: &[JobStatus],
-    counts: &StatusCounts,
+    total: u64,
     filter: &JobFilter,
 ) -> Result<JobPage, StoreError> {
     Ok(JobPage {
         jobs: rows.iter().map(summary).collect::<Result<_, _>>()?,
-        total: statuses.iter().map(|s| counts.get(*s)).sum(),
+        total,
         limit: filter.limit,
         offset: filter.offset,
     })
@@ -488,5 +489,52 @@ pub(crate) fn api_token(row: &impl RowExt) -> Result<ApiTokenInfo, StoreError> {
         revoked_at: row.opt_time("revoked_at")?,
         expires_at: row.opt_time("expires_at")?,
         expired: false,
+    })
+}
+
+/// Columns read by [`schedule`] and [`due_schedule`].
+pub(crate) const SCHEDULE_COLUMNS: &str = "tenant_id, active, cron, incremental, only_active, \
+    signup_from, signup_to, pause_after_failures, consecutive_failures, next_run_at, \
+    last_run_at, paused_at, pause_reason";
+
+fn schedule_input(row: &impl RowExt) -> Result<ScheduleInput, StoreError> {
+    let flag = |col: &str| -> Result<bool, StoreError> { Ok(row.opt_bool(col)?.unwrap_or(false)) };
+    let date = |col: &str| -> Result<Option<chrono::NaiveDate>, StoreError> {
+        row.opt_text(col)?
+            .map(|d| {
+                d.parse()
+                    .map_err(|e| StoreError::Corrupt(format!("{col} {d:?}: {e}")))
+            })
+            .transpose()
+    };
+    Ok(ScheduleInput {
+        active: flag("active")?,
+        cron: row.text("cron")?,
+        incremental: flag("incremental")?,
+        only_active: flag("only_active")?,
+        signup_from: date("signup_from")?,
+        signup_to: date("signup_to")?,
+        pause_after_failures: row.int32("pause_after_failures")?.max(1) as u32,
+    })
+}
+
+pub(crate) fn schedule(row: &impl RowExt) -> Result<ScheduleView, StoreError> {
+    Ok(ScheduleView {
+        input: schedule_input(row)?,
+        next_run: row.opt_time("next_run_at")?,
+        last_run: row.opt_time("last_run_at")?,
+        consecutive_failures: row.int32("consecutive_failures")?.max(0) as u32,
+        paused_at: row.opt_time("paused_at")?,
+        pause_reason: row.opt_text("pause_reason")?,
+    })
+}
+
+pub(crate) fn due_schedule(row: &impl RowExt) -> Result<DueSchedule, StoreError> {
+    Ok(DueSchedule {
+        tenant: TenantId(row.uuid("tenant_id")?),
+        slot: row
+            .opt_time("next_run_at")?
+            .ok_or_else(|| StoreError::Corrupt("due schedule without a slot".into()))?,
+        input: schedule_input(row)?,
     })
 }

@@ -467,6 +467,7 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
             h.tenant.id,
             &sgp_import_core::store::JobFilter {
                 statuses: None,
+                origin: None,
                 limit: 10,
                 offset: 0,
             },

@@ -168,6 +168,7 @@ impl Harness<'_> {
     pub(crate) async fn last_job(&self) -> sgp_import_core::model::JobSummary {
         let filter = sgp_import_core::store::JobFilter {
             statuses: None,
+            origin: None,
             limit: 1,
             offset: 0,
         };

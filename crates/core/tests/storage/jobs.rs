@@ -112,6 +112,7 @@ async fn enqueued_jobs_wait_in_fifo_order_with_positions_per_provider(db: &TestD
             a.id,
             &JobFilter {
                 statuses: None,
+                origin: None,
                 limit: 10,
                 offset: 0,
             },
@@ -131,6 +132,7 @@ async fn enqueued_jobs_wait_in_fifo_order_with_positions_per_provider(db: &TestD
             b.id,
             &JobFilter {
                 statuses: None,
+                origin: None,
                 limit: 10,
                 offset: 0,
             },
@@ -662,6 +664,7 @@ async fn list_filters_paginates_and_counts_per_provider(db: &TestDb) {
 
     let filter = |statuses: Option<Vec<JobStatus>>, limit, offset| JobFilter {
         statuses,
+        origin: None,
         limit,
         offset,
     };

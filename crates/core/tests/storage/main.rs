@@ -11,4 +11,5 @@ mod hostile;
 mod imports;
 mod jobs;
 mod migrations;
+mod schedules;
 mod tenants;

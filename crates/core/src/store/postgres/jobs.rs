@@ -34,8 +34,8 @@ jobs_for!(PgStore, {
         // One statement: the wake-up goes out when the row is committed.
         let queued = sqlx::query(&format!(
             "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, \
-                max_attempts, run_after, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, {queued}, 0, $6, $7, $8, $8 \
+                max_attempts, run_after, created_at, updated_at, origin) \
+             SELECT $1, $2, $3, $4, $5, {queued}, 0, $6, $7, $8, $8, $11 \
              WHERE $10::int8 IS NULL OR {} < $10::int8 RETURNING id) \
              SELECT pg_notify($9, '') FROM queued",
             sql::active_count("$2", "$3"),
@@ -51,6 +51,7 @@ jobs_for!(PgStore, {
         .bind(now)
         .bind(WAKE_CHANNEL)
         .bind(job.max_active.map(i64::from))
+        .bind(job.origin.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         if queued.is_none() {

@@ -109,6 +109,8 @@ impl PgStore {
     }
 }
 
+crate::store::schedules::schedules_for!(PgStore);
+
 store_for!(PgStore, {
     fn backend(&self) -> Backend {
         Backend::Postgres

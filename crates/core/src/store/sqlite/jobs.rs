@@ -23,8 +23,8 @@ jobs_for!(SqliteStore, {
         // interleave with another enqueue
         let inserted = sqlx::query(&format!(
             "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, max_attempts, \
-                run_after, created_at, updated_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5, {queued}, 0, ?6, ?7, ?8, ?8 \
+                run_after, created_at, updated_at, origin) \
+             SELECT ?1, ?2, ?3, ?4, ?5, {queued}, 0, ?6, ?7, ?8, ?8, ?10 \
              WHERE ?9 IS NULL OR {} < ?9",
             sql::active_count("?2", "?3"),
             queued = sql::literal(JobStatus::Queued)
@@ -38,6 +38,7 @@ jobs_for!(SqliteStore, {
         .bind(to_millis(job.run_after.unwrap_or(now)))
         .bind(to_millis(now))
         .bind(job.max_active.map(i64::from))
+        .bind(job.origin.as_str())
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 0 {

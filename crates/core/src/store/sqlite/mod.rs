@@ -121,6 +121,8 @@ impl SqliteStore {
     }
 }
 
+crate::store::schedules::schedules_for!(SqliteStore);
+
 store_for!(SqliteStore, {
     fn backend(&self) -> Backend {
         Backend::Sqlite
