@@ -201,7 +201,7 @@ mod ssr {
 }
 
 #[server(endpoint = "imports", output = Postcard)]
-pub async fn list_imports(tab: String, page: u32) -> Result<ImportsView, UiError> {
+pub async fn list_imports(tab: String, page: u32, origin: String) -> Result<ImportsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
 
@@ -212,6 +212,8 @@ pub async fn list_imports(tab: String, page: u32) -> Result<ImportsView, UiError
         &state,
         &p,
         tab.statuses(),
+        // an unknown origin in a hand-edited link shows every origin
+        crate::model::JobOrigin::from_api_name(&origin),
         PAGE_SIZE,
         u64::from(page - 1) * u64::from(PAGE_SIZE),
     )
@@ -278,7 +280,13 @@ pub async fn start_import(form: ImportForm) -> Result<JobSummary, UiError> {
     use crate::server::services::imports;
 
     let (state, p) = caller().await?;
-    Ok(imports::start(&state, &p, ssr::params(form)?).await?)
+    Ok(imports::start(
+        &state,
+        &p,
+        ssr::params(form)?,
+        crate::model::JobOrigin::Manual,
+    )
+    .await?)
 }
 
 #[server(endpoint = "preview_import", output = Postcard)]

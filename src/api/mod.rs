@@ -8,5 +8,6 @@ pub mod error;
 pub mod imports;
 pub mod integration;
 pub mod overview;
+pub mod schedule;
 pub mod session;
 pub mod tokens;

@@ -16,6 +16,7 @@ use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{ConfigError, Settings};
 use sgp_import_core::import::{ImportService, IntegrationInput, Integrations};
 use sgp_import_core::model::{Role, TenantSlug};
+use sgp_import_core::schedule::{ScheduleService, Scheduler};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::store::{self, Store, StoreError};
 use tokio::net::TcpListener;
@@ -138,8 +139,14 @@ impl Application {
         let clock: Arc<dyn sgp_import_core::clock::Clock> = Arc::new(SystemClock);
         let auth = Arc::new(AuthService::new(
             store.clone(),
-            clock,
+            clock.clone(),
             settings.auth.clone(),
+        ));
+        let schedules = Arc::new(ScheduleService::new(
+            store.clone(),
+            clock,
+            chrono::Duration::from_std(settings.schedule.min_interval)
+                .unwrap_or(chrono::Duration::minutes(15)),
         ));
         let demo_sgp = if settings.demo {
             Some(seed_demo(store.as_ref(), &integrations, &auth, &settings).await?)
@@ -159,6 +166,7 @@ impl Application {
             integrations,
             imports,
             auth,
+            schedules,
             streams: Default::default(),
         };
         Ok(Application {
@@ -193,6 +201,11 @@ impl Application {
         )
         .start();
         let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
+        // every instance ticks; the database hands each slot to one of them
+        let scheduler = tokio::spawn(
+            Scheduler::new(self.state.store.clone(), Arc::new(SystemClock))
+                .run(self.state.settings.schedule.check_interval),
+        );
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
         let served = axum::serve(
             self.listener,
@@ -201,6 +214,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        scheduler.abort();
         executor.shutdown().await;
         sweeper.abort();
         if let Some(fake) = self.demo_sgp {

@@ -5,6 +5,7 @@ use leptos::prelude::LeptosOptions;
 use sgp_import_core::auth::AuthService;
 use sgp_import_core::config::Settings;
 use sgp_import_core::import::{ImportService, Integrations};
+use sgp_import_core::schedule::ScheduleService;
 use sgp_import_core::store::Store;
 
 /// What every handler and server function can reach. leptos_axum provides
@@ -17,6 +18,7 @@ pub struct AppState {
     pub integrations: Arc<Integrations>,
     pub imports: Arc<ImportService>,
     pub auth: Arc<AuthService>,
+    pub schedules: Arc<ScheduleService>,
     /// Live progress streams open per account.
     pub streams: super::streams::StreamSlots,
 }

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
-use crate::model::JobSummary;
+use crate::model::{JobOrigin, JobStatus, JobSummary};
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::format;
 use crate::ui::job_modal::JobModal;
@@ -17,8 +17,31 @@ use crate::ui::progress::{ProgressBar, ProgressFacts, StatusBadge};
 /// How often the dashboard and the modal refresh while an import is active.
 pub const REFRESH_MS: u32 = 5_000;
 
-fn list_href(tab: ImportTab, page: u32) -> String {
-    format!("/dashboard/importacoes?aba={}&pagina={page}", tab.slug())
+/// The list's place: tab, page and origin filter (`""`: every origin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Place {
+    tab: ImportTab,
+    page: u32,
+    origin: Option<JobOrigin>,
+}
+
+impl Place {
+    fn query(self) -> String {
+        let mut q = format!("aba={}&pagina={}", self.tab.slug(), self.page);
+        if let Some(o) = self.origin {
+            q.push_str("&origem=");
+            q.push_str(o.api_name());
+        }
+        q
+    }
+
+    fn href(self) -> String {
+        format!("/dashboard/importacoes?{}", self.query())
+    }
+
+    fn at(self, tab: ImportTab, page: u32) -> Self {
+        Place { tab, page, ..self }
+    }
 }
 
 #[component]
@@ -35,11 +58,28 @@ pub fn ImportsPage() -> impl IntoView {
             .filter(|p| *p >= 1)
             .unwrap_or(1)
     });
+    let origin = Memo::new(move |_| {
+        JobOrigin::from_api_name(&query.read().get("origem").unwrap_or_default())
+    });
+    let place = Memo::new(move |_| Place {
+        tab: tab.get(),
+        page: page.get(),
+        origin: origin.get(),
+    });
     let open_job = Memo::new(move |_| params.read().get("id"));
     let tick = RwSignal::new(0u32);
     let view_data = super::resource::resource(
-        move || (tab.get(), page.get(), tick.get()),
-        |(tab, page, _)| list_imports(tab.slug().to_owned(), page),
+        move || (place.get(), tick.get()),
+        |(place, _)| {
+            list_imports(
+                place.tab.slug().to_owned(),
+                place.page,
+                place
+                    .origin
+                    .map(|o| o.api_name().to_owned())
+                    .unwrap_or_default(),
+            )
+        },
     );
     let paused = RwSignal::new(false);
     let any_active = Signal::derive(move || {
@@ -53,7 +93,7 @@ pub fn ImportsPage() -> impl IntoView {
         Signal::derive(move || any_active.get() && !paused.get()),
         move || tick.update(|t| *t += 1),
     );
-    let close_href = Signal::derive(move || list_href(tab.get(), page.get()));
+    let close_href = Signal::derive(move || place.get().href());
 
     view! {
         <Title text="Importações"/>
@@ -78,8 +118,9 @@ pub fn ImportsPage() -> impl IntoView {
                     <a class="btn" href="/integracoes">"Nova importação"</a>
                 </div>
             </header>
+            <OriginFilter place=place.get()/>
             <Loaded resource=view_data let:v>
-                <Dashboard v tab=tab.get() page=page.get()/>
+                <Dashboard v place=place.get()/>
             </Loaded>
         </section>
         {move || {
@@ -98,8 +139,31 @@ pub fn ImportsPage() -> impl IntoView {
     }
 }
 
+/// Links that narrow the list to one origin (kept across tabs and pages).
 #[component]
-fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
+fn OriginFilter(place: Place) -> impl IntoView {
+    let choices = [(None, "Todas as origens")]
+        .into_iter()
+        .chain(JobOrigin::ALL.into_iter().map(|o| (Some(o), o.label())));
+    view! {
+        <nav class="filters" aria-label="Origem das importações">
+            <span class="muted">"Origem:"</span>
+            {choices
+                .map(|(origin, label)| {
+                    let current = (origin == place.origin).then_some("page");
+                    let href = Place { origin, ..place.at(place.tab, 1) }.href();
+                    view! {
+                        <a class="chip" href=href aria-current=current>{label}</a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+#[component]
+fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
+    let (tab, page) = (place.tab, place.page);
     let pages = v.history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     view! {
         <nav class="tabs" aria-label="Situação das importações">
@@ -108,7 +172,7 @@ fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
                 .map(|t| {
                     let current = (t == tab).then_some("page");
                     view! {
-                        <a class="tab" href=list_href(t, 1) aria-current=current>
+                        <a class="tab" href=place.at(t, 1).href() aria-current=current>
                             {t.label()}
                             <span class="tab-count">{format::integer(t.count(&v.counts))}</span>
                         </a>
@@ -125,7 +189,7 @@ fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
                             {v
                                 .active
                                 .iter()
-                                .map(|job| view! { <ProgressCard job=job.clone() tab page/> })
+                                .map(|job| view! { <ProgressCard job=job.clone() place/> })
                                 .collect_view()}
                         </div>
                     </section>
@@ -142,23 +206,19 @@ fn Dashboard(v: ImportsView, tab: ImportTab, page: u32) -> impl IntoView {
                 }
                     .into_any()
             } else {
-                view! { <HistoryTable jobs=v.history.jobs.clone() tab page/> }.into_any()
+                view! { <HistoryTable jobs=v.history.jobs.clone() place/> }.into_any()
             }}
-            <Pager page pages label="Páginas do histórico" href=move |n| list_href(tab, n)/>
+            <Pager page pages label="Páginas do histórico" href=move |n| place.at(tab, n).href()/>
         </section>
     }
 }
 
-fn details_href(job: &JobSummary, tab: ImportTab, page: u32) -> String {
-    format!(
-        "/dashboard/importacoes/{}?aba={}&pagina={page}",
-        job.id,
-        tab.slug()
-    )
+fn details_href(job: &JobSummary, place: Place) -> String {
+    format!("/dashboard/importacoes/{}?{}", job.id, place.query())
 }
 
 #[component]
-fn ProgressCard(job: JobSummary, tab: ImportTab, page: u32) -> impl IntoView {
+fn ProgressCard(job: JobSummary, place: Place) -> impl IntoView {
     let heading = format!("ativa-{}", job.id);
     let labelled_by = heading.clone();
     let label = format!("Progresso de {}", job.name);
@@ -174,19 +234,20 @@ fn ProgressCard(job: JobSummary, tab: ImportTab, page: u32) -> impl IntoView {
                 .queue_position
                 .map(|n| view! { <p class="muted">{format!("Posição na fila: {n}")}</p> })}
             {job.progress.message.clone().map(|m| view! { <p class="current-message">{m}</p> })}
-            <a href=details_href(&job, tab, page)>"Ver detalhes"</a>
+            <a href=details_href(&job, place)>"Ver detalhes"</a>
         </article>
     }
 }
 
 #[component]
-fn HistoryTable(jobs: Vec<JobSummary>, tab: ImportTab, page: u32) -> impl IntoView {
+fn HistoryTable(jobs: Vec<JobSummary>, place: Place) -> impl IntoView {
     view! {
         <table class="table history">
             <thead>
                 <tr>
                     <th scope="col">"Nome"</th>
                     <th scope="col">"Situação"</th>
+                    <th scope="col">"Origem"</th>
                     <th scope="col">"Criada em"</th>
                     <th scope="col" class="num">"Processados"</th>
                     <th scope="col" class="num">"Criados"</th>
@@ -203,14 +264,23 @@ fn HistoryTable(jobs: Vec<JobSummary>, tab: ImportTab, page: u32) -> impl IntoVi
                         view! {
                             <tr>
                                 <td>{job.name.clone()}</td>
-                                <td><StatusBadge status=job.status/></td>
+                                <td>
+                                    <StatusBadge status=job.status/>
+                                    // why a job ended without importing (a
+                                    // skipped scheduled run, a failure)
+                                    {matches!(job.status, JobStatus::Cancelled | JobStatus::Failed)
+                                        .then(|| job.last_error.clone())
+                                        .flatten()
+                                        .map(|e| view! { <p class="status-note">{e}</p> })}
+                                </td>
+                                <td>{job.origin.label()}</td>
                                 <td>{format::date_time(job.created_at)}</td>
                                 <td class="num">{format::integer(p.processed)}</td>
                                 <td class="num">{format::integer(p.created)}</td>
                                 <td class="num">{format::integer(p.updated)}</td>
                                 <td class="num">{format::integer(p.failed)}</td>
                                 <td>
-                                    <a href=details_href(&job, tab, page) aria-label=format!("Detalhes de {}", job.name)>
+                                    <a href=details_href(&job, place) aria-label=format!("Detalhes de {}", job.name)>
                                         "Detalhes"
                                     </a>
                                 </td>

@@ -13,6 +13,7 @@ use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::field::{action_errors, Field, FieldError, FormErrors};
 use crate::ui::format;
 use crate::ui::live_progress::LiveProgress;
+use crate::ui::schedule::ScheduleCard;
 use crate::ui::server_form::{Fields, ServerForm};
 
 #[component]
@@ -32,6 +33,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <div class="two-columns">
                     <SettingsCard current save/>
                     <ImportCard/>
+                    <ScheduleCard/>
                 </div>
             </Loaded>
         </section>

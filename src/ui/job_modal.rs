@@ -113,6 +113,7 @@ fn DetailsFacts(filters: String, result: Option<String>, job: JobSummary) -> imp
     view! {
         <dl class="facts">
             <div><dt>"Criada em"</dt><dd>{format::date_time(s.created_at)}</dd></div>
+            <div><dt>"Origem"</dt><dd data-stat="origem">{s.origin.label()}</dd></div>
             <div><dt>"Início"</dt><dd>{when(s.started_at)}</dd></div>
             <div><dt>"Fim"</dt><dd>{when(s.finished_at)}</dd></div>
             <div><dt>"Tentativa"</dt><dd>{format!("{} de {}", s.attempt, s.max_attempts)}</dd></div>

@@ -16,4 +16,5 @@ pub mod overview;
 pub mod polling;
 pub mod progress;
 pub mod resource;
+pub mod schedule;
 pub mod server_form;

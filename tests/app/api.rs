@@ -40,6 +40,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/admin/integracoes/sgp"),
     ("put", "/api/admin/integracoes/sgp"),
     ("post", "/api/admin/integracoes/sgp/testar"),
+    ("get", "/api/admin/integracoes/sgp/agendamento"),
+    ("put", "/api/admin/integracoes/sgp/agendamento"),
     ("get", "/api/admin/integracoes/sgp/importar-stream"),
     ("get", "/api/admin/clientes"),
     ("post", "/api/auth/login"),

@@ -112,6 +112,7 @@ async fn server_killed_mid_import_is_finished_by_the_next(db: Db) {
         .start(
             tenant.id,
             ImportParams::everything("Interrompida por kill -9"),
+            sgp_import_core::model::JobOrigin::Manual,
         )
         .await
         .unwrap()

@@ -34,7 +34,11 @@ async fn demo_provider_imports_from_the_embedded_sgp(app: &TestApp) {
     let job = app
         .state
         .imports
-        .start(demo.id, ImportParams::everything("Demonstração"))
+        .start(
+            demo.id,
+            ImportParams::everything("Demonstração"),
+            sgp_import_core::model::JobOrigin::Manual,
+        )
         .await
         .unwrap();
     let mut status = job.status;

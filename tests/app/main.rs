@@ -6,5 +6,6 @@ mod crash;
 mod demo;
 mod helpers;
 mod http;
+mod schedule;
 mod secrets;
 mod security;

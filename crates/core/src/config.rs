@@ -135,6 +135,14 @@ const IMPORT_MAX_ACTIVE: Key = Key {
     path: "import.max_active_per_tenant",
     env: &["IMPORT_MAX_ACTIVE_PER_TENANT"],
 };
+const SCHEDULE_MIN_INTERVAL: Key = Key {
+    path: "schedule.min_interval_minutes",
+    env: &["SCHEDULE_MIN_INTERVAL_MINUTES"],
+};
+const SCHEDULE_CHECK_INTERVAL: Key = Key {
+    path: "schedule.check_interval_seconds",
+    env: &["SCHEDULE_CHECK_INTERVAL_SECONDS"],
+};
 const LOGIN_MAX_CONCURRENT: Key = Key {
     path: "auth.max_concurrent_logins",
     env: &["LOGIN_MAX_CONCURRENT"],
@@ -160,6 +168,8 @@ const ALL_KEYS: &[&Key] = &[
     &SGP_MAX_RESPONSE,
     &OUTBOUND_ALLOWED,
     &IMPORT_MAX_ACTIVE,
+    &SCHEDULE_MIN_INTERVAL,
+    &SCHEDULE_CHECK_INTERVAL,
     &SECRET_KEY,
     &SESSION_IDLE,
     &SESSION_MAX,
@@ -200,6 +210,26 @@ pub struct Settings {
     /// Which addresses requests to tenant-typed URLs (SGP) may reach.
     pub outbound: crate::outbound::OutboundPolicy,
     pub import: ImportSettings,
+    pub schedule: ScheduleSettings,
+}
+
+/// Automatic syncs.
+#[derive(Clone, Debug)]
+pub struct ScheduleSettings {
+    /// Schedules that would run more often than this are refused.
+    pub min_interval: Duration,
+    /// How often each instance looks for due schedules; a slot starts at
+    /// most this late.
+    pub check_interval: Duration,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        ScheduleSettings {
+            min_interval: Duration::from_secs(15 * 60),
+            check_interval: Duration::from_secs(20),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -623,6 +653,18 @@ impl Settings {
                 whole_number(1, 10_000),
             )? as u32,
         };
+        let schedule = ScheduleSettings {
+            min_interval: src.value(
+                &SCHEDULE_MIN_INTERVAL,
+                ScheduleSettings::default().min_interval,
+                |s| whole_number(1, 7 * 24 * 60)(s).map(|m| Duration::from_secs(m * 60)),
+            )?,
+            check_interval: src.value(
+                &SCHEDULE_CHECK_INTERVAL,
+                ScheduleSettings::default().check_interval,
+                seconds(1, 3600),
+            )?,
+        };
         // the key itself never goes into an error message
         let secret_key = src.value(&SECRET_KEY, None, |s| {
             if s.is_empty() {
@@ -720,6 +762,7 @@ impl Settings {
             },
             outbound,
             import,
+            schedule,
             log: LogSettings { filter, format },
             secret_key,
             demo,

@@ -11,8 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::model::{
-    ApiTokenInfo, ConnectionTest, IntegrationView, JobDetails, JobStatus, JobSummary, LogLine,
-    Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
+    ApiTokenInfo, ConnectionTest, IntegrationView, JobDetails, JobOrigin, JobStatus, JobSummary,
+    LogLine, Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
 };
 use sgp_import_core::import::ImportParams;
 
@@ -43,6 +43,25 @@ impl From<JobStatus> for StatusJson {
     }
 }
 
+/// Where a job came from.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrigemJson {
+    Manual,
+    Agendada,
+    Api,
+}
+
+impl From<JobOrigin> for OrigemJson {
+    fn from(o: JobOrigin) -> Self {
+        match o {
+            JobOrigin::Manual => OrigemJson::Manual,
+            JobOrigin::Scheduled => OrigemJson::Agendada,
+            JobOrigin::Api => OrigemJson::Api,
+        }
+    }
+}
+
 /// One import job.
 #[derive(Serialize, ToSchema)]
 pub struct ImportacaoJson {
@@ -51,6 +70,9 @@ pub struct ImportacaoJson {
     /// The status in Portuguese, as the dashboard shows it.
     pub status_label: String,
     pub nome_importacao: String,
+    /// Who started it: `manual` (the UI), `agendada` (the schedule) or
+    /// `api` (this API).
+    pub origem: OrigemJson,
     pub total_estimado: Option<u64>,
     pub processados: u64,
     pub criados: u64,
@@ -81,6 +103,7 @@ impl From<&JobSummary> for ImportacaoJson {
             status: j.status.into(),
             status_label: j.status.label_pt().to_owned(),
             nome_importacao: j.name.clone(),
+            origem: j.origin.into(),
             total_estimado: j.progress.total_estimated,
             processados: j.progress.processed,
             criados: j.progress.created,
@@ -179,6 +202,8 @@ pub fn stats(counts: &StatusCounts) -> BTreeMap<String, u64> {
 pub struct ListaQuery {
     /// One status or several, comma-separated.
     status: Option<String>,
+    /// `manual`, `agendada` or `api`.
+    origem: Option<String>,
     /// 1 to 100 (default 10).
     limit: Option<u32>,
     offset: Option<u64>,

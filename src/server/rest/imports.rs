@@ -18,6 +18,7 @@ use super::input::{job_id, JsonBody, QueryParams};
 use super::response::{ok, Envelope, ErrorBody};
 use axum::http::HeaderMap;
 use sgp_import_core::auth::Principal;
+use sgp_import_core::model::JobOrigin;
 
 use crate::server::auth::{principal, Caller};
 use crate::server::services::{imports, ServiceError};
@@ -56,9 +57,10 @@ pub async fn list(
 ) -> Result<Json<Envelope<ListaJson>>, ServiceError> {
     let q = QueryParams::parse(query.as_deref());
     let statuses = q.statuses("status")?;
+    let origin = q.origin("origem")?;
     let limit = q.number("limit", 1, u64::from(imports::MAX_LIMIT), 10)? as u32;
     let offset = q.number("offset", 0, 10_000_000, 0)?;
-    let list = imports::list(&state, &caller, statuses, limit, offset).await?;
+    let list = imports::list(&state, &caller, statuses, origin, limit, offset).await?;
     Ok(ok(ListaJson {
         importacoes: list.page.jobs.iter().map(ImportacaoJson::from).collect(),
         stats: stats(&list.counts),
@@ -119,7 +121,7 @@ pub async fn start(
     Caller(caller): Caller,
     JsonBody(input): JsonBody<NovaImportacaoJson>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let job = imports::start(&state, &caller, input.into()).await?;
+    let job = imports::start(&state, &caller, input.into(), JobOrigin::Api).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         ok(ImportacaoJson::from(&job)),

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::model::{JobId, JobStatus};
+use crate::model::{JobId, JobOrigin, JobStatus};
 use crate::server::services::ServiceError;
 
 /// A query string, decoded leniently; values are checked by the getters.
@@ -69,6 +69,27 @@ impl QueryParams {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+}
+
+impl QueryParams {
+    /// `origem`: `manual`, `agendada` or `api`.
+    pub fn origin(&self, name: &str) -> Result<Option<JobOrigin>, ServiceError> {
+        let Some(raw) = self.text(name) else {
+            return Ok(None);
+        };
+        JobOrigin::from_api_name(raw.trim())
+            .map(Some)
+            .ok_or_else(|| {
+                ServiceError::bad_request(
+                    name,
+                    format!(
+                        "Origem desconhecida: {:?}. Use uma destas: {}.",
+                        raw.trim(),
+                        JobOrigin::ALL.map(JobOrigin::api_name).join(", ")
+                    ),
+                )
+            })
     }
 }
 

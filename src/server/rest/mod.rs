@@ -10,6 +10,7 @@ mod imports;
 pub mod input;
 mod integration;
 pub mod response;
+mod schedule;
 
 use std::sync::Arc;
 
@@ -72,6 +73,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::stream))
         .routes(routes!(integration::get, integration::put))
         .routes(routes!(integration::test))
+        .routes(routes!(schedule::get, schedule::put))
         .routes(routes!(customers::list))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use sgp_import_core::auth::{AccountError, LoginError, TokenError};
 use sgp_import_core::import::{FieldError, IntegrationError, StartError};
+use sgp_import_core::schedule::ScheduleError;
 use sgp_import_core::store::{Entity, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +179,15 @@ impl From<IntegrationError> for ServiceError {
             IntegrationError::Missing | IntegrationError::Unreadable(_) => {
                 ServiceError::Conflict(e.message_pt())
             }
+        }
+    }
+}
+
+impl From<ScheduleError> for ServiceError {
+    fn from(e: ScheduleError) -> Self {
+        match e {
+            ScheduleError::Invalid(errors) => ServiceError::Invalid(errors),
+            ScheduleError::Store(e) => e.into(),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use sgp_import_core::auth::Principal;
 use sgp_import_core::import::{ImportParams, Preview};
-use sgp_import_core::model::{JobDetails, JobId, JobPage, JobStatus, JobSummary, StatusCounts};
+use sgp_import_core::model::{
+    JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts,
+};
 use sgp_import_core::store::JobFilter;
 
 use super::{tenant_of, ServiceError};
@@ -24,13 +26,14 @@ pub async fn list(
     state: &AppState,
     caller: &Principal,
     statuses: Option<Vec<JobStatus>>,
+    origin: Option<JobOrigin>,
     limit: u32,
     offset: u64,
 ) -> Result<ImportList, ServiceError> {
     let tenant = tenant_of(caller)?;
     let filter = JobFilter {
         statuses,
-        origin: None,
+        origin,
         limit,
         offset,
     };
@@ -85,10 +88,11 @@ pub async fn start(
     state: &AppState,
     caller: &Principal,
     params: ImportParams,
+    origin: JobOrigin,
 ) -> Result<JobSummary, ServiceError> {
     let tenant = tenant_of(caller)?;
-    let job = state.imports.start(tenant, params).await?;
-    tracing::info!(tenant_id = %tenant, job_id = %job.id, user_id = %caller.user.id, "import queued");
+    let job = state.imports.start(tenant, params, origin).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %job.id, user_id = %caller.user.id, origin = origin.as_str(), "import queued");
     Ok(job)
 }
 

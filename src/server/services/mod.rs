@@ -8,6 +8,7 @@ pub mod imports;
 pub mod integration;
 pub mod overview;
 pub mod providers;
+pub mod schedule;
 pub mod session;
 
 use sgp_import_core::auth::Principal;

@@ -132,9 +132,13 @@ fn security_settings_are_read_and_checked() {
             ("SGP_MAX_RESPONSE_BYTES", "1048576"),
             ("IMPORT_MAX_ACTIVE_PER_TENANT", "3"),
             ("LOGIN_MAX_CONCURRENT", "2"),
+            ("SCHEDULE_MIN_INTERVAL_MINUTES", "1"),
+            ("SCHEDULE_CHECK_INTERVAL_SECONDS", "2"),
         ],
     )
     .unwrap();
+    assert_eq!(s.schedule.min_interval, Duration::from_secs(60));
+    assert_eq!(s.schedule.check_interval, Duration::from_secs(2));
     assert!(s.outbound.permits("10.20.1.1".parse().unwrap()));
     assert!(!s.outbound.permits("127.0.0.1".parse().unwrap()));
     assert_eq!(
@@ -149,6 +153,7 @@ fn security_settings_are_read_and_checked() {
     assert!(d.outbound.allowed_networks().is_empty());
     assert_eq!(d.sgp.max_response_bytes, 32 << 20);
     assert!(d.server.public_url.is_none());
+    assert_eq!(d.schedule.min_interval, Duration::from_secs(15 * 60));
     for (key, value, setting) in [
         (
             "OUTBOUND_ALLOWED_NETWORKS",
@@ -158,6 +163,11 @@ fn security_settings_are_read_and_checked() {
         ("PUBLIC_URL", "https://importa.net/app", "server.public_url"),
         ("PUBLIC_URL", "ftp://importa.net", "server.public_url"),
         ("SGP_MAX_RESPONSE_BYTES", "10", "sgp.max_response_bytes"),
+        (
+            "SCHEDULE_MIN_INTERVAL_MINUTES",
+            "0",
+            "schedule.min_interval_minutes",
+        ),
     ] {
         let line = error_line(None, &[(key, value)]);
         assert!(line.contains(setting) && line.contains(key), "{line}");

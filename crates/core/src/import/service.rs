@@ -9,7 +9,7 @@ use super::job::IMPORT_KIND;
 use super::params::{FieldError, ImportParams};
 use crate::config::ImportSettings;
 pub use crate::model::Preview;
-use crate::model::{ConnectionTest, JobSummary, TenantId};
+use crate::model::{ConnectionTest, JobOrigin, JobSummary, TenantId};
 use crate::sgp::{ContractStatus, CustomerQuery, SgpClient, SgpClientConfig, SgpError, PAGE_SIZE};
 use crate::store::{NewJob, Store, StoreError};
 
@@ -149,6 +149,7 @@ impl ImportService {
         &self,
         tenant: TenantId,
         mut params: ImportParams,
+        origin: JobOrigin,
     ) -> Result<JobSummary, StartError> {
         params.name = params.name.trim().to_owned();
         params.validate().map_err(StartError::Invalid)?;
@@ -160,7 +161,8 @@ impl ImportService {
             IMPORT_KIND,
             &params.name,
             serde_json::to_value(&params).unwrap_or_default(),
-        );
+        )
+        .with_origin(origin);
         // one provider cannot fill the queue the others share
         job.max_active = Some(self.max_active_per_tenant);
         match self.store.enqueue(job).await {

@@ -21,5 +21,5 @@ pub use job::{
 pub use job_state::{IllegalTransition, JobEvent};
 
 pub use job_status::{JobStatus, UnknownJobStatus};
-pub use schedule::{ScheduleInput, ScheduleView};
+pub use schedule::{ScheduleInput, ScheduleView, DEFAULT_PAUSE_AFTER_FAILURES};
 pub use tenant::{InvalidTenantSlug, Tenant, TenantId, TenantOverview, TenantSlug};

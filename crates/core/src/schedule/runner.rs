@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{CronSchedule, TIME_ZONE};
@@ -127,18 +126,16 @@ impl Scheduler {
             .await
     }
 
-    /// Ticks every `interval` until `shutdown`.
-    pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
+    /// Ticks every `interval`, until its task is aborted: a tick cut off
+    /// midway rolls back, and the slot waits for the next tick anywhere.
+    pub async fn run(self, interval: Duration) {
         let span = tracing::info_span!("scheduler");
         async move {
             loop {
                 if let Err(e) = self.tick().await {
                     tracing::warn!(error = %e, "schedule tick failed; trying again next tick");
                 }
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(interval) => {}
-                }
+                tokio::time::sleep(interval).await;
             }
         }
         .instrument(span)

@@ -4,6 +4,7 @@
 //! asked to follow a new URL, and a provider filling the shared queue. Each
 //! costs its own request or import, nothing else.
 
+use sgp_import_core::model::JobOrigin;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -403,7 +404,7 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
     );
     // one cancelled earlier, to be retried later
     let early = here
-        .start(h.tenant.id, params("Cancelada"))
+        .start(h.tenant.id, params("Cancelada"), JobOrigin::Manual)
         .await
         .unwrap()
         .id;
@@ -417,7 +418,11 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
                 other_instance.clone()
             };
             let tenant = h.tenant.id;
-            tokio::spawn(async move { service.start(tenant, params(&format!("Fila {n}"))).await })
+            tokio::spawn(async move {
+                service
+                    .start(tenant, params(&format!("Fila {n}")), JobOrigin::Manual)
+                    .await
+            })
         })
         .collect::<Vec<_>>();
     let mut queued = 0;
@@ -430,7 +435,7 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
     }
     assert_eq!(queued, 3, "exactly the cap was queued");
     let e = here
-        .start(h.tenant.id, params("Mais uma"))
+        .start(h.tenant.id, params("Mais uma"), JobOrigin::Manual)
         .await
         .unwrap_err();
     assert!(
@@ -455,7 +460,7 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
         )
         .await
         .unwrap();
-    here.start(other.id, params("Outro provedor"))
+    here.start(other.id, params("Outro provedor"), JobOrigin::Manual)
         .await
         .unwrap();
 
@@ -478,7 +483,9 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
         wait_for(db, &h.tenant, job.id, TERMINAL).await;
     }
     ex.shutdown().await;
-    here.start(h.tenant.id, params("Depois")).await.unwrap();
+    here.start(h.tenant.id, params("Depois"), JobOrigin::Manual)
+        .await
+        .unwrap();
     assert_eq!(
         db.store.rerun(h.tenant.id, early, Some(3)).await.unwrap(),
         JobStatus::Queued

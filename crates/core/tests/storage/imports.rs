@@ -1,6 +1,7 @@
 //! The SGP import end to end: the real client over HTTP against the fake
 //! SGP, the real executor, and each database.
 
+use sgp_import_core::model::JobOrigin;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -143,7 +144,11 @@ impl Harness<'_> {
 
     pub(crate) async fn start(&self, params: ImportParams) -> JobId {
         self.db.clock.advance(Duration::milliseconds(1));
-        self.service.start(self.tenant.id, params).await.unwrap().id
+        self.service
+            .start(self.tenant.id, params, JobOrigin::Manual)
+            .await
+            .unwrap()
+            .id
     }
 
     /// Runs an import to its end with a fresh executor.
