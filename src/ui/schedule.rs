@@ -14,7 +14,15 @@ use crate::ui::server_form::{Fields, ServerForm};
 #[component]
 pub fn ScheduleCard() -> impl IntoView {
     let save = ServerAction::<SaveSchedule>::new();
-    let screen = super::resource::resource(move || save.version().get(), |_| get_schedule());
+    // read again only after a successful save: a refused one keeps the
+    // form as the admin left it, with the message next to the field
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let screen = super::resource::resource(move || saved.get(), |_| get_schedule());
     view! {
         <article class="card" aria-labelledby="sincronizacao">
             <h2 id="sincronizacao">"Sincronização automática"</h2>
@@ -119,9 +127,9 @@ fn ScheduleSettings(s: ScheduleScreen, save: ServerAction<SaveSchedule>) -> impl
                     "Somente contratos ativos"
                 </label>
                 <div class="field-row">
-                    <Field id="agenda_cadastro_inicio" name="form[signup_from]" label="Cadastro a partir de"
+                    <Field id="agenda_cadastro_inicio" name="form[signup_from]" label="Clientes cadastrados a partir de"
                         kind="date" value=from errors/>
-                    <Field id="agenda_cadastro_fim" name="form[signup_to]" label="Cadastro até"
+                    <Field id="agenda_cadastro_fim" name="form[signup_to]" label="Clientes cadastrados até"
                         kind="date" value=to errors/>
                 </div>
             </fieldset>

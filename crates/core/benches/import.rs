@@ -287,7 +287,10 @@ async fn import(
         .start();
     let params = ImportParams::everything(name);
     let started = Instant::now();
-    let job = service.start(tenant, params).await.unwrap();
+    let job = service
+        .start(tenant, params, sgp_import_core::model::JobOrigin::Manual)
+        .await
+        .unwrap();
     let summary = loop {
         let s = store.job_details(tenant, job.id, 0).await.unwrap().summary;
         if s.status.is_finished() {
