@@ -2,7 +2,7 @@
 //! preview, and the row-error report.
 
 use sgp_import_core::auth::Principal;
-use sgp_import_core::import::{ImportParams, Preview};
+use sgp_import_core::import::{ImportParams, Preview, IMPORT_KIND};
 use sgp_import_core::model::{
     JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts,
 };
@@ -34,11 +34,12 @@ pub async fn list(
     let filter = JobFilter {
         statuses,
         origin,
+        kind: Some(IMPORT_KIND.to_owned()),
         limit,
         offset,
     };
     let page = state.store.list_jobs(tenant, &filter).await?;
-    let counts = state.store.status_counts(tenant).await?;
+    let counts = state.store.status_counts(tenant, Some(IMPORT_KIND)).await?;
     Ok(ImportList { page, counts })
 }
 
@@ -57,6 +58,7 @@ pub async fn active(
                 .collect(),
         ),
         origin: None,
+        kind: Some(IMPORT_KIND.to_owned()),
         limit,
         offset: 0,
     };

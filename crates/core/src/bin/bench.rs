@@ -110,8 +110,8 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: JobStatus
             .await
             .unwrap();
             sqlx::query(
-                "INSERT INTO job_counts (tenant_id, status, shard, n) VALUES ($1, $2, 0, $3) \
-                 ON CONFLICT (tenant_id, status, shard) DO UPDATE SET n = job_counts.n + excluded.n",
+                "INSERT INTO job_counts (tenant_id, kind, status, shard, n) VALUES ($1, 'noop', $2, 0, $3) \
+                 ON CONFLICT (tenant_id, kind, status, shard) DO UPDATE SET n = job_counts.n + excluded.n",
             )
             .bind(tenant.id.0)
             .bind(status.as_str())
@@ -129,7 +129,7 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: JobStatus
 async fn wait_completed(store: &dyn Store, tenant: &Tenant, n: u64) {
     loop {
         if store
-            .status_counts(tenant.id)
+            .status_counts(tenant.id, None)
             .await
             .unwrap()
             .get(JobStatus::Completed)
@@ -207,6 +207,7 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
             &JobFilter {
                 statuses: None,
                 origin: None,
+                kind: None,
                 limit: samples as u32,
                 offset: 0,
             },
@@ -260,13 +261,14 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
                 &JobFilter {
                     statuses: status,
                     origin: None,
+                    kind: None,
                     limit: 10,
                     offset,
                 },
             )
             .await
             .unwrap();
-        let counts = store.status_counts(t.id).await.unwrap();
+        let counts = store.status_counts(t.id, None).await.unwrap();
         times.push(began.elapsed().as_secs_f64() * 1000.0);
         assert!(!page.jobs.is_empty() && counts.total() >= history);
     }

@@ -134,6 +134,8 @@ pub struct JobFilter {
     pub statuses: Option<Vec<JobStatus>>,
     /// `None`: every origin.
     pub origin: Option<JobOrigin>,
+    /// `None`: every kind.
+    pub kind: Option<String>,
     pub limit: u32,
     pub offset: u64,
 }
@@ -200,7 +202,12 @@ pub trait Jobs: Send + Sync {
 
     async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError>;
 
-    async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError>;
+    /// Jobs per status of one provider, of one kind or (`None`) all.
+    async fn status_counts(
+        &self,
+        tenant: TenantId,
+        kind: Option<&str>,
+    ) -> Result<StatusCounts, StoreError>;
 
     /// One job with its newest `log_lines` log lines (oldest first).
     async fn job_details(
@@ -676,42 +683,51 @@ macro_rules! jobs_for {
                 let columns = rows::summary_columns();
                 // origin is bound as text; NULL stands for every origin
                 let origin = filter.origin.map(|o| o.as_str());
+                let kind = filter.kind.as_deref();
                 let rows = sqlx::query(&format!(
                     "SELECT {columns} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
-                        AND ($4 IS NULL OR j.origin = $4) \
+                        AND ($4 IS NULL OR j.origin = $4) AND ($5 IS NULL OR j.kind = $5) \
                      ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
                 ))
                 .bind(tenant.0)
                 .bind(i64::from(filter.limit))
                 .bind(filter.offset as i64)
                 .bind(origin)
+                .bind(kind)
                 .fetch_all(self.reads())
                 .await?;
                 let total = match origin {
                     // the kept per-status counts know nothing of origins
                     Some(origin) => sqlx::query(&format!(
                         "SELECT count(*) AS n FROM jobs WHERE tenant_id = $1 \
-                         AND status IN ({list}) AND origin = $2"
+                         AND status IN ({list}) AND origin = $2 AND ($3 IS NULL OR kind = $3)"
                     ))
                     .bind(tenant.0)
                     .bind(origin)
+                    .bind(kind)
                     .fetch_one(self.reads())
                     .await?
                     .int("n")?
                     .max(0) as u64,
                     None => {
-                        let counts = self.status_counts(tenant).await?;
+                        let counts = self.status_counts(tenant, kind).await?;
                         statuses.iter().map(|s| counts.get(*s)).sum()
                     }
                 };
                 rows::job_page(&rows, total, filter)
             }
 
-            async fn status_counts(&self, tenant: TenantId) -> Result<StatusCounts, StoreError> {
+            async fn status_counts(
+                &self,
+                tenant: TenantId,
+                kind: Option<&str>,
+            ) -> Result<StatusCounts, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts WHERE tenant_id = $1 GROUP BY status",
+                    "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts \
+                     WHERE tenant_id = $1 AND ($2 IS NULL OR kind = $2) GROUP BY status",
                 )
                 .bind(tenant.0)
+                .bind(kind)
                 .fetch_all(self.reads())
                 .await?;
                 rows::status_counts(&rows)

@@ -152,10 +152,13 @@ macro_rules! store_for {
                 .fetch_optional(self.reads())
                 .await?
                 .ok_or(StoreError::NotFound(Entity::Tenant))?;
+                // the overview counts imports, not notification deliveries
                 let counts = sqlx::query(
-                    "SELECT status, count(*) AS n FROM jobs WHERE tenant_id = $1 GROUP BY status",
+                    "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts \
+                     WHERE tenant_id = $1 AND kind = $2 GROUP BY status",
                 )
                 .bind(tenant.0)
+                .bind($crate::import::IMPORT_KIND)
                 .fetch_all(self.reads())
                 .await?;
                 rows::tenant_overview(&row, &counts)

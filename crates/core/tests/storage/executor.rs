@@ -519,7 +519,7 @@ async fn two_executors_run_every_job_exactly_once(db: &TestDb) {
     for _ in 0..600 {
         if db
             .store
-            .status_counts(t.id)
+            .status_counts(t.id, None)
             .await
             .unwrap()
             .get(JobStatus::Completed)
@@ -531,7 +531,7 @@ async fn two_executors_run_every_job_exactly_once(db: &TestDb) {
     }
     a.shutdown().await;
     b.shutdown().await;
-    let counts = db.store.status_counts(t.id).await.unwrap();
+    let counts = db.store.status_counts(t.id, None).await.unwrap();
     assert_eq!(counts.get(JobStatus::Completed), 500, "{counts:?}");
     let runs = noop.0.lock().unwrap();
     assert_eq!(runs.len(), 500);

@@ -473,6 +473,7 @@ async fn a_provider_cannot_fill_the_shared_queue(db: &TestDb) {
             &sgp_import_core::store::JobFilter {
                 statuses: None,
                 origin: None,
+                kind: None,
                 limit: 10,
                 offset: 0,
             },

@@ -174,6 +174,7 @@ impl Harness<'_> {
         let filter = sgp_import_core::store::JobFilter {
             statuses: None,
             origin: None,
+            kind: None,
             limit: 1,
             offset: 0,
         };

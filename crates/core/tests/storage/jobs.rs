@@ -113,6 +113,7 @@ async fn enqueued_jobs_wait_in_fifo_order_with_positions_per_provider(db: &TestD
             &JobFilter {
                 statuses: None,
                 origin: None,
+                kind: None,
                 limit: 10,
                 offset: 0,
             },
@@ -133,6 +134,7 @@ async fn enqueued_jobs_wait_in_fifo_order_with_positions_per_provider(db: &TestD
             &JobFilter {
                 statuses: None,
                 origin: None,
+                kind: None,
                 limit: 10,
                 offset: 0,
             },
@@ -655,16 +657,24 @@ async fn list_filters_paginates_and_counts_per_provider(db: &TestDb) {
             .await
             .unwrap();
     }
-    let counts = db.store.status_counts(t.id).await.unwrap();
+    let counts = db.store.status_counts(t.id, None).await.unwrap();
     assert_eq!(counts.get(JobStatus::Queued), 20);
     assert_eq!(counts.get(JobStatus::Running), 2);
     assert_eq!(counts.get(JobStatus::Completed), 3);
     assert_eq!(counts.total(), 25);
-    assert_eq!(db.store.status_counts(other.id).await.unwrap().total(), 1);
+    assert_eq!(
+        db.store
+            .status_counts(other.id, None)
+            .await
+            .unwrap()
+            .total(),
+        1
+    );
 
     let filter = |statuses: Option<Vec<JobStatus>>, limit, offset| JobFilter {
         statuses,
         origin: None,
+        kind: None,
         limit,
         offset,
     };
@@ -810,7 +820,7 @@ async fn purge_removes_only_old_finished_jobs(db: &TestDb) {
     ));
     assert_eq!(status_of(db, &t, recent).await, JobStatus::Failed);
     assert_eq!(status_of(db, &t, waiting).await, JobStatus::Queued);
-    let counts = db.store.status_counts(t.id).await.unwrap();
+    let counts = db.store.status_counts(t.id, None).await.unwrap();
     assert_eq!(counts.get(JobStatus::Completed), 0);
     assert_eq!(counts.total(), 2);
 }
@@ -829,8 +839,14 @@ async fn deleting_a_provider_removes_its_jobs_logs_and_counts(db: &TestDb) {
     assert_eq!(db.rows_with("jobs", "tenant_id", gone.id.0).await, 0);
     assert_eq!(db.rows_with("job_logs", "job_id", job.0).await, 0);
     assert_eq!(db.rows_with("job_logs", "job_id", other.0).await, 1);
-    assert_eq!(db.store.status_counts(gone.id).await.unwrap().total(), 0);
-    assert_eq!(db.store.status_counts(kept.id).await.unwrap().total(), 1);
+    assert_eq!(
+        db.store.status_counts(gone.id, None).await.unwrap().total(),
+        0
+    );
+    assert_eq!(
+        db.store.status_counts(kept.id, None).await.unwrap().total(),
+        1
+    );
 }
 
 async fn batched_completions_skip_stale_attempts_and_honour_cancel(db: &TestDb) {

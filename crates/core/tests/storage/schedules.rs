@@ -24,7 +24,7 @@ on_both!(
     a_run_missed_during_downtime_runs_once,
     consecutive_failures_pause_the_schedule_and_a_success_resets_them,
     saving_again_resumes_a_paused_schedule,
-    the_history_filters_by_origin,
+    the_history_filters_by_origin_and_counts_kinds_apart,
 );
 
 async fn tenant(db: &TestDb, slug: &str) -> Tenant {
@@ -76,6 +76,7 @@ async fn jobs(db: &TestDb, t: TenantId, origin: Option<JobOrigin>) -> Vec<JobSum
             &JobFilter {
                 statuses: None,
                 origin,
+                kind: None,
                 limit: 100,
                 offset: 0,
             },
@@ -311,7 +312,7 @@ async fn saving_again_resumes_a_paused_schedule(db: &TestDb) {
     assert_eq!(s.tick().await.unwrap().enqueued.len(), 1);
 }
 
-async fn the_history_filters_by_origin(db: &TestDb) {
+async fn the_history_filters_by_origin_and_counts_kinds_apart(db: &TestDb) {
     let t = tenant(db, "origens").await.id;
     for (name, origin) in [
         ("a", JobOrigin::Manual),
@@ -330,6 +331,7 @@ async fn the_history_filters_by_origin(db: &TestDb) {
                 &JobFilter {
                     statuses: Some(vec![JobStatus::Queued]),
                     origin,
+                    kind: None,
                     limit: 1,
                     offset: 0,
                 },
@@ -344,4 +346,42 @@ async fn the_history_filters_by_origin(db: &TestDb) {
     assert_eq!(page(Some(JobOrigin::Manual)).await.total, 1);
     assert_eq!(page(Some(JobOrigin::Scheduled)).await.total, 0);
     assert_eq!(page(None).await.total, 3);
+
+    // kinds are counted apart: deliveries never swell the imports' tabs
+    db.store
+        .enqueue(NewJob::new(
+            t,
+            IMPORT_KIND,
+            "importação",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    let imports = db.store.status_counts(t, Some(IMPORT_KIND)).await.unwrap();
+    assert_eq!(imports.get(JobStatus::Queued), 1);
+    assert_eq!(
+        db.store
+            .status_counts(t, Some("other"))
+            .await
+            .unwrap()
+            .total(),
+        3
+    );
+    assert_eq!(db.store.status_counts(t, None).await.unwrap().total(), 4);
+    let listed = db
+        .store
+        .list_jobs(
+            t,
+            &JobFilter {
+                statuses: None,
+                origin: None,
+                kind: Some(IMPORT_KIND.into()),
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.jobs[0].name, "importação");
 }

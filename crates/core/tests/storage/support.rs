@@ -353,7 +353,7 @@ impl TestDb {
         match &self.raw {
             Raw::Sqlite(pool) => sqlx::query(
                 "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at)
-                 VALUES (?1, ?2, 'import', 'teste', ?3, ?4, ?4, ?4)",
+                 VALUES (?1, ?2, 'sgp_import', 'teste', ?3, ?4, ?4, ?4)",
             )
             .bind(Uuid::new_v4())
             .bind(tenant.0)
@@ -365,7 +365,7 @@ impl TestDb {
             .unwrap(),
             Raw::Postgres(pool) => sqlx::query(
                 "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at)
-                 VALUES ($1, $2, 'import', 'teste', $3, $4, $4, $4)",
+                 VALUES ($1, $2, 'sgp_import', 'teste', $3, $4, $4, $4)",
             )
             .bind(Uuid::new_v4())
             .bind(tenant.0)
