@@ -135,6 +135,18 @@ const IMPORT_MAX_ACTIVE: Key = Key {
     path: "import.max_active_per_tenant",
     env: &["IMPORT_MAX_ACTIVE_PER_TENANT"],
 };
+const SMTP_URL: Key = Key {
+    path: "notify.smtp_url",
+    env: &["SMTP_URL"],
+};
+const SMTP_FROM: Key = Key {
+    path: "notify.smtp_from",
+    env: &["SMTP_FROM"],
+};
+const METRICS_TOKEN: Key = Key {
+    path: "server.metrics_token",
+    env: &["METRICS_TOKEN"],
+};
 const SCHEDULE_MIN_INTERVAL: Key = Key {
     path: "schedule.min_interval_minutes",
     env: &["SCHEDULE_MIN_INTERVAL_MINUTES"],
@@ -170,6 +182,9 @@ const ALL_KEYS: &[&Key] = &[
     &IMPORT_MAX_ACTIVE,
     &SCHEDULE_MIN_INTERVAL,
     &SCHEDULE_CHECK_INTERVAL,
+    &SMTP_URL,
+    &SMTP_FROM,
+    &METRICS_TOKEN,
     &SECRET_KEY,
     &SESSION_IDLE,
     &SESSION_MAX,
@@ -211,6 +226,25 @@ pub struct Settings {
     pub outbound: crate::outbound::OutboundPolicy,
     pub import: ImportSettings,
     pub schedule: ScheduleSettings,
+    pub notify: NotifySettings,
+    /// The bearer token `/metrics` wants; without one it is not served.
+    pub metrics_token: Option<crate::secret::Secret>,
+}
+
+/// How notifications go out.
+#[derive(Clone, Debug, Default)]
+pub struct NotifySettings {
+    /// The operator's SMTP server; without it e-mail targets are refused.
+    pub smtp: Option<SmtpSettings>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    /// `smtp://user:password@host:587?tls=required`, `smtps://...`; may
+    /// hold a password, so it is a secret.
+    pub url: crate::secret::Secret,
+    /// The sender, `Importador <noreply@provedor.com.br>`.
+    pub from: String,
 }
 
 /// Automatic syncs.
@@ -665,6 +699,47 @@ impl Settings {
                 seconds(1, 3600),
             )?,
         };
+        let smtp_url = src.value(&SMTP_URL, None, |s| {
+            let url = url::Url::parse(s).map_err(|_| "not a URL (smtp://host:port)".to_owned())?;
+            match url.scheme() {
+                "smtp" | "smtps" if url.host_str().is_some() => {
+                    Ok(Some(crate::secret::Secret::new(s)))
+                }
+                _ => Err("expected smtp://host:port or smtps://host:port".to_owned()),
+            }
+        })?;
+        let (smtp_from, from_origin) = src.get(&SMTP_FROM, String::new(), |s| {
+            let s = s.trim();
+            match s.parse::<lettre::message::Mailbox>() {
+                _ if s.is_empty() => Ok(String::new()),
+                Ok(_) => Ok(s.to_owned()),
+                Err(_) => {
+                    Err("not an e-mail sender (Importador <noreply@provedor.com.br>)".to_owned())
+                }
+            }
+        })?;
+        let smtp = match (smtp_url, smtp_from.is_empty()) {
+            (None, _) => None,
+            (Some(_), true) => {
+                return Err(ConfigError::Invalid {
+                    key: SMTP_FROM.path,
+                    origin: OriginDisplay(from_origin),
+                    problem: "SMTP_URL is set: say who the e-mails come from (SMTP_FROM)"
+                        .to_owned(),
+                })
+            }
+            (Some(url), false) => Some(SmtpSettings {
+                url,
+                from: smtp_from,
+            }),
+        };
+        let metrics_token = src.value(&METRICS_TOKEN, None, |s| {
+            if s.len() < 16 {
+                Err("must be at least 16 characters".to_owned())
+            } else {
+                Ok(Some(crate::secret::Secret::new(s)))
+            }
+        })?;
         // the key itself never goes into an error message
         let secret_key = src.value(&SECRET_KEY, None, |s| {
             if s.is_empty() {
@@ -763,6 +838,8 @@ impl Settings {
             outbound,
             import,
             schedule,
+            notify: NotifySettings { smtp },
+            metrics_token,
             log: LogSettings { filter, format },
             secret_key,
             demo,

@@ -5,6 +5,7 @@
 //! quirk and fault a client must survive.
 
 pub mod data;
+pub mod receivers;
 pub mod server;
 
 pub use data::{Population, Quirks};

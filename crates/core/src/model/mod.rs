@@ -8,6 +8,7 @@ mod integration;
 mod job;
 mod job_state;
 mod job_status;
+mod notification;
 mod schedule;
 mod tenant;
 
@@ -19,6 +20,10 @@ pub use job::{
     JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
 };
 pub use job_state::{IllegalTransition, JobEvent};
+pub use notification::{
+    Channel, Delivery, NotificationEvent, NotificationInput, NotificationSettings,
+    NotificationTarget,
+};
 
 pub use job_status::{JobStatus, UnknownJobStatus};
 pub use schedule::{ScheduleInput, ScheduleView, DEFAULT_PAUSE_AFTER_FAILURES};

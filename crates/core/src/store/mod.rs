@@ -16,6 +16,7 @@ mod bind;
 mod error;
 pub mod imports;
 pub mod jobs;
+pub mod notifications;
 pub mod postgres;
 mod rows;
 pub mod schedules;
@@ -31,6 +32,9 @@ pub use imports::{
 pub use jobs::{
     ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
     Wakeups,
+};
+pub use notifications::{
+    Announcement, NotificationRecord, Notifications, SilenceWatch, TargetInput, UnannouncedPause,
 };
 pub use schedules::{DueSchedule, PausedSchedule, ScheduledRun, Schedules, SlotOutcome};
 
@@ -50,7 +54,9 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Jobs + Imports + Accounts + Schedules + Send + Sync + 'static {
+pub trait Store:
+    Jobs + Imports + Accounts + Schedules + Notifications + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations; safe to run again.

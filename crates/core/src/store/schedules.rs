@@ -133,7 +133,7 @@ macro_rules! schedules_for {
                             incremental = $4, only_active = $5, signup_from = $6, \
                             signup_to = $7, pause_after_failures = $8, \
                             consecutive_failures = 0, next_run_at = $9, paused_at = NULL, \
-                            pause_reason = NULL, updated_at = $10",
+                            pause_reason = NULL, pause_notified_at = NULL, updated_at = $10",
                     )
                     .bind(tenant.0)
                     .bind(input.active)
@@ -220,8 +220,8 @@ macro_rules! schedules_for {
                     let inserted = sqlx::query(
                         "INSERT INTO jobs (id, tenant_id, kind, name, params, status, attempt, \
                             max_attempts, run_after, created_at, updated_at, finished_at, \
-                            last_error, current_message, origin, scheduled_for) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, $8, $9, $10, $10, $11, $12) \
+                            last_error, current_message, origin, scheduled_for, notified_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, $8, $9, $10, $10, $11, $12, $9) \
                          ON CONFLICT DO NOTHING",
                     )
                     .bind(job.id.0)
@@ -291,7 +291,8 @@ macro_rules! schedules_for {
                     .await?;
                     let paused = sqlx::query(&format!(
                         "UPDATE import_schedules SET active = FALSE, next_run_at = NULL, \
-                            paused_at = $1, pause_reason = {}, updated_at = $1 \
+                            paused_at = $1, pause_reason = {}, pause_notified_at = NULL, \
+                            updated_at = $1 \
                          WHERE active AND consecutive_failures >= pause_after_failures \
                          RETURNING tenant_id, consecutive_failures, pause_reason",
                         pause_reason_sql()

@@ -11,5 +11,6 @@ mod hostile;
 mod imports;
 mod jobs;
 mod migrations;
+mod notifications;
 mod schedules;
 mod tenants;

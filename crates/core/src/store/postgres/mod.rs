@@ -110,6 +110,7 @@ impl PgStore {
 }
 
 crate::store::schedules::schedules_for!(PgStore);
+crate::store::notifications::notifications_for!(PgStore);
 
 store_for!(PgStore, {
     fn backend(&self) -> Backend {

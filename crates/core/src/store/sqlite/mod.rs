@@ -122,6 +122,7 @@ impl SqliteStore {
 }
 
 crate::store::schedules::schedules_for!(SqliteStore);
+crate::store::notifications::notifications_for!(SqliteStore);
 
 store_for!(SqliteStore, {
     fn backend(&self) -> Backend {

@@ -1,0 +1,33 @@
+-- Notifications (PostgreSQL form): each provider's targets (webhook URLs and
+-- e-mail addresses, each with the events it wants), its webhook signing
+-- secret (sealed), and the "no success in N hours" alert. Deliveries are
+-- jobs of kind 'notification'. A finished import, or a paused schedule, is
+-- announced once: notified_at / pause_notified_at mark it done.
+
+CREATE TABLE notification_settings (
+    tenant_id              UUID PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    secret_sealed          BYTEA,
+    no_success_hours       INTEGER CHECK (no_success_hours IS NULL OR no_success_hours >= 1),
+    -- when the last "no success" alert went out; re-armed by a success
+    no_success_alerted_at  TIMESTAMPTZ,
+    created_at             TIMESTAMPTZ NOT NULL,
+    updated_at             TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE notification_targets (
+    id          UUID PRIMARY KEY,
+    tenant_id   UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    channel     TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+    address     TEXT NOT NULL,
+    events      TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    UNIQUE (tenant_id, channel, address)
+);
+
+ALTER TABLE jobs ADD COLUMN notified_at TIMESTAMPTZ;
+-- what finished before notifications existed is not announced
+UPDATE jobs SET notified_at = finished_at WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_to_notify ON jobs (finished_at)
+    WHERE finished_at IS NOT NULL AND notified_at IS NULL;
+
+ALTER TABLE import_schedules ADD COLUMN pause_notified_at TIMESTAMPTZ;
