@@ -6,7 +6,9 @@ use sgp_import_core::clock::Clock;
 use sgp_import_core::config::Settings;
 use sgp_import_core::import::{ImportJob, Integrations};
 use sgp_import_core::jobs::{Executor, ExecutorConfig, RetryPolicy};
+use sgp_import_core::notify::{DeliveryJob, Mailer};
 use sgp_import_core::outbound::OutboundPolicy;
+use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::SgpClientConfig;
 use sgp_import_core::store::Store;
 
@@ -32,7 +34,35 @@ pub fn outbound_policy(settings: &Settings) -> OutboundPolicy {
     }
 }
 
-/// The executor with every job kind this app runs.
+/// The executor of notification deliveries: apart from the imports', with
+/// two slots, so deliveries never wait for imports nor imports for them.
+pub fn delivery_executor(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: &Settings,
+    sealer: Sealer,
+    mailer: Option<Arc<Mailer>>,
+) -> Executor {
+    let e = &settings.executor;
+    let mut config = ExecutorConfig::new(format!("{}-entregas", ExecutorConfig::default_owner()));
+    config.slots = 2;
+    config.poll_interval = e.poll_interval;
+    config.heartbeat = e.heartbeat;
+    config.lease = e.lease;
+    config.retention = e.retention;
+    config.shutdown_grace = settings.server.shutdown_grace;
+    config.rescue_interval = e.lease / 2;
+    let job = DeliveryJob::new(
+        store.clone(),
+        clock.clone(),
+        Some(sealer),
+        outbound_policy(settings),
+        mailer,
+    );
+    Executor::new(store, clock, config).register(job)
+}
+
+/// The executor of imports.
 pub fn executor(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,

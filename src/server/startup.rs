@@ -16,6 +16,7 @@ use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{ConfigError, Settings};
 use sgp_import_core::import::{ImportService, IntegrationInput, Integrations};
 use sgp_import_core::model::{Role, TenantSlug};
+use sgp_import_core::notify::{Announcer, Mailer, NotificationService};
 use sgp_import_core::schedule::{ScheduleService, Scheduler};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::store::{self, Store, StoreError};
@@ -54,6 +55,8 @@ pub enum StartupError {
     NoSecretKey,
     #[error("{0}")]
     Account(String),
+    #[error("cannot set up e-mail: {0}")]
+    Mail(String),
 }
 
 /// Leptos' own options: from the `[package.metadata.leptos]` table of the
@@ -97,6 +100,9 @@ pub struct Application {
     state: AppState,
     /// The embedded fake SGP of demo mode.
     demo_sgp: Option<FakeSgp>,
+    /// The operator's SMTP server, when configured.
+    mailer: Option<Arc<Mailer>>,
+    sealer: Sealer,
 }
 
 impl Application {
@@ -127,7 +133,18 @@ impl Application {
             backend = store.backend().name(),
             "database ready"
         );
-        let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer)));
+        let integrations = Arc::new(Integrations::new(store.clone(), Some(sealer.clone())));
+        let mailer = match &settings.notify.smtp {
+            Some(smtp) => Some(Arc::new(Mailer::new(smtp).map_err(StartupError::Mail)?)),
+            None => None,
+        };
+        let notifications = Arc::new(NotificationService::new(
+            store.clone(),
+            Some(sealer.clone()),
+            super::jobs::outbound_policy(&settings),
+            mailer.is_some(),
+            settings.server.public_url.clone(),
+        ));
         let imports = Arc::new(
             ImportService::new(
                 store.clone(),
@@ -167,6 +184,7 @@ impl Application {
             imports,
             auth,
             schedules,
+            notifications,
             streams: Default::default(),
         };
         Ok(Application {
@@ -174,6 +192,8 @@ impl Application {
             listener,
             state,
             demo_sgp,
+            mailer,
+            sealer,
         })
     }
 
@@ -201,10 +221,29 @@ impl Application {
         )
         .start();
         let sweeper = tokio::spawn(sweep_sessions(self.state.auth.clone()));
-        // every instance ticks; the database hands each slot to one of them
+        // deliveries get slots of their own: a slow webhook never holds
+        // up an import
+        let deliveries = super::jobs::delivery_executor(
+            self.state.store.clone(),
+            Arc::new(SystemClock),
+            &self.state.settings,
+            self.sealer.clone(),
+            self.mailer.clone(),
+        )
+        .start();
+        // every instance ticks; the database hands each slot, and each
+        // announcement, to one of them
+        let interval = self.state.settings.schedule.check_interval;
         let scheduler = tokio::spawn(
-            Scheduler::new(self.state.store.clone(), Arc::new(SystemClock))
-                .run(self.state.settings.schedule.check_interval),
+            Scheduler::new(self.state.store.clone(), Arc::new(SystemClock)).run(interval),
+        );
+        let announcer = tokio::spawn(
+            Announcer::new(
+                self.state.store.clone(),
+                Arc::new(SystemClock),
+                self.state.settings.server.public_url.clone(),
+            )
+            .run(interval),
         );
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
         let served = axum::serve(
@@ -215,7 +254,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         scheduler.abort();
+        announcer.abort();
         executor.shutdown().await;
+        deliveries.shutdown().await;
         sweeper.abort();
         if let Some(fake) = self.demo_sgp {
             fake.stop().await;

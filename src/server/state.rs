@@ -5,6 +5,7 @@ use leptos::prelude::LeptosOptions;
 use sgp_import_core::auth::AuthService;
 use sgp_import_core::config::Settings;
 use sgp_import_core::import::{ImportService, Integrations};
+use sgp_import_core::notify::NotificationService;
 use sgp_import_core::schedule::ScheduleService;
 use sgp_import_core::store::Store;
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub imports: Arc<ImportService>,
     pub auth: Arc<AuthService>,
     pub schedules: Arc<ScheduleService>,
+    pub notifications: Arc<NotificationService>,
     /// Live progress streams open per account.
     pub streams: super::streams::StreamSlots,
 }

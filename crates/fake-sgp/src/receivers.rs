@@ -168,6 +168,50 @@ impl Mail {
     }
 }
 
+impl Mail {
+    /// The body as a reader shows it: base64 or quoted-printable undone.
+    pub fn text(&self) -> String {
+        use base64::Engine;
+        let body = self.data.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let encoding = self
+            .header("content-transfer-encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let bytes = match encoding.as_str() {
+            "base64" => base64::engine::general_purpose::STANDARD
+                .decode(body.split_whitespace().collect::<String>())
+                .unwrap_or_default(),
+            "quoted-printable" => quoted_printable(body),
+            _ => body.as_bytes().to_vec(),
+        };
+        String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+    }
+}
+
+fn quoted_printable(body: &str) -> Vec<u8> {
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// An SMTP server that accepts every message (no TLS, no auth).
 pub struct SmtpSink {
     addr: SocketAddr,

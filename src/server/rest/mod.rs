@@ -9,6 +9,7 @@ pub mod dto;
 mod imports;
 pub mod input;
 mod integration;
+mod notifications;
 pub mod response;
 mod schedule;
 
@@ -36,7 +37,8 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
     security(("sessao" = []), ("token" = [])),
     tags(
         (name = "importacoes", description = "Import jobs"),
-        (name = "integracao", description = "The provider's SGP connection"),
+        (name = "integracao", description = "The provider's SGP connection and automatic sync"),
+        (name = "notificacoes", description = "Webhooks and e-mails about the provider's imports"),
         (name = "clientes", description = "Imported customers"),
         (name = "auth", description = "Sessions, API tokens, providers"),
     )
@@ -74,6 +76,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(integration::get, integration::put))
         .routes(routes!(integration::test))
         .routes(routes!(schedule::get, schedule::put))
+        .routes(routes!(notifications::get, notifications::put))
+        .routes(routes!(notifications::test))
+        .routes(routes!(notifications::deliveries))
         .routes(routes!(customers::list))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use sgp_import_core::auth::{AccountError, LoginError, TokenError};
 use sgp_import_core::import::{FieldError, IntegrationError, StartError};
+use sgp_import_core::notify::NotifyError;
 use sgp_import_core::schedule::ScheduleError;
 use sgp_import_core::store::{Entity, StoreError};
 
@@ -71,6 +72,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::Session => "Sessão não encontrada.",
         Entity::ApiToken => "Token de API não encontrado.",
         Entity::Integration => "Integração não encontrada.",
+        Entity::NotificationTarget => "Destino de notificação não encontrado.",
     }
 }
 
@@ -179,6 +181,19 @@ impl From<IntegrationError> for ServiceError {
             IntegrationError::Missing | IntegrationError::Unreadable(_) => {
                 ServiceError::Conflict(e.message_pt())
             }
+        }
+    }
+}
+
+impl From<NotifyError> for ServiceError {
+    fn from(e: NotifyError) -> Self {
+        match e {
+            NotifyError::Invalid(errors) => ServiceError::Invalid(errors),
+            NotifyError::UnknownTarget => ServiceError::NotFound(Entity::NotificationTarget),
+            NotifyError::NoKey => ServiceError::Unavailable(
+                "O servidor não tem chave para guardar o segredo dos webhooks (SECRET_KEY).".into(),
+            ),
+            NotifyError::Store(e) => e.into(),
         }
     }
 }

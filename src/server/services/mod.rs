@@ -6,6 +6,7 @@ pub mod customers;
 mod error;
 pub mod imports;
 pub mod integration;
+pub mod notifications;
 pub mod overview;
 pub mod providers;
 pub mod schedule;

@@ -139,6 +139,22 @@ impl Announcer {
         due && watch.alerted_at.is_none_or(|a| a < reference)
     }
 
+    /// Ticks every `interval`, until its task is aborted (a tick cut off
+    /// midway rolls back; the next tick anywhere picks it up).
+    pub async fn run(self, interval: std::time::Duration) {
+        use tracing::Instrument;
+        async move {
+            loop {
+                if let Err(e) = self.tick().await {
+                    tracing::warn!(error = %e, "announce tick failed; trying again next tick");
+                }
+                tokio::time::sleep(interval).await;
+            }
+        }
+        .instrument(tracing::info_span!("announcer"))
+        .await
+    }
+
     pub async fn tick(&self) -> Result<AnnounceReport, StoreError> {
         let mut report = AnnounceReport::default();
         let mut cache = Cache::default();

@@ -9,6 +9,7 @@ pub enum Entity {
     Session,
     ApiToken,
     Integration,
+    NotificationTarget,
 }
 
 impl std::fmt::Display for Entity {
@@ -20,6 +21,7 @@ impl std::fmt::Display for Entity {
             Entity::Session => "session",
             Entity::ApiToken => "API token",
             Entity::Integration => "integration",
+            Entity::NotificationTarget => "notification target",
         })
     }
 }

@@ -1,0 +1,59 @@
+//! The caller's notifications: read, save, test a target, list deliveries.
+
+use sgp_import_core::auth::Principal;
+use sgp_import_core::model::{
+    Delivery, JobPage, JobSummary, NotificationInput, NotificationSettings,
+};
+use uuid::Uuid;
+
+use super::{tenant_of, ServiceError};
+use crate::server::state::AppState;
+
+pub async fn get(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<NotificationSettings, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state.notifications.get(tenant).await?)
+}
+
+pub async fn save(
+    state: &AppState,
+    caller: &Principal,
+    input: NotificationInput,
+) -> Result<NotificationSettings, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let saved = state.notifications.save(tenant, input).await?;
+    tracing::info!(
+        tenant_id = %tenant,
+        user_id = %caller.user.id,
+        targets = saved.targets.len(),
+        new_secret = saved.new_secret.is_some(),
+        "notifications saved"
+    );
+    Ok(saved)
+}
+
+pub async fn test(
+    state: &AppState,
+    caller: &Principal,
+    target: Uuid,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    let job = state.notifications.send_test(tenant, target).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %job.id, "test notification queued");
+    Ok(job)
+}
+
+pub async fn deliveries(
+    state: &AppState,
+    caller: &Principal,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<Delivery>, JobPage), ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state
+        .notifications
+        .deliveries(tenant, limit, offset)
+        .await?)
+}
