@@ -7,6 +7,7 @@ pub mod customers;
 pub mod error;
 pub mod imports;
 pub mod integration;
+pub mod notifications;
 pub mod overview;
 pub mod schedule;
 pub mod session;

@@ -13,6 +13,7 @@ use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::field::{action_errors, Field, FieldError, FormErrors};
 use crate::ui::format;
 use crate::ui::live_progress::LiveProgress;
+use crate::ui::notifications::NotificationsCard;
 use crate::ui::schedule::ScheduleCard;
 use crate::ui::server_form::{Fields, ServerForm};
 
@@ -34,6 +35,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                     <SettingsCard current save/>
                     <ImportCard/>
                     <ScheduleCard/>
+                    <NotificationsCard/>
                 </div>
             </Loaded>
         </section>

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod live_progress;
 pub mod login;
 pub mod not_found;
+pub mod notifications;
 pub mod overview;
 pub mod polling;
 pub mod progress;
