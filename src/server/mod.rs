@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod health;
 pub mod jobs;
+pub mod metrics;
 pub mod rest;
 pub mod security;
 pub mod services;

@@ -26,7 +26,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use super::state::AppState;
-use super::{auth, health, rest, security};
+use super::{auth, health, metrics, rest, security};
 use crate::app::{shell, App};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +126,9 @@ impl Application {
             }
             (None, false) => return Err(StartupError::NoSecretKey),
         };
+        if settings.metrics_token.is_some() {
+            metrics::install();
+        }
         let store = store::connect(&settings.database, Arc::new(SystemClock)).await?;
         store.migrate().await?;
         tracing::info!(
@@ -343,8 +346,12 @@ async fn sweep_sessions(auth: Arc<AuthService>) {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
+    let mut router = Router::new().route("/healthz", get(health::healthz));
+    // not served at all without a token to protect it
+    if state.settings.metrics_token.is_some() {
+        router = router.route("/metrics", get(metrics::serve));
+    }
+    router
         .merge(rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod helpers;
 mod http;
+mod metrics;
 mod notifications;
 mod schedule;
 mod secrets;

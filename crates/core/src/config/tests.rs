@@ -168,10 +168,38 @@ fn security_settings_are_read_and_checked() {
             "0",
             "schedule.min_interval_minutes",
         ),
+        ("METRICS_TOKEN", "curto", "server.metrics_token"),
+        ("SMTP_URL", "http://mail.net", "notify.smtp_url"),
+        ("SMTP_FROM", "não é e-mail", "notify.smtp_from"),
     ] {
         let line = error_line(None, &[(key, value)]);
         assert!(line.contains(setting) && line.contains(key), "{line}");
     }
+}
+
+#[test]
+fn smtp_needs_a_sender_and_secrets_stay_out_of_errors() {
+    let line = error_line(None, &[("SMTP_URL", "smtp://user:s3nh4@mail.net:587")]);
+    assert!(line.contains("SMTP_FROM"), "{line}");
+    assert!(!line.contains("s3nh4"), "{line}");
+    let line = error_line(None, &[("SMTP_URL", "ftp://user:s3nh4@mail.net")]);
+    assert!(!line.contains("s3nh4"), "{line}");
+    let line = error_line(None, &[("METRICS_TOKEN", "segredo")]);
+    assert!(!line.contains("segredo"), "{line}");
+    let s = settings(
+        None,
+        &[
+            ("SMTP_URL", "smtps://user:s3nh4@mail.net:465"),
+            ("SMTP_FROM", "Importador <noreply@provedor.com.br>"),
+            ("METRICS_TOKEN", "um-token-bem-comprido-1"),
+        ],
+    )
+    .unwrap();
+    let smtp = s.notify.smtp.expect("configured");
+    assert_eq!(smtp.url.expose(), "smtps://user:s3nh4@mail.net:465");
+    assert!(!format!("{smtp:?}").contains("s3nh4"));
+    assert_eq!(s.metrics_token.unwrap().expose(), "um-token-bem-comprido-1");
+    assert!(settings(None, &[]).unwrap().notify.smtp.is_none());
 }
 
 #[test]

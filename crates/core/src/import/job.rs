@@ -347,6 +347,14 @@ impl Run {
                 )))
             }
         };
+        for (result, n) in [
+            ("created", counts.created),
+            ("updated", counts.updated),
+            ("unchanged", counts.unchanged),
+            ("failed", counts.failed),
+        ] {
+            metrics::counter!("sgp_import_customers_total", "result" => result).increment(n);
+        }
         self.progress = JobProgress {
             created: self.progress.created + counts.created,
             updated: self.progress.updated + counts.updated,

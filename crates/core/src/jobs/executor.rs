@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::decide::{decide, Attempt, Decision, Ending};
 use super::patience::with_patience;
 use super::rescuer;
-use super::{JobContext, JobHandler, RetryPolicy};
+use super::{JobContext, JobError, JobHandler, RetryPolicy};
 use crate::clock::Clock;
 use crate::model::LogLevel;
 use crate::store::jobs::DEFAULT_LOG_CAP;
@@ -275,9 +275,16 @@ impl Executor {
             );
             // The claim wrote the start line to the job's log.
             tracing::info!("job started");
+            let started = std::time::Instant::now();
             let ending = self
                 .supervise(handler.clone(), ctx.clone(), cancel, stop)
                 .await;
+            metrics::histogram!(
+                "sgp_import_job_duration_seconds",
+                "kind" => handler.kind(),
+                "ending" => ending_label(&ending)
+            )
+            .record(started.elapsed().as_secs_f64());
             self.record(&job, &ctx, handler.as_ref(), ending).await;
         }
         .instrument(span)
@@ -495,6 +502,20 @@ async fn record_batch(
             // at-least-once, never lost.
             tracing::error!(error = %e, jobs = batch.len(), "could not record completions");
         }
+    }
+}
+
+/// How an attempt ended, for metrics (fixed names).
+fn ending_label(ending: &Ending) -> &'static str {
+    match ending {
+        Ending::Returned(Ok(_)) => "completed",
+        Ending::Returned(Err(JobError::Retryable(_))) => "retryable_error",
+        Ending::Returned(Err(JobError::Fatal(_))) => "fatal_error",
+        Ending::Returned(Err(JobError::Cancelled)) => "cancelled",
+        Ending::Panicked(_) => "panicked",
+        Ending::TimedOut => "timed_out",
+        Ending::LeaseLost => "lease_lost",
+        Ending::Shutdown => "released",
     }
 }
 

@@ -252,13 +252,34 @@ impl JobHandler for DeliveryJob {
     }
 
     async fn run(&self, ctx: JobContext) -> Result<Value, JobError> {
+        let result = self.deliver(&ctx).await;
+        let channel = serde_json::from_value::<DeliveryParams>(ctx.params().clone())
+            .map_or("unknown", |p| p.channel.as_str());
+        let outcome = match &result {
+            Ok(_) => "delivered",
+            Err(JobError::Retryable(_)) => "retry",
+            Err(JobError::Fatal(_)) => "failed",
+            Err(JobError::Cancelled) => "cancelled",
+        };
+        metrics::counter!(
+            "sgp_import_notification_deliveries_total",
+            "channel" => channel,
+            "outcome" => outcome
+        )
+        .increment(1);
+        result
+    }
+}
+
+impl DeliveryJob {
+    async fn deliver(&self, ctx: &JobContext) -> Result<Value, JobError> {
         let p: DeliveryParams = serde_json::from_value(ctx.params().clone())
             .map_err(|e| JobError::Fatal(format!("Parâmetros da entrega ilegíveis: {e}")))?;
         let body = payload::sent(&p.body, self.clock.now());
         match p.channel {
             Channel::Webhook => {
                 let bytes = serde_json::to_vec(&body).unwrap_or_default();
-                self.post(&ctx, &p, bytes).await
+                self.post(ctx, &p, bytes).await
             }
             Channel::Email => {
                 let mailer = self.mailer.as_ref().ok_or_else(|| {

@@ -70,6 +70,11 @@ impl Scheduler {
                     .in_scope(|| tracing::warn!(error = %e, "could not start a scheduled import")),
             }
         }
+        metrics::counter!("sgp_import_schedule_runs_total", "result" => "enqueued")
+            .increment(report.enqueued.len() as u64);
+        metrics::counter!("sgp_import_schedule_runs_total", "result" => "skipped")
+            .increment(report.skipped.len() as u64);
+        metrics::counter!("sgp_import_schedule_pauses_total").increment(report.paused.len() as u64);
         Ok(report)
     }
 

@@ -206,7 +206,25 @@ impl SgpClient {
         Ok(self.customers_once(&query).await?.total)
     }
 
+    /// One request, counted and timed by outcome class.
     async fn post(&self, path: &str, form: &[(&'static str, String)]) -> Result<String, SgpError> {
+        let started = std::time::Instant::now();
+        let result = self.post_once(path, form).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.class(),
+        };
+        metrics::counter!("sgp_import_sgp_requests_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("sgp_import_sgp_request_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn post_once(
+        &self,
+        path: &str,
+        form: &[(&'static str, String)],
+    ) -> Result<String, SgpError> {
         if self.config.outbound.check_url(self.base.url()).is_err() {
             tracing::warn!(
                 sgp_host = self.base.host(),

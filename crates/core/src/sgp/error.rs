@@ -53,6 +53,24 @@ pub enum SgpError {
 }
 
 impl SgpError {
+    /// The outcome class of a request that failed this way, for metrics:
+    /// a few fixed names, never a tenant's text.
+    pub fn class(&self) -> &'static str {
+        match self {
+            SgpError::Credentials { .. } => "credentials",
+            SgpError::NotFound { .. } | SgpError::Rejected { .. } | SgpError::Client { .. } => {
+                "client_error"
+            }
+            SgpError::Timeout(_) => "timeout",
+            SgpError::Connection | SgpError::Interrupted => "connection",
+            SgpError::Refused => "refused",
+            SgpError::Redirect { .. } => "redirect",
+            SgpError::TooLarge { .. } => "too_large",
+            SgpError::Server { .. } => "server_error",
+            SgpError::Malformed(_) => "malformed",
+        }
+    }
+
     /// Timeouts, connection trouble, 5xx and malformed bodies may pass;
     /// wrong credentials, a wrong URL, a refused address, a redirect, an
     /// oversized answer or a rejected filter will not.

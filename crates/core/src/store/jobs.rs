@@ -127,6 +127,15 @@ pub struct Rescued {
     pub status: JobStatus,
 }
 
+/// One kind of job across every provider, for operators' metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub kind: String,
+    pub by_status: Vec<(JobStatus, u64)>,
+    /// When the oldest job waiting to run (queued or retrying) was created.
+    pub oldest_waiting: Option<DateTime<Utc>>,
+}
+
 /// Which jobs a list shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobFilter {
@@ -249,6 +258,10 @@ pub trait Jobs: Send + Sync {
         &self,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, StoreError>;
+
+    /// Jobs per kind and status across providers, and the age of each
+    /// kind's oldest waiting job.
+    async fn queue_stats(&self) -> Result<Vec<QueueStats>, StoreError>;
 
     /// A stream of hints that work may be waiting (an enqueue, a release);
     /// executors still poll, so a lost hint only delays.
@@ -715,6 +728,41 @@ macro_rules! jobs_for {
                     }
                 };
                 rows::job_page(&rows, total, filter)
+            }
+
+            async fn queue_stats(&self) -> Result<Vec<job_rules::QueueStats>, StoreError> {
+                let counts = sqlx::query(
+                    "SELECT kind, status, CAST(sum(n) AS BIGINT) AS n FROM job_counts \
+                     GROUP BY kind, status ORDER BY kind, status",
+                )
+                .fetch_all(self.reads())
+                .await?;
+                let oldest = sqlx::query(&format!(
+                    "SELECT kind, min(created_at) AS oldest FROM jobs WHERE {} GROUP BY kind",
+                    sql::status_in("status", &JobStatus::WAITING)
+                ))
+                .fetch_all(self.reads())
+                .await?;
+                let mut stats: Vec<job_rules::QueueStats> = Vec::new();
+                for row in &counts {
+                    let kind = row.text("kind")?;
+                    let n = row.int("n")?.max(0) as u64;
+                    if stats.last().is_none_or(|s| s.kind != kind) {
+                        stats.push(job_rules::QueueStats {
+                            kind: kind.clone(),
+                            ..Default::default()
+                        });
+                    }
+                    let entry = stats.last_mut().expect("pushed above");
+                    entry.by_status.push((rows::status(row)?, n));
+                }
+                for row in &oldest {
+                    let kind = row.text("kind")?;
+                    if let Some(s) = stats.iter_mut().find(|s| s.kind == kind) {
+                        s.oldest_waiting = row.opt_time("oldest")?;
+                    }
+                }
+                Ok(stats)
             }
 
             async fn status_counts(

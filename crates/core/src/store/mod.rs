@@ -30,8 +30,8 @@ pub use imports::{
     CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,
 };
 pub use jobs::{
-    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome, Rescued,
-    Wakeups,
+    ClaimedJob, Completion, Heartbeat, JobFilter, Jobs, KindLimit, Lease, NewJob, Outcome,
+    QueueStats, Rescued, Wakeups,
 };
 pub use notifications::{
     Announcement, NotificationRecord, Notifications, SilenceWatch, TargetInput, UnannouncedPause,
