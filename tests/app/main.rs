@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod helpers;
 mod http;
+mod instances;
 mod metrics;
 mod notifications;
 mod schedule;
