@@ -55,11 +55,11 @@ impl Announcer {
         cache: &'c mut Cache,
         tenant: TenantId,
     ) -> Result<&'c NotificationRecord, StoreError> {
-        if !cache.records.contains_key(&tenant) {
-            let record = self.store.notifications(tenant).await?;
-            cache.records.insert(tenant, record);
-        }
-        Ok(&cache.records[&tenant])
+        use std::collections::hash_map::Entry;
+        Ok(match cache.records.entry(tenant) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.store.notifications(tenant).await?),
+        })
     }
 
     async fn tenant(
