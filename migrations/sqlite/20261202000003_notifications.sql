@@ -27,7 +27,9 @@ CREATE TABLE notification_targets (
 ALTER TABLE jobs ADD COLUMN notified_at INTEGER;
 -- what finished before notifications existed is not announced
 UPDATE jobs SET notified_at = finished_at WHERE finished_at IS NOT NULL;
-CREATE INDEX jobs_to_notify ON jobs (finished_at)
+-- by kind first: the announcer asks for imports, and other kinds' rows
+-- (test deliveries) must not be walked past
+CREATE INDEX jobs_to_notify ON jobs (kind, finished_at)
     WHERE finished_at IS NOT NULL AND notified_at IS NULL;
 
 ALTER TABLE import_schedules ADD COLUMN pause_notified_at INTEGER;

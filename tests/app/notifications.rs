@@ -156,6 +156,25 @@ async fn delivered(db: Db) {
         if entregas.len() == 3 && entregas.iter().all(|e| e["status"] == "completed") {
             assert_eq!(list["data"]["pagination"]["total"], 3);
             assert_eq!(entregas[0]["evento"], "teste");
+            // a delivery is not an import: the imports' endpoints do not know it
+            let delivery = entregas[0]["id"].as_str().unwrap();
+            for (method, path) in [
+                (
+                    Method::GET,
+                    format!("/api/admin/integracoes/sgp/importacoes/{delivery}"),
+                ),
+                (
+                    Method::POST,
+                    format!("/api/admin/integracoes/sgp/importacoes/{delivery}/retry"),
+                ),
+                (
+                    Method::DELETE,
+                    format!("/api/admin/integracoes/sgp/importacoes/{delivery}"),
+                ),
+            ] {
+                let (status, answer) = app.json(method, &path, &admin, None).await;
+                assert_eq!(status, 404, "{path}: {answer}");
+            }
             let canais: Vec<&str> = entregas
                 .iter()
                 .map(|e| e["canal"].as_str().unwrap())

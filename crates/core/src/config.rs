@@ -699,15 +699,26 @@ impl Settings {
                 seconds(1, 3600),
             )?,
         };
-        let smtp_url = src.value(&SMTP_URL, None, |s| {
-            let url = url::Url::parse(s).map_err(|_| "not a URL (smtp://host:port)".to_owned())?;
-            match url.scheme() {
-                "smtp" | "smtps" if url.host_str().is_some() => {
-                    Ok(Some(crate::secret::Secret::new(s)))
+        let smtp_url =
+            src.value(&SMTP_URL, None, |s| {
+                let url =
+                    url::Url::parse(s).map_err(|_| "not a URL (smtp://host:port)".to_owned())?;
+                match url.scheme() {
+                "smtp" | "smtps" if url.host_str().is_none() => {
+                    Err("expected smtp://host:port or smtps://host:port".to_owned())
                 }
+                // a password never crosses the network in clear
+                "smtp"
+                    if (!url.username().is_empty() || url.password().is_some())
+                        && !url.query_pairs().any(|(k, v)| k == "tls" && v == "required") =>
+                {
+                    Err("with a user and password, use smtps:// or add ?tls=required (STARTTLS)"
+                        .to_owned())
+                }
+                "smtp" | "smtps" => Ok(Some(crate::secret::Secret::new(s))),
                 _ => Err("expected smtp://host:port or smtps://host:port".to_owned()),
             }
-        })?;
+            })?;
         let (smtp_from, from_origin) = src.get(&SMTP_FROM, String::new(), |s| {
             let s = s.trim();
             match s.parse::<lettre::message::Mailbox>() {

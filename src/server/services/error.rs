@@ -190,6 +190,10 @@ impl From<NotifyError> for ServiceError {
         match e {
             NotifyError::Invalid(errors) => ServiceError::Invalid(errors),
             NotifyError::UnknownTarget => ServiceError::NotFound(Entity::NotificationTarget),
+            NotifyError::TooManyPending(n) => ServiceError::Conflict(format!(
+                "Há {n} entregas de notificações esperando para sair; aguarde que terminem antes \
+                 de enviar outro teste."
+            )),
             NotifyError::NoKey => ServiceError::Unavailable(
                 "O servidor não tem chave para guardar o segredo dos webhooks (SECRET_KEY).".into(),
             ),

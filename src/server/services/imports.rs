@@ -6,7 +6,7 @@ use sgp_import_core::import::{ImportParams, Preview, IMPORT_KIND};
 use sgp_import_core::model::{
     JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts,
 };
-use sgp_import_core::store::JobFilter;
+use sgp_import_core::store::{Entity, JobFilter};
 
 use super::{tenant_of, ServiceError};
 use crate::server::state::AppState;
@@ -71,10 +71,22 @@ pub async fn details(
     id: JobId,
 ) -> Result<JobDetails, ServiceError> {
     let tenant = tenant_of(caller)?;
-    Ok(state
+    let details = state
         .store
         .job_details(tenant, id, DETAIL_LOG_LINES)
-        .await?)
+        .await?;
+    imports_only(&details.summary)?;
+    Ok(details)
+}
+
+/// The imports' endpoints act on imports: another kind of job of the
+/// provider (a notification delivery) is not found there.
+fn imports_only(job: &JobSummary) -> Result<(), ServiceError> {
+    if job.kind == IMPORT_KIND {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(Entity::Job))
+    }
 }
 
 pub async fn summary(
@@ -83,7 +95,9 @@ pub async fn summary(
     id: JobId,
 ) -> Result<JobSummary, ServiceError> {
     let tenant = tenant_of(caller)?;
-    Ok(state.store.job_details(tenant, id, 0).await?.summary)
+    let job = state.store.job_details(tenant, id, 0).await?.summary;
+    imports_only(&job)?;
+    Ok(job)
 }
 
 pub async fn start(
@@ -113,6 +127,7 @@ pub async fn cancel(
     id: JobId,
 ) -> Result<JobSummary, ServiceError> {
     let tenant = tenant_of(caller)?;
+    summary(state, caller, id).await?;
     state.store.cancel(tenant, id).await?;
     tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "cancel requested");
     summary(state, caller, id).await
@@ -126,6 +141,7 @@ pub async fn retry(
     let tenant = tenant_of(caller)?;
     // a retried import counts against the provider's share like a new one
     let max_active = Some(state.settings.import.max_active_per_tenant);
+    summary(state, caller, id).await?;
     state.store.rerun(tenant, id, max_active).await?;
     tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "import queued again");
     summary(state, caller, id).await
@@ -142,8 +158,8 @@ pub async fn error_report(
 ) -> Result<impl futures::Stream<Item = Result<String, ServiceError>> + Send + 'static, ServiceError>
 {
     let tenant = tenant_of(caller)?;
-    // 404 for another provider's job, before reading anything
-    state.store.job_details(tenant, id, 0).await?;
+    // 404 for another provider's job (or not an import), before reading anything
+    summary(state, caller, id).await?;
     let store = state.store.clone();
     let header = futures::stream::once(async {
         Ok("\u{feff}chave_sgp;motivo;offset_pagina\r\n".to_owned())

@@ -179,8 +179,22 @@ fn security_settings_are_read_and_checked() {
 
 #[test]
 fn smtp_needs_a_sender_and_secrets_stay_out_of_errors() {
-    let line = error_line(None, &[("SMTP_URL", "smtp://user:s3nh4@mail.net:587")]);
+    let line = error_line(
+        None,
+        &[("SMTP_URL", "smtp://user:s3nh4@mail.net:587?tls=required")],
+    );
     assert!(line.contains("SMTP_FROM"), "{line}");
+    let line = error_line(
+        None,
+        &[
+            ("SMTP_URL", "smtp://user:s3nh4@mail.net:587"),
+            ("SMTP_FROM", "a@b.net"),
+        ],
+    );
+    assert!(
+        line.contains("tls=required") && !line.contains("s3nh4"),
+        "{line}"
+    );
     assert!(!line.contains("s3nh4"), "{line}");
     let line = error_line(None, &[("SMTP_URL", "ftp://user:s3nh4@mail.net")]);
     assert!(!line.contains("s3nh4"), "{line}");

@@ -155,22 +155,15 @@ impl Announcer {
         .await
     }
 
+    /// One pass. A thing that cannot be announced now is logged and left
+    /// for the next tick; the others go on.
     pub async fn tick(&self) -> Result<AnnounceReport, StoreError> {
         let mut report = AnnounceReport::default();
         let mut cache = Cache::default();
-        let public_url = self.public_url.as_ref();
         for job in self.store.unannounced_jobs(IMPORT_KIND, PER_TICK).await? {
-            let deliveries = match payload::import_event(job.status) {
-                Some(event) => {
-                    self.deliveries(&mut cache, job.tenant_id, event, |t| {
-                        payload::import_body(event, t, &job, public_url)
-                    })
-                    .await?
-                }
-                None => Vec::new(),
-            };
-            self.announce(&mut report, Announcement::Job(job.id), deliveries)
-                .await?;
+            if let Err(e) = self.announce_job(&mut report, &mut cache, &job).await {
+                tracing::warn!(job_id = %job.id, tenant_id = %job.tenant_id, error = %e, "could not announce a finished import");
+            }
         }
         for pause in self.store.unannounced_pauses(PER_TICK).await? {
             let deliveries = self
@@ -178,11 +171,19 @@ impl Announcer {
                     &mut cache,
                     pause.tenant,
                     NotificationEvent::SchedulePaused,
-                    |t| payload::pause_body(t, &pause, public_url),
+                    |t| payload::pause_body(t, &pause, self.public_url.as_ref()),
                 )
-                .await?;
-            self.announce(&mut report, Announcement::Pause(pause.tenant), deliveries)
-                .await?;
+                .await;
+            let done = match deliveries {
+                Ok(d) => {
+                    self.announce(&mut report, Announcement::Pause(pause.tenant), d)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                tracing::warn!(tenant_id = %pause.tenant, error = %e, "could not announce a paused schedule");
+            }
         }
         let now = self.clock.now();
         for watch in self.store.silence_watches(IMPORT_KIND).await? {
@@ -194,15 +195,40 @@ impl Announcer {
                     &mut cache,
                     watch.tenant,
                     NotificationEvent::NoSuccess,
-                    |t| payload::silence_body(t, &watch, public_url),
+                    |t| payload::silence_body(t, &watch, self.public_url.as_ref()),
                 )
-                .await?;
+                .await;
             let what = Announcement::NoSuccess {
                 tenant: watch.tenant,
                 previous: watch.alerted_at,
             };
-            self.announce(&mut report, what, deliveries).await?;
+            let done = match deliveries {
+                Ok(d) => self.announce(&mut report, what, d).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                tracing::warn!(tenant_id = %watch.tenant, error = %e, "could not announce a silence");
+            }
         }
         Ok(report)
+    }
+
+    async fn announce_job(
+        &self,
+        report: &mut AnnounceReport,
+        cache: &mut Cache,
+        job: &crate::model::JobSummary,
+    ) -> Result<(), StoreError> {
+        let deliveries = match payload::import_event(job.status) {
+            Some(event) => {
+                self.deliveries(cache, job.tenant_id, event, |t| {
+                    payload::import_body(event, t, job, self.public_url.as_ref())
+                })
+                .await?
+            }
+            None => Vec::new(),
+        };
+        self.announce(report, Announcement::Job(job.id), deliveries)
+            .await
     }
 }

@@ -209,7 +209,8 @@ impl DeliveryJob {
                 )))
             }
             Err(e) => {
-                tracing::warn!(error = %e, "webhook request failed");
+                // without the URL: a tenant's URL may carry a token
+                tracing::warn!(error = %e.without_url(), host = url_host(&p.address), "webhook request failed");
                 return Err(JobError::Retryable(
                     "Não foi possível conectar ao webhook (conexão recusada ou interrompida)."
                         .to_owned(),
@@ -237,10 +238,24 @@ impl DeliveryJob {
     }
 }
 
+fn url_host(address: &str) -> String {
+    url::Url::parse(address)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 #[async_trait]
 impl JobHandler for DeliveryJob {
     fn kind(&self) -> &'static str {
         NOTIFICATION_KIND
+    }
+
+    /// One delivery per provider at a time: the claim then takes
+    /// providers in turn, so one provider's slow webhook or pile of tests
+    /// cannot hold up the others' notifications.
+    fn per_tenant_limit(&self) -> Option<u32> {
+        Some(1)
     }
 
     fn retry_policy(&self) -> Option<RetryPolicy> {

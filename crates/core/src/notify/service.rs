@@ -22,6 +22,8 @@ pub const MAX_TARGETS: usize = 10;
 /// The longest silence alert: 30 days.
 pub const MAX_NO_SUCCESS_HOURS: u32 = 720;
 const MAX_URL_CHARS: usize = 500;
+/// Deliveries a provider may have waiting before a test is refused.
+pub const MAX_PENDING_DELIVERIES: u32 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -29,6 +31,9 @@ pub enum NotifyError {
     Invalid(Vec<FieldError>),
     #[error("no such notification target")]
     UnknownTarget,
+    /// Too many deliveries of this provider waiting to go out.
+    #[error("too many pending deliveries ({0})")]
+    TooManyPending(u32),
     /// No key to seal the webhook secret with.
     #[error("no secret key configured")]
     NoKey,
@@ -158,6 +163,10 @@ impl NotificationService {
                 format!("Cadastre até {MAX_TARGETS} e-mails."),
             ));
         }
+        if !errors.is_empty() {
+            // nothing more is read of an oversized list
+            return Err(NotifyError::Invalid(errors));
+        }
         for (raw, events) in &input.webhooks {
             if let Some(url) = self.check_url(raw, &mut errors) {
                 let events = self.check_events(&url, events, "webhooks", &mut errors);
@@ -249,7 +258,13 @@ impl NotificationService {
             body,
         }
         .job(tenant);
-        Ok(self.store.enqueue(job).await?)
+        // tests on demand are the one delivery a provider can multiply
+        let mut job = job;
+        job.max_active = Some(MAX_PENDING_DELIVERIES);
+        match self.store.enqueue(job).await {
+            Err(StoreError::LimitReached(n)) => Err(NotifyError::TooManyPending(n)),
+            other => Ok(other?),
+        }
     }
 
     /// The provider's deliveries, newest first.

@@ -37,6 +37,7 @@ on_both!(
     the_silence_alert_fires_once_and_again_only_after_a_success,
     a_paused_schedule_is_announced_once,
     the_signing_secret_is_shown_only_when_made,
+    one_providers_deliveries_do_not_hold_up_anothers,
 );
 
 fn sealer() -> Sealer {
@@ -244,6 +245,47 @@ async fn a_finished_import_is_announced_once_to_the_targets_that_want_it(db: &Te
     // deliveries are not imports: the imports' counts do not see them
     let imports = db.store.status_counts(t, Some(IMPORT_KIND)).await.unwrap();
     assert_eq!(imports.total(), 2);
+
+    // the failed import run again ends again, and that ending is announced
+    let failed = db
+        .store
+        .list_jobs(
+            t,
+            &JobFilter {
+                statuses: Some(vec![JobStatus::Failed]),
+                origin: None,
+                kind: Some(IMPORT_KIND.into()),
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap()
+        .jobs[0]
+        .id;
+    db.store.rerun(t, failed, None).await.unwrap();
+    let kinds = [KindLimit {
+        kind: IMPORT_KIND.into(),
+        per_tenant: None,
+    }];
+    let lease = db
+        .store
+        .claim("w", 1, &kinds, StdDuration::from_secs(60), 100)
+        .await
+        .unwrap()
+        .remove(0)
+        .lease;
+    assert_eq!(lease.job, failed);
+    db.store
+        .finish(
+            &lease,
+            Outcome::Failed {
+                error: "de novo".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.tick().await.unwrap().deliveries, 1);
 }
 
 async fn a_webhook_is_signed_and_retried_after_a_500_and_a_dropped_connection(db: &TestDb) {
@@ -588,4 +630,44 @@ async fn the_signing_secret_is_shown_only_when_made(db: &TestDb) {
         other => panic!("{other:?}"),
     }
     assert_eq!(record.targets[0].channel, Channel::Webhook);
+}
+
+async fn one_providers_deliveries_do_not_hold_up_anothers(db: &TestDb) {
+    use sgp_import_core::jobs::JobHandler;
+    use sgp_import_core::notify::service::MAX_PENDING_DELIVERIES;
+
+    let (noisy, quiet) = (tenant(db, "barulhento").await, tenant(db, "calmo").await);
+    let sealer = sealer();
+    let s = service(db, &sealer, loopback(), false);
+    let hook = input(&[("https://ganchos.test/x", &[Ev::ImportFailed])], &[]);
+    let noisy_target = s.save(noisy, hook.clone()).await.unwrap().targets[0].id;
+    let quiet_target = s.save(quiet, hook).await.unwrap().targets[0].id;
+    // tests on demand are capped per provider
+    for _ in 0..MAX_PENDING_DELIVERIES {
+        s.send_test(noisy, noisy_target).await.unwrap();
+    }
+    match s.send_test(noisy, noisy_target).await {
+        Err(NotifyError::TooManyPending(n)) => assert_eq!(n, MAX_PENDING_DELIVERIES),
+        other => panic!("{other:?}"),
+    }
+    db.clock.advance(Duration::seconds(1));
+    s.send_test(quiet, quiet_target).await.unwrap();
+    // deliveries are claimed one per provider at a time: the quiet
+    // provider's single one goes out beside the noisy one's first
+    let job = DeliveryJob::new(db.store.clone(), db.clock.clone(), None, loopback(), None);
+    let kinds = [KindLimit {
+        kind: sgp_import_core::notify::NOTIFICATION_KIND.into(),
+        per_tenant: job.per_tenant_limit(),
+    }];
+    let claimed = db
+        .store
+        .claim("w", 2, &kinds, StdDuration::from_secs(60), 100)
+        .await
+        .unwrap();
+    let tenants: Vec<TenantId> = claimed.iter().map(|c| c.lease.tenant).collect();
+    assert_eq!(tenants.len(), 2);
+    assert!(
+        tenants.contains(&noisy) && tenants.contains(&quiet),
+        "{tenants:?}"
+    );
 }

@@ -81,7 +81,8 @@ jobs_for!(SqliteStore, {
         let event = JobEvent::Rerun;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = {}, finished_at = NULL, attempt = 0, run_after = ?1, \
-                cancel_requested_at = NULL, lease_expires_at = NULL, updated_at = ?1 \
+                cancel_requested_at = NULL, lease_expires_at = NULL, notified_at = NULL, \
+                updated_at = ?1 \
              WHERE id = ?2 AND tenant_id = ?3 AND {} AND (?4 IS NULL OR {} < ?4) RETURNING status",
             sql::status_after(event),
             sql::event_guard("status", event),
