@@ -59,7 +59,7 @@ test('navigation moves between pages in the browser', async ({ page }) => {
   await hydrated(page);
   const nav = page.getByRole('navigation', { name: 'Navegação principal' });
   for (const [name, path] of [
-    ['Importações', '/dashboard/importacoes'],
+    ['Status das Importações', '/dashboard/importacoes'],
     ['Clientes', '/clientes'],
     ['Integrações', '/integracoes'],
   ]) {

@@ -32,7 +32,8 @@ test('the integration form shows each field error next to its field', async ({ p
   await page.getByLabel('Cadastro a partir de').fill('2024-05-01');
   await page.getByLabel('Cadastro até').fill('2024-01-01');
   await page.getByRole('button', { name: 'Importar Clientes' }).click();
-  await expect(page.locator('#nome_importacao-erro')).toHaveText('Dê um nome à importação.');
+  // the name is optional; only the dates are wrong
+  await expect(page.locator('#nome_importacao-erro')).toHaveCount(0);
   await expect(page.locator('#data_cadastro_fim-erro')).toHaveText('A data final do cadastro é anterior à data inicial.');
   await page.screenshot({ path: 'screenshots/integracoes-erros.png', fullPage: true });
 
@@ -65,7 +66,15 @@ test('preview, then an import followed live until it ends and the dashboard take
   await page.screenshot({ path: 'screenshots/integracoes-progresso.png', fullPage: true });
   // progress arrives over server-sent events, without a reload
   await expect(bar).toHaveAttribute('aria-valuenow', '100', { timeout: 30_000 });
-  await expect(page).toHaveURL('/dashboard/importacoes', { timeout: 30_000 });
+  // the hand-over lands on the dashboard with the new import highlighted
+  // and its details open, duration and speed included
+  await expect(page).toHaveURL(/\/dashboard\/importacoes\/[0-9a-f-]{36}\?destaque=[0-9a-f-]{36}$/, { timeout: 30_000 });
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await expect(page.locator('[data-stat="velocidade"]')).toContainText('clientes/s');
+  await expect(page.locator('[data-stat="duracao"]')).not.toHaveText('—');
+  await expect(page.locator('tr.highlight')).toContainText('Migração inicial');
+  await page.getByRole('dialog').getByRole('button', { name: 'Atualizar' }).click();
+  await expect(page.getByRole('dialog')).toContainText('Concluída');
   await expect(page.getByRole('cell', { name: 'Migração inicial', exact: true })).toBeVisible();
   await expect(page.getByRole('row', { name: /Migração inicial/ })).toContainText('Concluída');
 
@@ -98,7 +107,7 @@ test('the page hands over to the dashboard after 30 seconds', async ({ page }) =
   await expect(page.getByTestId('contagem')).toContainText('em 1 s');
   await expect(page).toHaveURL('/integracoes');
   await page.clock.runFor(1_000);
-  await expect(page).toHaveURL('/dashboard/importacoes');
+  await expect(page).toHaveURL(/\/dashboard\/importacoes\/[0-9a-f-]{36}\?destaque=/);
 });
 
 test('tabs, counts and pages live in the URL; the dashboard refreshes itself', async ({ page }) => {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Postcard;
 
 use super::error::UiError;
-use crate::model::{JobPage, JobStatus, JobSummary, LogLine, Preview, StatusCounts};
+use crate::model::{JobPage, JobStatus, JobSummary, JobTiming, LogLine, Preview, StatusCounts};
 
 /// History rows per page.
 pub const PAGE_SIZE: u32 = 10;
@@ -231,6 +231,8 @@ pub async fn list_imports(tab: String, page: u32, origin: String) -> Result<Impo
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImportDetailsView {
     pub summary: JobSummary,
+    /// Duration, speed and time in the queue, measured on the server.
+    pub timing: JobTiming,
     /// The filters the import ran with (never a secret: parameters hold none).
     pub filters: String,
     /// A finished import's result.
@@ -249,6 +251,7 @@ pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
     let d = imports::details(&state, &p, ssr::job_id(&id)?).await?;
     Ok(ImportDetailsView {
         filters: ssr::describe_params(&d.params),
+        timing: d.summary.timing(chrono::Utc::now()),
         result: d.result.as_ref().map(ssr::describe_result),
         summary: d.summary,
         logs: d.logs,

@@ -17,12 +17,21 @@ use crate::ui::progress::{ProgressBar, ProgressFacts, StatusBadge};
 /// How often the dashboard and the modal refresh while an import is active.
 pub const REFRESH_MS: u32 = 5_000;
 
-/// The list's place: tab, page and origin filter (`""`: every origin).
+/// The list's place: tab, page and origin filter (`""`: every origin),
+/// and the import to highlight (`?destaque=`, set by the hand-over from
+/// `/integracoes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Place {
     tab: ImportTab,
     page: u32,
     origin: Option<JobOrigin>,
+    highlight: Option<uuid::Uuid>,
+}
+
+impl Place {
+    fn highlights(self, job: &JobSummary) -> bool {
+        self.highlight == Some(job.id.0)
+    }
 }
 
 impl Place {
@@ -65,6 +74,10 @@ pub fn ImportsPage() -> impl IntoView {
         tab: tab.get(),
         page: page.get(),
         origin: origin.get(),
+        highlight: query
+            .read()
+            .get("destaque")
+            .and_then(|id| uuid::Uuid::parse_str(&id).ok()),
     });
     let open_job = Memo::new(move |_| params.read().get("id"));
     let tick = RwSignal::new(0u32);
@@ -96,11 +109,11 @@ pub fn ImportsPage() -> impl IntoView {
     let close_href = Signal::derive(move || place.get().href());
 
     view! {
-        <Title text="Importações"/>
+        <Title text="Status das Importações"/>
         <section class="page">
             <header class="page-header">
                 <div>
-                    <h1>"Importações"</h1>
+                    <h1>"Status das Importações"</h1>
                     <p class="subtitle">"Importações de clientes do SGP deste provedor."</p>
                 </div>
                 <div class="actions">
@@ -223,7 +236,11 @@ fn ProgressCard(job: JobSummary, place: Place) -> impl IntoView {
     let labelled_by = heading.clone();
     let label = format!("Progresso de {}", job.name);
     view! {
-        <article class="card progress-card" aria-labelledby=labelled_by data-status=job.status.as_str()>
+        <article
+            class=if place.highlights(&job) { "card progress-card highlight" } else { "card progress-card" }
+            aria-labelledby=labelled_by
+            data-status=job.status.as_str()
+        >
             <header class="card-header">
                 <h3 id=heading>{job.name.clone()}</h3>
                 <StatusBadge status=job.status/>
@@ -261,8 +278,9 @@ fn HistoryTable(jobs: Vec<JobSummary>, place: Place) -> impl IntoView {
                     .into_iter()
                     .map(|job| {
                         let p = job.progress.clone();
+                        let class = place.highlights(&job).then_some("highlight");
                         view! {
-                            <tr>
+                            <tr class=class aria-current=class.map(|_| "true")>
                                 <td>{job.name.clone()}</td>
                                 <td>
                                     <StatusBadge status=job.status/>

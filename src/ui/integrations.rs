@@ -194,7 +194,9 @@ fn ImportCard() -> impl IntoView {
                     start.dispatch(StartImport { form: form() });
                 }>
                     <Field id="nome_importacao" label="Nome da importação" bind=name maxlength=120
-                        required=true placeholder="ex.: Migração inicial" errors/>
+                        placeholder="ex.: Migração inicial"
+                        hint="Opcional: sem nome, a importação se chama \"Importação de\" e a data e a hora."
+                        errors/>
                     <label class="checkbox">
                         <input type="checkbox" bind:checked=only_active/>
                         "Somente contratos ativos"

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::api::imports::ImportDetailsView;
 use crate::api::imports::{import_details, CancelImport, RetryImport};
-use crate::model::{JobStatus, JobSummary, LogLine};
+use crate::model::{JobStatus, JobSummary, JobTiming, LogLine};
 use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
@@ -67,6 +67,9 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
             >
                 <header class="modal-header">
                     <h2 id="modal-title">"Detalhes da importação"</h2>
+                    <button type="button" class="btn btn-small btn-secondary" on:click=move |_| tick.update(|t| *t += 1)>
+                        "Atualizar"
+                    </button>
                     <a class="btn btn-small btn-secondary modal-close" href=close_href.clone() aria-label="Fechar">
                         "Fechar"
                     </a>
@@ -96,7 +99,7 @@ fn DetailsBody(
             </p>
             <ProgressBar percent_done=s.progress.percent label=format!("Progresso de {}", s.name)/>
             <ProgressFacts job=s.clone()/>
-            <DetailsFacts filters=d.filters result=d.result job=s.clone()/>
+            <DetailsFacts filters=d.filters result=d.result job=s.clone() timing=d.timing/>
             <JobLog lines=d.logs omitted=d.logs_omitted/>
             <DetailsActions job=s cancel retry/>
         </div>
@@ -105,7 +108,20 @@ fn DetailsBody(
 
 /// When, where, how many, with which filters, and how it ended.
 #[component]
-fn DetailsFacts(filters: String, result: Option<String>, job: JobSummary) -> impl IntoView {
+fn DetailsFacts(
+    filters: String,
+    result: Option<String>,
+    job: JobSummary,
+    timing: JobTiming,
+) -> impl IntoView {
+    let seconds = |v: Option<f64>| {
+        v.map(|s| crate::ui::progress::duration(s.round() as u64))
+            .unwrap_or_else(|| "—".into())
+    };
+    let rate = timing
+        .rate
+        .map(|r| format!("{} clientes/s", format::integer(r.round() as u64)))
+        .unwrap_or_else(|| "—".into());
     let (s, p) = (&job, &job.progress);
     let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(format::date_time).unwrap_or_else(|| "—".into())
@@ -116,6 +132,9 @@ fn DetailsFacts(filters: String, result: Option<String>, job: JobSummary) -> imp
             <div><dt>"Origem"</dt><dd data-stat="origem">{s.origin.label()}</dd></div>
             <div><dt>"Início"</dt><dd>{when(s.started_at)}</dd></div>
             <div><dt>"Fim"</dt><dd>{when(s.finished_at)}</dd></div>
+            <div><dt>"Tempo na fila"</dt><dd data-stat="tempo-na-fila">{seconds(timing.queued_seconds)}</dd></div>
+            <div><dt>"Duração"</dt><dd data-stat="duracao">{seconds(timing.total_seconds)}</dd></div>
+            <div><dt>"Velocidade média"</dt><dd data-stat="velocidade">{rate}</dd></div>
             <div><dt>"Tentativa"</dt><dd>{format!("{} de {}", s.attempt, s.max_attempts)}</dd></div>
             <div><dt>"Servidor"</dt><dd>{s.lease_owner.clone().unwrap_or_else(|| "—".into())}</dd></div>
             <div><dt>"Processados"</dt><dd data-stat="processados">{format::integer(p.processed)}</dd></div>

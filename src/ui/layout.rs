@@ -20,7 +20,7 @@ pub fn AppLayout() -> impl IntoView {
             </a>
             <nav class="mainnav" aria-label="Navegação principal">
                 <A href="/integracoes">"Integrações"</A>
-                <A href="/dashboard/importacoes">"Importações"</A>
+                <A href="/dashboard/importacoes">"Status das Importações"</A>
                 <A href="/clientes">"Clientes"</A>
             </nav>
             <Transition fallback=|| ()>

@@ -10,7 +10,11 @@ use crate::ui::progress::{duration, percent, ProgressBar};
 
 /// Seconds the page follows the import before handing over.
 pub const HAND_OVER_SECS: u32 = 30;
-const DASHBOARD: &str = "/dashboard/importacoes";
+/// Where the hand-over lands: the dashboard with the new import
+/// highlighted and its details open, as the original system did.
+pub fn handover_href(id: &str) -> String {
+    format!("/dashboard/importacoes/{id}?destaque={id}")
+}
 
 /// The fields of the stream's events this view reads (the REST API's
 /// `ImportacaoJson`).
@@ -95,7 +99,7 @@ pub fn LiveProgress(job: JobSummary) -> impl IntoView {
                     }
                 }}
             </p>
-            <a class="btn" href=DASHBOARD>"Ir para o painel agora"</a>
+            <a class="btn" href=handover_href(&job.id.to_string())>"Ir para o painel agora"</a>
         </div>
     }
 }
@@ -143,7 +147,7 @@ fn follow(
             let left = remaining.get_untracked().saturating_sub(1);
             remaining.set(left);
             if left == 0 || finished.get_untracked() {
-                navigate(DASHBOARD, Default::default());
+                navigate(&handover_href(&id), Default::default());
             }
         });
         let ticker = StoredValue::new_local(Some(ticker));

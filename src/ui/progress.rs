@@ -17,6 +17,23 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
+/// "120 de 400 clientes"; before SGP says how many there are, says so
+/// instead of "0 de ? clientes".
+pub fn count_text(processed: u64, total: Option<u64>) -> String {
+    match total {
+        Some(total) => format!(
+            "{} de {} clientes",
+            format::integer(processed),
+            format::integer(total)
+        ),
+        None if processed == 0 => "calculando o total…".to_owned(),
+        None => format!(
+            "{} clientes, calculando o total…",
+            format::integer(processed)
+        ),
+    }
+}
+
 pub fn percent(p: f32) -> String {
     format!("{}%", p.clamp(0.0, 100.0).round() as u32)
 }
@@ -49,17 +66,14 @@ pub fn ProgressBar(#[prop(into)] percent_done: Signal<f32>, label: String) -> im
 #[component]
 pub fn ProgressFacts(job: JobSummary) -> impl IntoView {
     let p = &job.progress;
-    let total = p
-        .total_estimated
-        .map(format::integer)
-        .unwrap_or_else(|| "?".into());
+    let count = count_text(p.processed, p.total_estimated);
     let eta = match (job.status, p.eta_seconds) {
         (JobStatus::Running, Some(s)) => format!("faltam cerca de {}", duration(s)),
         _ => String::new(),
     };
     view! {
         <p class="progress-facts">
-            <span>{format!("{} de {} clientes", format::integer(p.processed), total)}</span>
+            <span>{count}</span>
             <span class="progress-percent">{percent(p.percent)}</span>
             {(!eta.is_empty()).then(|| view! { <span class="muted">{eta}</span> })}
         </p>
@@ -77,5 +91,11 @@ mod tests {
         assert_eq!(duration(3900), "1 h 05 min");
         assert_eq!(percent(99.6), "100%");
         assert_eq!(percent(-3.0), "0%");
+        assert_eq!(count_text(0, None), "calculando o total…");
+        assert_eq!(
+            count_text(1500, None),
+            "1.500 clientes, calculando o total…"
+        );
+        assert_eq!(count_text(120, Some(4000)), "120 de 4.000 clientes");
     }
 }

@@ -421,14 +421,7 @@ async fn malformed_input_is_a_named_400_or_422_never_a_500(app: &TestApp) {
         (
             Method::POST,
             imports.into(),
-            Some(r#"{}"#),
-            422,
-            "nome_importacao",
-        ),
-        (
-            Method::POST,
-            imports.into(),
-            Some(r#"{"nome_importacao": "   "}"#),
+            Some(r#"{"nome_importacao": "nome\u0000nulo"}"#),
             422,
             "nome_importacao",
         ),
@@ -616,6 +609,7 @@ async fn malformed_input_is_a_named_400_or_422_never_a_500(app: &TestApp) {
 async fn the_legacy_fields_and_the_error_report(app: &TestApp) {
     let admin = app.demo_admin().await;
     let id = app.import_and_wait(&admin, "Campos").await;
+
     let (status, list) = app
         .json(
             Method::GET,
@@ -629,7 +623,7 @@ async fn the_legacy_fields_and_the_error_report(app: &TestApp) {
     let data = &list["data"];
     assert_eq!(
         data["pagination"],
-        json!({"total": 1, "limit": 5, "offset": 0})
+        json!({"total": 1, "limit": 5, "offset": 0, "hasMore": false})
     );
     assert_eq!(data["stats"]["completed"], 1);
     assert_eq!(data["stats"]["queued"], 0);
@@ -650,9 +644,11 @@ async fn the_legacy_fields_and_the_error_report(app: &TestApp) {
         "created_at",
         "started_at",
         "finalizado_em",
+        "provedor_nome",
     ] {
         assert!(job.get(field).is_some(), "{field} missing: {job}");
     }
+    assert_eq!(job["provedor_nome"], "Provedor Demonstração");
     assert_eq!(job["nome_importacao"], "Campos");
     assert_eq!(job["processados"], 120);
     assert_eq!(job["progresso_percent"], 100.0);
@@ -664,6 +660,11 @@ async fn the_legacy_fields_and_the_error_report(app: &TestApp) {
             None,
         )
         .await;
+    let stats = &details["data"]["stats"];
+    assert!(stats["duracao_total"].as_f64().unwrap() >= 0.0, "{stats}");
+    assert!(stats["tempo_na_fila"].as_f64().unwrap() >= 0.0, "{stats}");
+    assert!(stats.get("velocidade_media").is_some(), "{stats}");
+    assert_eq!(details["data"]["provedor_nome"], "Provedor Demonstração");
     let logs = details["data"]["logs"].as_array().unwrap();
     assert!(logs.len() >= 2);
     for line in logs {
@@ -721,6 +722,34 @@ async fn the_legacy_fields_and_the_error_report(app: &TestApp) {
         )
         .await;
     assert_eq!(status, 409);
+    // a click with no name is enough: the import gets a dated name
+    let (status, unnamed) = app
+        .json(
+            Method::POST,
+            "/api/admin/integracoes/sgp/importacoes",
+            &admin,
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 201, "{unnamed}");
+    let name = unnamed["data"]["nome_importacao"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(name.starts_with("Importação de "), "{name}");
+    assert_eq!(name.len(), "Importação de 01/12/2026 20:45".len(), "{name}");
+    // `status=all` is the original API's "no filter"; hasMore says a page follows
+    let (status, all) = app
+        .json(
+            Method::GET,
+            "/api/admin/integracoes/sgp/importacoes/lista?status=all&limit=1",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["data"]["pagination"]["total"], 2, "{all}");
+    assert_eq!(all["data"]["pagination"]["hasMore"], true, "{all}");
 }
 
 async fn progress_streams_as_server_sent_events_until_done(app: &TestApp) {

@@ -35,10 +35,6 @@ pub async fn list(
     .await?;
     Ok(ok(ClientesJson {
         clientes: page.customers.iter().map(ClienteJson::from).collect(),
-        pagination: PaginationJson {
-            total: page.total,
-            limit: page.limit,
-            offset: page.offset,
-        },
+        pagination: PaginationJson::of(page.total, page.limit, page.offset, page.customers.len()),
     }))
 }

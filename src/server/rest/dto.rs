@@ -12,9 +12,16 @@ use uuid::Uuid;
 
 use crate::model::{
     ApiTokenInfo, ConnectionTest, IntegrationView, JobDetails, JobOrigin, JobStatus, JobSummary,
-    LogLine, Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
+    JobTiming, LogLine, Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
 };
 use sgp_import_core::import::ImportParams;
+
+impl ImportacaoJson {
+    pub fn of_provider(mut self, name: &str) -> Self {
+        self.provedor_nome = name.to_owned();
+        self
+    }
+}
 
 /// A job's status as the API spells it.
 #[derive(Serialize, ToSchema)]
@@ -70,6 +77,8 @@ pub struct ImportacaoJson {
     /// The status in Portuguese, as the dashboard shows it.
     pub status_label: String,
     pub nome_importacao: String,
+    /// The provider's name.
+    pub provedor_nome: String,
     /// Who started it: `manual` (the UI), `agendada` (the schedule) or
     /// `api` (this API).
     pub origem: OrigemJson,
@@ -103,6 +112,7 @@ impl From<&JobSummary> for ImportacaoJson {
             status: j.status.into(),
             status_label: j.status.label_pt().to_owned(),
             nome_importacao: j.name.clone(),
+            provedor_nome: String::new(),
             origem: j.origin.into(),
             total_estimado: j.progress.total_estimated,
             processados: j.progress.processed,
@@ -158,11 +168,13 @@ pub struct ImportacaoDetalheJson {
     pub parametros: Value,
     #[schema(value_type = Option<Object>)]
     pub resultado: Option<Value>,
+    pub stats: DuracaoJson,
 }
 
 impl From<&JobDetails> for ImportacaoDetalheJson {
     fn from(d: &JobDetails) -> Self {
         ImportacaoDetalheJson {
+            stats: d.summary.timing(Utc::now()).into(),
             importacao: (&d.summary).into(),
             logs: d.logs.iter().map(LogJson::from).collect(),
             logs_omitidos: d.logs_omitted,
@@ -177,6 +189,43 @@ pub struct PaginationJson {
     pub total: u64,
     pub limit: u32,
     pub offset: u64,
+    /// Whether a page follows this one (the original API's field).
+    #[serde(rename = "hasMore")]
+    pub has_more: bool,
+}
+
+impl PaginationJson {
+    /// The pagination of a page of `shown` items.
+    pub fn of(total: u64, limit: u32, offset: u64, shown: usize) -> Self {
+        PaginationJson {
+            total,
+            limit,
+            offset,
+            has_more: offset + (shown as u64) < total,
+        }
+    }
+}
+
+/// How long an import took (the original API's `stats` of one job).
+#[derive(Serialize, ToSchema)]
+pub struct DuracaoJson {
+    /// Seconds from start to end (or now, while running).
+    pub duracao_total: Option<f64>,
+    /// Customers per second over that time.
+    pub velocidade_media: Option<f64>,
+    /// Seconds from creation to start (or now, while waiting).
+    pub tempo_na_fila: Option<f64>,
+}
+
+impl From<JobTiming> for DuracaoJson {
+    fn from(t: JobTiming) -> Self {
+        let round = |v: Option<f64>| v.map(|x| (x * 10.0).round() / 10.0);
+        DuracaoJson {
+            duracao_total: round(t.total_seconds),
+            velocidade_media: round(t.rate),
+            tempo_na_fila: round(t.queued_seconds),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

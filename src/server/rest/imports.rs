@@ -61,14 +61,21 @@ pub async fn list(
     let limit = q.number("limit", 1, u64::from(imports::MAX_LIMIT), 10)? as u32;
     let offset = q.number("offset", 0, 10_000_000, 0)?;
     let list = imports::list(&state, &caller, statuses, origin, limit, offset).await?;
+    let provider = imports::provider_name(&state, &caller).await?;
     Ok(ok(ListaJson {
-        importacoes: list.page.jobs.iter().map(ImportacaoJson::from).collect(),
+        importacoes: list
+            .page
+            .jobs
+            .iter()
+            .map(|j| ImportacaoJson::from(j).of_provider(&provider))
+            .collect(),
         stats: stats(&list.counts),
-        pagination: PaginationJson {
-            total: list.page.total,
-            limit: list.page.limit,
-            offset: list.page.offset,
-        },
+        pagination: PaginationJson::of(
+            list.page.total,
+            list.page.limit,
+            list.page.offset,
+            list.page.jobs.len(),
+        ),
     }))
 }
 
@@ -86,7 +93,9 @@ pub async fn details(
 ) -> Result<Json<Envelope<ImportacaoDetalheJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let details = imports::details(&state, &caller, id).await?;
-    Ok(ok(ImportacaoDetalheJson::from(&details)))
+    let mut answer = ImportacaoDetalheJson::from(&details);
+    answer.importacao.provedor_nome = imports::provider_name(&state, &caller).await?;
+    Ok(ok(answer))
 }
 
 /// Cancels a job: at once when waiting, at the next page boundary when
@@ -105,7 +114,8 @@ pub async fn cancel(
 ) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let job = imports::cancel(&state, &caller, id).await?;
-    Ok(ok(ImportacaoJson::from(&job)))
+    let provider = imports::provider_name(&state, &caller).await?;
+    Ok(ok(ImportacaoJson::from(&job).of_provider(&provider)))
 }
 
 /// Queues an import of the provider's SGP customers.
@@ -124,7 +134,7 @@ pub async fn start(
     let job = imports::start(&state, &caller, input.into(), JobOrigin::Api).await?;
     Ok((
         axum::http::StatusCode::CREATED,
-        ok(ImportacaoJson::from(&job)),
+        ok(ImportacaoJson::from(&job).of_provider(&imports::provider_name(&state, &caller).await?)),
     ))
 }
 
@@ -143,7 +153,8 @@ pub async fn retry(
 ) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let job = imports::retry(&state, &caller, id).await?;
-    Ok(ok(ImportacaoJson::from(&job)))
+    let provider = imports::provider_name(&state, &caller).await?;
+    Ok(ok(ImportacaoJson::from(&job).of_provider(&provider)))
 }
 
 /// The customers a job could not import, as CSV (`;`-separated, UTF-8).

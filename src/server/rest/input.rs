@@ -54,6 +54,10 @@ impl QueryParams {
         let Some(raw) = self.text(name) else {
             return Ok(None);
         };
+        // the original API's spelling of "no filter"
+        if raw.trim() == "all" {
+            return Ok(None);
+        }
         raw.split(',')
             .map(|s| {
                 s.trim().parse::<JobStatus>().map_err(|_| {

@@ -281,10 +281,6 @@ pub async fn deliveries(
     let (list, page) = notifications::deliveries(&state, &caller, limit, offset).await?;
     Ok(ok(EntregasJson {
         entregas: list.iter().map(EntregaJson::from).collect(),
-        pagination: PaginationJson {
-            total: page.total,
-            limit: page.limit,
-            offset: page.offset,
-        },
+        pagination: PaginationJson::of(page.total, page.limit, page.offset, page.jobs.len()),
     }))
 }

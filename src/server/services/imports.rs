@@ -89,6 +89,17 @@ fn imports_only(job: &JobSummary) -> Result<(), ServiceError> {
     }
 }
 
+/// The caller's provider's name (the REST answers carry it).
+pub async fn provider_name(state: &AppState, caller: &Principal) -> Result<String, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state
+        .store
+        .tenant(tenant)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default())
+}
+
 pub async fn summary(
     state: &AppState,
     caller: &Principal,

@@ -53,16 +53,22 @@ impl ImportParams {
         }
     }
 
+    /// The name of an import started without one, as the original system
+    /// names them: "Importação de 01/12/2026 20:45" (Brasília time).
+    pub fn default_name(now: chrono::DateTime<chrono::Utc>) -> String {
+        format!(
+            "Importação de {}",
+            now.with_timezone(&crate::schedule::TIME_ZONE)
+                .format("%d/%m/%Y %H:%M")
+        )
+    }
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = self.name.trim();
+        // an empty name is allowed: the import gets a dated one when queued
         if let Err(e) = crate::text::check("nome_importacao", "nome da importação", name, false) {
             errors.push(e);
-        } else if name.is_empty() {
-            errors.push(FieldError::new(
-                "nome_importacao",
-                "Dê um nome à importação.",
-            ));
         } else if name.chars().count() > MAX_NAME_CHARS {
             errors.push(FieldError::new(
                 "nome_importacao",
@@ -128,11 +134,14 @@ mod tests {
     fn names_the_field_of_each_problem() {
         assert!(params().validate().is_ok());
         let mut p = params();
-        p.name = "  ".into();
+        p.name = "a\u{0}b".into();
         p.signup_from = NaiveDate::from_ymd_opt(2025, 1, 1);
         let errors = p.validate().unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["nome_importacao", "data_cadastro_fim"]);
+        p.name = "  ".into();
+        p.signup_from = None;
+        assert!(p.validate().is_ok(), "a name is optional");
         p.name = "x".repeat(121);
         assert!(p.validate().unwrap_err()[0].message.contains("120"));
     }

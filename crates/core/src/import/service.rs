@@ -153,6 +153,9 @@ impl ImportService {
     ) -> Result<JobSummary, StartError> {
         params.name = params.name.trim().to_owned();
         params.validate().map_err(StartError::Invalid)?;
+        if params.name.is_empty() {
+            params.name = ImportParams::default_name(chrono::Utc::now());
+        }
         // fail now, not in the background, when there is nothing to import from
         self.integrations.open(tenant).await?;
         params.changed_since = self.changed_since(tenant, params.incremental).await?;

@@ -135,6 +135,80 @@ pub struct JobSummary {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How long a job took and how fast it went, in seconds and customers
+/// per second; a running job is measured up to `now`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTiming {
+    /// From start to end (or now).
+    pub total_seconds: Option<f64>,
+    /// Processed rows per second over that time.
+    pub rate: Option<f64>,
+    /// From creation to start (or now, while waiting).
+    pub queued_seconds: Option<f64>,
+}
+
+impl JobSummary {
+    pub fn timing(&self, now: DateTime<Utc>) -> JobTiming {
+        let seconds = |from: DateTime<Utc>, to: DateTime<Utc>| {
+            ((to - from).num_milliseconds().max(0) as f64) / 1000.0
+        };
+        let end = self.finished_at.unwrap_or(now);
+        let total = self.started_at.map(|s| seconds(s, end));
+        JobTiming {
+            total_seconds: total,
+            rate: total
+                .filter(|t| *t > 0.0)
+                .map(|t| self.progress.processed as f64 / t),
+            queued_seconds: Some(seconds(
+                self.created_at,
+                self.started_at.or(self.finished_at).unwrap_or(now),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+
+    #[test]
+    fn timing_measures_queue_duration_and_speed() {
+        let t0 = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
+        let mut job = JobSummary {
+            id: JobId(uuid::Uuid::nil()),
+            tenant_id: TenantId(uuid::Uuid::nil()),
+            kind: "sgp_import".into(),
+            name: "x".into(),
+            status: JobStatus::Queued,
+            origin: JobOrigin::Manual,
+            attempt: 0,
+            max_attempts: 5,
+            progress: JobProgress::default(),
+            queue_position: Some(1),
+            lease_owner: None,
+            last_error: None,
+            run_after: t0,
+            cancel_requested_at: None,
+            created_at: t0,
+            started_at: None,
+            finished_at: None,
+            updated_at: t0,
+        };
+        let now = t0 + chrono::Duration::seconds(30);
+        let waiting = job.timing(now);
+        assert_eq!(waiting.queued_seconds, Some(30.0));
+        assert_eq!(waiting.total_seconds, None);
+        assert_eq!(waiting.rate, None);
+        job.started_at = Some(t0 + chrono::Duration::seconds(10));
+        job.finished_at = Some(t0 + chrono::Duration::seconds(50));
+        job.progress.processed = 4000;
+        let done = job.timing(t0 + chrono::Duration::hours(1));
+        assert_eq!(done.queued_seconds, Some(10.0));
+        assert_eq!(done.total_seconds, Some(40.0));
+        assert_eq!(done.rate, Some(100.0));
+    }
+}
+
 /// One job with everything stored about it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobDetails {

@@ -17,7 +17,8 @@ pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{ConnectionTest, IntegrationView, Preview};
 pub use job::{
-    JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, LogLevel, LogLine, StatusCounts,
+    JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, JobTiming, LogLevel, LogLine,
+    StatusCounts,
 };
 pub use job_state::{IllegalTransition, JobEvent};
 pub use notification::{

@@ -37,7 +37,8 @@ pub struct Announcer {
 /// Per tick: each provider's settings and identity, read once.
 #[derive(Default)]
 struct Cache {
-    tenants: Option<HashMap<TenantId, Tenant>>,
+    /// `None` for a provider deleted meanwhile.
+    tenants: HashMap<TenantId, Option<Tenant>>,
     records: HashMap<TenantId, NotificationRecord>,
 }
 
@@ -67,11 +68,12 @@ impl Announcer {
         cache: &mut Cache,
         tenant: TenantId,
     ) -> Result<Option<Tenant>, StoreError> {
-        if cache.tenants.is_none() {
-            let all = self.store.list_tenants().await?;
-            cache.tenants = Some(all.into_iter().map(|t| (t.id, t)).collect());
+        if let Some(known) = cache.tenants.get(&tenant) {
+            return Ok(known.clone());
         }
-        Ok(cache.tenants.as_ref().and_then(|m| m.get(&tenant).cloned()))
+        let found = self.store.tenant(tenant).await?;
+        cache.tenants.insert(tenant, found.clone());
+        Ok(found)
     }
 
     /// The deliveries of `event` for the provider's targets that want it;

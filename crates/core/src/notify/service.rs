@@ -230,10 +230,8 @@ impl NotificationService {
 
     async fn tenant(&self, tenant: TenantId) -> Result<Tenant, NotifyError> {
         self.store
-            .list_tenants()
+            .tenant(tenant)
             .await?
-            .into_iter()
-            .find(|t| t.id == tenant)
             .ok_or(NotifyError::Store(StoreError::NotFound(Entity::Tenant)))
     }
 

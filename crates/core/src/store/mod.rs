@@ -71,6 +71,8 @@ pub trait Store:
 
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError>;
 
+    async fn tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError>;
+
     /// Every tenant, by name.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
@@ -134,6 +136,14 @@ macro_rules! store_for {
             async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>, StoreError> {
                 let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE slug = $1")
                     .bind(slug.as_str())
+                    .fetch_optional(self.reads())
+                    .await?;
+                row.as_ref().map(rows::tenant).transpose()
+            }
+
+            async fn tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+                let row = sqlx::query("SELECT id, slug, name, created_at FROM tenants WHERE id = $1")
+                    .bind(id.0)
                     .fetch_optional(self.reads())
                     .await?;
                 row.as_ref().map(rows::tenant).transpose()
