@@ -299,9 +299,53 @@ async fn superadmin_actions_are_403_for_provider_admins(app: &TestApp) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["data"][0]["slug"], "demo");
-    // no provider picked yet: provider data needs one
+    // no provider picked yet: the imports list shows every provider's
+    // (read-only, as the original API did); acting on one needs a provider
     let lista = "/api/admin/integracoes/sgp/importacoes/lista";
+    let (_, b) = app.other_provider("net-b").await;
+    app.import_and_wait(&admin, "Da demo").await;
+    app.import_and_wait(&b, "Da net-b").await;
     let (status, body) = app.json(Method::GET, lista, &root, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["pagination"]["total"], 2, "{body}");
+    assert_eq!(body["data"]["stats"]["completed"], 2, "{body}");
+    let mut owners: Vec<(String, String)> = body["data"]["importacoes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["nome_importacao"].as_str().unwrap().to_owned(),
+                j["provedor_nome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        [
+            ("Da demo".to_owned(), "Provedor Demonstração".to_owned()),
+            ("Da net-b".to_owned(), "Provedor net-b".to_owned())
+        ]
+    );
+    let (status, _) = app
+        .json(
+            Method::GET,
+            &format!("{lista}?origem=api&status=completed"),
+            &root,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let one = body["data"]["importacoes"][0]["id"].as_str().unwrap();
+    let (status, body) = app
+        .json(
+            Method::DELETE,
+            &format!("/api/admin/integracoes/sgp/importacoes/{one}"),
+            &root,
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("provider_required"))

@@ -61,13 +61,16 @@ pub async fn list(
     let limit = q.number("limit", 1, u64::from(imports::MAX_LIMIT), 10)? as u32;
     let offset = q.number("offset", 0, 10_000_000, 0)?;
     let list = imports::list(&state, &caller, statuses, origin, limit, offset).await?;
-    let provider = imports::provider_name(&state, &caller).await?;
+    let names = imports::provider_names(&state, &caller).await?;
     Ok(ok(ListaJson {
         importacoes: list
             .page
             .jobs
             .iter()
-            .map(|j| ImportacaoJson::from(j).of_provider(&provider))
+            .map(|j| {
+                let name = names.get(&j.tenant_id).map_or("", String::as_str);
+                ImportacaoJson::from(j).of_provider(name)
+            })
             .collect(),
         stats: stats(&list.counts),
         pagination: PaginationJson::of(

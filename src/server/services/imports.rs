@@ -4,7 +4,7 @@
 use sgp_import_core::auth::Principal;
 use sgp_import_core::import::{ImportParams, Preview, IMPORT_KIND};
 use sgp_import_core::model::{
-    JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts,
+    JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts, TenantId,
 };
 use sgp_import_core::store::{Entity, JobFilter};
 
@@ -30,7 +30,6 @@ pub async fn list(
     limit: u32,
     offset: u64,
 ) -> Result<ImportList, ServiceError> {
-    let tenant = tenant_of(caller)?;
     let filter = JobFilter {
         statuses,
         origin,
@@ -38,6 +37,17 @@ pub async fn list(
         limit,
         offset,
     };
+    // a superadmin with no provider picked reads every provider's list (as
+    // the original API did); acting on a job still needs a provider
+    if caller.tenant.is_none() && caller.is_superadmin() {
+        let page = state.store.list_jobs_everywhere(&filter).await?;
+        let counts = state
+            .store
+            .status_counts_everywhere(Some(IMPORT_KIND))
+            .await?;
+        return Ok(ImportList { page, counts });
+    }
+    let tenant = tenant_of(caller)?;
     let page = state.store.list_jobs(tenant, &filter).await?;
     let counts = state.store.status_counts(tenant, Some(IMPORT_KIND)).await?;
     Ok(ImportList { page, counts })
@@ -87,6 +97,31 @@ fn imports_only(job: &JobSummary) -> Result<(), ServiceError> {
     } else {
         Err(ServiceError::NotFound(Entity::Job))
     }
+}
+
+/// The names of the providers the caller reads: its own, or every one for
+/// a superadmin with none picked.
+pub async fn provider_names(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<std::collections::HashMap<TenantId, String>, ServiceError> {
+    Ok(match caller.tenant {
+        Some(t) => state
+            .store
+            .tenant(t)
+            .await?
+            .map(|p| (p.id, p.name))
+            .into_iter()
+            .collect(),
+        None if caller.is_superadmin() => state
+            .store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect(),
+        None => Default::default(),
+    })
 }
 
 /// The caller's provider's name (the REST answers carry it).

@@ -211,6 +211,15 @@ pub trait Jobs: Send + Sync {
 
     async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError>;
 
+    /// The same list over every provider (a superadmin's read-only view).
+    async fn list_jobs_everywhere(&self, filter: &JobFilter) -> Result<JobPage, StoreError>;
+
+    /// Jobs per status over every provider, of one kind or all.
+    async fn status_counts_everywhere(
+        &self,
+        kind: Option<&str>,
+    ) -> Result<StatusCounts, StoreError>;
+
     /// Jobs per status of one provider, of one kind or (`None`) all.
     async fn status_counts(
         &self,
@@ -523,6 +532,73 @@ macro_rules! jobs_for {
                     (refusal, _) => refusal,
                 })
             }
+            /// A page of one provider's jobs, or (`None`) of every
+            /// provider's. The provider is the statement's last parameter,
+            /// bound only when given, so each case has its own plan.
+            async fn list_jobs_in(
+                &self,
+                tenant: Option<TenantId>,
+                filter: &JobFilter,
+            ) -> Result<JobPage, StoreError> {
+                let statuses = filter
+                    .statuses
+                    .clone()
+                    .unwrap_or_else(|| JobStatus::ALL.to_vec());
+                let list = job_rules::status_list(&statuses);
+                let columns = rows::summary_columns();
+                // origin is bound as text; NULL stands for every origin
+                let origin = filter.origin.map(|o| o.as_str());
+                let kind = filter.kind.as_deref();
+                let of = |n: u32| match tenant {
+                    Some(_) => format!("j.tenant_id = ${n} AND "),
+                    None => String::new(),
+                };
+                let text = format!(
+                    "SELECT {columns} FROM jobs j WHERE {} j.status IN ({list}) \
+                        AND ($4 IS NULL OR j.origin = $4) AND ($5 IS NULL OR j.kind = $5) \
+                     ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3",
+                    of(1)
+                );
+                let mut query = sqlx::query(&text);
+                query = match tenant {
+                    Some(t) => query.bind(t.0),
+                    // $1 stands unused in the text: bind a value that
+                    // keeps the numbering of the others
+                    None => query.bind(i64::from(filter.limit)),
+                };
+                let rows = query
+                    .bind(i64::from(filter.limit))
+                    .bind(filter.offset as i64)
+                    .bind(origin)
+                    .bind(kind)
+                    .fetch_all(self.reads())
+                    .await?;
+                let total = match origin {
+                    // the kept per-status counts know nothing of origins
+                    Some(origin) => {
+                        let text = format!(
+                            "SELECT count(*) AS n FROM jobs j WHERE {} j.status IN ({list}) \
+                             AND j.origin = $1 AND ($2 IS NULL OR j.kind = $2)",
+                            of(3)
+                        );
+                        let mut count = sqlx::query(&text)
+                        .bind(origin)
+                        .bind(kind);
+                        if let Some(t) = tenant {
+                            count = count.bind(t.0);
+                        }
+                        count.fetch_one(self.reads()).await?.int("n")?.max(0) as u64
+                    }
+                    None => {
+                        let counts = match tenant {
+                            Some(t) => self.status_counts(t, kind).await?,
+                            None => self.status_counts_everywhere(kind).await?,
+                        };
+                        statuses.iter().map(|s| counts.get(*s)).sum()
+                    }
+                };
+                rows::job_page(&rows, total, filter)
+            }
             }
 
             #[async_trait]
@@ -688,46 +764,11 @@ macro_rules! jobs_for {
             }
 
             async fn list_jobs(&self, tenant: TenantId, filter: &JobFilter) -> Result<JobPage, StoreError> {
-                let statuses = filter
-                    .statuses
-                    .clone()
-                    .unwrap_or_else(|| JobStatus::ALL.to_vec());
-                let list = job_rules::status_list(&statuses);
-                let columns = rows::summary_columns();
-                // origin is bound as text; NULL stands for every origin
-                let origin = filter.origin.map(|o| o.as_str());
-                let kind = filter.kind.as_deref();
-                let rows = sqlx::query(&format!(
-                    "SELECT {columns} FROM jobs j WHERE j.tenant_id = $1 AND j.status IN ({list}) \
-                        AND ($4 IS NULL OR j.origin = $4) AND ($5 IS NULL OR j.kind = $5) \
-                     ORDER BY j.created_at DESC, j.id DESC LIMIT $2 OFFSET $3"
-                ))
-                .bind(tenant.0)
-                .bind(i64::from(filter.limit))
-                .bind(filter.offset as i64)
-                .bind(origin)
-                .bind(kind)
-                .fetch_all(self.reads())
-                .await?;
-                let total = match origin {
-                    // the kept per-status counts know nothing of origins
-                    Some(origin) => sqlx::query(&format!(
-                        "SELECT count(*) AS n FROM jobs WHERE tenant_id = $1 \
-                         AND status IN ({list}) AND origin = $2 AND ($3 IS NULL OR kind = $3)"
-                    ))
-                    .bind(tenant.0)
-                    .bind(origin)
-                    .bind(kind)
-                    .fetch_one(self.reads())
-                    .await?
-                    .int("n")?
-                    .max(0) as u64,
-                    None => {
-                        let counts = self.status_counts(tenant, kind).await?;
-                        statuses.iter().map(|s| counts.get(*s)).sum()
-                    }
-                };
-                rows::job_page(&rows, total, filter)
+                self.list_jobs_in(Some(tenant), filter).await
+            }
+
+            async fn list_jobs_everywhere(&self, filter: &JobFilter) -> Result<JobPage, StoreError> {
+                self.list_jobs_in(None, filter).await
             }
 
             async fn queue_stats(&self) -> Result<Vec<job_rules::QueueStats>, StoreError> {
@@ -775,6 +816,20 @@ macro_rules! jobs_for {
                      WHERE tenant_id = $1 AND ($2 IS NULL OR kind = $2) GROUP BY status",
                 )
                 .bind(tenant.0)
+                .bind(kind)
+                .fetch_all(self.reads())
+                .await?;
+                rows::status_counts(&rows)
+            }
+
+            async fn status_counts_everywhere(
+                &self,
+                kind: Option<&str>,
+            ) -> Result<StatusCounts, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT status, CAST(sum(n) AS BIGINT) AS n FROM job_counts \
+                     WHERE ($1 IS NULL OR kind = $1) GROUP BY status",
+                )
                 .bind(kind)
                 .fetch_all(self.reads())
                 .await?;

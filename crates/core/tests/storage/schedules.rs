@@ -384,4 +384,39 @@ async fn the_history_filters_by_origin_and_counts_kinds_apart(db: &TestDb) {
         .unwrap();
     assert_eq!(listed.total, 1);
     assert_eq!(listed.jobs[0].name, "importação");
+
+    // a superadmin's read over every provider, with and without an origin
+    let other = tenant(db, "outro-provedor").await.id;
+    db.store
+        .enqueue(
+            NewJob::new(other, "other", "d", serde_json::json!({})).with_origin(JobOrigin::Api),
+        )
+        .await
+        .unwrap();
+    let everywhere = |origin| async move {
+        db.store
+            .list_jobs_everywhere(&JobFilter {
+                statuses: None,
+                origin,
+                kind: Some("other".into()),
+                limit: 2,
+                offset: 0,
+            })
+            .await
+            .unwrap()
+    };
+    let all = everywhere(None).await;
+    assert_eq!(all.total, 4);
+    assert_eq!(all.jobs.len(), 2);
+    assert_eq!(all.jobs[0].tenant_id, other, "newest first");
+    let api = everywhere(Some(JobOrigin::Api)).await;
+    assert_eq!(api.total, 3);
+    assert_eq!(
+        db.store
+            .status_counts_everywhere(Some("other"))
+            .await
+            .unwrap()
+            .total(),
+        4
+    );
 }
