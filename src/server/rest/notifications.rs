@@ -242,15 +242,7 @@ pub async fn test(
     Caller(caller): Caller,
     JsonBody(input): JsonBody<TesteNotificacaoJson>,
 ) -> Result<impl IntoResponse, ServiceError> {
-    let job = notifications::test(&state, &caller, input.id).await?;
-    let settings = notifications::get(&state, &caller).await?;
-    let target = settings.targets.into_iter().find(|t| t.id == input.id);
-    let delivery = Delivery {
-        channel: target.as_ref().map_or(Channel::Webhook, |t| t.channel),
-        address: target.map(|t| t.address).unwrap_or_default(),
-        event: NotificationEvent::Test,
-        job,
-    };
+    let delivery = notifications::test(&state, &caller, input.id).await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,
         ok(EntregaJson::from(&delivery)),

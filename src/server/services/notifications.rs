@@ -1,9 +1,7 @@
 //! The caller's notifications: read, save, test a target, list deliveries.
 
 use sgp_import_core::auth::Principal;
-use sgp_import_core::model::{
-    Delivery, JobPage, JobSummary, NotificationInput, NotificationSettings,
-};
+use sgp_import_core::model::{Delivery, JobPage, NotificationInput, NotificationSettings};
 use uuid::Uuid;
 
 use super::{tenant_of, ServiceError};
@@ -38,11 +36,11 @@ pub async fn test(
     state: &AppState,
     caller: &Principal,
     target: Uuid,
-) -> Result<JobSummary, ServiceError> {
+) -> Result<Delivery, ServiceError> {
     let tenant = tenant_of(caller)?;
-    let job = state.notifications.send_test(tenant, target).await?;
-    tracing::info!(tenant_id = %tenant, job_id = %job.id, "test notification queued");
-    Ok(job)
+    let delivery = state.notifications.send_test(tenant, target).await?;
+    tracing::info!(tenant_id = %tenant, job_id = %delivery.job.id, "test notification queued");
+    Ok(delivery)
 }
 
 pub async fn deliveries(

@@ -31,5 +31,5 @@ pub async fn save(
 
 /// The shortest interval allowed between runs, in minutes (for the page).
 pub fn min_interval_minutes(state: &AppState) -> u32 {
-    (state.settings.schedule.min_interval.as_secs() / 60) as u32
+    state.schedules.min_interval().num_minutes().max(0) as u32
 }

@@ -267,9 +267,15 @@ impl JobHandler for DeliveryJob {
     }
 
     async fn run(&self, ctx: JobContext) -> Result<Value, JobError> {
-        let result = self.deliver(&ctx).await;
-        let channel = serde_json::from_value::<DeliveryParams>(ctx.params().clone())
-            .map_or("unknown", |p| p.channel.as_str());
+        // read once: the delivery and its metric both need them
+        let params = serde_json::from_value::<DeliveryParams>(ctx.params().clone());
+        let channel = params.as_ref().map_or("unknown", |p| p.channel.as_str());
+        let result = match &params {
+            Ok(p) => self.deliver(&ctx, p).await,
+            Err(e) => Err(JobError::Fatal(format!(
+                "Parâmetros da entrega ilegíveis: {e}"
+            ))),
+        };
         let outcome = match &result {
             Ok(_) => "delivered",
             Err(JobError::Retryable(_)) => "retry",
@@ -287,14 +293,12 @@ impl JobHandler for DeliveryJob {
 }
 
 impl DeliveryJob {
-    async fn deliver(&self, ctx: &JobContext) -> Result<Value, JobError> {
-        let p: DeliveryParams = serde_json::from_value(ctx.params().clone())
-            .map_err(|e| JobError::Fatal(format!("Parâmetros da entrega ilegíveis: {e}")))?;
+    async fn deliver(&self, ctx: &JobContext, p: &DeliveryParams) -> Result<Value, JobError> {
         let body = payload::sent(&p.body, self.clock.now());
         match p.channel {
             Channel::Webhook => {
                 let bytes = serde_json::to_vec(&body).unwrap_or_default();
-                self.post(ctx, &p, bytes).await
+                self.post(ctx, p, bytes).await
             }
             Channel::Email => {
                 let mailer = self.mailer.as_ref().ok_or_else(|| {

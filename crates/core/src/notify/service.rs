@@ -9,8 +9,8 @@ use super::delivery::{DeliveryParams, NOTIFICATION_KIND, SECRET_FIELD};
 use super::{payload, signature};
 use crate::import::FieldError;
 use crate::model::{
-    Channel, Delivery, Email, JobPage, JobSummary, NotificationEvent, NotificationInput,
-    NotificationSettings, Tenant, TenantId,
+    Channel, Delivery, Email, JobPage, NotificationEvent, NotificationInput, NotificationSettings,
+    Tenant, TenantId,
 };
 use crate::outbound::OutboundPolicy;
 use crate::sealing::Sealer;
@@ -236,11 +236,7 @@ impl NotificationService {
     }
 
     /// Queues a test message to one target ("Enviar teste").
-    pub async fn send_test(
-        &self,
-        tenant: TenantId,
-        target: Uuid,
-    ) -> Result<JobSummary, NotifyError> {
+    pub async fn send_test(&self, tenant: TenantId, target: Uuid) -> Result<Delivery, NotifyError> {
         let record = self.store.notifications(tenant).await?;
         let target = record
             .targets
@@ -248,20 +244,25 @@ impl NotificationService {
             .find(|t| t.id == target)
             .ok_or(NotifyError::UnknownTarget)?;
         let body = payload::test_body(&self.tenant(tenant).await?, self.public_url.as_ref());
-        let job = DeliveryParams {
+        let params = DeliveryParams {
             target: target.id,
             channel: target.channel,
             address: target.address,
             event: NotificationEvent::Test,
             body,
-        }
-        .job(tenant);
+        };
+        let job = params.job(tenant);
         // tests on demand are the one delivery a provider can multiply
         let mut job = job;
         job.max_active = Some(MAX_PENDING_DELIVERIES);
         match self.store.enqueue(job).await {
             Err(StoreError::LimitReached(n)) => Err(NotifyError::TooManyPending(n)),
-            other => Ok(other?),
+            other => Ok(Delivery {
+                job: other?,
+                channel: params.channel,
+                address: params.address,
+                event: params.event,
+            }),
         }
     }
 

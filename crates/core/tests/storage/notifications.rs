@@ -480,7 +480,7 @@ async fn an_email_reaches_the_smtp_server_with_subject_and_recipient(db: &TestDb
         assert_eq!(m.to, ["noc@correio.net.br"]);
         assert_eq!(m.from, "noreply@importa.net.br");
     }
-    assert!(deliveries(db, t).await.iter().any(|d| d.id == test.id));
+    assert!(deliveries(db, t).await.iter().any(|d| d.id == test.job.id));
     // without SMTP the e-mail option is refused when saved, not later
     match service(db, &sealer, loopback(), false)
         .save(
