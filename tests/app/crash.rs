@@ -2,7 +2,7 @@
 //! an import: a second process rescues the job when its lease expires and
 //! finishes it from the checkpoint, every customer stored once.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,30 +15,23 @@ use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::SgpClientConfig;
 use sgp_import_core::store::Store;
 
-use crate::helpers::{drop_pg_database, fresh_pg_database, Db};
+use crate::helpers::{drop_pg_database, fresh_pg_database, serve_binary, Db};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sgp-import");
 const CUSTOMERS: u32 = 2000;
 
 fn serve(dir: &std::path::Path, database_url: &str, key: &str) -> Child {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("APP_CONFIG")
-        .env_remove("LEPTOS_SITE_ADDR")
-        .env("DATABASE_URL", database_url)
-        .env("SECRET_KEY", key)
-        // the test's fake SGP listens on loopback
-        .env("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8")
-        .env("SERVER_ADDR", "127.0.0.1:0")
-        .env("EXECUTOR_HEARTBEAT_SECS", "1")
-        .env("EXECUTOR_LEASE_SECS", "3")
-        .env("EXECUTOR_POLL_INTERVAL_MS", "100")
-        .env("LOG_FILTER", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    serve_binary(
+        dir,
+        database_url,
+        key,
+        &[
+            // the test's fake SGP listens on loopback
+            ("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            ("EXECUTOR_HEARTBEAT_SECS", "1"),
+            ("EXECUTOR_LEASE_SECS", "3"),
+            ("EXECUTOR_POLL_INTERVAL_MS", "100"),
+        ],
+    )
 }
 
 async fn summary(store: &Arc<dyn Store>, tenant: TenantId, job: JobId) -> JobSummary {

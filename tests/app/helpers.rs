@@ -420,3 +420,30 @@ impl TestApp {
         }
     }
 }
+
+/// A real `sgp-import serve` process on this database, with its output
+/// discarded and `extra` settings on top of the common ones.
+pub fn serve_binary(
+    dir: &std::path::Path,
+    database_url: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sgp-import"));
+    command
+        .current_dir(dir)
+        .env_remove("APP_CONFIG")
+        .env_remove("LEPTOS_SITE_ADDR")
+        .env("DATABASE_URL", database_url)
+        .env("SECRET_KEY", key)
+        .env("SERVER_ADDR", "127.0.0.1:0")
+        .env("LOG_FILTER", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    command.spawn().unwrap()
+}

@@ -1,7 +1,7 @@
 //! Two real `sgp-import serve` processes on one database: a due scheduled
 //! slot becomes exactly one import, whichever instance takes it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,26 +11,15 @@ use sgp_import_core::model::{JobOrigin, ScheduleInput, TenantSlug};
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::store::{JobFilter, Store};
 
-use crate::helpers::{drop_pg_database, fresh_pg_database, Db};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sgp-import");
+use crate::helpers::{drop_pg_database, fresh_pg_database, serve_binary, Db};
 
 fn serve(dir: &std::path::Path, database_url: &str, key: &str) -> Child {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("APP_CONFIG")
-        .env_remove("LEPTOS_SITE_ADDR")
-        .env("DATABASE_URL", database_url)
-        .env("SECRET_KEY", key)
-        .env("DEMO", "false")
-        .env("SERVER_ADDR", "127.0.0.1:0")
-        .env("SCHEDULE_CHECK_INTERVAL_SECONDS", "1")
-        .env("LOG_FILTER", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    serve_binary(
+        dir,
+        database_url,
+        key,
+        &[("DEMO", "false"), ("SCHEDULE_CHECK_INTERVAL_SECONDS", "1")],
+    )
 }
 
 async fn one_slot_one_import(db: Db) {
