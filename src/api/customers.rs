@@ -9,7 +9,12 @@ use crate::model::CustomerPage;
 pub const PAGE_SIZE: u32 = 20;
 
 #[server(endpoint = "customers", output = Postcard)]
-pub async fn list_customers(q: String, status: String, page: u32) -> Result<CustomerPage, UiError> {
+pub async fn list_customers(
+    q: String,
+    status: String,
+    situation: String,
+    page: u32,
+) -> Result<CustomerPage, UiError> {
     use super::session::caller;
     use crate::server::services::customers;
 
@@ -21,6 +26,7 @@ pub async fn list_customers(q: String, status: String, page: u32) -> Result<Cust
         &p,
         search,
         Some(status.as_str()),
+        Some(situation.as_str()),
         PAGE_SIZE,
         u64::from(page - 1) * u64::from(PAGE_SIZE),
     )

@@ -110,7 +110,7 @@ pub struct ImportForm {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::NaiveDate;
     use serde::Deserialize;
     use sgp_import_core::import::{FieldError, ImportOutcome, ImportParams};
@@ -187,7 +187,7 @@ mod ssr {
         let Ok(o) = ImportOutcome::deserialize(result) else {
             return "Resultado ilegível (gravado num formato desconhecido).".to_owned();
         };
-        format!(
+        let mut text = format!(
             "{} clientes em {} páginas: {} novos, {} atualizados, {} sem mudança, {} com erro ({:.0} s na última tentativa).",
             format::integer(o.processed),
             o.pages,
@@ -196,7 +196,27 @@ mod ssr {
             format::integer(o.unchanged),
             format::integer(o.failed),
             o.seconds_this_attempt
-        )
+        );
+        if o.removed + o.removed_contracts > 0 {
+            text.push_str(&format!(
+                " Removidos do SGP: {} clientes e {} contratos.",
+                format::integer(o.removed),
+                format::integer(o.removed_contracts)
+            ));
+        }
+        if let Some(n) = o.removal_pending {
+            text.push_str(&format!(
+                " {} clientes não vieram do SGP, mais que o limite: nenhum foi marcado como \
+                 removido até alguém confirmar.",
+                format::integer(n)
+            ));
+        }
+        text
+    }
+
+    /// Customers a completed import found missing but held back.
+    pub fn removal_pending(result: &serde_json::Value) -> Option<u64> {
+        ImportOutcome::deserialize(result).ok()?.removal_pending
     }
 }
 
@@ -237,6 +257,9 @@ pub struct ImportDetailsView {
     pub filters: String,
     /// A finished import's result.
     pub result: Option<String>,
+    /// Customers found missing from SGP but held back by the removal
+    /// guard, waiting for "Confirmar remoções".
+    pub removal_pending: Option<u64>,
     pub logs: Vec<LogLine>,
     /// Log lines dropped from the middle of a long log.
     pub logs_omitted: u64,
@@ -253,6 +276,7 @@ pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
         filters: ssr::describe_params(&d.params),
         timing: d.summary.timing(chrono::Utc::now()),
         result: d.result.as_ref().map(ssr::describe_result),
+        removal_pending: d.result.as_ref().and_then(ssr::removal_pending),
         summary: d.summary,
         logs: d.logs,
         logs_omitted: d.logs_omitted,
@@ -307,7 +331,7 @@ mod tests {
     use serde_json::json;
     use sgp_import_core::import::{ImportOutcome, ImportParams};
 
-    use super::ssr::{describe_params, describe_result};
+    use super::ssr::{describe_params, describe_result, removal_pending};
 
     fn day(s: &str) -> Option<NaiveDate> {
         Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
@@ -351,12 +375,32 @@ mod tests {
             failed: 5,
             pages: 124,
             seconds_this_attempt: 61.6,
+            removed: 0,
+            removed_contracts: 0,
+            removal_pending: None,
         };
         assert_eq!(
-            describe_result(&serde_json::to_value(outcome).unwrap()),
+            describe_result(&serde_json::to_value(outcome.clone()).unwrap()),
             "12.345 clientes em 124 páginas: 12.000 novos, 300 atualizados, 40 sem mudança, \
              5 com erro (62 s na última tentativa)."
         );
+        let held = ImportOutcome {
+            removal_pending: Some(1500),
+            ..outcome.clone()
+        };
+        let held = serde_json::to_value(held).unwrap();
+        assert_eq!(removal_pending(&held), Some(1500));
+        assert!(describe_result(&held).ends_with(
+            "1.500 clientes não vieram do SGP, mais que o limite: nenhum foi marcado como \
+             removido até alguém confirmar."
+        ));
+        let marked = ImportOutcome {
+            removed: 3,
+            removed_contracts: 4,
+            ..outcome.clone()
+        };
+        assert!(describe_result(&serde_json::to_value(marked).unwrap())
+            .ends_with("Removidos do SGP: 3 clientes e 4 contratos."));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! API, and turns failures into short messages an admin can act on; the
 //! detail goes to the log.
 
+pub mod changes;
 pub mod customers;
 pub mod error;
 pub mod imports;

@@ -87,6 +87,8 @@ pub fn executor(
         jitter: 0.3,
     };
     Executor::new(store, clock, config).register(
-        ImportJob::new(integrations, sgp_client_config(settings)).with_retry_policy(import_retry),
+        ImportJob::new(integrations, sgp_client_config(settings))
+            .with_retry_policy(import_retry)
+            .with_max_removal_percent(settings.import.max_removal_percent),
     )
 }

@@ -1,13 +1,16 @@
 //! `/clientes`: the imported customers, searchable by name or CPF/CNPJ,
-//! filtered by contract status, paginated, each with contracts and plans.
-//! Search, filter and page live in the URL.
+//! filtered by contract status and by whether SGP still has them,
+//! paginated, each with contracts, plans and its history of changes.
+//! Search, filters and page live in the URL.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::changes::customer_history;
 use crate::api::customers::{list_customers, PAGE_SIZE};
 use crate::model::{ContractStatus, CustomerPage, StoredContract, StoredCustomer};
+use crate::ui::changes::ChangeList;
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::field::Field;
 use crate::ui::format;
@@ -19,7 +22,17 @@ fn status_label(s: &str) -> String {
         .unwrap_or_else(|| s.to_owned())
 }
 
-fn href(q: &str, status: &str, page: u32) -> String {
+/// The customers page's filters, as its URL carries them.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Filters {
+    q: String,
+    /// A contract status (`contrato`).
+    contract: String,
+    /// `removido`, `ativo` or empty (`situacao`).
+    situation: String,
+}
+
+fn href(f: &Filters, page: u32) -> String {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -32,17 +45,24 @@ fn href(q: &str, status: &str, page: u32) -> String {
             .collect()
     };
     format!(
-        "/clientes?q={}&situacao={}&pagina={page}",
-        enc(q),
-        enc(status)
+        "/clientes?q={}&contrato={}&situacao={}&pagina={page}",
+        enc(&f.q),
+        enc(&f.contract),
+        enc(&f.situation)
     )
 }
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
     let query = use_query_map();
-    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
-    let status = Memo::new(move |_| query.read().get("situacao").unwrap_or_default());
+    let filters = Memo::new(move |_| {
+        let q = query.read();
+        Filters {
+            q: q.get("q").unwrap_or_default(),
+            contract: q.get("contrato").unwrap_or_default(),
+            situation: q.get("situacao").unwrap_or_default(),
+        }
+    });
     let page = Memo::new(move |_| {
         query
             .read()
@@ -52,9 +72,11 @@ pub fn CustomersPage() -> impl IntoView {
             .unwrap_or(1)
     });
     let customers = super::resource::resource(
-        move || (q.get(), status.get(), page.get()),
-        |(q, status, page)| list_customers(q, status, page),
+        move || (filters.get(), page.get()),
+        |(f, page)| list_customers(f.q, f.contract, f.situation, page),
     );
+    let contract = move || filters.read().contract.clone();
+    let situation = move || filters.read().situation.clone();
     view! {
         <Title text="Clientes"/>
         <section class="page">
@@ -66,17 +88,29 @@ pub fn CustomersPage() -> impl IntoView {
             </header>
             <form class="filters" method="get" action="/clientes" role="search">
                 <Field id="busca" name="q" label="Buscar por nome ou CPF/CNPJ" kind="search"
-                    value=Signal::derive(move || q.get())/>
+                    value=Signal::derive(move || filters.read().q.clone())/>
                 <div class="field">
-                    <label for="situacao">"Situação do contrato"</label>
-                    <select id="situacao" name="situacao">
-                        <option value="" selected=move || status.get().is_empty()>"Todas"</option>
+                    <label for="contrato">"Situação do contrato"</label>
+                    <select id="contrato" name="contrato">
+                        <option value="" selected=move || contract().is_empty()>"Todas"</option>
                         {ContractStatus::ALL
                             .map(|c| {
                                 view! {
-                                    <option value=c.as_str() selected=move || status.get() == c.as_str()>
+                                    <option value=c.as_str() selected=move || contract() == c.as_str()>
                                         {c.label_pt()}
                                     </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="situacao">"No SGP"</label>
+                    <select id="situacao" name="situacao">
+                        {[("", "Todos"), ("ativo", "Ainda no SGP"), ("removido", "Removidos do SGP")]
+                            .map(|(value, label)| {
+                                view! {
+                                    <option value=value selected=move || situation() == value>{label}</option>
                                 }
                             })
                             .collect_view()}
@@ -85,14 +119,14 @@ pub fn CustomersPage() -> impl IntoView {
                 <button type="submit" class="btn">"Buscar"</button>
             </form>
             <Loaded resource=customers let:p>
-                <CustomerList p q=q.get() status=status.get()/>
+                <CustomerList p filters=filters.get()/>
             </Loaded>
         </section>
     }
 }
 
 #[component]
-fn CustomerList(p: CustomerPage, q: String, status: String) -> impl IntoView {
+fn CustomerList(p: CustomerPage, filters: Filters) -> impl IntoView {
     let page = (p.offset / u64::from(PAGE_SIZE)) as u32 + 1;
     let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     if p.customers.is_empty() {
@@ -111,7 +145,7 @@ fn CustomerList(p: CustomerPage, q: String, status: String) -> impl IntoView {
         <ul class="customer-list">
             {p.customers.into_iter().map(|c| view! { <CustomerItem c/> }).collect_view()}
         </ul>
-        <Pager page pages label="Páginas de clientes" href=move |n| href(&q, &status, n)/>
+        <Pager page pages label="Páginas de clientes" href=move |n| href(&filters, n)/>
     }
     .into_any()
 }
@@ -128,6 +162,9 @@ fn CustomerItem(c: StoredCustomer) -> impl IntoView {
             <details>
                 <summary>
                     <span class="customer-name">{c.name.clone()}</span>
+                    {c.removed_at.map(|t| view! {
+                        <span class="badge badge-removed">{format!("Removido do SGP em {}", format::local_date(t))}</span>
+                    })}
                     <span class="muted">{c.cpf_cnpj.clone().map(|d| document(&d)).unwrap_or_default()}</span>
                     <span class="muted">{place}</span>
                     <span class="muted">{format!("{} contrato(s)", c.contracts.len())}</span>
@@ -145,6 +182,7 @@ fn CustomerItem(c: StoredCustomer) -> impl IntoView {
                         {c.contracts.iter().map(|k| view! { <ContractRow k=k.clone()/> }).collect_view()}
                     </tbody>
                 </table>
+                <CustomerHistory id=c.id/>
             </details>
         </li>
     }
@@ -156,9 +194,41 @@ fn ContractRow(k: StoredContract) -> impl IntoView {
     view! {
         <tr>
             <td>{k.sgp_key.clone()}</td>
-            <td><span class=format!("badge badge-contract-{}", k.status)>{status_label(&k.status)}</span></td>
+            <td>
+                <span class=format!("badge badge-contract-{}", k.status)>{status_label(&k.status)}</span>
+                {k.removed_at.map(|t| view! {
+                    " " <span class="badge badge-removed">{format!("Removido do SGP em {}", format::local_date(t))}</span>
+                })}
+            </td>
             <td>{if plans.is_empty() { "—".to_owned() } else { plans.join(", ") }}</td>
         </tr>
+    }
+}
+
+/// A customer's changes, loaded when the admin asks for them.
+#[component]
+fn CustomerHistory(id: i64) -> impl IntoView {
+    let page = RwSignal::new(0u32);
+    let history = super::resource::resource(
+        move || page.get(),
+        move |n| async move {
+            if n == 0 {
+                // not asked for yet: nothing to fetch
+                return Ok(None);
+            }
+            customer_history(id, n).await.map(Some)
+        },
+    );
+    view! {
+        <div class="history">
+            <button type="button" class="btn btn-small btn-secondary"
+                on:click=move |_| page.update(|p| *p = (*p).max(1))>
+                "Histórico"
+            </button>
+            <Loaded resource=history let:h>
+                {h.map(|h| view! { <ChangeList view=h page/> })}
+            </Loaded>
+        </div>
     }
 }
 
@@ -187,13 +257,18 @@ mod tests {
     fn documents_and_links_are_formatted() {
         assert_eq!(document("12345678901"), "123.456.789-01");
         assert_eq!(document("12345678000199"), "12.345.678/0001-99");
+        let f = |q: &str, contract: &str, situation: &str| Filters {
+            q: q.into(),
+            contract: contract.into(),
+            situation: situation.into(),
+        };
         assert_eq!(
-            href("ana maria", "ativo", 2),
-            "/clientes?q=ana+maria&situacao=ativo&pagina=2"
+            href(&f("ana maria", "ativo", "removido"), 2),
+            "/clientes?q=ana+maria&contrato=ativo&situacao=removido&pagina=2"
         );
         assert_eq!(
-            href("joão", "", 1),
-            "/clientes?q=jo%C3%A3o&situacao=&pagina=1"
+            href(&f("joão", "", ""), 1),
+            "/clientes?q=jo%C3%A3o&contrato=&situacao=&pagina=1"
         );
     }
 }

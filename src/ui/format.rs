@@ -38,6 +38,12 @@ pub fn iso_day(s: &str) -> String {
     }
 }
 
+/// `DD/MM/AAAA` in Brasília time.
+pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
+    day(t.with_timezone(&brasilia).date_naive())
+}
+
 /// `DD/MM/AAAA HH:MM` in Brasília time (UTC−3, no daylight saving since
 /// 2019): the same on the server's render and in the browser.
 pub fn date_time(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -70,6 +76,7 @@ mod tests {
         let t = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
         assert_eq!(date(t), "01/01/2026");
         assert_eq!(date_time(t), "31/12/2025 21:00");
+        assert_eq!(local_date(t), "31/12/2025");
         assert_eq!(iso_day("2024-03-09"), "09/03/2024");
         assert_eq!(iso_day("ontem"), "ontem");
     }

@@ -7,9 +7,11 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
+use crate::api::changes::ConfirmRemovals;
 use crate::api::imports::ImportDetailsView;
 use crate::api::imports::{import_details, CancelImport, RetryImport};
 use crate::model::{JobStatus, JobSummary, JobTiming, LogLine};
+use crate::ui::changes::ImportChanges;
 use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
@@ -32,8 +34,9 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
 
     let cancel = ServerAction::<CancelImport>::new();
     let retry = ServerAction::<RetryImport>::new();
+    let removals = ServerAction::<ConfirmRemovals>::new();
     Effect::new(move |_| {
-        if cancel.version().get() + retry.version().get() > 0 {
+        if cancel.version().get() + retry.version().get() + removals.version().get() > 0 {
             tick.update(|t| *t += 1);
             on_change.run(());
         }
@@ -44,6 +47,7 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
             .get()
             .and_then(|r| r.err())
             .or_else(|| retry.value().get().and_then(|r| r.err()))
+            .or_else(|| removals.value().get().and_then(|r| r.err()))
             .map(|e| e.message)
     };
 
@@ -75,7 +79,7 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
                     </a>
                 </header>
                 <Loaded resource=details let:d>
-                    <DetailsBody d cancel retry/>
+                    <DetailsBody d cancel retry removals/>
                 </Loaded>
                 {move || action_error().map(|m| view! { <ErrorAlert message=m/> })}
             </div>
@@ -88,8 +92,20 @@ fn DetailsBody(
     d: ImportDetailsView,
     cancel: ServerAction<CancelImport>,
     retry: ServerAction<RetryImport>,
+    removals: ServerAction<ConfirmRemovals>,
 ) -> impl IntoView {
     let s = d.summary.clone();
+    let changes_tab = RwSignal::new(false);
+    let id = s.id.to_string();
+    let tab = move |changes: bool, label: &'static str| {
+        view! {
+            <button type="button" role="tab" class="tab"
+                aria-selected=move || (changes_tab.get() == changes).to_string()
+                on:click=move |_| changes_tab.set(changes)>
+                {label}
+            </button>
+        }
+    };
     view! {
         <div class="modal-body">
             <p class="modal-job">
@@ -98,10 +114,54 @@ fn DetailsBody(
                 <StatusBadge status=s.status/>
             </p>
             <ProgressBar percent_done=s.progress.percent label=format!("Progresso de {}", s.name)/>
-            <ProgressFacts job=s.clone()/>
-            <DetailsFacts filters=d.filters result=d.result job=s.clone() timing=d.timing/>
-            <JobLog lines=d.logs omitted=d.logs_omitted/>
-            <DetailsActions job=s cancel retry/>
+            {d.removal_pending.map(|n| view! { <RemovalGuard id=id.clone() pending=n removals/> })}
+            <div class="tabs" role="tablist" aria-label="Detalhes da importação">
+                {tab(false, "Detalhes")}
+                {tab(true, "O que mudou")}
+            </div>
+            <Show
+                when=move || changes_tab.get()
+                fallback=move || {
+                    view! {
+                        <ProgressFacts job=s.clone()/>
+                        <DetailsFacts filters=d.filters.clone() result=d.result.clone() job=s.clone() timing=d.timing/>
+                        <JobLog lines=d.logs.clone() omitted=d.logs_omitted/>
+                        <DetailsActions job=s.clone() cancel retry/>
+                    }
+                }
+            >
+                <ImportChanges id=id.clone()/>
+            </Show>
+        </div>
+    }
+}
+
+/// The removal guard held the marks back: say so, and let the admin
+/// confirm.
+#[component]
+fn RemovalGuard(
+    id: String,
+    pending: u64,
+    removals: ServerAction<ConfirmRemovals>,
+) -> impl IntoView {
+    view! {
+        <div class="alert alert-warning" role="status" data-testid="remocoes-pendentes">
+            <p>
+                {format!(
+                    "{} clientes não vieram do SGP nesta importação, mais que o limite: nenhum foi \
+                     marcado como removido. Confira o SGP; se as saídas forem reais, confirme.",
+                    format::integer(pending)
+                )}
+            </p>
+            <button type="button" class="btn btn-danger"
+                disabled=move || removals.pending().get()
+                on:click=move |_| {
+                    if confirm("Marcar esses clientes como removidos do SGP?") {
+                        removals.dispatch(ConfirmRemovals { id: id.clone() });
+                    }
+                }>
+                "Confirmar remoções"
+            </button>
         </div>
     }
 }

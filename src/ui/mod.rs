@@ -1,6 +1,7 @@
 //! Pages and the components they share.
 
 pub mod account;
+pub mod changes;
 pub mod common;
 pub mod customers;
 pub mod field;

@@ -264,6 +264,7 @@ async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) ->
                     checkpoint: &checkpoint,
                     log: None,
                     log_cap: 100,
+                    track_seen: true,
                 })
                 .await
                 .unwrap();
@@ -444,6 +445,7 @@ async fn customers_page(store: &Arc<dyn Store>, tenant: TenantId) {
         let filter = CustomerFilter {
             search,
             contract_status: status,
+            removed: None,
             limit: 20,
             offset: 0,
         };

@@ -135,6 +135,10 @@ const IMPORT_MAX_ACTIVE: Key = Key {
     path: "import.max_active_per_tenant",
     env: &["IMPORT_MAX_ACTIVE_PER_TENANT"],
 };
+const IMPORT_MAX_REMOVAL: Key = Key {
+    path: "import.max_removal_percent",
+    env: &["IMPORT_MAX_REMOVAL_PERCENT"],
+};
 const SMTP_URL: Key = Key {
     path: "notify.smtp_url",
     env: &["SMTP_URL"],
@@ -180,6 +184,7 @@ const ALL_KEYS: &[&Key] = &[
     &SGP_MAX_RESPONSE,
     &OUTBOUND_ALLOWED,
     &IMPORT_MAX_ACTIVE,
+    &IMPORT_MAX_REMOVAL,
     &SCHEDULE_MIN_INTERVAL,
     &SCHEDULE_CHECK_INTERVAL,
     &SMTP_URL,
@@ -271,12 +276,17 @@ pub struct ImportSettings {
     /// Imports one provider may have queued or running at once; more are
     /// refused (409) until some finish.
     pub max_active_per_tenant: u32,
+    /// A complete import that would mark more than this share (in
+    /// percent) of a provider's customers as removed marks none and waits
+    /// for an admin's confirmation.
+    pub max_removal_percent: u32,
 }
 
 impl Default for ImportSettings {
     fn default() -> Self {
         ImportSettings {
             max_active_per_tenant: 10,
+            max_removal_percent: crate::import::DEFAULT_MAX_REMOVAL_PERCENT,
         }
     }
 }
@@ -685,6 +695,11 @@ impl Settings {
                 &IMPORT_MAX_ACTIVE,
                 u64::from(ImportSettings::default().max_active_per_tenant),
                 whole_number(1, 10_000),
+            )? as u32,
+            max_removal_percent: src.value(
+                &IMPORT_MAX_REMOVAL,
+                u64::from(ImportSettings::default().max_removal_percent),
+                whole_number(0, 100),
             )? as u32,
         };
         let schedule = ScheduleSettings {

@@ -25,6 +25,10 @@ pub struct Population {
     /// Every customer with this many contracts (at most 3) instead of the
     /// usual mix of 0 to 3.
     pub contracts_each: Option<usize>,
+    /// Customers that left SGP: never listed.
+    pub gone: Vec<u32>,
+    /// Every k-th customer (k > 0) has each contract on the next plan.
+    pub plan_shift_every: u32,
 }
 
 /// Shapes real installations send that a client must survive.
@@ -73,6 +77,8 @@ impl Population {
             revision_dates: Vec::new(),
             quirks: Quirks::default(),
             contracts_each: None,
+            gone: Vec::new(),
+            plan_shift_every: 0,
         }
     }
 
@@ -270,9 +276,14 @@ impl Population {
         };
         let mut contracts = Vec::new();
         let mut invoices = Vec::new();
+        // contracts draw from a stream of their own: adding one leaves the
+        // customer's other fields as they were
+        let mut rc = Rng::new(self.seed ^ 0xc0_a7_7ac7, index);
         for k in 0..facts.contracts {
             let number = 10_000 + u64::from(index) * 4 + k as u64;
-            let (plan_id, plan, price) = PLANS[r.below(PLANS.len() as u64) as usize];
+            let shift = usize::from(every(self.plan_shift_every, index));
+            let (plan_id, plan, price) =
+                PLANS[(rc.below(PLANS.len() as u64) as usize + shift) % PLANS.len()];
             let label = status_label(facts.statuses[k]);
             contracts.push(ContractOut {
                 contrato: (!alt).then_some(number),
@@ -295,8 +306,8 @@ impl Population {
                     ip: String::new(),
                 }],
             });
-            for m in 0..r.below(3) {
-                let paid = r.below(2) == 0;
+            for m in 0..rc.below(3) {
+                let paid = rc.below(2) == 0;
                 invoices.push(InvoiceOut {
                     id: number * 10 + m,
                     contrato: number,

@@ -585,12 +585,15 @@ async fn answer(
         offset_asked.unwrap_or(0)
     };
     let population = &config.population;
-    let filtered =
-        signup_from.is_some() || signup_to.is_some() || changed_from.is_some() || status.is_some();
+    let filtered = signup_from.is_some()
+        || signup_to.is_some()
+        || changed_from.is_some()
+        || status.is_some()
+        || !population.gone.is_empty();
     let (total, page): (u64, Vec<u32>) = if filtered {
         let key = format!(
-            "{:?}|{signup_from:?}|{signup_to:?}|{changed_from:?}|{changed_to:?}|{status:?}",
-            population.revision
+            "{:?}|{signup_from:?}|{signup_to:?}|{changed_from:?}|{changed_to:?}|{status:?}|{:?}",
+            population.revision, population.gone
         );
         let cached = shared
             .matches
@@ -605,7 +608,8 @@ async fn answer(
                     (0..population.count())
                         .filter(|i| {
                             let f = population.facts(*i);
-                            signup_from.is_none_or(|d| f.signup >= d)
+                            !population.gone.contains(i)
+                                && signup_from.is_none_or(|d| f.signup >= d)
                                 && signup_to.is_none_or(|d| f.signup <= d)
                                 && changed_from.is_none_or(|d| f.changed >= d)
                                 && changed_to.is_none_or(|d| f.changed <= d)

@@ -3,11 +3,15 @@
 use axum::extract::{RawQuery, State};
 use axum::Json;
 
-use super::dto::{ClienteJson, ClientesJson, ClientesQuery, PaginationJson};
+use axum::extract::Path;
+
+use super::dto::{
+    AlteracaoJson, ClienteJson, ClientesJson, ClientesQuery, HistoricoJson, PaginationJson,
+};
 use super::input::QueryParams;
 use super::response::{ok, Envelope, ErrorBody};
 use crate::server::auth::Caller;
-use crate::server::services::{customers, ServiceError};
+use crate::server::services::{customers, imports, ServiceError};
 use crate::server::state::AppState;
 
 /// The provider's customers by name, each with contracts and plans.
@@ -29,6 +33,7 @@ pub async fn list(
         &caller,
         q.text("q"),
         q.text("status").as_deref(),
+        q.text("situacao").as_deref(),
         limit,
         offset,
     )
@@ -36,5 +41,34 @@ pub async fn list(
     Ok(ok(ClientesJson {
         clientes: page.customers.iter().map(ClienteJson::from).collect(),
         pagination: PaginationJson::of(page.total, page.limit, page.offset, page.customers.len()),
+    }))
+}
+
+/// What the provider's imports changed in one customer, newest first.
+#[utoipa::path(get, path = "/api/admin/clientes/{id}/historico", tag = "clientes",
+    params(("id" = i64, Path, description = "the customer's id (`id` in the list)"),
+        ("limit" = Option<u32>, Query, description = "1 to 100 (default 50)"),
+        ("offset" = Option<u64>, Query)),
+    responses(
+        (status = 200, body = Envelope<HistoricoJson>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Envelope<HistoricoJson>>, ServiceError> {
+    let id: i64 = id
+        .trim()
+        .parse()
+        .map_err(|_| ServiceError::bad_request("id", "O id do cliente deve ser um número."))?;
+    let q = QueryParams::parse(query.as_deref());
+    let limit = q.number("limit", 1, u64::from(customers::MAX_LIMIT), 50)? as u32;
+    let offset = q.number("offset", 0, 100_000_000, 0)?;
+    let page = imports::customer_history(&state, &caller, id, limit, offset).await?;
+    Ok(ok(HistoricoJson {
+        historico: page.changes.iter().map(AlteracaoJson::from).collect(),
+        pagination: PaginationJson::of(page.total, page.limit, page.offset, page.changes.len()),
     }))
 }

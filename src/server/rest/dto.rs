@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::model::{
-    ApiTokenInfo, ConnectionTest, IntegrationView, JobDetails, JobOrigin, JobStatus, JobSummary,
-    JobTiming, LogLine, Preview, StatusCounts, StoredContract, StoredCustomer, Tenant, User,
+    ApiTokenInfo, ChangeKind, ChangePage, ConnectionTest, CustomerChange, IntegrationView,
+    JobDetails, JobOrigin, JobStatus, JobSummary, JobTiming, LogLine, Preview, StatusCounts,
+    StoredContract, StoredCustomer, Tenant, User,
 };
 use sgp_import_core::import::ImportParams;
 
@@ -381,6 +382,7 @@ pub struct ContratoJson {
     /// SGP's services of the contract, with their plans.
     #[schema(value_type = Object)]
     pub servicos: Value,
+    pub removido_em: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -402,6 +404,9 @@ pub struct ClienteJson {
     pub cep: Option<String>,
     pub emails: Vec<String>,
     pub telefones: Vec<String>,
+    /// When a complete import found it missing from SGP (RFC 3339);
+    /// `null` while SGP has it.
+    pub removido_em: Option<String>,
     pub contratos: Vec<ContratoJson>,
 }
 
@@ -413,6 +418,7 @@ impl From<&StoredContract> for ContratoJson {
             status_sgp: c.status_raw.clone(),
             data_cadastro: c.signup_date.clone(),
             servicos: serde_json::to_value(&c.services).unwrap_or_default(),
+            removido_em: c.removed_at.map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -437,6 +443,7 @@ impl From<&StoredCustomer> for ClienteJson {
             cep: c.zip.clone(),
             emails: c.emails.clone(),
             telefones: c.phones.clone(),
+            removido_em: c.removed_at.map(|t| t.to_rfc3339()),
             contratos: c.contracts.iter().map(ContratoJson::from).collect(),
         }
     }
@@ -456,6 +463,9 @@ pub struct ClientesQuery {
     q: Option<String>,
     /// A contract status: ativo, inativo, cancelado, suspenso, ...
     status: Option<String>,
+    /// `removido`: only customers SGP no longer has; `ativo`: only those
+    /// it has; both by default.
+    situacao: Option<String>,
     /// 1 to 100 (default 20).
     limit: Option<u32>,
     offset: Option<u64>,
@@ -558,4 +568,88 @@ pub struct TokenCriadoJson {
     pub token: String,
     #[serde(flatten)]
     pub info: TokenJson,
+}
+
+/// One change an import made to a customer.
+#[derive(Serialize, ToSchema)]
+pub struct AlteracaoJson {
+    pub id: i64,
+    pub importacao_id: String,
+    pub cliente_id: i64,
+    pub cliente_chave_sgp: String,
+    pub cliente_nome: String,
+    /// cliente_criado, cliente_removido, cliente_reativado,
+    /// contrato_adicionado, contrato_removido, contrato_status, plano,
+    /// dados_cadastrais
+    pub tipo: String,
+    pub contrato: Option<String>,
+    /// Status names for `contrato_status`, plan names for `plano`.
+    pub antes: Option<String>,
+    /// For `dados_cadastrais`, the fields that changed.
+    pub depois: Option<String>,
+    /// The change in words, as the pages show it.
+    pub descricao: String,
+    pub registrado_em: String,
+}
+
+impl From<&CustomerChange> for AlteracaoJson {
+    fn from(c: &CustomerChange) -> Self {
+        AlteracaoJson {
+            id: c.id,
+            importacao_id: c.job_id.to_string(),
+            cliente_id: c.customer_id,
+            cliente_chave_sgp: c.customer_key.clone(),
+            cliente_nome: c.customer_name.clone(),
+            tipo: c.kind.as_str().to_owned(),
+            contrato: c.contract_key.clone(),
+            antes: c.old_value.clone(),
+            depois: c.new_value.clone(),
+            descricao: c.describe_pt(),
+            registrado_em: c.at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of an import's changes with the counts of every kind.
+#[derive(Serialize, ToSchema)]
+pub struct AlteracoesJson {
+    pub alteracoes: Vec<AlteracaoJson>,
+    pub pagination: PaginationJson,
+    /// Changes per `tipo` (every tipo present, zeros included).
+    #[schema(value_type = Object)]
+    pub contagem: BTreeMap<String, u64>,
+    /// The counts in words ("12 contratos suspensos, 3 reativados...").
+    pub resumo: Option<String>,
+}
+
+impl From<&ChangePage> for AlteracoesJson {
+    fn from(p: &ChangePage) -> Self {
+        AlteracoesJson {
+            alteracoes: p.changes.iter().map(AlteracaoJson::from).collect(),
+            pagination: PaginationJson::of(p.total, p.limit, p.offset, p.changes.len()),
+            contagem: ChangeKind::ALL
+                .iter()
+                .map(|k| (k.as_str().to_owned(), p.counts.of(*k)))
+                .collect(),
+            resumo: p.counts.summary_pt(),
+        }
+    }
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AlteracoesQuery {
+    /// One kind of change (see `tipo`); all, grouped by kind, by default.
+    tipo: Option<String>,
+    /// 1 to 100 (default 50).
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+/// A customer's changes, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct HistoricoJson {
+    pub historico: Vec<AlteracaoJson>,
+    pub pagination: PaginationJson,
 }

@@ -11,8 +11,8 @@ use axum::Json;
 use futures::Stream;
 
 use super::dto::{
-    stats, ImportacaoDetalheJson, ImportacaoJson, ListaJson, ListaQuery, NovaImportacaoJson,
-    PaginationJson, PreviaJson,
+    stats, AlteracoesJson, AlteracoesQuery, ImportacaoDetalheJson, ImportacaoJson, ListaJson,
+    ListaQuery, NovaImportacaoJson, PaginationJson, PreviaJson,
 };
 use super::input::{job_id, JsonBody, QueryParams};
 use super::response::{ok, Envelope, ErrorBody};
@@ -174,20 +174,94 @@ pub async fn error_report(
 ) -> Result<impl IntoResponse, ServiceError> {
     let id = job_id("id", &id)?;
     let csv = imports::error_report(&state, &caller, id).await?;
-    // a failure mid-way ends the download early (already logged as a
-    // storage error); the status line went out with the first batch
+    Ok(csv_download(csv, &format!("erros-importacao-{id}.csv")))
+}
+
+/// A CSV answer streamed as it is read: a failure mid-way ends the
+/// download early (already logged as a storage error); the status line
+/// went out with the first batch.
+fn csv_download(
+    csv: impl Stream<Item = Result<String, ServiceError>> + Send + 'static,
+    filename: &str,
+) -> impl IntoResponse {
     let body = axum::body::Body::from_stream(futures::StreamExt::map(csv, |batch| {
         batch.map_err(|e| std::io::Error::other(e.to_string()))
     }));
-    Ok((
+    (
         [
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 CONTENT_DISPOSITION,
-                format!("attachment; filename=\"erros-importacao-{id}.csv\""),
+                format!("attachment; filename=\"{filename}\""),
             ),
         ],
         body,
+    )
+}
+
+/// Marks the customers an import found missing from SGP but held back
+/// (more than `import.max_removal_percent` of the provider's): the admin
+/// confirms the departures are real.
+#[utoipa::path(post, path = "/api/admin/integracoes/sgp/importacoes/{id}/confirmar-remocoes", tag = "importacoes",
+    params(("id" = String, Path, description = "the job's UUID")),
+    responses(
+        (status = 200, body = Envelope<ImportacaoJson>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "nothing waits for confirmation, or a newer import completed", body = ErrorBody)))]
+pub async fn confirm_removals(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
+    let id = job_id("id", &id)?;
+    let job = imports::confirm_removals(&state, &caller, id).await?;
+    let provider = imports::provider_name(&state, &caller).await?;
+    Ok(ok(ImportacaoJson::from(&job).of_provider(&provider)))
+}
+
+/// What an import changed, customer by customer, with counts per kind.
+#[utoipa::path(get, path = "/api/admin/integracoes/sgp/importacoes/{id}/alteracoes", tag = "importacoes",
+    params(("id" = String, Path, description = "the job's UUID"), AlteracoesQuery),
+    responses(
+        (status = 200, body = Envelope<AlteracoesJson>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn changes(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Envelope<AlteracoesJson>>, ServiceError> {
+    let id = job_id("id", &id)?;
+    let q = QueryParams::parse(query.as_deref());
+    let kind = q.change_kind("tipo")?;
+    let limit = q.number("limit", 1, u64::from(imports::MAX_LIMIT), 50)? as u32;
+    let offset = q.number("offset", 0, 100_000_000, 0)?;
+    let page = imports::changes(&state, &caller, id, kind, limit, offset).await?;
+    Ok(ok(AlteracoesJson::from(&page)))
+}
+
+/// What an import changed as CSV (`;`-separated, UTF-8 with BOM).
+#[utoipa::path(get, path = "/api/admin/integracoes/sgp/importacoes/{id}/alteracoes.csv", tag = "importacoes",
+    params(("id" = String, Path, description = "the job's UUID"),
+        ("tipo" = Option<String>, Query, description = "one kind of change")),
+    responses(
+        (status = 200, content_type = "text/csv", body = String),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn changes_report(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<impl IntoResponse, ServiceError> {
+    let id = job_id("id", &id)?;
+    let kind = QueryParams::parse(query.as_deref()).change_kind("tipo")?;
+    let csv = imports::changes_report(&state, &caller, id, kind).await?;
+    Ok(csv_download(
+        csv,
+        &format!("alteracoes-importacao-{id}.csv"),
     ))
 }
 

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::model::{JobId, JobOrigin, JobStatus};
+use crate::model::{ChangeKind, JobId, JobOrigin, JobStatus};
 use crate::server::services::ServiceError;
 
 /// A query string, decoded leniently; values are checked by the getters.
@@ -94,6 +94,25 @@ impl QueryParams {
                     ),
                 )
             })
+    }
+}
+
+impl QueryParams {
+    /// `tipo`: one kind of change (`contrato_status`...).
+    pub fn change_kind(&self, name: &str) -> Result<Option<ChangeKind>, ServiceError> {
+        let Some(raw) = self.text(name).filter(|t| !t.trim().is_empty()) else {
+            return Ok(None);
+        };
+        ChangeKind::parse(raw.trim()).map(Some).ok_or_else(|| {
+            ServiceError::bad_request(
+                name,
+                format!(
+                    "Tipo de alteração desconhecido: {:?}. Use um destes: {}.",
+                    raw.trim(),
+                    ChangeKind::ALL.map(ChangeKind::as_str).join(", ")
+                ),
+            )
+        })
     }
 }
 

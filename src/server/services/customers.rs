@@ -15,10 +15,12 @@ pub async fn list(
     caller: &Principal,
     search: Option<String>,
     status: Option<&str>,
+    situation: Option<&str>,
     limit: u32,
     offset: u64,
 ) -> Result<CustomerPage, ServiceError> {
     let tenant = tenant_of(caller)?;
+    let removed = removed_filter(situation)?;
     let contract_status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -49,8 +51,23 @@ pub async fn list(
     let filter = CustomerFilter {
         search,
         contract_status,
+        removed,
         limit,
         offset,
     };
     Ok(state.store.list_customers(tenant, &filter).await?)
+}
+
+/// `situacao`: `removido` (only customers SGP no longer has), `ativo`
+/// (only those it has), or nothing for both.
+pub fn removed_filter(situation: Option<&str>) -> Result<Option<bool>, ServiceError> {
+    match situation.map(str::trim).unwrap_or("") {
+        "" | "todos" => Ok(None),
+        "removido" => Ok(Some(true)),
+        "ativo" => Ok(Some(false)),
+        other => Err(ServiceError::bad_request(
+            "situacao",
+            format!("Situação desconhecida: {other:?}. Use uma destas: ativo, removido."),
+        )),
+    }
 }

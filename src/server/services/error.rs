@@ -73,6 +73,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::ApiToken => "Token de API não encontrado.",
         Entity::Integration => "Integração não encontrada.",
         Entity::NotificationTarget => "Destino de notificação não encontrado.",
+        Entity::Customer => "Cliente não encontrado.",
     }
 }
 
@@ -160,6 +161,7 @@ impl From<StoreError> for ServiceError {
             StoreError::LimitReached(max) => ServiceError::Conflict(format!(
                 "Este provedor já tem {max} importações na fila ou em andamento, o máximo permitido."
             )),
+            StoreError::NotAllowed(reason) => ServiceError::Conflict(reason.to_owned()),
             StoreError::IllegalTransition(t) => ServiceError::Conflict(format!(
                 "Não é possível fazer isso com uma importação {}.",
                 t.from.label_pt().to_lowercase()

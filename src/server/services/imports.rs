@@ -1,12 +1,15 @@
 //! Imports of the caller's provider: list, details, start, cancel, retry,
 //! preview, and the row-error report.
 
+use serde::Deserialize;
 use sgp_import_core::auth::Principal;
-use sgp_import_core::import::{ImportParams, Preview, IMPORT_KIND};
+use sgp_import_core::import::{ImportOutcome, ImportParams, Preview, IMPORT_KIND};
 use sgp_import_core::model::{
-    JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts, TenantId,
+    ChangeKind, ChangePage, JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, LogLevel,
+    StatusCounts, TenantId,
 };
-use sgp_import_core::store::{Entity, JobFilter};
+use sgp_import_core::store::jobs::DEFAULT_LOG_CAP;
+use sgp_import_core::store::{Entity, JobFilter, Removal};
 
 use super::{tenant_of, ServiceError};
 use crate::server::state::AppState;
@@ -191,6 +194,123 @@ pub async fn retry(
     state.store.rerun(tenant, id, max_active).await?;
     tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, "import queued again");
     summary(state, caller, id).await
+}
+
+/// Marks the customers an import found missing but held back (more than
+/// `import.max_removal_percent`), once an admin confirms the departures
+/// are real.
+pub async fn confirm_removals(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+) -> Result<JobSummary, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    summary(state, caller, id).await?;
+    let edit = |result: Option<serde_json::Value>, r: &Removal| {
+        let outcome = result.and_then(|v| ImportOutcome::deserialize(v).ok());
+        match outcome {
+            Some(o) => serde_json::to_value(o.confirmed(r)).unwrap_or_default(),
+            None => {
+                serde_json::json!({ "removidos": r.customers, "contratos_removidos": r.contracts })
+            }
+        }
+    };
+    let removal = state.store.confirm_removals(tenant, id, &edit).await?;
+    state
+        .store
+        .append_log(
+            id,
+            LogLevel::Info,
+            &format!(
+                "Remoções confirmadas por {}: {} clientes e {} contratos marcados como removidos.",
+                caller.user.name, removal.customers, removal.contracts
+            ),
+            DEFAULT_LOG_CAP,
+        )
+        .await?;
+    tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, customers = removal.customers, "removals confirmed");
+    summary(state, caller, id).await
+}
+
+/// A page of what an import changed, with the counts of every kind.
+pub async fn changes(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+    kind: Option<ChangeKind>,
+    limit: u32,
+    offset: u64,
+) -> Result<ChangePage, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    summary(state, caller, id).await?;
+    Ok(state
+        .store
+        .job_changes(tenant, id, kind, limit.min(MAX_LIMIT), offset)
+        .await?)
+}
+
+/// What an import changed as CSV (`;`-separated, BOM, a batch at a time).
+pub async fn changes_report(
+    state: &AppState,
+    caller: &Principal,
+    id: JobId,
+    kind: Option<ChangeKind>,
+) -> Result<impl futures::Stream<Item = Result<String, ServiceError>> + Send + 'static, ServiceError>
+{
+    let tenant = tenant_of(caller)?;
+    summary(state, caller, id).await?;
+    let store = state.store.clone();
+    let header = futures::stream::once(async {
+        Ok("\u{feff}tipo;chave_cliente;cliente;contrato;antes;depois;descricao\r\n".to_owned())
+    });
+    let rows = futures::stream::try_unfold(Some(0u64), move |offset| {
+        let store = store.clone();
+        async move {
+            let Some(offset) = offset else {
+                return Ok(None);
+            };
+            let page = store
+                .job_changes(tenant, id, kind, REPORT_ROWS_PER_READ, offset)
+                .await?;
+            if page.changes.is_empty() {
+                return Ok(None);
+            }
+            let mut csv = String::with_capacity(page.changes.len() * 96);
+            for c in &page.changes {
+                let fields = [
+                    c.kind.as_str(),
+                    &c.customer_key,
+                    &c.customer_name,
+                    c.contract_key.as_deref().unwrap_or(""),
+                    c.old_value.as_deref().unwrap_or(""),
+                    c.new_value.as_deref().unwrap_or(""),
+                    &c.describe_pt(),
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                csv.push_str(&line.join(";"));
+                csv.push_str("\r\n");
+            }
+            let read = page.changes.len() as u64;
+            let next = (read == u64::from(REPORT_ROWS_PER_READ)).then_some(offset + read);
+            Ok::<_, ServiceError>(Some((csv, next)))
+        }
+    });
+    Ok(futures::StreamExt::chain(header, rows))
+}
+
+/// A customer's history of changes, newest first.
+pub async fn customer_history(
+    state: &AppState,
+    caller: &Principal,
+    customer: i64,
+    limit: u32,
+    offset: u64,
+) -> Result<ChangePage, ServiceError> {
+    let tenant = tenant_of(caller)?;
+    Ok(state
+        .store
+        .customer_history(tenant, customer, limit.min(MAX_LIMIT), offset)
+        .await?)
 }
 
 /// The rows an import could not take, as CSV for a spreadsheet: `;`

@@ -18,7 +18,7 @@ use crate::sgp::{
     ContractStatus, CustomerPage, CustomerQuery, RowError, SgpClient, SgpClientConfig, SgpError,
     PAGE_SIZE,
 };
-use crate::store::{HashedCustomer, PageCounts, PageWrite, StoreError};
+use crate::store::{HashedCustomer, PageCounts, PageWrite, Removal, RemovalSweep, StoreError};
 
 pub const IMPORT_KIND: &str = "sgp_import";
 
@@ -34,6 +34,30 @@ pub struct ImportOutcome {
     pub pages: u64,
     /// The last attempt's duration, to a tenth of a second.
     pub seconds_this_attempt: f64,
+    /// Customers a complete import no longer found in SGP, now marked
+    /// removed (the API's `removidos`).
+    #[serde(rename = "removidos", default)]
+    pub removed: u64,
+    #[serde(rename = "contratos_removidos", default)]
+    pub removed_contracts: u64,
+    /// Customers not found but left unmarked because there were too many:
+    /// they wait for an admin's "Confirmar remoções".
+    #[serde(
+        rename = "remocoes_pendentes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub removal_pending: Option<u64>,
+}
+
+impl ImportOutcome {
+    /// The result once a held removal is confirmed.
+    pub fn confirmed(mut self, removal: &Removal) -> Self {
+        self.removed = removal.customers;
+        self.removed_contracts = removal.contracts;
+        self.removal_pending = None;
+        self
+    }
 }
 
 /// Where an import is: saved with every page.
@@ -46,6 +70,17 @@ pub struct ImportCheckpoint {
     /// nothing but these means SGP ignores `offset` and is repeating itself.
     pub first_keys: Vec<String>,
     pub last_keys: Vec<String>,
+    /// Rows that failed without a key: a customer among them could be
+    /// taken for one that left, so nothing is marked removed.
+    #[serde(default)]
+    pub keyless_errors: u64,
+    /// Pagination was cut short (SGP repeating itself): the list is not
+    /// known to be whole, so nothing is marked removed.
+    #[serde(default)]
+    pub truncated: bool,
+    /// The end-of-import sweep, once done.
+    #[serde(default)]
+    pub removal: Option<Removal>,
 }
 
 pub struct ImportJob {
@@ -53,7 +88,12 @@ pub struct ImportJob {
     client: SgpClientConfig,
     per_tenant_limit: u32,
     retry: Option<RetryPolicy>,
+    max_removal_percent: u32,
 }
+
+/// Above this share of a provider's customers, a complete import marks
+/// none removed and waits for an admin (`import.max_removal_percent`).
+pub const DEFAULT_MAX_REMOVAL_PERCENT: u32 = 10;
 
 impl ImportJob {
     pub fn new(integrations: Arc<Integrations>, client: SgpClientConfig) -> Self {
@@ -62,7 +102,14 @@ impl ImportJob {
             client,
             per_tenant_limit: 1,
             retry: None,
+            max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
         }
+    }
+
+    /// The removal guard's share, in percent (default 10).
+    pub fn with_max_removal_percent(mut self, percent: u32) -> Self {
+        self.max_removal_percent = percent.min(100);
+        self
     }
 
     /// The backoff between import attempts (default: the executor's).
@@ -103,7 +150,9 @@ impl JobHandler for ImportJob {
             Err(e) => return Err(JobError::Fatal(e.message_pt())),
         };
         let client = SgpClient::new(integration.base_url, integration.auth, self.client.clone());
-        Run::new(ctx, params, client).go().await
+        let mut run = Run::new(ctx, params, client);
+        run.max_removal_percent = self.max_removal_percent;
+        run.go().await
     }
 }
 
@@ -116,6 +165,7 @@ struct Run {
     started: Instant,
     /// Customers processed when this attempt started (for the rate).
     processed_at_start: u64,
+    max_removal_percent: u32,
 }
 
 /// A page as the job stores it: customers hashed, bad rows apart.
@@ -166,6 +216,7 @@ impl Run {
             progress,
             started: Instant::now(),
             processed_at_start,
+            max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
         }
     }
 
@@ -278,6 +329,7 @@ impl Run {
                         ),
                     )
                     .await;
+                self.checkpoint.truncated = true;
                 break;
             }
             let more = rules::has_more(offset, received, page.total);
@@ -315,7 +367,8 @@ impl Run {
             self.started.elapsed(),
         );
         let total = progress.total_estimated;
-        let next = rules::next_checkpoint(&self.checkpoint, offset, received, keys);
+        let mut next = rules::next_checkpoint(&self.checkpoint, offset, received, keys);
+        next.keyless_errors += errors.iter().filter(|e| e.key.is_none()).count() as u64;
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let page_number = next.pages;
         let log = |counts: &PageCounts| {
@@ -330,6 +383,7 @@ impl Run {
             checkpoint: &checkpoint,
             log: Some(&log),
             log_cap: self.ctx.log_cap(),
+            track_seen: self.params.is_complete(),
         };
         // Not tried again here: an error can arrive after the commit went
         // through, and a second write of the page would count it twice.
@@ -394,7 +448,70 @@ impl Run {
         Err(JobError::Cancelled)
     }
 
-    async fn finished(&self) -> Result<Value, JobError> {
+    /// Marks what a complete import did not see (see
+    /// [`Changes`](crate::store::Changes)); `None`
+    /// when this import may not: filtered, incremental, or not whole.
+    async fn sweep(&mut self) -> Result<Option<Removal>, JobError> {
+        if !self.params.is_complete() {
+            return Ok(None);
+        }
+        if let Some(done) = self.checkpoint.removal {
+            return Ok(Some(done));
+        }
+        let why_not = if self.checkpoint.truncated {
+            Some("a paginação do SGP foi interrompida".to_owned())
+        } else if self.checkpoint.keyless_errors > 0 {
+            Some(format!(
+                "{} cliente(s) vieram sem identificação",
+                self.checkpoint.keyless_errors
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            self.ctx
+                .log(
+                    LogLevel::Warn,
+                    format!(
+                        "Clientes que saíram do SGP não foram verificados: {why}, então a lista \
+                         não é completa."
+                    ),
+                )
+                .await;
+            return Ok(None);
+        }
+        let base = self.checkpoint.clone();
+        let checkpoint = move |r: &Removal| {
+            let done = ImportCheckpoint {
+                removal: Some(*r),
+                ..base.clone()
+            };
+            serde_json::to_value(done).unwrap_or(Value::Null)
+        };
+        let sweep = RemovalSweep {
+            lease: self.ctx.lease(),
+            max_percent: self.max_removal_percent,
+            checkpoint: &checkpoint,
+        };
+        let removal = match self.ctx.store().sweep_removals(&sweep).await {
+            Ok(r) => r,
+            Err(StoreError::LeaseLost(_)) => return Err(JobError::Cancelled),
+            Err(e) => {
+                return Err(JobError::Retryable(format!(
+                    "Erro ao marcar os clientes que saíram do SGP: {e}"
+                )))
+            }
+        };
+        self.checkpoint.removal = Some(removal);
+        let (level, line) = rules::removal_log(&removal, self.max_removal_percent);
+        if let Some(line) = line {
+            self.ctx.log(level, line).await;
+        }
+        Ok(Some(removal))
+    }
+
+    async fn finished(&mut self) -> Result<Value, JobError> {
+        let removal = self.sweep().await?;
         let p = &self.progress;
         let secs = self.started.elapsed().as_secs_f64();
         // the current message is what the dashboard shows: say it is done
@@ -422,6 +539,9 @@ impl Run {
             failed: p.failed,
             pages: self.checkpoint.pages,
             seconds_this_attempt: (secs * 10.0).round() / 10.0,
+            removed: removal.filter(|r| r.marked).map_or(0, |r| r.customers),
+            removed_contracts: removal.filter(|r| r.marked).map_or(0, |r| r.contracts),
+            removal_pending: removal.filter(|r| !r.marked).map(|r| r.customers),
         };
         serde_json::to_value(outcome).map_err(|e| JobError::Fatal(e.to_string()))
     }

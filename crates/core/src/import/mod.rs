@@ -11,6 +11,8 @@ pub mod service;
 pub use integration::{
     IntegrationError, IntegrationInput, IntegrationView, Integrations, SgpIntegration,
 };
-pub use job::{ImportCheckpoint, ImportJob, ImportOutcome, IMPORT_KIND};
+pub use job::{
+    ImportCheckpoint, ImportJob, ImportOutcome, DEFAULT_MAX_REMOVAL_PERCENT, IMPORT_KIND,
+};
 pub use params::{FieldError, ImportParams};
 pub use service::{ImportService, Preview, StartError};

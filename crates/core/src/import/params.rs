@@ -53,6 +53,15 @@ impl ImportParams {
         }
     }
 
+    /// Every customer SGP has, in one pass: only such an import can tell
+    /// which stored customers left SGP.
+    pub fn is_complete(&self) -> bool {
+        !self.only_active
+            && self.signup_from.is_none()
+            && self.signup_to.is_none()
+            && !self.incremental
+    }
+
     /// The name of an import started without one, as the original system
     /// names them: "Importação de 01/12/2026 20:45" (Brasília time).
     pub fn default_name(now: chrono::DateTime<chrono::Utc>) -> String {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::job::ImportCheckpoint;
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{RowError, PAGE_SIZE};
-use crate::store::PageCounts;
+use crate::store::{PageCounts, Removal};
 
 /// Whether a page at `offset` that held `received` customers has another
 /// after it: SGP's `total` says so when it sends one, else only a full page
@@ -154,6 +154,34 @@ pub fn completed(progress: &JobProgress) -> JobProgress {
         )),
         ..p.clone()
     }
+}
+
+/// What the log says after the end-of-import sweep: what was marked, or
+/// why nothing was (the guard), or nothing at all when SGP lost no one.
+pub fn removal_log(removal: &Removal, max_percent: u32) -> (LogLevel, Option<String>) {
+    let r = removal;
+    if !r.marked {
+        let share = r.customers as f64 * 100.0 / (r.present.max(1)) as f64;
+        return (
+            LogLevel::Warn,
+            Some(format!(
+                "{} de {} clientes ({share:.1} %) não vieram do SGP, mais que o limite de \
+                 {max_percent} %. Nenhum foi marcado como removido: confira o SGP e, se as saídas \
+                 forem reais, use \"Confirmar remoções\" nos detalhes desta importação.",
+                r.customers, r.present
+            )),
+        );
+    }
+    if r.customers + r.contracts == 0 {
+        return (LogLevel::Info, None);
+    }
+    (
+        LogLevel::Info,
+        Some(format!(
+            "Não vieram mais do SGP e foram marcados como removidos: {} clientes e {} contratos.",
+            r.customers, r.contracts
+        )),
+    )
 }
 
 #[cfg(test)]

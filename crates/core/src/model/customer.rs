@@ -25,6 +25,10 @@ pub struct StoredCustomer {
     pub longitude: Option<String>,
     pub emails: Vec<String>,
     pub phones: Vec<String>,
+    /// When a complete import last found it missing from SGP (it stays
+    /// listed, marked); `None` while SGP has it.
+    #[serde(default)]
+    pub removed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub contracts: Vec<StoredContract>,
 }
 
@@ -37,6 +41,8 @@ pub struct StoredContract {
     pub signup_date: Option<String>,
     /// SGP's services of the contract, with their plans.
     pub services: Vec<StoredService>,
+    #[serde(default)]
+    pub removed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One service of a contract (internet, TV...) as stored: SGP's

@@ -1,6 +1,7 @@
 //! Types that travel between server and browser: serde only, no I/O.
 
 mod account;
+mod change;
 mod contract_status;
 mod customer;
 mod instant;
@@ -13,6 +14,7 @@ mod schedule;
 mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
+pub use change::{ChangeCounts, ChangeKind, ChangePage, CustomerChange};
 pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{ConnectionTest, IntegrationView, Preview};

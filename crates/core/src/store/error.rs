@@ -10,6 +10,7 @@ pub enum Entity {
     ApiToken,
     Integration,
     NotificationTarget,
+    Customer,
 }
 
 impl std::fmt::Display for Entity {
@@ -22,6 +23,7 @@ impl std::fmt::Display for Entity {
             Entity::ApiToken => "API token",
             Entity::Integration => "integration",
             Entity::NotificationTarget => "notification target",
+            Entity::Customer => "customer",
         })
     }
 }
@@ -51,6 +53,9 @@ pub enum StoreError {
     /// The tenant already has this many jobs of the kind queued or running.
     #[error("{0} jobs already queued or running")]
     LimitReached(u32),
+    /// The rule named (in Portuguese, for the admin) forbids it now.
+    #[error("{0}")]
+    NotAllowed(&'static str),
     /// A stored value that this code cannot read back (a bug or a manual edit).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -31,6 +31,9 @@ pub struct PageWrite<'a> {
     /// transaction (kept within `log_cap` lines per job).
     pub log: Option<&'a PageLog<'a>>,
     pub log_cap: u32,
+    /// A complete import keeps the keys it saw, for marking what it did
+    /// not see when it ends.
+    pub track_seen: bool,
 }
 
 /// Makes a page's log lines from its counts.
@@ -103,18 +106,19 @@ pub(crate) const CUSTOMER_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UP
     state = excluded.state, zip = excluded.zip, latitude = excluded.latitude, \
     longitude = excluded.longitude, emails = excluded.emails, phones = excluded.phones, \
     content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
-    updated_at = excluded.updated_at \
+    updated_at = excluded.updated_at, removed_at = NULL \
     RETURNING id, sgp_key";
 pub(crate) const CONTRACT_COLUMNS: &str = "tenant_id, customer_id, sgp_key, status, status_raw, \
     signup_date, services, content_hash, created_at, updated_at";
-/// Only a contract that changed (or moved to another customer) is written.
+/// Only a contract that changed, moved to another customer or came back
+/// from removal is written.
 pub(crate) const CONTRACT_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UPDATE SET \
     customer_id = excluded.customer_id, status = excluded.status, \
     status_raw = excluded.status_raw, signup_date = excluded.signup_date, \
     services = excluded.services, content_hash = excluded.content_hash, \
-    updated_at = excluded.updated_at \
+    updated_at = excluded.updated_at, removed_at = NULL \
     WHERE contracts.content_hash <> excluded.content_hash \
-    OR contracts.customer_id <> excluded.customer_id";
+    OR contracts.customer_id <> excluded.customer_id OR contracts.removed_at IS NOT NULL";
 pub(crate) const INTEGRATION_COLUMNS: &str = "tenant_id, base_url, auth_mode, app_name, \
     token_encrypted, token_hint, username, password_encrypted, password_hint, created_at, \
     updated_at";
@@ -126,12 +130,20 @@ pub(crate) const INTEGRATION_UPSERT: &str = "ON CONFLICT (tenant_id) DO UPDATE S
     password_hint = excluded.password_hint, last_tested_at = NULL, last_test_ok = NULL, \
     last_test_message = NULL, updated_at = excluded.updated_at";
 
-/// Splits a page's customers (each once) into what must be written — new
-/// or changed — and counts new, changed and unchanged ones, given the
-/// hashes already stored for their keys.
+/// A page customer already stored: its row, its hash, and whether it was
+/// marked removed (one that comes back is written even when unchanged).
+pub(crate) struct Existing {
+    pub id: i64,
+    pub hash: String,
+    pub removed: bool,
+}
+
+/// Splits a page's customers (each once) into what must be written — new,
+/// changed or back from removal — and counts new, changed and unchanged
+/// ones, given what is already stored for their keys.
 pub(crate) fn classify<'a>(
     customers: &[&'a HashedCustomer],
-    existing: &HashMap<String, String>,
+    existing: &HashMap<String, Existing>,
     failed: usize,
 ) -> (PageCounts, Vec<&'a HashedCustomer>) {
     let mut counts = PageCounts {
@@ -141,7 +153,7 @@ pub(crate) fn classify<'a>(
     let mut changed = Vec::new();
     for c in customers {
         match existing.get(c.customer.key.as_str()) {
-            Some(h) if *h == c.hash => counts.unchanged += 1,
+            Some(e) if e.hash == c.hash && !e.removed => counts.unchanged += 1,
             Some(_) => {
                 counts.updated += 1;
                 changed.push(*c);
@@ -311,6 +323,9 @@ pub struct CustomerFilter {
     pub search: Option<String>,
     /// Only customers with a contract in this status (`ativo`, ...).
     pub contract_status: Option<String>,
+    /// Only customers marked removed (`true`) or only those SGP still has
+    /// (`false`); both when `None`.
+    pub removed: Option<bool>,
     pub limit: u32,
     pub offset: u64,
 }

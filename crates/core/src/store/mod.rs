@@ -13,6 +13,7 @@ use crate::model::{Tenant, TenantId, TenantOverview, TenantSlug};
 
 pub mod accounts;
 mod bind;
+pub mod changes;
 mod error;
 pub mod imports;
 pub mod jobs;
@@ -25,6 +26,7 @@ pub mod sqlite;
 pub use accounts::{
     Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
 };
+pub use changes::{Changes, Removal, RemovalSweep, ResultEdit};
 pub use error::{Entity, StoreError};
 pub use imports::{
     CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,
@@ -55,7 +57,7 @@ impl Backend {
 
 #[async_trait]
 pub trait Store:
-    Jobs + Imports + Accounts + Schedules + Notifications + Send + Sync + 'static
+    Jobs + Imports + Accounts + Schedules + Notifications + Changes + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

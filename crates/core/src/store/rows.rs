@@ -303,7 +303,7 @@ pub(crate) fn tenant_overview<R: RowExt>(
 /// Customer columns both backends select (dates as `YYYY-MM-DD` text).
 pub(crate) const CUSTOMER_COLUMNS: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
     signup_date, notes, street, number, complement, district, city, state, zip, latitude, \
-    longitude, emails, phones";
+    longitude, emails, phones, removed_at";
 
 fn string_list(value: Option<Value>) -> Vec<String> {
     match value {
@@ -339,6 +339,7 @@ pub(crate) fn stored_customer<R: RowExt>(
         longitude: row.opt_text("longitude")?,
         emails: string_list(row.json("emails")?),
         phones: string_list(row.json("phones")?),
+        removed_at: row.opt_time("removed_at")?,
         contracts: contracts
             .iter()
             .map(stored_contract)
@@ -389,7 +390,22 @@ pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, Store
             })?,
             None => Vec::new(),
         },
+        removed_at: row.opt_time("removed_at")?,
     })
+}
+
+/// A page customer already stored (`id, sgp_key, content_hash, removed_at`).
+pub(crate) fn existing(
+    row: &impl RowExt,
+) -> Result<(String, crate::store::imports::Existing), StoreError> {
+    Ok((
+        row.text("sgp_key")?,
+        crate::store::imports::Existing {
+            id: row.int("id")?,
+            hash: row.text("content_hash")?,
+            removed: row.opt_time("removed_at")?.is_some(),
+        },
+    ))
 }
 
 pub(crate) fn row_error(row: &impl RowExt) -> Result<ImportRowError, StoreError> {

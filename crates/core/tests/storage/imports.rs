@@ -574,6 +574,16 @@ async fn a_crash_between_pages_resumes_and_stores_everyone_once(db: &TestDb) {
     );
     assert_eq!(h.customers().await, 1500);
     assert_eq!(h.offsets_requested(0), 1, "the second attempt resumed");
+    // the change history went with each page: every customer once
+    let changes = db
+        .store
+        .job_changes(h.tenant.id, id, None, 1, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        changes.counts.by_kind,
+        vec![(sgp_import_core::model::ChangeKind::CustomerCreated, 1500)]
+    );
     let log = log_text(db, &h.tenant, id).await;
     assert!(log.contains("Retomando do cliente"), "{log}");
 }
@@ -750,6 +760,7 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
             checkpoint: &serde_json::Value::Null,
             log: None,
             log_cap: 100,
+            track_seen: true,
         };
         store.import_page(&page).await
     }
@@ -773,6 +784,7 @@ async fn the_customers_list_searches_filters_and_pages(db: &TestDb) {
         let filter = CustomerFilter {
             search: search.map(str::to_owned),
             contract_status: status.map(str::to_owned),
+            removed: None,
             limit,
             offset,
         };

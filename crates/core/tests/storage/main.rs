@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod changes;
 mod crash;
 
 mod executor;

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::PgStore;
+use crate::store::changes::{self, changes_for};
 use crate::store::imports::imports_for;
 
 impl PgStore {
@@ -14,11 +15,22 @@ impl PgStore {
     /// SQLite stores them.
     const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
         to_char(signup_date, 'YYYY-MM-DD') AS signup_date, notes, street, number, complement, \
-        district, city, state, zip, latitude, longitude, emails, phones";
+        district, city, state, zip, latitude, longitude, emails, phones, removed_at";
     /// A contract's columns, dates as text.
     const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, \
-        to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services";
+        to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services, removed_at";
+    /// Not seen by job `$2`: `NOT EXISTS`, which the planner turns into a
+    /// hash anti-join (`NOT IN` would test each customer against a list
+    /// larger than `work_mem` one by one).
+    const NOT_SEEN_CUSTOMER: &str = "NOT EXISTS (SELECT 1 FROM import_seen s \
+        CROSS JOIN LATERAL unnest(s.customer_keys) AS k(key) \
+        WHERE s.job_id = $2 AND k.key = c.sgp_key)";
+    const NOT_SEEN_CONTRACT: &str = "NOT EXISTS (SELECT 1 FROM import_seen s \
+        CROSS JOIN LATERAL unnest(s.contract_keys) AS k(key) \
+        WHERE s.job_id = $2 AND k.key = ct.sgp_key)";
 }
+
+changes_for!(PgStore, sqlx::Postgres);
 
 imports_for!(PgStore, {
     async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
@@ -42,12 +54,13 @@ imports_for!(PgStore, {
 
         let customers = imports::distinct(page.customers);
         let keys: Vec<&str> = customers.iter().map(|c| c.customer.key.as_str()).collect();
-        let existing: HashMap<String, String> = sqlx::query(
+        let existing: HashMap<String, imports::Existing> = sqlx::query(
             // A join on the page's keys, not `sgp_key = ANY($2)`: for that,
             // the cached generic plan guessed a large share of the table and
             // scanned it (26 ms a page at 200,000 customers); a join probes
             // the (tenant_id, sgp_key) index once per key whatever the plan.
-            "SELECT c.sgp_key, c.content_hash FROM unnest($2::text[]) AS k(key) \
+            "SELECT c.id, c.sgp_key, c.content_hash, c.removed_at \
+             FROM unnest($2::text[]) AS k(key) \
              JOIN customers c ON c.tenant_id = $1 AND c.sgp_key = k.key",
         )
         .bind(lease.tenant.0)
@@ -55,10 +68,39 @@ imports_for!(PgStore, {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
+        .map(rows::existing)
         .collect::<Result<_, StoreError>>()?;
 
         let (counts, changed) = imports::classify(&customers, &existing, page.errors.len());
+        // what the stored customers being rewritten were, for the change rows
+        let rewritten = changes::rewritten_ids(&changed, &existing);
+        let mut old_customers = HashMap::new();
+        let mut old_contracts = HashMap::new();
+        if !rewritten.is_empty() {
+            old_customers = sqlx::query(&format!(
+                "SELECT {} FROM customers WHERE id = ANY($1)",
+                changes::OLD_CUSTOMER_COLUMNS
+            ))
+            .bind(&rewritten)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(changes::old_customer)
+            .collect::<Result<_, StoreError>>()?;
+            let contract_keys = changes::rewritten_contract_keys(&changed, &existing);
+            old_contracts = sqlx::query(&format!(
+                "SELECT {} FROM unnest($2::text[]) AS k(key) \
+                 JOIN contracts ON tenant_id = $1 AND sgp_key = k.key",
+                changes::OLD_CONTRACT_COLUMNS
+            ))
+            .bind(lease.tenant.0)
+            .bind(&contract_keys)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(changes::old_contract)
+            .collect::<Result<_, StoreError>>()?;
+        }
 
         if !changed.is_empty() {
             let rows: Vec<_> = changed
@@ -104,6 +146,39 @@ imports_for!(PgStore, {
                 .execute(&mut *tx)
                 .await?;
             }
+            let change_rows =
+                changes::page_changes(&changed, &ids, &existing, &old_customers, &old_contracts);
+            if !change_rows.is_empty() {
+                sqlx::query(
+                    "INSERT INTO import_changes (tenant_id, job_id, customer_id, kind, \
+                        contract_key, old_value, new_value, created_at) \
+                     SELECT $1, $2, (v ->> 0)::bigint, v ->> 1, v ->> 2, v ->> 3, v ->> 4, $3 \
+                     FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS e(v, ord) \
+                     ORDER BY ord",
+                )
+                .bind(lease.tenant.0)
+                .bind(lease.job.0)
+                .bind(now)
+                .bind(changes::change_batch(&change_rows))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if page.track_seen {
+            let (customer_keys, contract_keys) = changes::seen_keys(&customers, page.errors);
+            sqlx::query(
+                "INSERT INTO import_seen (job_id, page_offset, tenant_id, customer_keys, \
+                    contract_keys) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (job_id, page_offset) DO UPDATE SET \
+                    customer_keys = excluded.customer_keys, contract_keys = excluded.contract_keys",
+            )
+            .bind(lease.job.0)
+            .bind(page.offset as i64)
+            .bind(lease.tenant.0)
+            .bind(&customer_keys)
+            .bind(&contract_keys)
+            .execute(&mut *tx)
+            .await?;
         }
 
         if !page.errors.is_empty() {
@@ -186,7 +261,8 @@ imports_for!(PgStore, {
         let filter_sql = "tenant_id = $1 AND ($2::text IS NULL OR name ILIKE $2) \
             AND ($3::text IS NULL OR cpf_cnpj LIKE $3) \
             AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contracts c \
-                WHERE c.customer_id = customers.id AND c.status = $4))";
+                WHERE c.customer_id = customers.id AND c.status = $4)) \
+            AND ($5::bool IS NULL OR (removed_at IS NOT NULL) = $5)";
         let total: i64 = sqlx::query(&format!(
             "SELECT count(*) AS n FROM customers WHERE {filter_sql}"
         ))
@@ -194,18 +270,20 @@ imports_for!(PgStore, {
         .bind(&name)
         .bind(&document)
         .bind(&filter.contract_status)
+        .bind(filter.removed)
         .fetch_one(&self.pool)
         .await?
         .int("n")?;
         let customers = sqlx::query(&format!(
             "SELECT {} FROM customers WHERE {filter_sql} \
-             ORDER BY name, id LIMIT $5 OFFSET $6",
+             ORDER BY name, id LIMIT $6 OFFSET $7",
             Self::CUSTOMER_SELECT
         ))
         .bind(tenant.0)
         .bind(&name)
         .bind(&document)
         .bind(&filter.contract_status)
+        .bind(filter.removed)
         .bind(i64::from(filter.limit))
         .bind(filter.offset as i64)
         .fetch_all(&self.pool)

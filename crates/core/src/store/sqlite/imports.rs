@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::{json_rows, to_millis, SqliteStore};
+use crate::store::changes::{self, changes_for};
 use crate::store::imports::{self, imports_for};
 use crate::store::rows::CUSTOMER_COLUMNS;
 
@@ -14,8 +15,17 @@ impl SqliteStore {
     /// A customer's columns (dates are stored as `YYYY-MM-DD` text).
     const CUSTOMER_SELECT: &str = CUSTOMER_COLUMNS;
     /// A contract's columns.
-    const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, signup_date, services";
+    const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, signup_date, services, removed_at";
+    /// Not seen by job `$2`: `NOT IN` a subquery, which SQLite builds into
+    /// a temporary index once (a correlated test would read every seen
+    /// page per customer).
+    const NOT_SEEN_CUSTOMER: &str = "c.sgp_key NOT IN (SELECT j.value FROM import_seen s, \
+        json_each(s.customer_keys) j WHERE s.job_id = $2)";
+    const NOT_SEEN_CONTRACT: &str = "ct.sgp_key NOT IN (SELECT j.value FROM import_seen s, \
+        json_each(s.contract_keys) j WHERE s.job_id = $2)";
 }
+
+changes_for!(SqliteStore, sqlx::Sqlite);
 
 imports_for!(SqliteStore, {
     async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
@@ -24,8 +34,8 @@ imports_for!(SqliteStore, {
         let mut tx = self.pool.begin().await?;
         let customers = imports::distinct(page.customers);
         let keys = json_rows(customers.iter().map(|c| c.customer.key.as_str().into()));
-        let existing: HashMap<String, String> = sqlx::query(
-            "SELECT sgp_key, content_hash FROM customers \
+        let existing: HashMap<String, imports::Existing> = sqlx::query(
+            "SELECT id, sgp_key, content_hash, removed_at FROM customers \
              WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
         )
         .bind(lease.tenant.0)
@@ -33,9 +43,38 @@ imports_for!(SqliteStore, {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Ok((r.text("sgp_key")?, r.text("content_hash")?)))
+        .map(rows::existing)
         .collect::<Result<_, StoreError>>()?;
         let (counts, changed) = imports::classify(&customers, &existing, page.errors.len());
+        // what the stored customers being rewritten were, for the change rows
+        let rewritten = changes::rewritten_ids(&changed, &existing);
+        let mut old_customers = HashMap::new();
+        let mut old_contracts = HashMap::new();
+        if !rewritten.is_empty() {
+            old_customers = sqlx::query(&format!(
+                "SELECT {} FROM customers WHERE id IN (SELECT value FROM json_each(?1))",
+                changes::OLD_CUSTOMER_COLUMNS
+            ))
+            .bind(json_rows(rewritten.iter().map(|&id| id.into())))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(changes::old_customer)
+            .collect::<Result<_, StoreError>>()?;
+            let contract_keys = changes::rewritten_contract_keys(&changed, &existing);
+            old_contracts = sqlx::query(&format!(
+                "SELECT {} FROM contracts \
+                 WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
+                changes::OLD_CONTRACT_COLUMNS
+            ))
+            .bind(lease.tenant.0)
+            .bind(json_rows(contract_keys.iter().map(|&k| k.into())))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(changes::old_contract)
+            .collect::<Result<_, StoreError>>()?;
+        }
         if !changed.is_empty() {
             let rows: Vec<_> = changed
                 .iter()
@@ -104,6 +143,38 @@ imports_for!(SqliteStore, {
                 }
                 insert.execute(&mut *tx).await?;
             }
+            let change_rows =
+                changes::page_changes(&changed, &ids, &existing, &old_customers, &old_contracts);
+            if !change_rows.is_empty() {
+                sqlx::query(
+                    "INSERT INTO import_changes (tenant_id, job_id, customer_id, kind, \
+                        contract_key, old_value, new_value, created_at) \
+                     SELECT ?1, ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+                        value ->> 4, ?3 FROM json_each(?4) ORDER BY key",
+                )
+                .bind(lease.tenant.0)
+                .bind(lease.job.0)
+                .bind(now)
+                .bind(changes::change_batch(&change_rows))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if page.track_seen {
+            let (customer_keys, contract_keys) = changes::seen_keys(&customers, page.errors);
+            sqlx::query(
+                "INSERT INTO import_seen (job_id, page_offset, tenant_id, customer_keys, \
+                    contract_keys) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (job_id, page_offset) DO UPDATE SET \
+                    customer_keys = excluded.customer_keys, contract_keys = excluded.contract_keys",
+            )
+            .bind(lease.job.0)
+            .bind(page.offset as i64)
+            .bind(lease.tenant.0)
+            .bind(imports::json_array(&customer_keys))
+            .bind(imports::json_array(&contract_keys))
+            .execute(&mut *tx)
+            .await?;
         }
         if !page.errors.is_empty() {
             sqlx::query(
@@ -195,7 +266,8 @@ imports_for!(SqliteStore, {
         let filter_sql = "tenant_id = ?1 AND (?2 IS NULL OR name LIKE ?2 ESCAPE '\\') \
             AND (?3 IS NULL OR cpf_cnpj LIKE ?3) \
             AND (?4 IS NULL OR EXISTS (SELECT 1 FROM contracts c \
-                WHERE c.customer_id = customers.id AND c.status = ?4))";
+                WHERE c.customer_id = customers.id AND c.status = ?4)) \
+            AND (?5 IS NULL OR (removed_at IS NOT NULL) = ?5)";
         let total: i64 = sqlx::query(&format!(
             "SELECT count(*) AS n FROM customers WHERE {filter_sql}"
         ))
@@ -203,18 +275,20 @@ imports_for!(SqliteStore, {
         .bind(&name)
         .bind(&document)
         .bind(&filter.contract_status)
+        .bind(filter.removed)
         .fetch_one(&self.reader)
         .await?
         .int("n")?;
         let customers = sqlx::query(&format!(
             "SELECT {} FROM customers WHERE {filter_sql} \
-             ORDER BY name, id LIMIT ?5 OFFSET ?6",
+             ORDER BY name, id LIMIT ?6 OFFSET ?7",
             Self::CUSTOMER_SELECT
         ))
         .bind(tenant.0)
         .bind(&name)
         .bind(&document)
         .bind(&filter.contract_status)
+        .bind(filter.removed)
         .bind(i64::from(filter.limit))
         .bind(filter.offset as i64)
         .fetch_all(&self.reader)

@@ -1,0 +1,333 @@
+//! What imports change, end to end against the fake SGP on each database:
+//! customers that left SGP are marked (and unmarked when they return),
+//! the removal guard holds and is confirmed, and every kind of change is
+//! recorded exactly once per import.
+
+use fake_sgp::FakeConfig;
+use sgp_import_core::import::{ImportOutcome, ImportParams};
+use sgp_import_core::model::{ChangeKind, JobId, JobStatus};
+use sgp_import_core::store::{CustomerFilter, StoreError};
+
+use crate::executor::log_text;
+use crate::imports::{harness, params, Harness};
+use crate::on_both;
+use crate::support::TestDb;
+
+on_both!(
+    every_kind_of_change_is_recorded_once_and_none_when_nothing_changed,
+    customers_that_left_are_marked_and_unmarked_when_they_return,
+    the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed,
+    filtered_and_incremental_imports_never_mark,
+    a_customers_history_lists_its_changes_newest_first,
+);
+
+/// Changes per kind of job `id`.
+async fn counts(h: &Harness<'_>, id: JobId) -> Vec<(ChangeKind, u64)> {
+    h.db.store
+        .job_changes(h.tenant.id, id, None, 100, 0)
+        .await
+        .unwrap()
+        .counts
+        .by_kind
+}
+
+/// Imports every customer and gives the job's id.
+async fn import(h: &Harness<'_>, p: ImportParams) -> JobId {
+    let (status, _) = h.import(p).await;
+    assert_eq!(status, JobStatus::Completed);
+    h.last_job().await.id
+}
+
+async fn outcome(h: &Harness<'_>, id: JobId) -> ImportOutcome {
+    let d = h.db.store.job_details(h.tenant.id, id, 0).await.unwrap();
+    serde_json::from_value(d.result.unwrap()).unwrap()
+}
+
+async fn removed_customers(h: &Harness<'_>) -> Vec<String> {
+    let filter = CustomerFilter {
+        removed: Some(true),
+        limit: 100,
+        ..CustomerFilter::default()
+    };
+    let page =
+        h.db.store
+            .list_customers(h.tenant.id, &filter)
+            .await
+            .unwrap();
+    let mut keys: Vec<String> = page.customers.into_iter().map(|c| c.sgp_key).collect();
+    keys.sort();
+    keys
+}
+
+async fn every_kind_of_change_is_recorded_once_and_none_when_nothing_changed(db: &TestDb) {
+    let mut config = FakeConfig::new(50);
+    config.population.contracts_each = Some(1);
+    let h = harness(db, config).await;
+    let first = import(&h, params("Primeira")).await;
+    assert_eq!(
+        counts(&h, first).await,
+        vec![(ChangeKind::CustomerCreated, 50)]
+    );
+
+    let again = import(&h, params("Sem mudança")).await;
+    assert_eq!(
+        counts(&h, again).await,
+        vec![],
+        "an unchanged import records nothing"
+    );
+
+    // revision 1 flips the first contract's status and the mobile number
+    // of customers 9, 19, 29, 39, 49; customers 24 and 49 change plan;
+    // customers 3 and 4 leave (4 %, under the guard)
+    h.fake.set_revision(1);
+    h.fake.update(|c| {
+        c.population.plan_shift_every = 25;
+        c.population.gone = vec![3, 4];
+    });
+    let third = import(&h, params("Mudanças")).await;
+    assert_eq!(
+        counts(&h, third).await,
+        vec![
+            (ChangeKind::CustomerRemoved, 2),
+            (ChangeKind::ContractStatus, 5),
+            (ChangeKind::Plan, 2),
+            (ChangeKind::Details, 5),
+        ]
+    );
+    let page = db
+        .store
+        .job_changes(h.tenant.id, third, Some(ChangeKind::ContractStatus), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 5);
+    for c in &page.changes {
+        // active ↔ suspended, named on both sides
+        assert!(c.old_value.is_some() && c.new_value.is_some(), "{c:?}");
+        assert_ne!(c.old_value, c.new_value);
+        assert!(c.contract_key.is_some());
+    }
+    let details = db
+        .store
+        .job_changes(h.tenant.id, third, Some(ChangeKind::Details), 10, 0)
+        .await
+        .unwrap();
+    assert!(details
+        .changes
+        .iter()
+        .all(|c| c.new_value.as_deref() == Some("contatos")));
+    assert!(page
+        .counts
+        .summary_pt()
+        .unwrap()
+        .contains("2 mudaram de plano"));
+
+    // the two come back, then every customer gains a contract, then loses it
+    h.fake.update(|c| c.population.gone.clear());
+    let back = import(&h, params("Voltaram")).await;
+    assert_eq!(
+        counts(&h, back).await,
+        vec![(ChangeKind::CustomerReturned, 2)]
+    );
+    h.fake.update(|c| c.population.contracts_each = Some(2));
+    let added = import(&h, params("Contratos novos")).await;
+    assert_eq!(
+        counts(&h, added).await,
+        vec![(ChangeKind::ContractAdded, 50)]
+    );
+    h.fake.update(|c| c.population.contracts_each = Some(1));
+    let dropped = import(&h, params("Contratos encerrados")).await;
+    assert_eq!(
+        counts(&h, dropped).await,
+        vec![(ChangeKind::ContractRemoved, 50)]
+    );
+    let last = import(&h, params("Nada")).await;
+    assert_eq!(counts(&h, last).await, vec![]);
+}
+
+async fn customers_that_left_are_marked_and_unmarked_when_they_return(db: &TestDb) {
+    let mut config = FakeConfig::new(40);
+    config.population.contracts_each = Some(1);
+    let h = harness(db, config).await;
+    import(&h, params("Todos")).await;
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+
+    h.fake.update(|c| c.population.gone = vec![7]);
+    let id = import(&h, params("Um saiu")).await;
+    let key = h.expected(7).key;
+    assert_eq!(removed_customers(&h).await, vec![key.clone()]);
+    let o = outcome(&h, id).await;
+    assert_eq!(
+        (o.removed, o.removed_contracts, o.removal_pending),
+        (1, 1, None)
+    );
+    let stored = db
+        .store
+        .customer_by_key(h.tenant.id, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.removed_at.is_some(), "marked, never deleted");
+    assert!(stored.contracts.iter().all(|k| k.removed_at.is_some()));
+    assert_eq!(h.customers().await, 40);
+    let present = CustomerFilter {
+        removed: Some(false),
+        limit: 100,
+        ..CustomerFilter::default()
+    };
+    let listed = db
+        .store
+        .list_customers(h.tenant.id, &present)
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 39);
+    assert!(log_text(db, &h.tenant, id)
+        .await
+        .contains("marcados como removidos: 1 clientes e 1 contratos"));
+
+    // an import with nothing new marks nothing more
+    let again = import(&h, params("Igual")).await;
+    assert_eq!(outcome(&h, again).await.removed, 0);
+
+    h.fake.update(|c| c.population.gone.clear());
+    import(&h, params("Voltou")).await;
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+    let stored = db
+        .store
+        .customer_by_key(h.tenant.id, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.removed_at.is_none());
+    assert!(stored.contracts.iter().all(|k| k.removed_at.is_none()));
+}
+
+async fn the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(20)).await;
+    import(&h, params("Todos")).await;
+
+    // 2 of 20 is 10 %: not more than the limit, marked
+    h.fake.update(|c| c.population.gone = vec![0, 1]);
+    let at_limit = import(&h, params("No limite")).await;
+    assert_eq!(outcome(&h, at_limit).await.removed, 2);
+    h.fake.update(|c| c.population.gone.clear());
+    import(&h, params("Voltaram")).await;
+
+    // 3 of 20 is 15 %: held, nothing marked, the log says why
+    h.fake.update(|c| c.population.gone = vec![0, 1, 2]);
+    let held = import(&h, params("Acima")).await;
+    let o = outcome(&h, held).await;
+    assert_eq!((o.removed, o.removal_pending), (0, Some(3)));
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+    assert!(log_text(db, &h.tenant, held)
+        .await
+        .contains("mais que o limite de 10 %"));
+
+    // the admin confirms: the three are marked and the result says so
+    let edit = |result: Option<serde_json::Value>, r: &sgp_import_core::store::Removal| {
+        let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
+        serde_json::to_value(o.confirmed(r)).unwrap()
+    };
+    let done = db
+        .store
+        .confirm_removals(h.tenant.id, held, &edit)
+        .await
+        .unwrap();
+    assert_eq!((done.customers, done.marked), (3, true));
+    assert_eq!(removed_customers(&h).await.len(), 3);
+    let o = outcome(&h, held).await;
+    assert_eq!((o.removed, o.removal_pending), (3, None));
+    assert_eq!(
+        counts(&h, held).await,
+        vec![(ChangeKind::CustomerRemoved, 3)]
+    );
+    // once only
+    assert!(matches!(
+        db.store.confirm_removals(h.tenant.id, held, &edit).await,
+        Err(StoreError::NotAllowed(_))
+    ));
+
+    // a held removal is stale once a newer import completed
+    h.fake.update(|c| c.population.gone = (0..10).collect());
+    let stale = import(&h, params("Metade")).await;
+    assert_eq!(outcome(&h, stale).await.removal_pending, Some(7));
+    import(&h, params("Depois")).await;
+    assert!(matches!(
+        db.store.confirm_removals(h.tenant.id, stale, &edit).await,
+        Err(StoreError::NotAllowed(_))
+    ));
+    // another provider cannot confirm it
+    let other = crate::executor::tenant(db, "outro").await;
+    assert!(matches!(
+        db.store.confirm_removals(other.id, held, &edit).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn filtered_and_incremental_imports_never_mark(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(30)).await;
+    import(&h, params("Todos")).await;
+    h.fake.update(|c| c.population.gone = vec![5]);
+    let only_active = import(
+        &h,
+        ImportParams {
+            only_active: true,
+            ..params("Só ativos")
+        },
+    )
+    .await;
+    let incremental = import(
+        &h,
+        ImportParams {
+            incremental: true,
+            ..params("Incremental")
+        },
+    )
+    .await;
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+    for id in [only_active, incremental] {
+        let o = outcome(&h, id).await;
+        assert_eq!((o.removed, o.removal_pending), (0, None));
+        assert!(!counts(&h, id)
+            .await
+            .iter()
+            .any(|(k, _)| *k == ChangeKind::CustomerRemoved));
+    }
+    // the complete one still does
+    import(&h, params("Completa")).await;
+    assert_eq!(removed_customers(&h).await, vec![h.expected(5).key]);
+}
+
+async fn a_customers_history_lists_its_changes_newest_first(db: &TestDb) {
+    let mut config = FakeConfig::new(20);
+    config.population.contracts_each = Some(1);
+    let h = harness(db, config).await;
+    import(&h, params("Primeira")).await;
+    h.fake.set_revision(1);
+    import(&h, params("Segunda")).await;
+    // customer 9 changed in revision 1
+    let key = h.expected(9).key;
+    let customer = db
+        .store
+        .customer_by_key(h.tenant.id, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let history = db
+        .store
+        .customer_history(h.tenant.id, customer.id, 10, 0)
+        .await
+        .unwrap();
+    let kinds: Vec<ChangeKind> = history.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(history.total, 3);
+    assert_eq!(kinds.last(), Some(&ChangeKind::CustomerCreated));
+    assert!(kinds.contains(&ChangeKind::ContractStatus));
+    assert!(kinds.contains(&ChangeKind::Details));
+    assert!(history.changes.iter().all(|c| c.customer_key == key));
+    let other = crate::executor::tenant(db, "outro").await;
+    assert!(matches!(
+        db.store
+            .customer_history(other.id, customer.id, 10, 0)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -1,0 +1,38 @@
+-- What each import changed (SQLite form).
+--
+-- Customers and contracts a complete import did not see are marked
+-- removed, never deleted; one that comes back is unmarked.
+ALTER TABLE customers ADD COLUMN removed_at INTEGER;
+ALTER TABLE contracts ADD COLUMN removed_at INTEGER;
+
+-- The keys a complete import saw, one row per stored page, written in the
+-- page's transaction (so a resumed import still knows the pages before the
+-- crash). Read once when the import ends, then deleted; kept only while a
+-- held removal waits for the admin's confirmation. JSON arrays of keys.
+CREATE TABLE import_seen (
+    job_id         BLOB NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    page_offset    INTEGER NOT NULL,
+    tenant_id      BLOB NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    customer_keys  TEXT NOT NULL,
+    contract_keys  TEXT NOT NULL,
+    PRIMARY KEY (job_id, page_offset)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX import_seen_tenant ON import_seen (tenant_id);
+
+-- One row per change an import made to a customer, typed by `kind` (the
+-- REST API's `tipo`). Goes with its job (retention) and its customer.
+CREATE TABLE import_changes (
+    id            INTEGER PRIMARY KEY,
+    tenant_id     BLOB NOT NULL,
+    job_id        BLOB NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    customer_id   INTEGER NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL,
+    contract_key  TEXT,
+    old_value     TEXT,
+    new_value     TEXT,
+    created_at    INTEGER NOT NULL
+) STRICT;
+-- a job's changes by kind (the counts and the filtered list), and a
+-- customer's history; an import appends to one spot of each
+CREATE INDEX import_changes_job ON import_changes (job_id, kind, id);
+CREATE INDEX import_changes_customer ON import_changes (customer_id, id);
