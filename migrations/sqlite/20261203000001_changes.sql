@@ -9,14 +9,16 @@ ALTER TABLE contracts ADD COLUMN removed_at INTEGER;
 -- page's transaction (so a resumed import still knows the pages before the
 -- crash). Read once when the import ends, then deleted; kept only while a
 -- held removal waits for the admin's confirmation. JSON arrays of keys.
+-- A plain rowid table: a page's keys make a row of a few kilobytes, which
+-- a WITHOUT ROWID table would spill into overflow pages.
 CREATE TABLE import_seen (
     job_id         BLOB NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     page_offset    INTEGER NOT NULL,
     tenant_id      BLOB NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     customer_keys  TEXT NOT NULL,
-    contract_keys  TEXT NOT NULL,
-    PRIMARY KEY (job_id, page_offset)
-) STRICT, WITHOUT ROWID;
+    contract_keys  TEXT NOT NULL
+) STRICT;
+CREATE INDEX import_seen_job ON import_seen (job_id);
 CREATE INDEX import_seen_tenant ON import_seen (tenant_id);
 
 -- One row per change an import made to a customer, typed by `kind` (the

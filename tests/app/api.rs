@@ -37,6 +37,19 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/admin/integracoes/sgp/importacoes/{id}/erros.csv",
     ),
     ("post", "/api/admin/integracoes/sgp/importacoes/previa"),
+    (
+        "post",
+        "/api/admin/integracoes/sgp/importacoes/{id}/confirmar-remocoes",
+    ),
+    (
+        "get",
+        "/api/admin/integracoes/sgp/importacoes/{id}/alteracoes",
+    ),
+    (
+        "get",
+        "/api/admin/integracoes/sgp/importacoes/{id}/alteracoes.csv",
+    ),
+    ("get", "/api/admin/clientes/{id}/historico"),
     ("get", "/api/admin/integracoes/sgp"),
     ("put", "/api/admin/integracoes/sgp"),
     ("post", "/api/admin/integracoes/sgp/testar"),

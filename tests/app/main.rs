@@ -2,6 +2,7 @@
 
 mod api;
 mod binary;
+mod changes;
 mod crash;
 mod demo;
 mod helpers;
