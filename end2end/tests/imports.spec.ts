@@ -93,8 +93,13 @@ test('preview, then an import followed live until it ends and the dashboard take
   await page.getByLabel('Situação do contrato').selectOption('cancelado');
   await page.getByLabel('Buscar por nome ou CPF/CNPJ').fill('');
   await page.getByRole('button', { name: 'Buscar' }).click();
-  await expect(page).toHaveURL(/situacao=cancelado/);
+  await expect(page).toHaveURL(/contrato=cancelado/);
   await page.screenshot({ path: 'screenshots/clientes.png', fullPage: true });
+  // none has left the demo SGP
+  await page.getByLabel('No SGP').selectOption('removido');
+  await page.getByRole('button', { name: 'Buscar' }).click();
+  await expect(page).toHaveURL(/situacao=removido/);
+  await expect(page.getByText('Nenhum cliente encontrado.')).toBeVisible();
 });
 
 test('the page hands over to the dashboard after 30 seconds', async ({ page }) => {
@@ -186,6 +191,70 @@ test('the modal log grows on its own, polling stops when it closes, and cancel w
   const download = page.waitForEvent('download');
   await dialog.getByRole('link', { name: 'Baixar relatório de erros' }).click();
   expect((await download).suggestedFilename()).toBe(`erros-importacao-${other}.csv`);
+});
+
+test('the details show what an import changed, as the API counts it', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  // the oldest completed import brought the customers in
+  await waitStatus(page, await queue(page, 'Para comparar'), /completed/);
+  const total = (await (await page.request.get(`${API}/lista?status=completed&limit=1`)).json()).data.pagination.total;
+  const oldest = (await (await page.request.get(`${API}/lista?status=completed&limit=1&offset=${total - 1}`)).json()).data.importacoes[0].id;
+  const changes = (await (await page.request.get(`${API}/${oldest}/alteracoes`)).json()).data;
+  const created = changes.contagem.cliente_criado;
+  expect(created).toBeGreaterThan(0);
+
+  await page.goto(`/dashboard/importacoes/${oldest}`);
+  await hydrated(page);
+  const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
+  // its speed, page by page, drawn on the server
+  const speed = dialog.locator('svg[data-chart="grafico-velocidade"] .chart-bar');
+  await expect(speed.first()).toHaveAttribute('aria-label', /^Aos \d+:\d\d — clientes\/s: [\d.,]+$/);
+  await dialog.getByRole('tab', { name: 'O que mudou' }).click();
+  await expect(dialog.getByTestId('resumo-alteracoes')).toHaveText(changes.resumo);
+  const chip = dialog.locator('.chip[data-tipo="cliente_criado"]');
+  await expect(chip).toContainText('Cliente novo');
+  await chip.click();
+  await expect(chip).toHaveAttribute('aria-pressed', 'true');
+  await expect(dialog.locator('table.changes caption')).toContainText('alterações');
+  await expect(dialog.locator('table.changes tbody tr').first()).toHaveAttribute('data-tipo', 'cliente_criado');
+  await page.screenshot({ path: 'screenshots/modal-o-que-mudou.png', fullPage: true });
+  // back to the details
+  await dialog.getByRole('tab', { name: 'Detalhes' }).click();
+  await expect(dialog.locator('.log')).toBeVisible();
+});
+
+test('the dashboard charts the last 30 days with the numbers the API gives', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  await waitStatus(page, await queue(page, 'Para o gráfico'), /completed/);
+  // nothing else finishes while the chart and the API are compared
+  const unfinished = async () => (await (await page.request.get(
+    `${API}/lista?status=queued,running,retrying,cancelling&limit=1`)).json()).data.pagination.total;
+  await expect.poll(unfinished, { timeout: 90_000 }).toBe(0);
+  const jobs = (await (await page.request.get(`${API}/lista?status=all&limit=100`)).json()).data.importacoes;
+  await page.reload();
+  await hydrated(page);
+  const chart = page.locator('svg[data-chart="grafico-importacoes"]');
+  await expect(chart).toBeVisible();
+  await expect(chart.locator('.chart-bar')).toHaveCount(30);
+  const today = chart.locator('.chart-bar').last();
+  const label = (await today.getAttribute('data-label'))!;
+  // the day of each finished import in Brasília (UTC-3), as the chart counts it
+  const day = (iso: string) => {
+    const d = new Date(Date.parse(iso) - 3 * 3600 * 1000);
+    return `${String(d.getUTCDate()).padStart(2, '0')}/${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+  };
+  const todays = jobs.filter((j: any) => j.finalizado_em && day(j.finalizado_em) === label);
+  const count = (s: string) => todays.filter((j: any) => j.status === s).length;
+  expect(count('completed')).toBeGreaterThan(0);
+  await expect(today).toHaveAttribute('aria-label',
+    `${label}/${new Date(Date.now() - 3 * 3600 * 1000).getUTCFullYear()} — concluídas: ${count('completed')}, com erro: ${count('failed')}, canceladas: ${count('cancelled')}`);
+  const created = todays.reduce((n: number, j: any) => n + j.criados, 0);
+  const customers = page.locator('svg[data-chart="grafico-clientes"] .chart-bar').last();
+  await expect(customers).toHaveAttribute('aria-label', new RegExp(`novos: ${created.toLocaleString('pt-BR')},`));
+  // the numbers show on focus
+  await today.focus();
+  await expect(today.locator('.chart-tip')).toBeVisible();
+  await page.screenshot({ path: 'screenshots/graficos.png', fullPage: true });
 });
 
 test('a failed import says why and can be retried once the settings are fixed', async ({ page }) => {

@@ -8,24 +8,26 @@ ALTER TABLE contracts ADD COLUMN removed_at TIMESTAMPTZ;
 -- The keys a complete import saw, one row per stored page, written in the
 -- page's transaction (so a resumed import still knows the pages before the
 -- crash). Read once when the import ends, then deleted; kept only while a
--- held removal waits for the admin's confirmation.
+-- held removal waits for the admin's confirmation. Goes with its job (and
+-- the provider's jobs with the provider).
 CREATE TABLE import_seen (
     job_id         UUID NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     page_offset    BIGINT NOT NULL,
-    tenant_id      UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    tenant_id      UUID NOT NULL,
     customer_keys  TEXT[] NOT NULL,
     contract_keys  TEXT[] NOT NULL,
     PRIMARY KEY (job_id, page_offset)
 );
-CREATE INDEX import_seen_tenant ON import_seen (tenant_id);
 
 -- One row per change an import made to a customer, typed by `kind` (the
--- REST API's `tipo`). Goes with its job (retention) and its customer.
+-- REST API's `tipo`). Goes with its job (retention, and the provider's
+-- removal, which takes its jobs); customers are never deleted on their
+-- own, so `customer_id` needs no foreign-key check on every insert.
 CREATE TABLE import_changes (
     id            BIGSERIAL PRIMARY KEY,
     tenant_id     UUID NOT NULL,
     job_id        UUID NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-    customer_id   BIGINT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    customer_id   BIGINT NOT NULL,
     kind          TEXT NOT NULL,
     contract_key  TEXT,
     old_value     TEXT,

@@ -206,17 +206,25 @@ pub(crate) mod ssr {
         }
         if let Some(n) = o.removal_pending {
             text.push_str(&format!(
-                " {} clientes não vieram do SGP, mais que o limite: nenhum foi marcado como \
-                 removido até alguém confirmar.",
-                format::integer(n)
+                " {} clientes e {} contratos não vieram do SGP, mais que o limite: nenhum foi \
+                 marcado como removido até alguém confirmar.",
+                format::integer(n),
+                format::integer(o.contracts_pending.unwrap_or(0))
             ));
         }
         text
     }
 
-    /// Customers a completed import found missing but held back.
-    pub fn removal_pending(result: &serde_json::Value) -> Option<u64> {
-        ImportOutcome::deserialize(result).ok()?.removal_pending
+    /// The speed chart of an import's checkpoint, once it has two samples.
+    pub fn speed_chart(checkpoint: &serde_json::Value) -> Option<String> {
+        let c = sgp_import_core::import::ImportCheckpoint::deserialize(checkpoint).ok()?;
+        crate::server::charts::speed(&sgp_import_core::import::rules::speeds(&c.speed))
+    }
+
+    /// Customers and contracts a completed import found missing but held back.
+    pub fn removal_pending(result: &serde_json::Value) -> Option<(u64, u64)> {
+        let o = ImportOutcome::deserialize(result).ok()?;
+        Some((o.removal_pending?, o.contracts_pending.unwrap_or(0)))
     }
 }
 
@@ -257,9 +265,11 @@ pub struct ImportDetailsView {
     pub filters: String,
     /// A finished import's result.
     pub result: Option<String>,
-    /// Customers found missing from SGP but held back by the removal
-    /// guard, waiting for "Confirmar remoções".
-    pub removal_pending: Option<u64>,
+    /// Customers and contracts found missing from SGP but held back by the
+    /// removal guard, waiting for "Confirmar remoções".
+    pub removal_pending: Option<(u64, u64)>,
+    /// The import's speed over time, as SVG drawn on the server.
+    pub speed_chart: Option<String>,
     pub logs: Vec<LogLine>,
     /// Log lines dropped from the middle of a long log.
     pub logs_omitted: u64,
@@ -277,9 +287,33 @@ pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
         timing: d.summary.timing(chrono::Utc::now()),
         result: d.result.as_ref().map(ssr::describe_result),
         removal_pending: d.result.as_ref().and_then(ssr::removal_pending),
+        speed_chart: d.checkpoint.as_ref().and_then(ssr::speed_chart),
         summary: d.summary,
         logs: d.logs,
         logs_omitted: d.logs_omitted,
+    })
+}
+
+/// The dashboard's charts, drawn on the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartsView {
+    pub imports: String,
+    pub customers: String,
+}
+
+#[server(endpoint = "import_charts", output = Postcard)]
+pub async fn import_charts() -> Result<ChartsView, UiError> {
+    use super::session::caller;
+    use crate::server::charts::dashboard;
+    use crate::server::services::imports;
+
+    let (state, p) = caller().await?;
+    let now = chrono::Utc::now();
+    let recent = imports::recent_imports(&state, &p, now).await?;
+    let today = dashboard::local_day(now);
+    Ok(ChartsView {
+        imports: dashboard::imports(&recent, today),
+        customers: dashboard::customers(&recent, today),
     })
 }
 
@@ -378,6 +412,7 @@ mod tests {
             removed: 0,
             removed_contracts: 0,
             removal_pending: None,
+            contracts_pending: None,
         };
         assert_eq!(
             describe_result(&serde_json::to_value(outcome.clone()).unwrap()),
@@ -386,13 +421,14 @@ mod tests {
         );
         let held = ImportOutcome {
             removal_pending: Some(1500),
+            contracts_pending: Some(2100),
             ..outcome.clone()
         };
         let held = serde_json::to_value(held).unwrap();
-        assert_eq!(removal_pending(&held), Some(1500));
+        assert_eq!(removal_pending(&held), Some((1500, 2100)));
         assert!(describe_result(&held).ends_with(
-            "1.500 clientes não vieram do SGP, mais que o limite: nenhum foi marcado como \
-             removido até alguém confirmar."
+            "1.500 clientes e 2.100 contratos não vieram do SGP, mais que o limite: nenhum foi \
+             marcado como removido até alguém confirmar."
         ));
         let marked = ImportOutcome {
             removed: 3,

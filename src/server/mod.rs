@@ -1,6 +1,7 @@
 //! Server-only code (the `ssr` feature): never part of the browser bundle.
 
 pub mod auth;
+pub mod charts;
 pub mod cli;
 pub mod health;
 pub mod jobs;

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
 use crate::model::{JobOrigin, JobStatus, JobSummary};
+use crate::ui::charts::ImportCharts;
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::format;
 use crate::ui::job_modal::JobModal;
@@ -132,6 +133,7 @@ pub fn ImportsPage() -> impl IntoView {
                 </div>
             </header>
             <OriginFilter place=place.get()/>
+            <ImportCharts tick/>
             <Loaded resource=view_data let:v>
                 <Dashboard v place=place.get()/>
             </Loaded>

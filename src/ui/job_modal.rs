@@ -114,7 +114,7 @@ fn DetailsBody(
                 <StatusBadge status=s.status/>
             </p>
             <ProgressBar percent_done=s.progress.percent label=format!("Progresso de {}", s.name)/>
-            {d.removal_pending.map(|n| view! { <RemovalGuard id=id.clone() pending=n removals/> })}
+            {d.removal_pending.map(|(customers, contracts)| view! { <RemovalGuard id=id.clone() customers contracts removals/> })}
             <div class="tabs" role="tablist" aria-label="Detalhes da importação">
                 {tab(false, "Detalhes")}
                 {tab(true, "O que mudou")}
@@ -125,6 +125,7 @@ fn DetailsBody(
                     view! {
                         <ProgressFacts job=s.clone()/>
                         <DetailsFacts filters=d.filters.clone() result=d.result.clone() job=s.clone() timing=d.timing/>
+                        {d.speed_chart.clone().map(|svg| view! { <div class="chart-box" inner_html=svg></div> })}
                         <JobLog lines=d.logs.clone() omitted=d.logs_omitted/>
                         <DetailsActions job=s.clone() cancel retry/>
                     }
@@ -148,9 +149,11 @@ fn RemovalGuard(
         <div class="alert alert-warning" role="status" data-testid="remocoes-pendentes">
             <p>
                 {format!(
-                    "{} clientes não vieram do SGP nesta importação, mais que o limite: nenhum foi \
-                     marcado como removido. Confira o SGP; se as saídas forem reais, confirme.",
-                    format::integer(pending)
+                    "{} clientes e {} contratos não vieram do SGP nesta importação, mais que o \
+                     limite: nada foi marcado como removido. Confira o SGP; se as saídas forem \
+                     reais, confirme.",
+                    format::integer(customers),
+                    format::integer(contracts)
                 )}
             </p>
             <button type="button" class="btn btn-danger"

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod changes;
+pub mod charts;
 pub mod common;
 pub mod customers;
 pub mod field;

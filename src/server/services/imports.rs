@@ -232,6 +232,24 @@ pub async fn confirm_removals(
     summary(state, caller, id).await
 }
 
+/// The provider's imports finished in the dashboard charts' window (the
+/// last 30 Brasília days, today included).
+pub async fn recent_imports(
+    state: &AppState,
+    caller: &Principal,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<sgp_import_core::store::FinishedImport>, ServiceError> {
+    use crate::server::charts::dashboard::{local_day, DAYS};
+    let tenant = tenant_of(caller)?;
+    let first_day = local_day(now) - chrono::Duration::days(DAYS - 1);
+    // midnight in Brasília is 03:00 UTC
+    let since = first_day.and_hms_opt(3, 0, 0).unwrap_or_default().and_utc();
+    Ok(state
+        .store
+        .finished_imports(tenant, IMPORT_KIND, since)
+        .await?)
+}
+
 /// A page of what an import changed, with the counts of every kind.
 pub async fn changes(
     state: &AppState,
@@ -263,20 +281,27 @@ pub async fn changes_report(
     let header = futures::stream::once(async {
         Ok("\u{feff}tipo;chave_cliente;cliente;contrato;antes;depois;descricao\r\n".to_owned())
     });
-    let rows = futures::stream::try_unfold(Some(0u64), move |offset| {
+    let kinds: Vec<ChangeKind> = match kind {
+        Some(k) => vec![k],
+        None => ChangeKind::ALL.to_vec(),
+    };
+    // (kinds left, the id of the last row sent in the current kind):
+    // keyset by kind and id, so a long report reads linearly
+    let rows = futures::stream::try_unfold((kinds, 0i64), move |(mut kinds, after)| {
         let store = store.clone();
         async move {
-            let Some(offset) = offset else {
+            let Some(&kind) = kinds.first() else {
                 return Ok(None);
             };
-            let page = store
-                .job_changes(tenant, id, kind, REPORT_ROWS_PER_READ, offset)
+            let batch = store
+                .changes_after(tenant, id, kind, after, REPORT_ROWS_PER_READ)
                 .await?;
-            if page.changes.is_empty() {
-                return Ok(None);
-            }
-            let mut csv = String::with_capacity(page.changes.len() * 96);
-            for c in &page.changes {
+            let Some(last) = batch.last().map(|c| c.id) else {
+                kinds.remove(0);
+                return Ok::<_, ServiceError>(Some((String::new(), (kinds, 0))));
+            };
+            let mut csv = String::with_capacity(batch.len() * 96);
+            for c in &batch {
                 let fields = [
                     c.kind.as_str(),
                     &c.customer_key,
@@ -290,9 +315,11 @@ pub async fn changes_report(
                 csv.push_str(&line.join(";"));
                 csv.push_str("\r\n");
             }
-            let read = page.changes.len() as u64;
-            let next = (read == u64::from(REPORT_ROWS_PER_READ)).then_some(offset + read);
-            Ok::<_, ServiceError>(Some((csv, next)))
+            if batch.len() < REPORT_ROWS_PER_READ as usize {
+                kinds.remove(0);
+                return Ok(Some((csv, (kinds, 0))));
+            }
+            Ok(Some((csv, (kinds, last))))
         }
     });
     Ok(futures::StreamExt::chain(header, rows))
@@ -362,7 +389,7 @@ pub async fn error_report(
 
 fn csv_field(value: &str) -> String {
     // a leading =, +, - or @ would run as a formula in a spreadsheet
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_owned()

@@ -2,6 +2,8 @@
 //! one page per transaction together with its checkpoint, so a resumed
 //! attempt neither loses nor doubles a row.
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,7 +18,7 @@ use crate::jobs::{JobContext, JobError, JobHandler, RetryPolicy};
 use crate::model::{JobProgress, LogLevel};
 use crate::sgp::{
     ContractStatus, CustomerPage, CustomerQuery, RowError, SgpClient, SgpClientConfig, SgpError,
-    PAGE_SIZE,
+    SgpKey, PAGE_SIZE,
 };
 use crate::store::{HashedCustomer, PageCounts, PageWrite, Removal, RemovalSweep, StoreError};
 
@@ -48,6 +50,12 @@ pub struct ImportOutcome {
         skip_serializing_if = "Option::is_none"
     )]
     pub removal_pending: Option<u64>,
+    #[serde(
+        rename = "contratos_pendentes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contracts_pending: Option<u64>,
 }
 
 impl ImportOutcome {
@@ -56,6 +64,7 @@ impl ImportOutcome {
         self.removed = removal.customers;
         self.removed_contracts = removal.contracts;
         self.removal_pending = None;
+        self.contracts_pending = None;
         self
     }
 }
@@ -81,7 +90,19 @@ pub struct ImportCheckpoint {
     /// The end-of-import sweep, once done.
     #[serde(default)]
     pub removal: Option<Removal>,
+    /// `[unix milliseconds, customers processed]` after pages, for the
+    /// speed chart: at most `SPEED_SAMPLES`, thinned by halves.
+    #[serde(default)]
+    pub speed: Vec<[u64; 2]>,
 }
+
+/// Keys the sweep's shortcut counts in memory (8 bytes each, some 100 MB
+/// at most); past it the sweep reads the stored keys instead.
+const MAX_DISTINCT: usize = 5_000_000;
+
+/// Points the speed chart keeps (every page until then, then every
+/// second one, and so on).
+pub const SPEED_SAMPLES: usize = 60;
 
 pub struct ImportJob {
     integrations: Arc<Integrations>,
@@ -166,6 +187,10 @@ struct Run {
     /// Customers processed when this attempt started (for the rate).
     processed_at_start: u64,
     max_removal_percent: u32,
+    /// Hashes of the keys of the customers stored so far, while this
+    /// attempt has seen every page (not after a resume): their number lets
+    /// the end-of-import sweep skip its anti-join when nobody left.
+    distinct: Option<HashSet<u64>>,
 }
 
 /// A page as the job stores it: customers hashed, bad rows apart.
@@ -202,12 +227,13 @@ type Pending = tokio::task::JoinHandle<Result<Fetched, SgpError>>;
 
 impl Run {
     fn new(ctx: JobContext, params: ImportParams, client: SgpClient) -> Self {
-        let checkpoint = ctx
+        let checkpoint: ImportCheckpoint = ctx
             .checkpoint()
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default();
         let progress = ctx.job().progress.clone();
         let processed_at_start = progress.processed;
+        let from_start = checkpoint.pages == 0 && params.is_complete();
         Run {
             ctx,
             params,
@@ -217,6 +243,7 @@ impl Run {
             started: Instant::now(),
             processed_at_start,
             max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
+            distinct: from_start.then(HashSet::new),
         }
     }
 
@@ -289,6 +316,12 @@ impl Run {
                 )
                 .await;
         }
+        // where this attempt's speed starts (saved with its first page)
+        rules::sample_speed(
+            &mut self.checkpoint.speed,
+            chrono::Utc::now().timestamp_millis().max(0) as u64,
+            self.progress.processed,
+        );
         let mut pending = Some((self.checkpoint.offset, self.fetch(self.checkpoint.offset)));
         loop {
             let Some((offset, task)) = pending.take() else {
@@ -359,6 +392,17 @@ impl Run {
         let Fetched {
             customers, errors, ..
         } = page;
+        if let Some(set) = &mut self.distinct {
+            set.extend(customers.iter().map(|c| {
+                let mut h = std::hash::DefaultHasher::new();
+                c.customer.key.hash(&mut h);
+                h.finish()
+            }));
+            if set.len() > MAX_DISTINCT {
+                // an endless SGP costs its own import, not the process's memory
+                self.distinct = None;
+            }
+        }
         let progress = rules::progress_after(
             &self.progress,
             self.processed_at_start,
@@ -368,7 +412,15 @@ impl Run {
         );
         let total = progress.total_estimated;
         let mut next = rules::next_checkpoint(&self.checkpoint, offset, received, keys);
-        next.keyless_errors += errors.iter().filter(|e| e.key.is_none()).count() as u64;
+        rules::sample_speed(
+            &mut next.speed,
+            chrono::Utc::now().timestamp_millis().max(0) as u64,
+            progress.processed,
+        );
+        next.keyless_errors += errors
+            .iter()
+            .filter(|e| e.key.as_deref().and_then(SgpKey::from_raw).is_none())
+            .count() as u64;
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let page_number = next.pages;
         let log = |counts: &PageCounts| {
@@ -469,6 +521,11 @@ impl Run {
             None
         };
         if let Some(why) = why_not {
+            let lease = self.ctx.lease();
+            if let Err(e) = self.ctx.store().forget_seen(lease.tenant, lease.job).await {
+                // harmless: the next complete import's sweep drops them
+                tracing::warn!(error = %e, "could not drop the seen keys");
+            }
             self.ctx
                 .log(
                     LogLevel::Warn,
@@ -491,6 +548,9 @@ impl Run {
         let sweep = RemovalSweep {
             lease: self.ctx.lease(),
             max_percent: self.max_removal_percent,
+            rewritten: self.progress.updated,
+            created: self.progress.created,
+            seen: self.distinct.as_ref().map(|s| s.len() as u64),
             checkpoint: &checkpoint,
         };
         let removal = match self.ctx.store().sweep_removals(&sweep).await {
@@ -542,6 +602,7 @@ impl Run {
             removed: removal.filter(|r| r.marked).map_or(0, |r| r.customers),
             removed_contracts: removal.filter(|r| r.marked).map_or(0, |r| r.contracts),
             removal_pending: removal.filter(|r| !r.marked).map(|r| r.customers),
+            contracts_pending: removal.filter(|r| !r.marked).map(|r| r.contracts),
         };
         serde_json::to_value(outcome).map_err(|e| JobError::Fatal(e.to_string()))
     }

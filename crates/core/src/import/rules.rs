@@ -156,10 +156,57 @@ pub fn completed(progress: &JobProgress) -> JobProgress {
     }
 }
 
+/// Adds a speed sample after a page; past `SPEED_SAMPLES`, every other
+/// one goes (the first stays), so the chart spans the whole import with
+/// a bounded checkpoint.
+pub fn sample_speed(samples: &mut Vec<[u64; 2]>, at_ms: u64, processed: u64) {
+    samples.push([at_ms, processed]);
+    if samples.len() > super::job::SPEED_SAMPLES {
+        let mut i = 0;
+        samples.retain(|_| {
+            i += 1;
+            i % 2 == 1
+        });
+    }
+}
+
+/// Customers per second between consecutive samples: `(seconds since the
+/// first sample, rate)` for each span with time in it.
+pub fn speeds(samples: &[[u64; 2]]) -> Vec<(f64, f64)> {
+    let Some(first) = samples.first() else {
+        return Vec::new();
+    };
+    samples
+        .windows(2)
+        .filter_map(|w| {
+            let (dt, dp) = (w[1][0].checked_sub(w[0][0])?, w[1][1].checked_sub(w[0][1])?);
+            (dt > 0).then(|| {
+                (
+                    (w[1][0] - first[0]) as f64 / 1000.0,
+                    dp as f64 * 1000.0 / dt as f64,
+                )
+            })
+        })
+        .collect()
+}
+
 /// What the log says after the end-of-import sweep: what was marked, or
 /// why nothing was (the guard), or nothing at all when SGP lost no one.
 pub fn removal_log(removal: &Removal, max_percent: u32) -> (LogLevel, Option<String>) {
     let r = removal;
+    if !r.marked && !Removal::over(r.customers, r.present, max_percent) {
+        let share = r.contracts as f64 * 100.0 / (r.contracts_present.max(1)) as f64;
+        return (
+            LogLevel::Warn,
+            Some(format!(
+                "{} de {} contratos ({share:.1} %) não vieram do SGP, mais que o limite de \
+                 {max_percent} %. Nenhum cliente ou contrato foi marcado como removido: confira o \
+                 SGP e, se as saídas forem reais, use \"Confirmar remoções\" nos detalhes desta \
+                 importação.",
+                r.contracts, r.contracts_present
+            )),
+        );
+    }
     if !r.marked {
         let share = r.customers as f64 * 100.0 / (r.present.max(1)) as f64;
         return (
@@ -182,6 +229,26 @@ pub fn removal_log(removal: &Removal, max_percent: u32) -> (LogLevel, Option<Str
             r.customers, r.contracts
         )),
     )
+}
+
+#[cfg(test)]
+mod speed_tests {
+    use super::*;
+
+    #[test]
+    fn samples_stay_bounded_and_rates_read_between_them() {
+        let mut s = Vec::new();
+        for i in 0..500u64 {
+            sample_speed(&mut s, 1_000 + i * 100, i * 100);
+        }
+        assert!(s.len() <= crate::import::job::SPEED_SAMPLES);
+        assert_eq!(s[0], [1_000, 0], "the first sample stays");
+        // 100 customers every 100 ms, however thinned
+        for (_, rate) in speeds(&s) {
+            assert!((rate - 1000.0).abs() < 1e-9, "{rate}");
+        }
+        assert_eq!(speeds(&[[5, 1], [5, 9]]), vec![], "no time, no rate");
+    }
 }
 
 #[cfg(test)]

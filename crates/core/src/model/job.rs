@@ -215,6 +215,9 @@ pub struct JobDetails {
     pub summary: JobSummary,
     pub params: serde_json::Value,
     pub result: Option<serde_json::Value>,
+    /// Where the job is (its kind's own shape), for the pages that chart it.
+    #[serde(default)]
+    pub checkpoint: Option<serde_json::Value>,
     pub logs: Vec<LogLine>,
     /// Log lines dropped from the middle of a long log (see the log cap).
     pub logs_omitted: u64,

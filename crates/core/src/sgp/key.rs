@@ -45,6 +45,20 @@ impl SgpKey {
         }
     }
 
+    /// The key of a row SGP sent that could not be read, from the raw
+    /// text of its `id` (or, without one, its `cpfcnpj`) as the row error
+    /// kept it: the same key the customer is stored under, or `None`.
+    pub fn from_raw(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if let Ok(key) = Self::parse(raw) {
+            return Some(key);
+        }
+        match raw.parse::<i64>() {
+            Ok(id) if id >= 0 => Some(Self::from_id(id)),
+            _ => CpfCnpj::parse(raw).ok().map(|d| Self::from_document(&d)),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -99,5 +113,18 @@ mod tests {
         ] {
             assert!(SgpKey::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_failed_rows_raw_key_reads_as_the_stored_one() {
+        let doc = CpfCnpj::parse("043.918.595-56").unwrap();
+        assert_eq!(SgpKey::from_raw(" 2307 "), Some(SgpKey::from_id(2307)));
+        assert_eq!(SgpKey::from_raw("0012"), Some(SgpKey::from_id(12)));
+        assert_eq!(
+            SgpKey::from_raw("043.918.595-56"),
+            Some(SgpKey::from_document(&doc))
+        );
+        assert_eq!(SgpKey::from_raw("12.5"), None);
+        assert_eq!(SgpKey::from_raw("abc"), None);
     }
 }

@@ -12,7 +12,7 @@ use super::jobs::Lease;
 use super::rows::RowExt;
 use super::StoreError;
 use crate::model::{ChangeKind, ChangePage, CustomerChange, JobId, StoredService, TenantId};
-use crate::sgp::RowError;
+use crate::sgp::{RowError, SgpKey};
 
 /// A stored customer as a page compares it with what SGP sends now.
 pub(crate) struct OldCustomer {
@@ -257,16 +257,17 @@ fn changed_fields(old: &OldCustomer, new: &HashedCustomer) -> Vec<&'static str> 
 }
 
 /// The keys a page of a complete import saw: every customer (those whose
-/// row failed too, so a bad row never reads as a departure) and every
-/// contract listed.
+/// row failed too, read as the key they are stored under, so a bad row
+/// never reads as a departure) and every contract listed. The contracts of
+/// failed rows are not known: the page adds their stored ones.
 pub(crate) fn seen_keys<'a>(
     customers: &[&'a HashedCustomer],
-    errors: &'a [RowError],
-) -> (Vec<&'a str>, Vec<&'a str>) {
+    errors: &[RowError],
+) -> (Vec<String>, Vec<&'a str>) {
     let customer_keys = customers
         .iter()
-        .map(|c| c.customer.key.as_str())
-        .chain(errors.iter().filter_map(|e| e.key.as_deref()))
+        .map(|c| c.customer.key.to_string())
+        .chain(failed_keys(errors))
         .collect();
     let contract_keys = customers
         .iter()
@@ -275,12 +276,31 @@ pub(crate) fn seen_keys<'a>(
     (customer_keys, contract_keys)
 }
 
+/// The stored keys of a page's failed rows that have one.
+pub(crate) fn failed_keys(errors: &[RowError]) -> impl Iterator<Item = String> + '_ {
+    errors
+        .iter()
+        .filter_map(|e| e.key.as_deref().and_then(SgpKey::from_raw))
+        .map(|k| k.to_string())
+}
+
 /// Marking what a complete import did not see, as it ends.
 pub struct RemovalSweep<'a> {
     pub lease: &'a Lease,
     /// Above this share of the provider's customers, nothing is marked
     /// and the removal waits for an admin.
     pub max_percent: u32,
+    /// Stored customers the import rewrote (its `updated` count): with
+    /// none, and no customer missing, no contract can be missing.
+    pub rewritten: u64,
+    /// Customers the import created (not part of the guard's base).
+    pub created: u64,
+    /// Distinct customers the import stored or found unchanged, when it
+    /// knows (one attempt): as many as the provider has means none is
+    /// missing, and the sweep skips reading the seen keys. (Were it ever
+    /// wrong, a departure would be marked one import later, never a
+    /// customer SGP still has.)
+    pub seen: Option<u64>,
     /// The job's checkpoint with the sweep's outcome recorded, saved in
     /// its transaction (a resumed attempt does not sweep again).
     pub checkpoint: &'a (dyn Fn(&Removal) -> Value + Send + Sync),
@@ -293,8 +313,12 @@ pub struct Removal {
     pub customers: u64,
     /// Contracts not seen.
     pub contracts: u64,
-    /// The provider's customers not marked before the sweep.
+    /// The provider's customers before this import (not marked, not
+    /// created by it): the guard's base.
     pub present: u64,
+    /// The provider's contracts not marked before the sweep.
+    #[serde(default)]
+    pub contracts_present: u64,
     /// False when the guard held the marks back.
     pub marked: bool,
 }
@@ -319,6 +343,21 @@ pub trait Changes: Send + Sync {
     /// fenced by the lease. The seen keys are dropped unless held.
     async fn sweep_removals(&self, sweep: &RemovalSweep<'_>) -> Result<Removal, StoreError>;
 
+    /// Drops the keys a complete import kept when it may not sweep (its
+    /// list was not whole): nothing can be confirmed from them.
+    async fn forget_seen(&self, tenant: TenantId, job: JobId) -> Result<(), StoreError>;
+
+    /// Changes of one kind of a job after the one with id `after`, by id
+    /// (keyset: reading a large report stays linear), without counts.
+    async fn changes_after(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        kind: ChangeKind,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<CustomerChange>, StoreError>;
+
     /// Marks what a completed import held back, when no import of the
     /// provider has completed since; rewrites its result with `edit`.
     async fn confirm_removals(
@@ -339,6 +378,15 @@ pub trait Changes: Send + Sync {
         offset: u64,
     ) -> Result<ChangePage, StoreError>;
 
+    /// The provider's imports (jobs of `kind`) finished since `since`, with
+    /// what each did to its customers.
+    async fn finished_imports(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<FinishedImport>, StoreError>;
+
     /// A customer's changes, newest first (no counts by kind); `NotFound`
     /// for another provider's customer.
     async fn customer_history(
@@ -348,6 +396,18 @@ pub trait Changes: Send + Sync {
         limit: u32,
         offset: u64,
     ) -> Result<ChangePage, StoreError>;
+}
+
+/// A finished import as the dashboard's charts count it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedImport {
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub status: crate::model::JobStatus,
+    /// Customers it created.
+    pub created: u64,
+    /// Customers it marked removed, and those that came back.
+    pub removed: u64,
+    pub returned: u64,
 }
 
 /// A listed change from its row (joined with its customer).
@@ -444,6 +504,9 @@ macro_rules! changes_for {
                     job: JobId,
                     at: At,
                     max_percent: Option<u32>,
+                    rewritten: Option<u64>,
+                    seen: Option<u64>,
+                    created: u64,
                 ) -> Result<Removal, StoreError> {
                     let present: i64 = sqlx::query_scalar(
                         "SELECT count(*) FROM customers WHERE tenant_id = $1 \
@@ -453,25 +516,68 @@ macro_rules! changes_for {
                     .fetch_one(&mut **tx)
                     .await?;
                     let present = present.max(0) as u64;
-                    let customers = Self::count_in(
-                        tx,
-                        &format!("SELECT count(*) FROM customers c WHERE {}", missing_customers()),
-                        tenant,
-                        job,
-                    )
-                    .await?;
-                    let contracts = Self::count_in(
-                        tx,
-                        &format!("SELECT count(*) FROM contracts ct WHERE {}", missing_contracts()),
-                        tenant,
-                        job,
-                    )
-                    .await?;
-                    let held = max_percent.is_some_and(|p| Removal::over(customers, present, p));
+                    // the anti-join reads every seen key: skipped when it
+                    // cannot find anything (the import saw as many customers
+                    // as the provider has, or none is older than the import)
+                    let customers = if seen == Some(present)
+                        || Self::count_in(
+                            tx,
+                            "SELECT count(*) FROM customers WHERE tenant_id = $1 \
+                             AND removed_at IS NULL \
+                             AND updated_at <= (SELECT created_at FROM jobs WHERE id = $2)",
+                            tenant,
+                            job,
+                        )
+                        .await?
+                            == 0
+                    {
+                        0
+                    } else {
+                        Self::count_in(
+                            tx,
+                            &format!("SELECT count(*) FROM customers c WHERE {}", missing_customers()),
+                            tenant,
+                            job,
+                        )
+                        .await?
+                    };
+                    // a contract leaves only with its customer or from the
+                    // list of a customer the import rewrote
+                    let contracts = if customers == 0 && rewritten == Some(0) {
+                        0
+                    } else {
+                        Self::count_in(
+                            tx,
+                            &format!("SELECT count(*) FROM contracts ct WHERE {}", missing_contracts()),
+                            tenant,
+                            job,
+                        )
+                        .await?
+                    };
+                    let contracts_present = if contracts == 0 {
+                        0
+                    } else {
+                        let n: i64 = sqlx::query_scalar(
+                            "SELECT count(*) FROM contracts WHERE tenant_id = $1 \
+                             AND removed_at IS NULL",
+                        )
+                        .bind(tenant.0)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        n.max(0) as u64
+                    };
+                    // the base is what the provider had before this import:
+                    // customers it created do not dilute the share
+                    let base = present.saturating_sub(created);
+                    let held = max_percent.is_some_and(|p| {
+                        Removal::over(customers, base, p)
+                            || Removal::over(contracts, contracts_present, p)
+                    });
                     let removal = Removal {
                         customers,
                         contracts,
-                        present,
+                        present: base,
+                        contracts_present,
                         marked: !held,
                     };
                     if held || customers + contracts == 0 {
@@ -546,6 +652,9 @@ macro_rules! changes_for {
                         lease.job,
                         now,
                         Some(sweep.max_percent),
+                        Some(sweep.rewritten),
+                        sweep.seen,
+                        sweep.created,
                     )
                     .await?;
                     sqlx::query("UPDATE jobs SET checkpoint = $1 WHERE id = $2")
@@ -577,6 +686,18 @@ macro_rules! changes_for {
                 ) -> Result<Removal, StoreError> {
                     let now = At(self.clock.now());
                     let mut tx = self.writes().begin().await?;
+                    // locks the job row (PostgreSQL): a second confirmation
+                    // waits, then finds nothing pending
+                    let locked = sqlx::query(
+                        "UPDATE jobs SET updated_at = updated_at WHERE id = $1 AND tenant_id = $2",
+                    )
+                    .bind(job.0)
+                    .bind(tenant.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    if locked.rows_affected() == 0 {
+                        return Err(StoreError::NotFound(Entity::Job));
+                    }
                     let row = sqlx::query(
                         "SELECT kind, status, result, finished_at FROM jobs \
                          WHERE id = $1 AND tenant_id = $2",
@@ -609,13 +730,36 @@ macro_rules! changes_for {
                     .bind(At(finished))
                     .fetch_one(&mut *tx)
                     .await?;
+                    let active: i64 = sqlx::query_scalar(&format!(
+                        "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 AND {}",
+                        sql::status_in(
+                            "status",
+                            &[
+                                JobStatus::Queued,
+                                JobStatus::Running,
+                                JobStatus::Retrying,
+                                JobStatus::Cancelling,
+                            ]
+                        )
+                    ))
+                    .bind(tenant.0)
+                    .bind(&kind)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if active > 0 {
+                        // it may be seeing the very customers this would mark
+                        return Err(StoreError::NotAllowed(
+                            "Há uma importação deste provedor na fila ou em andamento: confirme \
+                             as remoções depois que ela terminar.",
+                        ));
+                    }
                     if newer > 0 {
                         return Err(StoreError::NotAllowed(
                             "Uma importação mais recente já terminou: estas remoções não valem \
                              mais. Veja o resultado dela.",
                         ));
                     }
-                    let removal = Self::remove_missing(&mut tx, tenant, job, now, None).await?;
+                    let removal = Self::remove_missing(&mut tx, tenant, job, now, None, None, None, 0).await?;
                     let result = edit(row.json("result")?, &removal);
                     sqlx::query(
                         "UPDATE jobs SET result = $1, updated_at = $2 WHERE id = $3",
@@ -699,6 +843,79 @@ macro_rules! changes_for {
                         offset,
                         counts,
                     })
+                }
+
+                async fn forget_seen(&self, tenant: TenantId, job: JobId) -> Result<(), StoreError> {
+                    sqlx::query("DELETE FROM import_seen WHERE job_id = $1 AND tenant_id = $2")
+                        .bind(job.0)
+                        .bind(tenant.0)
+                        .execute(self.writes())
+                        .await?;
+                    Ok(())
+                }
+
+                async fn changes_after(
+                    &self,
+                    tenant: TenantId,
+                    job: JobId,
+                    kind: ChangeKind,
+                    after: i64,
+                    limit: u32,
+                ) -> Result<Vec<CustomerChange>, StoreError> {
+                    sqlx::query(
+                        "SELECT ch.id, ch.job_id, ch.customer_id, ch.kind, ch.contract_key, \
+                            ch.old_value, ch.new_value, ch.created_at, c.sgp_key, c.name \
+                         FROM import_changes ch JOIN customers c ON c.id = ch.customer_id \
+                         WHERE ch.job_id = $1 AND ch.tenant_id = $2 AND ch.kind = $3 \
+                            AND ch.id > $4 \
+                         ORDER BY ch.id LIMIT $5",
+                    )
+                    .bind(job.0)
+                    .bind(tenant.0)
+                    .bind(kind.as_str())
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reads())
+                    .await?
+                    .iter()
+                    .map(changes::change)
+                    .collect()
+                }
+
+                async fn finished_imports(
+                    &self,
+                    tenant: TenantId,
+                    kind: &str,
+                    since: chrono::DateTime<chrono::Utc>,
+                ) -> Result<Vec<changes::FinishedImport>, StoreError> {
+                    // each count walks its job's slice of the (job, kind, id) index
+                    sqlx::query(&format!(
+                        "SELECT j.finished_at, j.status, j.created_count, \
+                            (SELECT count(*) FROM import_changes ch \
+                             WHERE ch.job_id = j.id AND ch.kind = '{}') AS removed, \
+                            (SELECT count(*) FROM import_changes ch \
+                             WHERE ch.job_id = j.id AND ch.kind = '{}') AS returned \
+                         FROM jobs j WHERE j.tenant_id = $1 AND j.kind = $2 \
+                            AND j.finished_at >= $3 ORDER BY j.finished_at",
+                        ChangeKind::CustomerRemoved.as_str(),
+                        ChangeKind::CustomerReturned.as_str()
+                    ))
+                    .bind(tenant.0)
+                    .bind(kind)
+                    .bind(At(since))
+                    .fetch_all(self.reads())
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        Ok(changes::FinishedImport {
+                            finished_at: r.time("finished_at")?,
+                            status: $crate::store::rows::status(r)?,
+                            created: r.int("created_count")?.max(0) as u64,
+                            removed: r.int("removed")?.max(0) as u64,
+                            returned: r.int("returned")?.max(0) as u64,
+                        })
+                    })
+                    .collect()
                 }
 
                 async fn customer_history(

@@ -844,7 +844,7 @@ macro_rules! jobs_for {
             ) -> Result<JobDetails, StoreError> {
                 let columns = rows::summary_columns();
                 let row = sqlx::query(&format!(
-                    "SELECT {columns}, j.params, j.result, j.log_count, \
+                    "SELECT {columns}, j.params, j.result, j.checkpoint, j.log_count, \
                         (SELECT count(*) FROM job_logs l WHERE l.job_id = j.id) AS stored_logs \
                      FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2"
                 ))

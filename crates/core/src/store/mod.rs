@@ -26,7 +26,7 @@ pub mod sqlite;
 pub use accounts::{
     Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
 };
-pub use changes::{Changes, Removal, RemovalSweep, ResultEdit};
+pub use changes::{Changes, FinishedImport, Removal, RemovalSweep, ResultEdit};
 pub use error::{Entity, StoreError};
 pub use imports::{
     CustomerFilter, HashedCustomer, Imports, IntegrationRecord, PageCounts, PageWrite,

@@ -266,6 +266,7 @@ pub(crate) fn job_details<R: RowExt>(row: &R, logs: &[R]) -> Result<JobDetails, 
         summary: summary(row)?,
         params: row.json("params")?.unwrap_or(Value::Null),
         result: row.json("result")?,
+        checkpoint: row.json("checkpoint")?,
         logs: logs.iter().map(log_line).collect::<Result<_, _>>()?,
         logs_omitted: (row.int32("log_count")? - row.int("stored_logs")?).max(0) as u64,
     })

@@ -19,6 +19,8 @@ on_both!(
     the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed,
     filtered_and_incremental_imports_never_mark,
     a_customers_history_lists_its_changes_newest_first,
+    rows_that_fail_keep_their_customer_and_contracts,
+    an_import_cut_short_marks_nothing_and_cannot_be_confirmed,
 );
 
 /// Changes per kind of job `id`.
@@ -134,12 +136,29 @@ async fn every_kind_of_change_is_recorded_once_and_none_when_nothing_changed(db:
         counts(&h, added).await,
         vec![(ChangeKind::ContractAdded, 50)]
     );
+    // half the provider's contracts leaving is over the guard: held, then
+    // confirmed
     h.fake.update(|c| c.population.contracts_each = Some(1));
     let dropped = import(&h, params("Contratos encerrados")).await;
+    let o = outcome(&h, dropped).await;
+    assert_eq!(
+        (o.removal_pending, o.contracts_pending),
+        (Some(0), Some(50))
+    );
+    assert_eq!(counts(&h, dropped).await, vec![]);
+    let edit = |result: Option<serde_json::Value>, r: &sgp_import_core::store::Removal| {
+        let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
+        serde_json::to_value(o.confirmed(r)).unwrap()
+    };
+    db.store
+        .confirm_removals(h.tenant.id, dropped, &edit)
+        .await
+        .unwrap();
     assert_eq!(
         counts(&h, dropped).await,
         vec![(ChangeKind::ContractRemoved, 50)]
     );
+    assert_eq!(outcome(&h, dropped).await.removed_contracts, 50);
     let last = import(&h, params("Nada")).await;
     assert_eq!(counts(&h, last).await, vec![]);
 }
@@ -199,6 +218,30 @@ async fn customers_that_left_are_marked_and_unmarked_when_they_return(db: &TestD
         .unwrap();
     assert!(stored.removed_at.is_none());
     assert!(stored.contracts.iter().all(|k| k.removed_at.is_none()));
+
+    // what the dashboard's charts read: each import with what it did
+    let since = chrono::DateTime::from_timestamp(0, 0).unwrap();
+    let finished = db
+        .store
+        .finished_imports(h.tenant.id, sgp_import_core::import::IMPORT_KIND, since)
+        .await
+        .unwrap();
+    assert_eq!(finished.len(), 4);
+    assert!(finished.iter().all(|f| f.status == JobStatus::Completed));
+    let sum = |f: fn(&sgp_import_core::store::FinishedImport) -> u64| -> u64 {
+        finished.iter().map(f).sum()
+    };
+    assert_eq!(
+        (sum(|f| f.created), sum(|f| f.removed), sum(|f| f.returned)),
+        (40, 1, 1)
+    );
+    let later = finished.last().unwrap().finished_at + chrono::Duration::milliseconds(1);
+    assert!(db
+        .store
+        .finished_imports(h.tenant.id, sgp_import_core::import::IMPORT_KIND, later)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed(db: &TestDb) {
@@ -246,10 +289,32 @@ async fn the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed(db: &Te
         Err(StoreError::NotAllowed(_))
     ));
 
+    // not while an import of the provider waits or runs: it may be seeing
+    // the very customers this would mark
+    h.fake.update(|c| c.population.gone = (0..6).collect());
+    let held_again = import(&h, params("Acima de novo")).await;
+    // 3 of the 17 left (0, 1 and 2 are marked already)
+    assert_eq!(outcome(&h, held_again).await.removal_pending, Some(3));
+    let queued = h.start(params("Na fila")).await;
+    assert!(matches!(
+        db.store
+            .confirm_removals(h.tenant.id, held_again, &edit)
+            .await,
+        Err(StoreError::NotAllowed(_))
+    ));
+    db.store.cancel(h.tenant.id, queued).await.unwrap();
+    let done = db
+        .store
+        .confirm_removals(h.tenant.id, held_again, &edit)
+        .await
+        .unwrap();
+    assert_eq!(done.customers, 3);
+
     // a held removal is stale once a newer import completed
     h.fake.update(|c| c.population.gone = (0..10).collect());
     let stale = import(&h, params("Metade")).await;
-    assert_eq!(outcome(&h, stale).await.removal_pending, Some(7));
+    // 4 of the 14 left
+    assert_eq!(outcome(&h, stale).await.removal_pending, Some(4));
     import(&h, params("Depois")).await;
     assert!(matches!(
         db.store.confirm_removals(h.tenant.id, stale, &edit).await,
@@ -330,4 +395,59 @@ async fn a_customers_history_lists_its_changes_newest_first(db: &TestDb) {
             .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+async fn rows_that_fail_keep_their_customer_and_contracts(db: &TestDb) {
+    let mut config = FakeConfig::new(30);
+    config.population.contracts_each = Some(1);
+    let h = harness(db, config).await;
+    import(&h, params("Todos")).await;
+    let keys: Vec<String> = [0, 9, 19, 29]
+        .map(|i| h.expected(i).key.to_string())
+        .to_vec();
+    // customers 9, 19 and 29 now come with a CPF that fails; 0 left; 8, 18
+    // and 28 change (so the contracts are checked too)
+    h.fake.set_revision(2);
+    h.fake.update(|c| {
+        c.population.quirks.bad_rows_every = 10;
+        c.population.gone = vec![0];
+    });
+    let id = import(&h, params("Com erros")).await;
+    assert_eq!(h.summary(id).await.progress.failed, 3);
+    assert_eq!(removed_customers(&h).await, vec![keys[0].clone()]);
+    for (i, key) in [9, 19, 29].iter().zip(&keys[1..]) {
+        let c = db
+            .store
+            .customer_by_key(h.tenant.id, key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(c.removed_at.is_none(), "customer {i}");
+        assert!(
+            c.contracts.iter().all(|k| k.removed_at.is_none()),
+            "the contracts of customer {i} were not seen, yet SGP has them"
+        );
+    }
+    assert_eq!(outcome(&h, id).await.removed_contracts, 1);
+}
+
+async fn an_import_cut_short_marks_nothing_and_cannot_be_confirmed(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    import(&h, params("Todos")).await;
+    // SGP ignores the offset: the import stops after the first page
+    h.fake.update(|c| c.ignore_offset = true);
+    let id = import(&h, params("Cortada")).await;
+    let o = outcome(&h, id).await;
+    assert_eq!((o.removed, o.removal_pending), (0, None));
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+    assert!(log_text(db, &h.tenant, id)
+        .await
+        .contains("não foram verificados"));
+    let edit =
+        |_: Option<serde_json::Value>, _: &sgp_import_core::store::Removal| serde_json::Value::Null;
+    assert!(matches!(
+        db.store.confirm_removals(h.tenant.id, id, &edit).await,
+        Err(StoreError::NotAllowed(_))
+    ));
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
 }

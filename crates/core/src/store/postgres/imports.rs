@@ -165,7 +165,22 @@ imports_for!(PgStore, {
             }
         }
         if page.track_seen {
-            let (customer_keys, contract_keys) = changes::seen_keys(&customers, page.errors);
+            let (customer_keys, mut contract_keys) = changes::seen_keys(&customers, page.errors);
+            let failed: Vec<String> = changes::failed_keys(page.errors).collect();
+            let failed_contracts: Vec<String> = if failed.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_scalar(
+                    "SELECT ct.sgp_key FROM unnest($2::text[]) AS k(key) \
+                     JOIN customers c ON c.tenant_id = $1 AND c.sgp_key = k.key \
+                     JOIN contracts ct ON ct.customer_id = c.id",
+                )
+                .bind(lease.tenant.0)
+                .bind(&failed)
+                .fetch_all(&mut *tx)
+                .await?
+            };
+            contract_keys.extend(failed_contracts.iter().map(String::as_str));
             sqlx::query(
                 "INSERT INTO import_seen (job_id, page_offset, tenant_id, customer_keys, \
                     contract_keys) VALUES ($1, $2, $3, $4, $5) \

@@ -169,7 +169,21 @@ imports_for!(SqliteStore, {
             }
         }
         if page.track_seen {
-            let (customer_keys, contract_keys) = changes::seen_keys(&customers, page.errors);
+            let (customer_keys, mut contract_keys) = changes::seen_keys(&customers, page.errors);
+            let failed: Vec<String> = changes::failed_keys(page.errors).collect();
+            let failed_contracts: Vec<String> = if failed.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_scalar(
+                    "SELECT ct.sgp_key FROM contracts ct JOIN customers c ON c.id = ct.customer_id \
+                     WHERE c.tenant_id = ?1 AND c.sgp_key IN (SELECT value FROM json_each(?2))",
+                )
+                .bind(lease.tenant.0)
+                .bind(imports::json_array(&failed))
+                .fetch_all(&mut *tx)
+                .await?
+            };
+            contract_keys.extend(failed_contracts.iter().map(String::as_str));
             sqlx::query(
                 // a page stored twice (a rerun from the start) only repeats
                 // keys: the sweep reads them as a set
