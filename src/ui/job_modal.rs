@@ -142,7 +142,8 @@ fn DetailsBody(
 #[component]
 fn RemovalGuard(
     id: String,
-    pending: u64,
+    customers: u64,
+    contracts: u64,
     removals: ServerAction<ConfirmRemovals>,
 ) -> impl IntoView {
     view! {

@@ -278,7 +278,7 @@ impl Population {
         let mut invoices = Vec::new();
         // contracts draw from a stream of their own: adding one leaves the
         // customer's other fields as they were
-        let mut rc = Rng::new(self.seed ^ 0xc0_a7_7ac7, index);
+        let mut rc = Rng::new(self.seed ^ 0xc0a7_7ac7, index);
         for k in 0..facts.contracts {
             let number = 10_000 + u64::from(index) * 4 + k as u64;
             let shift = usize::from(every(self.plan_shift_every, index));

@@ -330,6 +330,16 @@ impl Removal {
     }
 }
 
+/// What a sweep knows besides the tables: the guard's share (none when an
+/// admin confirms) and the import's counts that let it skip work.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SweepHints {
+    pub max_percent: Option<u32>,
+    pub rewritten: Option<u64>,
+    pub seen: Option<u64>,
+    pub created: u64,
+}
+
 /// Rewrites a job's stored result once its held removal is confirmed.
 pub type ResultEdit<'a> = dyn Fn(Option<Value>, &Removal) -> Value + Send + Sync + 'a;
 
@@ -503,11 +513,14 @@ macro_rules! changes_for {
                     tenant: TenantId,
                     job: JobId,
                     at: At,
-                    max_percent: Option<u32>,
-                    rewritten: Option<u64>,
-                    seen: Option<u64>,
-                    created: u64,
+                    hints: changes::SweepHints,
                 ) -> Result<Removal, StoreError> {
+                    let changes::SweepHints {
+                        max_percent,
+                        rewritten,
+                        seen,
+                        created,
+                    } = hints;
                     let present: i64 = sqlx::query_scalar(
                         "SELECT count(*) FROM customers WHERE tenant_id = $1 \
                          AND removed_at IS NULL",
@@ -651,10 +664,12 @@ macro_rules! changes_for {
                         lease.tenant,
                         lease.job,
                         now,
-                        Some(sweep.max_percent),
-                        Some(sweep.rewritten),
-                        sweep.seen,
-                        sweep.created,
+                        changes::SweepHints {
+                            max_percent: Some(sweep.max_percent),
+                            rewritten: Some(sweep.rewritten),
+                            seen: sweep.seen,
+                            created: sweep.created,
+                        },
                     )
                     .await?;
                     sqlx::query("UPDATE jobs SET checkpoint = $1 WHERE id = $2")
@@ -759,7 +774,8 @@ macro_rules! changes_for {
                              mais. Veja o resultado dela.",
                         ));
                     }
-                    let removal = Self::remove_missing(&mut tx, tenant, job, now, None, None, None, 0).await?;
+                    let removal = Self::remove_missing(&mut tx, tenant, job, now, changes::SweepHints::default())
+                            .await?;
                     let result = edit(row.json("result")?, &removal);
                     sqlx::query(
                         "UPDATE jobs SET result = $1, updated_at = $2 WHERE id = $3",
