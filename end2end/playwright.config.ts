@@ -8,6 +8,9 @@ import { SUPERADMIN_PASSWORD } from './tests/helpers';
 // provider picker.
 const port = Number(process.env.E2E_PORT ?? 3017);
 const baseURL = `http://127.0.0.1:${port}`;
+// A second fake SGP with the demo's customers but the last five gone, for
+// the removal test (removals.spec.ts).
+export const smallerSgpPort = Number(process.env.E2E_FAKE_PORT ?? port + 1);
 
 export default defineConfig({
   testDir: './tests',
@@ -37,7 +40,15 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
+    cwd: '..',
+    command: `exec ./target/debug/fake-sgp --addr 127.0.0.1:${smallerSgpPort} --customers 395`,
+    port: smallerSgpPort,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+    stderr: 'ignore',
+  }, {
     cwd: '..',
     command: [
       'rm -rf target/e2e && mkdir -p target/e2e',
@@ -64,5 +75,5 @@ export default defineConfig({
       SGP_IMPORT_PASSWORD: SUPERADMIN_PASSWORD,
       LEPTOS_SITE_ROOT: 'target/site',
     },
-  },
+  }],
 });

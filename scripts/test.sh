@@ -62,10 +62,12 @@ step "browser bundle for the browser tests (cargo leptos build --frontend-only)"
 # again through cargo-leptos would compile its whole dependency graph a
 # second time: without the dev-dependencies, the feature sets of reqwest,
 # tokio and sqlx differ, so none of the test build's artifacts fit.
-if [ ! -x target/debug/sgp-import ]; then
-    echo "test.sh: target/debug/sgp-import is missing; the Rust tests should have built it" >&2
-    exit 1
-fi
+for bin in sgp-import fake-sgp; do
+    if [ ! -x "target/debug/$bin" ]; then
+        echo "test.sh: target/debug/$bin is missing; the Rust tests should have built it" >&2
+        exit 1
+    fi
+done
 cargo leptos build --frontend-only
 
 step "browser tests (Chromium)"
