@@ -90,6 +90,9 @@ pub struct ImportsView {
     pub counts: StatusCounts,
     /// Imports waiting or running, for the progress cards.
     pub active: Vec<JobSummary>,
+    /// The last 30 days, as SVG drawn on the server: imports per day by
+    /// outcome, and customers new, removed and back per day.
+    pub charts: [String; 2],
 }
 
 impl ImportsView {
@@ -246,10 +249,17 @@ pub async fn list_imports(tab: String, page: u32, origin: String) -> Result<Impo
         u64::from(page - 1) * u64::from(PAGE_SIZE),
     )
     .await?;
+    let now = chrono::Utc::now();
+    let recent = imports::recent_imports(&state, &p, now).await?;
+    let today = crate::server::charts::dashboard::local_day(now);
     Ok(ImportsView {
         history: history.page,
         counts: history.counts,
         active: imports::active(&state, &p, 20).await?,
+        charts: [
+            crate::server::charts::dashboard::imports(&recent, today),
+            crate::server::charts::dashboard::customers(&recent, today),
+        ],
     })
 }
 
@@ -291,29 +301,6 @@ pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
         summary: d.summary,
         logs: d.logs,
         logs_omitted: d.logs_omitted,
-    })
-}
-
-/// The dashboard's charts, drawn on the server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChartsView {
-    pub imports: String,
-    pub customers: String,
-}
-
-#[server(endpoint = "import_charts", output = Postcard)]
-pub async fn import_charts() -> Result<ChartsView, UiError> {
-    use super::session::caller;
-    use crate::server::charts::dashboard;
-    use crate::server::services::imports;
-
-    let (state, p) = caller().await?;
-    let now = chrono::Utc::now();
-    let recent = imports::recent_imports(&state, &p, now).await?;
-    let today = dashboard::local_day(now);
-    Ok(ChartsView {
-        imports: dashboard::imports(&recent, today),
-        customers: dashboard::customers(&recent, today),
     })
 }
 

@@ -1,25 +1,20 @@
 //! The dashboard's charts of the last 30 days. The SVG is drawn on the
-//! server (`server::charts`); the page only places it.
+//! server (`server::charts`) and comes with the dashboard's data; the page
+//! only places it.
 
 use leptos::prelude::*;
 
-use crate::api::imports::import_charts;
-use crate::ui::common::Loaded;
-
-/// Imports per day by outcome, and customers new, removed and back per
-/// day; redrawn when the dashboard refreshes (`tick`).
+/// Imports per day by outcome, and customers new, removed and back per day.
 #[component]
-pub fn ImportCharts(tick: RwSignal<u32>) -> impl IntoView {
-    let charts = super::resource::resource(move || tick.get(), |_| import_charts());
+pub fn ImportCharts(charts: [String; 2]) -> impl IntoView {
+    let [imports, customers] = charts;
     view! {
         <section class="charts" aria-labelledby="graficos">
             <h2 id="graficos">"Últimos 30 dias"</h2>
-            <Loaded resource=charts let:c>
-                <div class="chart-grid-2">
-                    <div class="chart-box" inner_html=c.imports></div>
-                    <div class="chart-box" inner_html=c.customers></div>
-                </div>
-            </Loaded>
+            <div class="chart-grid-2">
+                <div class="chart-box" inner_html=imports></div>
+                <div class="chart-box" inner_html=customers></div>
+            </div>
         </section>
     }
 }

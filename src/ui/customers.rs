@@ -7,10 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::changes::customer_history;
 use crate::api::customers::{list_customers, PAGE_SIZE};
 use crate::model::{ContractStatus, CustomerPage, StoredContract, StoredCustomer};
-use crate::ui::changes::ChangeList;
+use crate::ui::changes::CustomerHistory;
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::field::Field;
 use crate::ui::format;
@@ -202,33 +201,6 @@ fn ContractRow(k: StoredContract) -> impl IntoView {
             </td>
             <td>{if plans.is_empty() { "—".to_owned() } else { plans.join(", ") }}</td>
         </tr>
-    }
-}
-
-/// A customer's changes, loaded when the admin asks for them.
-#[component]
-fn CustomerHistory(id: i64) -> impl IntoView {
-    let page = RwSignal::new(0u32);
-    let history = super::resource::resource(
-        move || page.get(),
-        move |n| async move {
-            if n == 0 {
-                // not asked for yet: nothing to fetch
-                return Ok(None);
-            }
-            customer_history(id, n).await.map(Some)
-        },
-    );
-    view! {
-        <div class="history">
-            <button type="button" class="btn btn-small btn-secondary"
-                on:click=move |_| page.update(|p| *p = (*p).max(1))>
-                "Histórico"
-            </button>
-            <Loaded resource=history let:h>
-                {h.map(|h| view! { <ChangeList view=h page/> })}
-            </Loaded>
-        </div>
     }
 }
 

@@ -133,7 +133,6 @@ pub fn ImportsPage() -> impl IntoView {
                 </div>
             </header>
             <OriginFilter place=place.get()/>
-            <ImportCharts tick/>
             <Loaded resource=view_data let:v>
                 <Dashboard v place=place.get()/>
             </Loaded>
@@ -181,6 +180,7 @@ fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
     let (tab, page) = (place.tab, place.page);
     let pages = v.history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     view! {
+        <ImportCharts charts=v.charts.clone()/>
         <nav class="tabs" aria-label="Situação das importações">
             {ImportTab::ALL
                 .into_iter()
