@@ -90,9 +90,6 @@ pub struct ImportsView {
     pub counts: StatusCounts,
     /// Imports waiting or running, for the progress cards.
     pub active: Vec<JobSummary>,
-    /// The last 30 days, as SVG drawn on the server: imports per day by
-    /// outcome, and customers new, removed and back per day.
-    pub charts: [String; 2],
 }
 
 impl ImportsView {
@@ -249,18 +246,31 @@ pub async fn list_imports(tab: String, page: u32, origin: String) -> Result<Impo
         u64::from(page - 1) * u64::from(PAGE_SIZE),
     )
     .await?;
-    let now = chrono::Utc::now();
-    let recent = imports::recent_imports(&state, &p, now).await?;
-    let today = crate::server::charts::dashboard::local_day(now);
     Ok(ImportsView {
         history: history.page,
         counts: history.counts,
         active: imports::active(&state, &p, 20).await?,
-        charts: [
-            crate::server::charts::dashboard::imports(&recent, today),
-            crate::server::charts::dashboard::customers(&recent, today),
-        ],
     })
+}
+
+/// The dashboard's charts of the last 30 days, as SVG drawn on the
+/// server: imports per day by outcome, and customers new, removed and
+/// back per day. Asked for again only when an import finishes, not on
+/// every refresh of the list.
+#[server(endpoint = "import_charts", output = Postcard)]
+pub async fn import_charts() -> Result<[String; 2], UiError> {
+    use super::session::caller;
+    use crate::server::charts::dashboard;
+    use crate::server::services::imports;
+
+    let (state, p) = caller().await?;
+    let now = chrono::Utc::now();
+    let recent = imports::recent_imports(&state, &p, now).await?;
+    let today = dashboard::local_day(now);
+    Ok([
+        dashboard::imports(&recent, today),
+        dashboard::customers(&recent, today),
+    ])
 }
 
 /// A job's details as the modal shows them. The stored parameters and

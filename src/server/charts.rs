@@ -151,19 +151,8 @@ fn number(v: f64) -> String {
     if v.fract().abs() > f64::EPSILON && v.abs() < 10.0 {
         return format!("{v:.1}").replace('.', ",");
     }
-    let n = v.round() as i64;
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    out
+    // the charts hold counts and rates, never below zero
+    crate::ui::format::integer(v.round().max(0.0) as u64)
 }
 
 #[cfg(test)]
@@ -292,9 +281,20 @@ pub mod dashboard {
 
     pub const DAYS: i64 = 30;
 
-    /// The Brasília day of an instant (UTC−3, no daylight saving).
+    /// The Brasília day of an instant (the schedules' time zone).
     pub fn local_day(t: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-        (t - Duration::hours(3)).date_naive()
+        t.with_timezone(&sgp_import_core::schedule::TIME_ZONE)
+            .date_naive()
+    }
+
+    /// When the first of the charts' days began.
+    pub fn first_instant(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let first = local_day(now) - Duration::days(DAYS - 1);
+        first
+            .and_time(chrono::NaiveTime::MIN)
+            .and_local_timezone(sgp_import_core::schedule::TIME_ZONE)
+            .earliest()
+            .map_or(now - Duration::days(DAYS), |t| t.to_utc())
     }
 
     fn per_day(

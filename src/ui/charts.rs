@@ -1,20 +1,31 @@
 //! The dashboard's charts of the last 30 days. The SVG is drawn on the
-//! server (`server::charts`) and comes with the dashboard's data; the page
-//! only places it.
+//! server (`server::charts`); the page only places it.
 
 use leptos::prelude::*;
 
-/// Imports per day by outcome, and customers new, removed and back per day.
+use crate::api::imports::import_charts;
+use crate::ui::common::Loaded;
+
+/// Imports per day by outcome, and customers new, removed and back per
+/// day; fetched again when `finished` (the imports that ended) changes,
+/// not on every refresh of the list.
 #[component]
-pub fn ImportCharts(charts: [String; 2]) -> impl IntoView {
-    let [imports, customers] = charts;
+pub fn ImportCharts(finished: Memo<Option<u64>>) -> impl IntoView {
+    let charts = super::resource::resource(move || finished.get(), |_| import_charts());
     view! {
         <section class="charts" aria-labelledby="graficos">
             <h2 id="graficos">"Últimos 30 dias"</h2>
-            <div class="chart-grid-2">
-                <div class="chart-box" inner_html=imports></div>
-                <div class="chart-box" inner_html=customers></div>
-            </div>
+            <Loaded resource=charts let:c>
+                {
+                    let [imports, customers] = c;
+                    view! {
+                        <div class="chart-grid-2">
+                            <div class="chart-box" inner_html=imports></div>
+                            <div class="chart-box" inner_html=customers></div>
+                        </div>
+                    }
+                }
+            </Loaded>
         </section>
     }
 }

@@ -2,15 +2,7 @@
 
 /// `1234567` → `"1.234.567"`.
 pub fn integer(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
+    crate::model::thousands(n)
 }
 
 // Dates are formatted by hand: chrono's `format` brings a strftime
@@ -38,18 +30,22 @@ pub fn iso_day(s: &str) -> String {
     }
 }
 
-/// `DD/MM/AAAA` in Brasília time.
-pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> String {
+/// An instant in Brasília time (UTC−3, no daylight saving since 2019):
+/// the same on the server's render and in the browser.
+fn in_brasilia(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::FixedOffset> {
     let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
-    day(t.with_timezone(&brasilia).date_naive())
+    t.with_timezone(&brasilia)
 }
 
-/// `DD/MM/AAAA HH:MM` in Brasília time (UTC−3, no daylight saving since
-/// 2019): the same on the server's render and in the browser.
+/// `DD/MM/AAAA` in Brasília time.
+pub fn local_date(t: chrono::DateTime<chrono::Utc>) -> String {
+    day(in_brasilia(t).date_naive())
+}
+
+/// `DD/MM/AAAA HH:MM` in Brasília time.
 pub fn date_time(t: chrono::DateTime<chrono::Utc>) -> String {
     use chrono::Timelike;
-    let brasilia = chrono::FixedOffset::west_opt(3 * 3600).expect("a valid offset");
-    let local = t.with_timezone(&brasilia);
+    let local = in_brasilia(t);
     format!(
         "{} {:02}:{:02}",
         day(local.date_naive()),

@@ -108,6 +108,18 @@ pub fn ImportsPage() -> impl IntoView {
         move || tick.update(|t| *t += 1),
     );
     let close_href = Signal::derive(move || place.get().href());
+    let finished = Memo::new(move |_| {
+        view_data.get().and_then(|r| r.ok()).map(|v| {
+            [
+                JobStatus::Completed,
+                JobStatus::Failed,
+                JobStatus::Cancelled,
+            ]
+            .map(|s| v.counts.get(s))
+            .iter()
+            .sum()
+        })
+    });
 
     view! {
         <Title text="Status das Importações"/>
@@ -133,6 +145,7 @@ pub fn ImportsPage() -> impl IntoView {
                 </div>
             </header>
             <OriginFilter place=place.get()/>
+            <ImportCharts finished/>
             <Loaded resource=view_data let:v>
                 <Dashboard v place=place.get()/>
             </Loaded>
@@ -180,7 +193,6 @@ fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
     let (tab, page) = (place.tab, place.page);
     let pages = v.history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     view! {
-        <ImportCharts charts=v.charts.clone()/>
         <nav class="tabs" aria-label="Situação das importações">
             {ImportTab::ALL
                 .into_iter()

@@ -239,11 +239,8 @@ pub async fn recent_imports(
     caller: &Principal,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<sgp_import_core::store::FinishedImport>, ServiceError> {
-    use crate::server::charts::dashboard::{local_day, DAYS};
     let tenant = tenant_of(caller)?;
-    let first_day = local_day(now) - chrono::Duration::days(DAYS - 1);
-    // midnight in Brasília is 03:00 UTC
-    let since = first_day.and_hms_opt(3, 0, 0).unwrap_or_default().and_utc();
+    let since = crate::server::charts::dashboard::first_instant(now);
     Ok(state
         .store
         .finished_imports(tenant, IMPORT_KIND, since)
@@ -311,9 +308,7 @@ pub async fn changes_report(
                     c.new_value.as_deref().unwrap_or(""),
                     &c.describe_pt(),
                 ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                csv.push_str(&line.join(";"));
-                csv.push_str("\r\n");
+                csv_row(&mut csv, &fields);
             }
             if batch.len() < REPORT_ROWS_PER_READ as usize {
                 kinds.remove(0);
@@ -373,18 +368,27 @@ pub async fn error_report(
             let mut csv = String::with_capacity(batch.len() * 64);
             for row in &batch {
                 let page = row.page_offset.map(|o| o.to_string()).unwrap_or_default();
-                csv.push_str(&format!(
-                    "{};{};{}\r\n",
-                    csv_field(row.row_key.as_deref().unwrap_or("")),
-                    csv_field(&row.reason),
-                    page
-                ));
+                csv_row(
+                    &mut csv,
+                    &[row.row_key.as_deref().unwrap_or(""), &row.reason, &page],
+                );
             }
             let full = batch.len() == REPORT_ROWS_PER_READ as usize;
             Ok::<_, ServiceError>(Some((csv, (last, full))))
         }
     });
     Ok(futures::StreamExt::chain(header, rows))
+}
+
+/// One `;`-separated line of a report, each field defused and quoted.
+fn csv_row(csv: &mut String, fields: &[&str]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            csv.push(';');
+        }
+        csv.push_str(&csv_field(f));
+    }
+    csv.push_str("\r\n");
 }
 
 fn csv_field(value: &str) -> String {

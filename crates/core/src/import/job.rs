@@ -171,9 +171,9 @@ impl JobHandler for ImportJob {
             Err(e) => return Err(JobError::Fatal(e.message_pt())),
         };
         let client = SgpClient::new(integration.base_url, integration.auth, self.client.clone());
-        let mut run = Run::new(ctx, params, client);
-        run.max_removal_percent = self.max_removal_percent;
-        run.go().await
+        Run::new(ctx, params, client, self.max_removal_percent)
+            .go()
+            .await
     }
 }
 
@@ -226,7 +226,12 @@ impl Fetched {
 type Pending = tokio::task::JoinHandle<Result<Fetched, SgpError>>;
 
 impl Run {
-    fn new(ctx: JobContext, params: ImportParams, client: SgpClient) -> Self {
+    fn new(
+        ctx: JobContext,
+        params: ImportParams,
+        client: SgpClient,
+        max_removal_percent: u32,
+    ) -> Self {
         let checkpoint: ImportCheckpoint = ctx
             .checkpoint()
             .and_then(|c| serde_json::from_value(c.clone()).ok())
@@ -242,7 +247,7 @@ impl Run {
             progress,
             started: Instant::now(),
             processed_at_start,
-            max_removal_percent: DEFAULT_MAX_REMOVAL_PERCENT,
+            max_removal_percent,
             distinct: from_start.then(HashSet::new),
         }
     }

@@ -237,8 +237,9 @@ pub struct ChangePage {
     pub counts: ChangeCounts,
 }
 
-/// 12345 → "12.345" (the pages' number format, without pulling the UI's).
-fn thousands(n: u64) -> String {
+/// 12345 → "12.345": whole numbers as Brazilian admins read them (the
+/// pages' `format::integer` is this one).
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -14,7 +14,7 @@ mod schedule;
 mod tenant;
 
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
-pub use change::{ChangeCounts, ChangeKind, ChangePage, CustomerChange};
+pub use change::{thousands, ChangeCounts, ChangeKind, ChangePage, CustomerChange};
 pub use contract_status::ContractStatus;
 pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
 pub use integration::{ConnectionTest, IntegrationView, Preview};

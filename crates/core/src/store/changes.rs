@@ -420,6 +420,12 @@ pub struct FinishedImport {
     pub returned: u64,
 }
 
+/// The columns [`change`] reads: a change with its customer's key and
+/// name (`ch` and `c`), for the statements to add their `WHERE`.
+pub(crate) const CHANGE_SELECT: &str = "SELECT ch.id, ch.job_id, ch.customer_id, ch.kind, \
+    ch.contract_key, ch.old_value, ch.new_value, ch.created_at, c.sgp_key, c.name \
+    FROM import_changes ch JOIN customers c ON c.id = ch.customer_id";
+
 /// A listed change from its row (joined with its customer).
 pub(crate) fn change(row: &impl RowExt) -> Result<CustomerChange, StoreError> {
     let kind = row.text("kind")?;
@@ -745,22 +751,12 @@ macro_rules! changes_for {
                     .bind(At(finished))
                     .fetch_one(&mut *tx)
                     .await?;
-                    let active: i64 = sqlx::query_scalar(&format!(
-                        "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND kind = $2 AND {}",
-                        sql::status_in(
-                            "status",
-                            &[
-                                JobStatus::Queued,
-                                JobStatus::Running,
-                                JobStatus::Retrying,
-                                JobStatus::Cancelling,
-                            ]
-                        )
-                    ))
-                    .bind(tenant.0)
-                    .bind(&kind)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let active: i64 =
+                        sqlx::query_scalar(&format!("SELECT {}", sql::active_count("$1", "$2")))
+                            .bind(tenant.0)
+                            .bind(&kind)
+                            .fetch_one(&mut *tx)
+                            .await?;
                     if active > 0 {
                         // it may be seeing the very customers this would mark
                         return Err(StoreError::NotAllowed(
@@ -834,14 +830,12 @@ macro_rules! changes_for {
                     };
                     // grouped by kind: the (job, kind, id) index gives that
                     // order without sorting an import's rows
-                    let changes = sqlx::query(
-                        "SELECT ch.id, ch.job_id, ch.customer_id, ch.kind, ch.contract_key, \
-                            ch.old_value, ch.new_value, ch.created_at, c.sgp_key, c.name \
-                         FROM import_changes ch JOIN customers c ON c.id = ch.customer_id \
-                         WHERE ch.job_id = $1 AND ch.tenant_id = $2 \
+                    let changes = sqlx::query(&format!(
+                        "{} WHERE ch.job_id = $1 AND ch.tenant_id = $2 \
                             AND ($3 IS NULL OR ch.kind = $3) \
                          ORDER BY ch.kind, ch.id LIMIT $4 OFFSET $5",
-                    )
+                        changes::CHANGE_SELECT
+                    ))
                     .bind(job.0)
                     .bind(tenant.0)
                     .bind(kind)
@@ -878,14 +872,12 @@ macro_rules! changes_for {
                     after: i64,
                     limit: u32,
                 ) -> Result<Vec<CustomerChange>, StoreError> {
-                    sqlx::query(
-                        "SELECT ch.id, ch.job_id, ch.customer_id, ch.kind, ch.contract_key, \
-                            ch.old_value, ch.new_value, ch.created_at, c.sgp_key, c.name \
-                         FROM import_changes ch JOIN customers c ON c.id = ch.customer_id \
-                         WHERE ch.job_id = $1 AND ch.tenant_id = $2 AND ch.kind = $3 \
+                    sqlx::query(&format!(
+                        "{} WHERE ch.job_id = $1 AND ch.tenant_id = $2 AND ch.kind = $3 \
                             AND ch.id > $4 \
                          ORDER BY ch.id LIMIT $5",
-                    )
+                        changes::CHANGE_SELECT
+                    ))
                     .bind(job.0)
                     .bind(tenant.0)
                     .bind(kind.as_str())
@@ -957,13 +949,11 @@ macro_rules! changes_for {
                     .bind(customer)
                     .fetch_one(self.reads())
                     .await?;
-                    let changes = sqlx::query(
-                        "SELECT ch.id, ch.job_id, ch.customer_id, ch.kind, ch.contract_key, \
-                            ch.old_value, ch.new_value, ch.created_at, c.sgp_key, c.name \
-                         FROM import_changes ch JOIN customers c ON c.id = ch.customer_id \
-                         WHERE ch.customer_id = $1 AND ch.tenant_id = $2 \
+                    let changes = sqlx::query(&format!(
+                        "{} WHERE ch.customer_id = $1 AND ch.tenant_id = $2 \
                          ORDER BY ch.id DESC LIMIT $3 OFFSET $4",
-                    )
+                        changes::CHANGE_SELECT
+                    ))
                     .bind(customer)
                     .bind(tenant.0)
                     .bind(i64::from(limit))

@@ -45,6 +45,15 @@ async fn outcome(h: &Harness<'_>, id: JobId) -> ImportOutcome {
     serde_json::from_value(d.result.unwrap()).unwrap()
 }
 
+/// The result rewrite of a confirmation, as the app's service does it.
+fn confirmed(
+    result: Option<serde_json::Value>,
+    r: &sgp_import_core::store::Removal,
+) -> serde_json::Value {
+    let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
+    serde_json::to_value(o.confirmed(r)).unwrap()
+}
+
 async fn removed_customers(h: &Harness<'_>) -> Vec<String> {
     let filter = CustomerFilter {
         removed: Some(true),
@@ -146,10 +155,7 @@ async fn every_kind_of_change_is_recorded_once_and_none_when_nothing_changed(db:
         (Some(0), Some(50))
     );
     assert_eq!(counts(&h, dropped).await, vec![]);
-    let edit = |result: Option<serde_json::Value>, r: &sgp_import_core::store::Removal| {
-        let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
-        serde_json::to_value(o.confirmed(r)).unwrap()
-    };
+    let edit = confirmed;
     db.store
         .confirm_removals(h.tenant.id, dropped, &edit)
         .await
@@ -266,10 +272,7 @@ async fn the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed(db: &Te
         .contains("mais que o limite de 10 %"));
 
     // the admin confirms: the three are marked and the result says so
-    let edit = |result: Option<serde_json::Value>, r: &sgp_import_core::store::Removal| {
-        let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
-        serde_json::to_value(o.confirmed(r)).unwrap()
-    };
+    let edit = confirmed;
     let done = db
         .store
         .confirm_removals(h.tenant.id, held, &edit)
@@ -443,10 +446,8 @@ async fn an_import_cut_short_marks_nothing_and_cannot_be_confirmed(db: &TestDb) 
     assert!(log_text(db, &h.tenant, id)
         .await
         .contains("não foram verificados"));
-    let edit =
-        |_: Option<serde_json::Value>, _: &sgp_import_core::store::Removal| serde_json::Value::Null;
     assert!(matches!(
-        db.store.confirm_removals(h.tenant.id, id, &edit).await,
+        db.store.confirm_removals(h.tenant.id, id, &confirmed).await,
         Err(StoreError::NotAllowed(_))
     ));
     assert_eq!(removed_customers(&h).await, Vec::<String>::new());
