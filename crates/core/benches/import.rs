@@ -15,7 +15,7 @@
 //! Each phase prints its peak RSS (the peak is reset between phases). The
 //! import into an empty database is then repeated BENCH_ROUNDS times
 //! (default 3) in fresh databases, and the median printed: single runs on
-//! a busy 2-core machine vary by a fifth.
+//! a busy 2-core machine vary by a fifth. BENCH_SKIP_SQLITE=1 skips SQLite.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -496,9 +496,13 @@ async fn main() {
     let rounds = env_number("BENCH_ROUNDS", 3).max(1);
     let sqlite =
         |n: u64| DatabaseUrl::parse(&format!("sqlite://{}/import-{n}.db", dir.display())).unwrap();
-    let mut sqlite_rates = vec![bench_one("SQLite", sqlite(1), &fake, customers).await];
-    for n in 2..=rounds {
-        sqlite_rates.push(import_only(sqlite(n), &fake).await);
+    // BENCH_SKIP_SQLITE=1 measures PostgreSQL alone, for A/B runs of its store
+    let mut sqlite_rates = Vec::new();
+    if std::env::var_os("BENCH_SKIP_SQLITE").is_none() {
+        sqlite_rates.push(bench_one("SQLite", sqlite(1), &fake, customers).await);
+        for n in 2..=rounds {
+            sqlite_rates.push(import_only(sqlite(n), &fake).await);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
     let mut pg_rates = Vec::new();
@@ -530,7 +534,9 @@ async fn main() {
         }
     }
     println!();
-    summary("SQLite", &mut sqlite_rates);
+    if !sqlite_rates.is_empty() {
+        summary("SQLite", &mut sqlite_rates);
+    }
     if !pg_rates.is_empty() {
         summary("PostgreSQL", &mut pg_rates);
     }

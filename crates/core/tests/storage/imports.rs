@@ -38,6 +38,7 @@ on_both!(
     preview_counts_new_and_existing_without_writing,
     secrets_are_sealed_and_never_in_params_or_logs,
     purging_an_import_keeps_its_customers,
+    deleting_a_provider_removes_its_customers_contracts_and_changes,
     basic_auth_imports_and_a_wrong_password_fails_fast,
     a_stale_attempt_cannot_write_a_page,
     the_customers_list_searches_filters_and_pages,
@@ -658,6 +659,7 @@ async fn purging_an_import_keeps_its_customers(db: &TestDb) {
     assert_eq!(status, JobStatus::Completed);
     let job = h.last_job().await.id;
     assert!(db.rows_with("customers", "last_job_id", job.0).await > 0);
+    assert_eq!(db.rows_with("import_changes", "job_id", job.0).await, 120);
     let purged = db
         .store
         .purge_finished(db.clock_now() + Duration::days(1))
@@ -667,6 +669,52 @@ async fn purging_an_import_keeps_its_customers(db: &TestDb) {
     assert_eq!(h.customers().await, 120, "customers outlive their import");
     assert_eq!(db.rows_with("customers", "last_job_id", job.0).await, 0);
     assert_eq!(db.rows_with("import_row_errors", "job_id", job.0).await, 0);
+    assert_eq!(
+        db.rows_with("import_changes", "job_id", job.0).await,
+        0,
+        "the change history goes with its import"
+    );
+}
+
+/// On PostgreSQL the imported rows carry no per-row foreign-key checks
+/// (they cost half of the page's inserts); triggers on the parents do what
+/// the keys' cascades did. The same outcome on both databases.
+async fn deleting_a_provider_removes_its_customers_contracts_and_changes(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(60)).await;
+    let (status, _) = h.import(params("Some")).await;
+    assert_eq!(status, JobStatus::Completed);
+    let job = h.last_job().await.id;
+    let kept = tenant(db, "fica").await;
+    let other = db
+        .store
+        .enqueue(sgp_import_core::store::NewJob::new(
+            kept.id,
+            "noop",
+            "outra",
+            serde_json::json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.rows_with("customers", "tenant_id", h.tenant.id.0).await,
+        60
+    );
+    assert!(db.rows_with("contracts", "tenant_id", h.tenant.id.0).await >= 60);
+    assert_eq!(db.rows_with("import_changes", "job_id", job.0).await, 60);
+
+    db.delete_tenant(h.tenant.id).await;
+    for table in ["customers", "contracts", "import_changes", "jobs"] {
+        assert_eq!(
+            db.rows_with(table, "tenant_id", h.tenant.id.0).await,
+            0,
+            "{table} of the removed provider"
+        );
+    }
+    assert_eq!(
+        db.rows_with("jobs", "id", other.id.0).await,
+        1,
+        "others stay"
+    );
 }
 
 async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
