@@ -103,6 +103,7 @@ pub struct CustomerChange {
     /// plan change; for a details change, `new_value` names the fields.
     pub old_value: Option<String>,
     pub new_value: Option<String>,
+    #[serde(with = "super::instant")]
     pub at: DateTime<Utc>,
 }
 

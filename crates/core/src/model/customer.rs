@@ -27,7 +27,7 @@ pub struct StoredCustomer {
     pub phones: Vec<String>,
     /// When a complete import last found it missing from SGP (it stays
     /// listed, marked); `None` while SGP has it.
-    #[serde(default)]
+    #[serde(with = "super::instant::option", default)]
     pub removed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub contracts: Vec<StoredContract>,
 }
@@ -41,7 +41,7 @@ pub struct StoredContract {
     pub signup_date: Option<String>,
     /// SGP's services of the contract, with their plans.
     pub services: Vec<StoredService>,
-    #[serde(default)]
+    #[serde(with = "super::instant::option", default)]
     pub removed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -4,6 +4,7 @@ mod account;
 mod change;
 mod contract_status;
 mod customer;
+mod day;
 mod instant;
 mod integration;
 mod job;

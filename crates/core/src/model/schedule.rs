@@ -13,7 +13,9 @@ pub struct ScheduleInput {
     /// Only what changed since the last successful import.
     pub incremental: bool,
     pub only_active: bool,
+    #[serde(with = "super::day::option", default)]
     pub signup_from: Option<NaiveDate>,
+    #[serde(with = "super::day::option", default)]
     pub signup_to: Option<NaiveDate>,
     /// Consecutive failed runs after which the schedule pauses itself.
     pub pause_after_failures: u32,
