@@ -37,8 +37,9 @@ test('overview reads from the database and becomes interactive', async ({ page }
 
   await hydrated(page);
   const toggle = page.getByRole('button', { name: 'Ver importações por situação' });
-  await toggle.click();
   const table = card.getByRole('table', { name: 'Importações por situação' });
+  await expect(table).toBeHidden();
+  await toggle.click();
   await expect(table).toBeVisible();
   await expect(table.getByRole('row')).toHaveCount(8); // header + 7 statuses
   await expect(table).toContainText('Concluída');

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Postcard;
 
 use super::error::UiError;
-use crate::model::{JobPage, JobStatus, JobSummary, JobTiming, LogLine, Preview, StatusCounts};
+use crate::model::{JobStatus, JobSummary, Preview, StatusCounts};
 
 /// History rows per page.
 pub const PAGE_SIZE: u32 = 10;
@@ -83,19 +83,15 @@ impl ImportTab {
     }
 }
 
-/// What the dashboard shows at once.
+/// What the dashboard shows at once: the counts and whether any import
+/// is active (the page polls while one is), and the tabs, progress cards,
+/// history and pager as markup rendered on the server (read-only links the
+/// router follows; none of their code is in the bundle).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImportsView {
-    pub history: JobPage,
     pub counts: StatusCounts,
-    /// Imports waiting or running, for the progress cards.
-    pub active: Vec<JobSummary>,
-}
-
-impl ImportsView {
-    pub fn any_active(&self) -> bool {
-        !self.active.is_empty()
-    }
+    pub any_active: bool,
+    pub html: String,
 }
 
 /// The import form, as the browser sends it (dates `YYYY-MM-DD` or empty,
@@ -229,27 +225,49 @@ pub(crate) mod ssr {
 }
 
 #[server(endpoint = "imports", output = Postcard)]
-pub async fn list_imports(tab: String, page: u32, origin: String) -> Result<ImportsView, UiError> {
+pub async fn list_imports(
+    tab: String,
+    page: u32,
+    origin: String,
+    highlight: String,
+) -> Result<ImportsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
+    use crate::ui::imports::{Dashboard, DashboardProps, Place};
 
     let (state, p) = caller().await?;
-    let tab = ImportTab::from_slug(&tab);
-    let page = page.clamp(1, 100_000);
+    let place = Place {
+        tab: ImportTab::from_slug(&tab),
+        page: page.clamp(1, 100_000),
+        // an unknown origin in a hand-edited link shows every origin
+        origin: crate::model::JobOrigin::from_api_name(&origin),
+        highlight: uuid::Uuid::parse_str(&highlight).ok(),
+    };
     let history = imports::list(
         &state,
         &p,
-        tab.statuses(),
-        // an unknown origin in a hand-edited link shows every origin
-        crate::model::JobOrigin::from_api_name(&origin),
+        place.tab.statuses(),
+        place.origin,
         PAGE_SIZE,
-        u64::from(page - 1) * u64::from(PAGE_SIZE),
+        u64::from(place.page - 1) * u64::from(PAGE_SIZE),
     )
     .await?;
+    let active = imports::active(&state, &p, 20).await?;
+    let view = ImportsView {
+        counts: history.counts.clone(),
+        any_active: !active.is_empty(),
+        html: String::new(),
+    };
     Ok(ImportsView {
-        history: history.page,
-        counts: history.counts,
-        active: imports::active(&state, &p, 20).await?,
+        html: crate::server::markup::render(|| {
+            Dashboard(DashboardProps {
+                history: history.page,
+                counts: history.counts,
+                active,
+                place,
+            })
+        }),
+        ..view
     })
 }
 
@@ -279,38 +297,36 @@ pub async fn import_charts() -> Result<[String; 2], UiError> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImportDetailsView {
     pub summary: JobSummary,
-    /// Duration, speed and time in the queue, measured on the server.
-    pub timing: JobTiming,
-    /// The filters the import ran with (never a secret: parameters hold none).
-    pub filters: String,
-    /// A finished import's result.
-    pub result: Option<String>,
     /// Customers and contracts found missing from SGP but held back by the
     /// removal guard, waiting for "Confirmar remoções".
     pub removal_pending: Option<(u64, u64)>,
-    /// The import's speed over time, as SVG drawn on the server.
-    pub speed_chart: Option<String>,
-    pub logs: Vec<LogLine>,
-    /// Log lines dropped from the middle of a long log.
-    pub logs_omitted: u64,
+    /// The read-only part (numbers, times, filters, result, speed chart and
+    /// log) as markup rendered on the server by the same components: the
+    /// browser places it and carries none of their code.
+    pub facts_html: String,
 }
 
 #[server(endpoint = "import_details", output = Postcard)]
 pub async fn import_details(id: String) -> Result<ImportDetailsView, UiError> {
     use super::session::caller;
     use crate::server::services::imports;
+    use crate::ui::job_modal::DetailsFacts;
 
     let (state, p) = caller().await?;
     let d = imports::details(&state, &p, ssr::job_id(&id)?).await?;
-    Ok(ImportDetailsView {
+    let props = crate::ui::job_modal::DetailsFactsProps {
         filters: ssr::describe_params(&d.params),
         timing: d.summary.timing(chrono::Utc::now()),
         result: d.result.as_ref().map(ssr::describe_result),
-        removal_pending: d.result.as_ref().and_then(ssr::removal_pending),
         speed_chart: d.checkpoint.as_ref().and_then(ssr::speed_chart),
-        summary: d.summary,
+        job: d.summary.clone(),
         logs: d.logs,
         logs_omitted: d.logs_omitted,
+    };
+    Ok(ImportDetailsView {
+        removal_pending: d.result.as_ref().and_then(ssr::removal_pending),
+        summary: d.summary,
+        facts_html: crate::server::markup::render(|| DetailsFacts(props)),
     })
 }
 

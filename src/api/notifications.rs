@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Postcard;
 
 use super::error::UiError;
-use crate::model::{Channel, Delivery, NotificationEvent, NotificationSettings};
+use crate::model::{Channel, NotificationEvent, NotificationSettings};
 
 /// The form as the page sends it: one target per line,
 /// `channel<TAB>address<TAB>event,event` (flat text keeps the posted form
@@ -27,13 +27,6 @@ pub fn target_line(channel: Channel, address: &str, events: &[NotificationEvent]
         address.replace(['\t', '\n'], " "),
         events.join(",")
     )
-}
-
-/// A page of deliveries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeliveriesView {
-    pub deliveries: Vec<Delivery>,
-    pub total: u64,
 }
 
 /// Deliveries shown in the section.
@@ -119,17 +112,19 @@ pub async fn test_notification(id: String) -> Result<(), UiError> {
     Ok(())
 }
 
+/// The latest deliveries as a table drawn on the server (read-only: the
+/// page places it, with none of the table's code in the bundle).
 #[server(endpoint = "deliveries", output = Postcard)]
-pub async fn list_deliveries() -> Result<DeliveriesView, UiError> {
+pub async fn list_deliveries() -> Result<String, UiError> {
     use super::session::caller;
     use crate::server::services::notifications;
+    use crate::ui::notifications::{DeliveriesTable, DeliveriesTableProps};
 
     let (state, p) = caller().await?;
-    let (deliveries, page) = notifications::deliveries(&state, &p, DELIVERIES_SHOWN, 0).await?;
-    Ok(DeliveriesView {
-        deliveries,
-        total: page.total,
-    })
+    let (deliveries, _) = notifications::deliveries(&state, &p, DELIVERIES_SHOWN, 0).await?;
+    Ok(crate::server::markup::render(|| {
+        DeliveriesTable(DeliveriesTableProps { deliveries })
+    }))
 }
 
 #[cfg(all(test, feature = "ssr"))]

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod cli;
 pub mod health;
 pub mod jobs;
+pub mod markup;
 pub mod metrics;
 pub mod rest;
 pub mod security;

@@ -26,31 +26,55 @@ pub fn ImportChanges(id: String) -> impl IntoView {
     }
 }
 
-/// A customer's changes, loaded when the admin asks for them.
-#[component]
-pub fn CustomerHistory(id: i64) -> impl IntoView {
-    // 0: not asked for yet
-    let page = RwSignal::new(0u32);
-    let html = super::resource::resource(
-        move || page.get(),
-        move |n| async move {
-            if n == 0 {
-                return Ok(String::new());
+/// The customers list's "Histórico" boxes, in markup drawn on the server
+/// (`<div class="history" data-cliente="{id}">` with a `data-historico`
+/// button and a `.history-body`): a click on the button, or on a page of
+/// the history, loads that page of the customer's changes into the box.
+pub fn follow_customer_history(ev: &leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Ok(Some(button)) = target.closest("button[data-historico], button[data-pagina]") else {
+            return;
+        };
+        let Ok(Some(history)) = button.closest(".history[data-cliente]") else {
+            return;
+        };
+        let page = match button.get_attribute("data-pagina") {
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => return,
+            },
+            None => 1,
+        };
+        let (Some(id), Ok(Some(body))) = (
+            history
+                .get_attribute("data-cliente")
+                .and_then(|id| id.parse::<i64>().ok()),
+            history.query_selector(".history-body"),
+        ) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match changes(ChangesOf::Customer(id), page).await {
+                Ok(html) => body.set_inner_html(&html),
+                Err(e) => {
+                    body.set_inner_html(r#"<div class="alert alert-error" role="alert"></div>"#);
+                    if let Some(alert) = body.first_element_child() {
+                        alert.set_text_content(Some(&e.message));
+                    }
+                }
             }
-            changes(ChangesOf::Customer(id), n).await
-        },
-    );
-    view! {
-        <div class="history" on:click=move |ev| follow(&ev, None, page)>
-            <button type="button" class="btn btn-small btn-secondary"
-                on:click=move |_| page.update(|p| *p = (*p).max(1))>
-                "Histórico"
-            </button>
-            <Loaded resource=html let:h>
-                <div inner_html=h></div>
-            </Loaded>
-        </div>
+        });
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 /// A click inside the server's markup: a chip (`data-tipo`) picks a kind

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::customers::{list_customers, PAGE_SIZE};
 use crate::model::{ContractStatus, CustomerPage, StoredContract, StoredCustomer};
-use crate::ui::changes::CustomerHistory;
+use crate::ui::changes::follow_customer_history;
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::field::Field;
 use crate::ui::format;
@@ -23,12 +23,12 @@ fn status_label(s: &str) -> String {
 
 /// The customers page's filters, as its URL carries them.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct Filters {
-    q: String,
+pub struct Filters {
+    pub q: String,
     /// A contract status (`contrato`).
-    contract: String,
+    pub contract: String,
     /// `removido`, `ativo` or empty (`situacao`).
-    situation: String,
+    pub situation: String,
 }
 
 fn href(f: &Filters, page: u32) -> String {
@@ -117,15 +117,19 @@ pub fn CustomersPage() -> impl IntoView {
                 </div>
                 <button type="submit" class="btn">"Buscar"</button>
             </form>
-            <Loaded resource=customers let:p>
-                <CustomerList p filters=filters.get()/>
+            <Loaded resource=customers let:list>
+                <div class="customers-view" inner_html=list
+                    on:click=|ev| follow_customer_history(&ev)></div>
             </Loaded>
         </section>
     }
 }
 
+/// The count, the customers and the pager. Rendered on the server only
+/// (`api::customers::list_customers`); the page follows the clicks on the
+/// "Histórico" buttons.
 #[component]
-fn CustomerList(p: CustomerPage, filters: Filters) -> impl IntoView {
+pub fn CustomerList(p: CustomerPage, filters: Filters) -> impl IntoView {
     let page = (p.offset / u64::from(PAGE_SIZE)) as u32 + 1;
     let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     if p.customers.is_empty() {
@@ -181,7 +185,12 @@ fn CustomerItem(c: StoredCustomer) -> impl IntoView {
                         {c.contracts.iter().map(|k| view! { <ContractRow k=k.clone()/> }).collect_view()}
                     </tbody>
                 </table>
-                <CustomerHistory id=c.id/>
+                <div class="history" data-cliente=c.id.to_string()>
+                    <button type="button" class="btn btn-small btn-secondary" data-historico="">
+                        "Histórico"
+                    </button>
+                    <div class="history-body"></div>
+                </div>
             </details>
         </li>
     }

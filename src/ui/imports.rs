@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::imports::{list_imports, ImportTab, ImportsView, PAGE_SIZE};
-use crate::model::{JobOrigin, JobStatus, JobSummary};
+use crate::api::imports::{list_imports, ImportTab, PAGE_SIZE};
+use crate::model::{JobOrigin, JobPage, JobStatus, JobSummary, StatusCounts};
 use crate::ui::charts::ImportCharts;
 use crate::ui::common::{Loaded, Pager};
 use crate::ui::format;
@@ -22,11 +22,11 @@ pub const REFRESH_MS: u32 = 5_000;
 /// and the import to highlight (`?destaque=`, set by the hand-over from
 /// `/integracoes`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Place {
-    tab: ImportTab,
-    page: u32,
-    origin: Option<JobOrigin>,
-    highlight: Option<uuid::Uuid>,
+pub struct Place {
+    pub tab: ImportTab,
+    pub page: u32,
+    pub origin: Option<JobOrigin>,
+    pub highlight: Option<uuid::Uuid>,
 }
 
 impl Place {
@@ -92,6 +92,7 @@ pub fn ImportsPage() -> impl IntoView {
                     .origin
                     .map(|o| o.api_name().to_owned())
                     .unwrap_or_default(),
+                place.highlight.map(|h| h.to_string()).unwrap_or_default(),
             )
         },
     );
@@ -100,7 +101,7 @@ pub fn ImportsPage() -> impl IntoView {
         view_data
             .get()
             .and_then(|r| r.ok())
-            .is_some_and(|v| v.any_active())
+            .is_some_and(|v| v.any_active)
     });
     use_polling(
         REFRESH_MS,
@@ -147,7 +148,7 @@ pub fn ImportsPage() -> impl IntoView {
             <OriginFilter place=place.get()/>
             <ImportCharts finished/>
             <Loaded resource=view_data let:v>
-                <Dashboard v place=place.get()/>
+                <div class="dashboard" inner_html=v.html></div>
             </Loaded>
         </section>
         {move || {
@@ -188,10 +189,17 @@ fn OriginFilter(place: Place) -> impl IntoView {
     }
 }
 
+/// Tabs with counts, progress cards, history and pager. Rendered on the
+/// server only (`api::imports::list_imports`): all of it is links.
 #[component]
-fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
+pub fn Dashboard(
+    history: JobPage,
+    counts: StatusCounts,
+    active: Vec<JobSummary>,
+    place: Place,
+) -> impl IntoView {
     let (tab, page) = (place.tab, place.page);
-    let pages = v.history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
+    let pages = history.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
     view! {
         <nav class="tabs" aria-label="Situação das importações">
             {ImportTab::ALL
@@ -201,20 +209,19 @@ fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
                     view! {
                         <a class="tab" href=place.at(t, 1).href() aria-current=current>
                             {t.label()}
-                            <span class="tab-count">{format::integer(t.count(&v.counts))}</span>
+                            <span class="tab-count">{format::integer(t.count(&counts))}</span>
                         </a>
                     }
                 })
                 .collect_view()}
         </nav>
-        {(!v.active.is_empty())
+        {(!active.is_empty())
             .then(|| {
                 view! {
                     <section aria-labelledby="ativas" class="active-imports">
                         <h2 id="ativas">"Em andamento"</h2>
                         <div class="cards">
-                            {v
-                                .active
+                            {active
                                 .iter()
                                 .map(|job| view! { <ProgressCard job=job.clone() place/> })
                                 .collect_view()}
@@ -224,7 +231,7 @@ fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
             })}
         <section aria-labelledby="historico">
             <h2 id="historico">"Histórico"</h2>
-            {if v.history.jobs.is_empty() {
+            {if history.jobs.is_empty() {
                 view! {
                     <div class="empty-state" role="status">
                         <p class="empty-title">"Nenhuma importação nesta aba."</p>
@@ -233,7 +240,7 @@ fn Dashboard(v: ImportsView, place: Place) -> impl IntoView {
                 }
                     .into_any()
             } else {
-                view! { <HistoryTable jobs=v.history.jobs.clone() place/> }.into_any()
+                view! { <HistoryTable jobs=history.jobs.clone() place/> }.into_any()
             }}
             <Pager page pages label="Páginas do histórico" href=move |n| place.at(tab, n).href()/>
         </section>

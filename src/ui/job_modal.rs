@@ -96,6 +96,16 @@ fn DetailsBody(
 ) -> impl IntoView {
     let s = d.summary.clone();
     let changes_tab = RwSignal::new(false);
+    // the log ends scrolled to its newest line
+    let facts = NodeRef::<html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(log) = facts
+            .get()
+            .and_then(|el| el.query_selector(".log").ok().flatten())
+        {
+            log.set_scroll_top(log.scroll_height());
+        }
+    });
     let id = s.id.to_string();
     let tab = move |changes: bool, label: &'static str| {
         view! {
@@ -123,10 +133,7 @@ fn DetailsBody(
                 when=move || changes_tab.get()
                 fallback=move || {
                     view! {
-                        <ProgressFacts job=s.clone()/>
-                        <DetailsFacts filters=d.filters.clone() result=d.result.clone() job=s.clone() timing=d.timing/>
-                        {d.speed_chart.clone().map(|svg| view! { <div class="chart-box" inner_html=svg></div> })}
-                        <JobLog lines=d.logs.clone() omitted=d.logs_omitted/>
+                        <div class="details-facts" inner_html=d.facts_html.clone() node_ref=facts></div>
                         <DetailsActions job=s.clone() cancel retry/>
                     }
                 }
@@ -170,13 +177,18 @@ fn RemovalGuard(
     }
 }
 
-/// When, where, how many, with which filters, and how it ended.
+/// When, where, how many, with which filters, how it ended, its speed and
+/// its log. Rendered on the server only (`api::imports::import_details`
+/// sends it as markup), so none of this is in the browser's bundle.
 #[component]
-fn DetailsFacts(
+pub fn DetailsFacts(
     filters: String,
     result: Option<String>,
     job: JobSummary,
     timing: JobTiming,
+    speed_chart: Option<String>,
+    logs: Vec<LogLine>,
+    logs_omitted: u64,
 ) -> impl IntoView {
     let seconds = |v: Option<f64>| {
         v.map(|s| crate::ui::progress::duration(s.round() as u64))
@@ -191,6 +203,7 @@ fn DetailsFacts(
         t.map(format::date_time).unwrap_or_else(|| "—".into())
     };
     view! {
+        <ProgressFacts job=job.clone()/>
         <dl class="facts">
             <div><dt>"Criada em"</dt><dd>{format::date_time(s.created_at)}</dd></div>
             <div><dt>"Origem"</dt><dd data-stat="origem">{s.origin.label()}</dd></div>
@@ -211,34 +224,30 @@ fn DetailsFacts(
             {p.message.clone().map(|m| view! { <div class="wide"><dt>"Mensagem atual"</dt><dd>{m}</dd></div> })}
             {s.last_error.clone().map(|e| view! { <div class="wide"><dt>"Último erro"</dt><dd class="error-text">{e}</dd></div> })}
         </dl>
+        {speed_chart.map(|svg| view! { <div class="chart-box" inner_html=svg></div> })}
+        <JobLog lines=logs omitted=logs_omitted/>
     }
 }
 
-/// The job's log, newest line at the bottom and scrolled into view.
+/// The job's log, newest line at the bottom (the modal scrolls it there).
 #[component]
 fn JobLog(lines: Vec<LogLine>, omitted: u64) -> impl IntoView {
-    let log = NodeRef::<html::Ol>::new();
-    Effect::new(move |_| {
-        if let Some(el) = log.get() {
-            el.set_scroll_top(el.scroll_height());
-        }
-    });
     view! {
         <h3 id="log-title">"Log"</h3>
         {(omitted > 0).then(|| view! {
             <p class="muted">{format!("{} linhas do meio do log foram omitidas.", format::integer(omitted))}</p>
         })}
-        <ol class="log" aria-labelledby="log-title" node_ref=log tabindex="0">
+        <ol class="log" aria-labelledby="log-title" tabindex="0">
             {lines
-                .iter()
+                .into_iter()
                 .map(|line| {
                     view! {
                         <li class=format!("log-line log-{}", line.level.as_str())>
                             <time>{format::date_time(line.at)}</time>
                             " "
-                            <span class="log-level">{line.level.as_str().to_uppercase()}</span>
+                            <span class="log-level">{line.level.as_str().to_ascii_uppercase()}</span>
                             " "
-                            <span class="log-message">{line.message.clone()}</span>
+                            <span class="log-message">{line.message}</span>
                         </li>
                     }
                 })

@@ -9,7 +9,7 @@ use crate::api::notifications::{
     get_notifications, list_deliveries, target_line, NotificationForm, SaveNotifications,
     TestNotification,
 };
-use crate::model::{Channel, NotificationEvent, NotificationSettings};
+use crate::model::{Channel, Delivery, NotificationEvent, NotificationSettings};
 use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::field::FieldError;
 use crate::ui::format;
@@ -284,45 +284,50 @@ fn Deliveries(refresh: RwSignal<u32>) -> impl IntoView {
                     "Atualizar"
                 </button>
             </header>
-            <Loaded resource=list let:v>
-                {if v.deliveries.is_empty() {
-                    view! { <p class="muted">"Nenhuma entrega ainda."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Evento"</th>
-                                    <th scope="col">"Destino"</th>
-                                    <th scope="col">"Situação"</th>
-                                    <th scope="col">"Quando"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {v.deliveries
-                                    .into_iter()
-                                    .map(|d| {
-                                        let attempts = format!("Tentativa {} de {}", d.job.attempt, d.job.max_attempts);
-                                        view! {
-                                            <tr>
-                                                <td>{d.event.label()}</td>
-                                                <td class="wrap">{d.address}</td>
-                                                <td>
-                                                    <StatusBadge status=d.job.status/>
-                                                    <p class="status-note">{attempts}</p>
-                                                    {d.job.last_error.map(|e| view! { <p class="status-note">{e}</p> })}
-                                                </td>
-                                                <td>{format::date_time(d.job.finished_at.unwrap_or(d.job.created_at))}</td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    }
-                        .into_any()
-                }}
+            <Loaded resource=list let:table>
+                <div inner_html=table></div>
             </Loaded>
         </section>
     }
+}
+
+/// The deliveries' table; rendered on the server only (`list_deliveries`).
+#[component]
+pub fn DeliveriesTable(deliveries: Vec<Delivery>) -> impl IntoView {
+    if deliveries.is_empty() {
+        return view! { <p class="muted">"Nenhuma entrega ainda."</p> }.into_any();
+    }
+    view! {
+        <table class="table">
+            <thead>
+                <tr>
+                    <th scope="col">"Evento"</th>
+                    <th scope="col">"Destino"</th>
+                    <th scope="col">"Situação"</th>
+                    <th scope="col">"Quando"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {deliveries
+                    .into_iter()
+                    .map(|d| {
+                        let attempts = format!("Tentativa {} de {}", d.job.attempt, d.job.max_attempts);
+                        view! {
+                            <tr>
+                                <td>{d.event.label()}</td>
+                                <td class="wrap">{d.address}</td>
+                                <td>
+                                    <StatusBadge status=d.job.status/>
+                                    <p class="status-note">{attempts}</p>
+                                    {d.job.last_error.map(|e| view! { <p class="status-note">{e}</p> })}
+                                </td>
+                                <td>{format::date_time(d.job.finished_at.unwrap_or(d.job.created_at))}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

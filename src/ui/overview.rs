@@ -45,16 +45,21 @@ pub fn OverviewPage() -> impl IntoView {
                     </button>
                 </div>
             </header>
-            <Loaded resource=overview let:list>
-                <TenantCards list show_details/>
+            <Loaded resource=overview let:cards>
+                <div
+                    class=move || if show_details.get() { "overview show-details" } else { "overview" }
+                    inner_html=cards
+                ></div>
             </Loaded>
         </section>
     }
 }
 
-/// A card per provider, or how to get a first one.
+/// A card per provider, or how to get a first one. Rendered on the server
+/// only (`api::overview::get_overview`); each card's status table shows
+/// when the page's container has `show-details`.
 #[component]
-fn TenantCards(list: Vec<TenantOverview>, show_details: RwSignal<bool>) -> impl IntoView {
+pub fn TenantCards(list: Vec<TenantOverview>) -> impl IntoView {
     if list.is_empty() {
         return view! {
             <div class="empty-state" role="status">
@@ -66,14 +71,14 @@ fn TenantCards(list: Vec<TenantOverview>, show_details: RwSignal<bool>) -> impl 
     }
     view! {
         <div class="cards">
-            {list.into_iter().map(|ov| view! { <TenantCard ov show_details/> }).collect_view()}
+            {list.into_iter().map(|ov| view! { <TenantCard ov/> }).collect_view()}
         </div>
     }
     .into_any()
 }
 
 #[component]
-fn TenantCard(ov: TenantOverview, show_details: RwSignal<bool>) -> impl IntoView {
+fn TenantCard(ov: TenantOverview) -> impl IntoView {
     let rows: Vec<(JobStatus, u64)> = JobStatus::ALL
         .into_iter()
         .map(|s| (s, ov.imports_in(s)))
@@ -100,8 +105,7 @@ fn TenantCard(ov: TenantOverview, show_details: RwSignal<bool>) -> impl IntoView
                     <dd data-stat="importacoes">{format::integer(ov.imports_total())}</dd>
                 </div>
             </dl>
-            <Show when=move || show_details.get()>
-                <table class="table status-table">
+            <table class="table status-table">
                     <caption>"Importações por situação"</caption>
                     <thead>
                         <tr>
@@ -127,8 +131,7 @@ fn TenantCard(ov: TenantOverview, show_details: RwSignal<bool>) -> impl IntoView
                             })
                             .collect_view()}
                     </tbody>
-                </table>
-            </Show>
+            </table>
         </article>
     }
 }

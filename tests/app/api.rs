@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use sgp_import::model::{ApiTokenInfo, TenantOverview};
+use sgp_import::model::ApiTokenInfo;
 use uuid::Uuid;
 
 use crate::helpers::{As, TestApp, DEMO_EMAIL};
@@ -281,12 +281,15 @@ async fn providers_see_only_their_own_jobs_customers_and_settings(app: &TestApp)
     assert_eq!(before, after);
     // the overview server function shows each admin their own provider only
     for (who, slug) in [(&a, "demo"), (&b, "net-b")] {
-        let (_, overview) = app
-            .server_fn_answer::<Vec<TenantOverview>>("/api/overview", who, &[])
+        let (_, cards) = app
+            .server_fn_answer::<String>("/api/overview", who, &[])
             .await;
-        let overview = overview.unwrap();
-        let slugs: Vec<&str> = overview.iter().map(|o| o.tenant.slug.as_str()).collect();
-        assert_eq!(slugs, [slug]);
+        let cards = cards.unwrap();
+        assert_eq!(cards.matches("<article").count(), 1, "{cards}");
+        assert!(
+            cards.contains(&format!(r#"id="provedor-{slug}""#)),
+            "{cards}"
+        );
     }
 }
 

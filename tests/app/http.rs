@@ -1,5 +1,4 @@
 use serde_json::Value;
-use sgp_import::model::TenantOverview;
 
 use reqwest::Method;
 
@@ -55,21 +54,23 @@ async fn overview_page_is_rendered_with_data_from_the_database(app: &TestApp) {
 
 async fn overview_server_function_answers_in_postcard(app: &TestApp) {
     let (status, anonymous) = app
-        .server_fn_answer::<Vec<TenantOverview>>("/api/overview", &As::Nobody, &[])
+        .server_fn_answer::<String>("/api/overview", &As::Nobody, &[])
         .await;
     assert_eq!(status, 401);
     let error = anonymous.unwrap_err();
     assert!(error.unauthenticated);
     assert!(error.message.contains("Faça login"), "{}", error.message);
     let admin = app.demo_admin().await;
-    let (status, list) = app
-        .server_fn_answer::<Vec<TenantOverview>>("/api/overview", &admin, &[])
+    let (status, cards) = app
+        .server_fn_answer::<String>("/api/overview", &admin, &[])
         .await;
     assert_eq!(status, 200);
-    let list = list.unwrap();
-    assert_eq!(list.len(), 1);
-    assert_eq!(list[0].tenant.slug.as_str(), "demo");
-    assert_eq!(list[0].customers, 0);
+    // the cards come drawn by the server, with each status's count
+    let cards = cards.unwrap();
+    assert_eq!(cards.matches("<article").count(), 1, "{cards}");
+    assert!(cards.contains(r#"id="provedor-demo""#), "{cards}");
+    assert!(cards.contains(r#"data-stat="clientes">0<"#), "{cards}");
+    assert!(cards.contains("Importações por situação"), "{cards}");
 }
 
 async fn unknown_pages_are_404_in_portuguese(app: &TestApp) {
