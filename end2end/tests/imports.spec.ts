@@ -255,6 +255,12 @@ test('the dashboard charts the last 30 days with the numbers the API gives', asy
   await today.focus();
   await expect(today.locator('.chart-tip')).toBeVisible();
   await page.screenshot({ path: 'screenshots/graficos.png', fullPage: true });
+
+  // an import that finishes while the page is open redraws the charts
+  // once the list learns of it, without a reload
+  await waitStatus(page, await queue(page, 'Mais uma para o gráfico'), /completed/);
+  await page.getByRole('button', { name: 'Atualizar', exact: true }).click();
+  await expect(today).toHaveAttribute('aria-label', new RegExp(`concluídas: ${count('completed') + 1},`));
 });
 
 test('a failed import says why and can be retried once the settings are fixed', async ({ page }) => {

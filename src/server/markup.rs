@@ -25,7 +25,10 @@ mod tests {
         let html = render(move || view! { <p title=title>{name}</p> });
         assert!(!html.contains("<img"), "{html}");
         assert!(html.contains("&lt;img"), "{html}");
-        assert!(!html.contains(r#"title="<img src=x onerror="alert"#), "{html}");
+        assert!(
+            !html.contains(r#"title="<img src=x onerror="alert"#),
+            "{html}"
+        );
         assert!(html.contains("&quot;") || html.contains("&#34;"), "{html}");
     }
 }

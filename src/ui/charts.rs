@@ -7,11 +7,11 @@ use crate::api::imports::import_charts;
 use crate::ui::common::Loaded;
 
 /// Imports per day by outcome, and customers new, removed and back per
-/// day; fetched again when `finished` (the imports that ended) changes,
-/// not on every refresh of the list.
+/// day; fetched again when `version` moves (an import ended), not on
+/// every refresh of the list.
 #[component]
-pub fn ImportCharts(finished: Memo<Option<u64>>) -> impl IntoView {
-    let charts = super::resource::resource(move || finished.get(), |_| import_charts());
+pub fn ImportCharts(version: RwSignal<u32>) -> impl IntoView {
+    let charts = super::resource::resource(move || version.get(), |_| import_charts());
     view! {
         <section class="charts" aria-labelledby="graficos">
             <h2 id="graficos">"Últimos 30 dias"</h2>

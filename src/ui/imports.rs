@@ -109,8 +109,13 @@ pub fn ImportsPage() -> impl IntoView {
         move || tick.update(|t| *t += 1),
     );
     let close_href = Signal::derive(move || place.get().href());
-    let finished = Memo::new(move |_| {
-        view_data.get().and_then(|r| r.ok()).map(|v| {
+    // The charts are drawn again when an import finishes, not on every
+    // refresh. An effect watches the count of finished imports: effects run
+    // in the browser after hydration, so the server's render does not read
+    // the list before it has loaded (and the first charts are its own).
+    let charts = RwSignal::new(0u32);
+    Effect::new(move |before: Option<Option<u64>>| {
+        let now = view_data.get().and_then(|r| r.ok()).map(|v| {
             [
                 JobStatus::Completed,
                 JobStatus::Failed,
@@ -118,8 +123,14 @@ pub fn ImportsPage() -> impl IntoView {
             ]
             .map(|s| v.counts.get(s))
             .iter()
-            .sum()
-        })
+            .sum::<u64>()
+        });
+        if let (Some(Some(b)), Some(n)) = (before, now) {
+            if b != n {
+                charts.update(|c| *c += 1);
+            }
+        }
+        now.or(before.flatten())
     });
 
     view! {
@@ -146,7 +157,7 @@ pub fn ImportsPage() -> impl IntoView {
                 </div>
             </header>
             <OriginFilter place=place.get()/>
-            <ImportCharts finished/>
+            <ImportCharts version=charts/>
             <Loaded resource=view_data let:v>
                 <div class="dashboard" inner_html=v.html></div>
             </Loaded>
