@@ -9,6 +9,9 @@
 -- a provider's removal still takes its customers and contracts, and a job's
 -- removal (retention) still takes its change rows and clears
 -- customers.last_job_id. SQLite keeps its keys: its check is one index probe.
+-- Every write to these tables comes from a path that holds its job row
+-- locked (the page, the sweep, the confirmation), so a concurrent removal
+-- waits for it and its trigger then sees the rows it wrote.
 ALTER TABLE customers
     DROP CONSTRAINT customers_tenant_id_fkey,
     DROP CONSTRAINT customers_last_job_id_fkey;
@@ -35,7 +38,10 @@ CREATE FUNCTION jobs_take_their_changes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM import_changes WHERE job_id IN (SELECT id FROM gone);
-    UPDATE customers SET last_job_id = NULL WHERE last_job_id IN (SELECT id FROM gone);
+    -- (not the customers of a provider being removed: they go next)
+    UPDATE customers SET last_job_id = NULL
+     WHERE last_job_id IN (SELECT id FROM gone)
+       AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = customers.tenant_id);
     RETURN NULL;
 END
 $$;

@@ -18,21 +18,8 @@ mod ssr {
     use crate::model::{ChangeKind, ChangePage};
     use crate::ui::format;
 
-    /// Text for HTML: SGP's names go in escaped.
-    fn esc(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for c in text.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-        }
-        out
-    }
+    // text for HTML: SGP's names go in escaped
+    use crate::server::markup::escape as esc;
 
     /// A page of changes as markup: with `kind` (the filter shown), the
     /// counts in words and one chip per kind present first. Buttons carry

@@ -2,10 +2,12 @@
 //! markup, so no charting code travels in the WASM bundle. Every chart has
 //! a title and a description for screen readers; every bar is focusable,
 //! with its numbers in a `<title>` (hover) and in a label that CSS shows on
-//! focus. Only numbers and fixed Portuguese words go in: nothing a tenant
-//! typed, so the markup needs no escaping beyond numbers.
+//! focus. Only numbers and fixed Portuguese words go in today; every text
+//! is escaped all the same, so a caller with a tenant's words stays safe.
 
 use std::fmt::Write;
+
+use crate::server::markup::escape;
 
 /// One stack of a bar chart: a label under it and one value per series.
 pub struct Bar {
@@ -38,6 +40,9 @@ pub fn stacked_bars(
     unit: &str,
     label_every: usize,
 ) -> String {
+    // every text goes in escaped, whoever calls (today: fixed words,
+    // dates and numbers)
+    let (id, title, description) = (escape(id), escape(title), escape(description));
     let max = bars
         .iter()
         .map(|b| b.values.iter().sum::<f64>())
@@ -73,11 +78,11 @@ pub fn stacked_bars(
             .zip(&bar.values)
             .map(|(s, v)| format!("{}: {}{unit}", s.name, number(*v)))
             .collect();
-        let text = format!("{} — {}", bar.title, words.join(", "));
+        let text = escape(&format!("{} — {}", bar.title, words.join(", ")));
+        let label = escape(&bar.label);
         let _ = write!(
             svg,
             r#"<g class="chart-bar" tabindex="0" role="img" aria-label="{text}" data-label="{label}" data-total="{total}"><title>{text}</title>"#,
-            label = bar.label,
         );
         // the hit area: the whole column, so small bars are easy to point at
         let _ = write!(
@@ -111,7 +116,6 @@ pub fn stacked_bars(
                 r#"<text class="chart-axis" x="{lx:.1}" y="{ly}" text-anchor="middle">{label}</text>"#,
                 lx = x + bar_w / 2.0,
                 ly = TOP + plot_h + 16.0,
-                label = bar.label,
             );
         }
     }
@@ -125,7 +129,7 @@ pub fn stacked_bars(
             y = HEIGHT + 6.0,
             tx = lx + 14.0,
             ty = HEIGHT + 15.0,
-            name = s.name,
+            name = escape(s.name),
         );
         lx += 22.0 + 7.5 * s.name.chars().count() as f64;
     }
@@ -206,6 +210,23 @@ mod tests {
         assert!(svg.contains(r#"data-value="12""#));
         // a zero draws nothing
         assert!(!svg.contains(r#"data-value="0""#));
+    }
+
+    #[test]
+    fn words_go_in_escaped() {
+        let mut bars = two_days();
+        bars[0].label = r#""><script>x</script>"#.into();
+        bars[0].title = "<b>".into();
+        let svg = stacked_bars("c", "a<b", "\"d\"", &SERIES, &bars, "", 1);
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert!(
+            svg.contains("&lt;script&gt;") && svg.contains("a&lt;b"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<desc id=\"c-d\">&quot;d&quot;</desc>"),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -5,6 +5,24 @@
 
 use leptos::prelude::*;
 
+/// Text for hand-written markup (the charts, the change lists): `&`, `<`,
+/// `>` and both quotes escaped, so it is safe in an element or a quoted
+/// attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Renders the view `make` builds, under its own reactive owner (the
 /// components may create signals; nothing outlives the call).
 pub fn render<V: IntoView>(make: impl FnOnce() -> V) -> String {
@@ -30,5 +48,9 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&quot;") || html.contains("&#34;"), "{html}");
+        assert_eq!(
+            escape(r#"<a href="x">'&"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
     }
 }

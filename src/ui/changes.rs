@@ -61,8 +61,21 @@ pub fn follow_customer_history(ev: &leptos::ev::MouseEvent) {
         ) else {
             return;
         };
+        // the latest click wins: an older answer arriving late is dropped
+        let seq = history
+            .get_attribute("data-seq")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+            .wrapping_add(1)
+            .to_string();
+        let _ = history.set_attribute("data-seq", &seq);
+        body.set_inner_html(r#"<p class="loading" role="status">Carregando…</p>"#);
         leptos::task::spawn_local(async move {
-            match changes(ChangesOf::Customer(id), page).await {
+            let answer = changes(ChangesOf::Customer(id), page).await;
+            if history.get_attribute("data-seq").as_deref() != Some(seq.as_str()) {
+                return;
+            }
+            match answer {
                 Ok(html) => body.set_inner_html(&html),
                 Err(e) => {
                     body.set_inner_html(r#"<div class="alert alert-error" role="alert"></div>"#);

@@ -234,6 +234,68 @@ fn document(d: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A hostile SGP's words in every field the list shows: the markup the
+    /// server sends for `inner_html` carries them as text, never as tags.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_list_drawn_on_the_server_escapes_sgp_text() {
+        use crate::model::{StoredContract, StoredService};
+        let evil = |field: &str| format!(r#"<img src=x onerror="alert('{field}')">"#);
+        let customer = StoredCustomer {
+            id: 7,
+            sgp_key: evil("key"),
+            sgp_id: Some(7),
+            name: evil("name"),
+            cpf_cnpj: Some(evil("doc")),
+            person_type: None,
+            signup_date: None,
+            notes: Some(evil("notes")),
+            street: None,
+            number: None,
+            complement: None,
+            district: None,
+            city: Some(evil("city")),
+            state: Some(evil("state")),
+            zip: None,
+            latitude: None,
+            longitude: None,
+            emails: vec![evil("email")],
+            phones: vec![evil("phone")],
+            removed_at: None,
+            contracts: vec![StoredContract {
+                sgp_key: evil("contract"),
+                status: evil("status"),
+                status_raw: None,
+                signup_date: None,
+                services: vec![StoredService {
+                    plan: Some(evil("plan")),
+                    ..StoredService::default()
+                }],
+                removed_at: None,
+            }],
+        };
+        let p = CustomerPage {
+            customers: vec![customer],
+            total: 1,
+            limit: 20,
+            offset: 0,
+        };
+        let filters = Filters {
+            q: evil("q"),
+            ..Filters::default()
+        };
+        let html = crate::server::markup::render(move || view! { <CustomerList p filters/> });
+        assert!(!html.contains("<img"), "{html}");
+        // each field is there, as text
+        for field in ["name", "email", "phone", "contract", "plan", "city", "key"] {
+            assert!(
+                html.contains(&format!("alert('{field}')")),
+                "{field}: {html}"
+            );
+        }
+        assert!(html.contains(r#"data-cliente="7""#), "{html}");
+    }
+
     #[test]
     fn documents_and_links_are_formatted() {
         assert_eq!(document("12345678901"), "123.456.789-01");
