@@ -253,21 +253,19 @@ pub async fn list_imports(
     )
     .await?;
     let active = imports::active(&state, &p, 20).await?;
-    let view = ImportsView {
-        counts: history.counts.clone(),
-        any_active: !active.is_empty(),
-        html: String::new(),
-    };
+    let (counts, any_active) = (history.counts.clone(), !active.is_empty());
+    let html = crate::server::markup::render(|| {
+        Dashboard(DashboardProps {
+            history: history.page,
+            counts: history.counts,
+            active,
+            place,
+        })
+    });
     Ok(ImportsView {
-        html: crate::server::markup::render(|| {
-            Dashboard(DashboardProps {
-                history: history.page,
-                counts: history.counts,
-                active,
-                place,
-            })
-        }),
-        ..view
+        counts,
+        any_active,
+        html,
     })
 }
 

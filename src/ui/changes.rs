@@ -33,25 +33,17 @@ pub fn ImportChanges(id: String) -> impl IntoView {
 pub fn follow_customer_history(ev: &leptos::ev::MouseEvent) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let Some(target) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        let Ok(Some(button)) = target.closest("button[data-historico], button[data-pagina]") else {
+        let Some(button) = clicked(ev, "button[data-historico], button[data-pagina]") else {
             return;
         };
         let Ok(Some(history)) = button.closest(".history[data-cliente]") else {
             return;
         };
-        let page = match button.get_attribute("data-pagina") {
-            Some(n) => match n.parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => return,
-            },
-            None => 1,
+        let page = if button.has_attribute("data-pagina") {
+            let Some(n) = page_of(&button) else { return };
+            n
+        } else {
+            1
         };
         let (Some(id), Ok(Some(body))) = (
             history
@@ -95,27 +87,36 @@ pub fn follow_customer_history(ev: &leptos::ev::MouseEvent) {
 fn follow(ev: &leptos::ev::MouseEvent, kind: Option<RwSignal<String>>, page: RwSignal<u32>) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        let Some(target) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        let Ok(Some(button)) = target.closest("button[data-tipo], button[data-pagina]") else {
+        let Some(button) = clicked(ev, "button[data-tipo], button[data-pagina]") else {
             return;
         };
         if let (Some(kind), Some(k)) = (kind, button.get_attribute("data-tipo")) {
             kind.set(k);
             page.set(1);
-        } else if let Some(n) = button
-            .get_attribute("data-pagina")
-            .and_then(|n| n.parse::<u32>().ok())
-            .filter(|n| *n >= 1)
-        {
+        } else if let Some(n) = page_of(&button) {
             page.set(n);
         }
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (ev, kind, page);
+}
+
+/// The button matching `selector` that a click in the server's markup hit.
+#[cfg(feature = "hydrate")]
+fn clicked(ev: &leptos::ev::MouseEvent, selector: &str) -> Option<web_sys::Element> {
+    use wasm_bindgen::JsCast;
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())?
+        .closest(selector)
+        .ok()
+        .flatten()
+}
+
+/// A pager button's page (`data-pagina`, from 1).
+#[cfg(feature = "hydrate")]
+fn page_of(button: &web_sys::Element) -> Option<u32> {
+    button
+        .get_attribute("data-pagina")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n >= 1)
 }
