@@ -5,6 +5,15 @@ pub fn integer(n: u64) -> String {
     crate::model::thousands(n)
 }
 
+/// A queue position: "3", or "mais de 1.000" past what the store counts.
+pub fn queue_position(n: u64) -> String {
+    if n > crate::model::QUEUE_POSITION_COUNTED {
+        format!("mais de {}", integer(crate::model::QUEUE_POSITION_COUNTED))
+    } else {
+        integer(n)
+    }
+}
+
 // Dates are formatted by hand: chrono's `format` brings a strftime
 // interpreter into the browser bundle.
 
@@ -65,6 +74,13 @@ mod tests {
         assert_eq!(integer(1000), "1.000");
         assert_eq!(integer(1234567), "1.234.567");
         assert_eq!(integer(100000), "100.000");
+    }
+
+    #[test]
+    fn queue_positions_past_the_count_read_as_more_than() {
+        assert_eq!(queue_position(3), "3");
+        assert_eq!(queue_position(1_000), "1.000");
+        assert_eq!(queue_position(1_001), "mais de 1.000");
     }
 
     #[test]

@@ -281,7 +281,9 @@ fn ProgressCard(job: JobSummary, place: Place) -> impl IntoView {
             <ProgressFacts job=job.clone()/>
             {job
                 .queue_position
-                .map(|n| view! { <p class="muted">{format!("Posição na fila: {n}")}</p> })}
+                .map(|n| {
+                    view! { <p class="muted">{format!("Posição na fila: {}", format::queue_position(n))}</p> }
+                })}
             {job.progress.message.clone().map(|m| view! { <p class="current-message">{m}</p> })}
             <a href=details_href(&job, place)>"Ver detalhes"</a>
         </article>

@@ -92,7 +92,8 @@ pub struct ImportacaoJson {
     pub progresso_percent: f32,
     pub eta_segundos: Option<u64>,
     pub mensagem_atual: Option<String>,
-    /// 1 for the next to run; only while waiting.
+    /// 1 for the next to run; only while waiting. Counted up to 1,000
+    /// jobs ahead: 1,001 means further back.
     pub queue_position: Option<u64>,
     pub tentativa: u32,
     pub max_tentativas: u32,

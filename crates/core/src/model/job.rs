@@ -103,6 +103,10 @@ pub struct JobProgress {
     pub message: Option<String>,
 }
 
+/// How many waiting jobs ahead a queue position counts before it stops
+/// (so reading a position costs the same behind a queue of any length).
+pub const QUEUE_POSITION_COUNTED: u64 = 1_000;
+
 /// One job in a list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobSummary {
@@ -117,7 +121,9 @@ pub struct JobSummary {
     pub max_attempts: u32,
     pub progress: JobProgress,
     /// 1 for the next job of its provider and kind to run; only for jobs
-    /// waiting to run (queued or retrying).
+    /// waiting to run (queued or retrying). Counted up to
+    /// [`QUEUE_POSITION_COUNTED`] jobs ahead: a larger value means "further
+    /// back than that".
     pub queue_position: Option<u64>,
     pub lease_owner: Option<String>,
     pub last_error: Option<String>,

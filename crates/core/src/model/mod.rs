@@ -21,7 +21,7 @@ pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer,
 pub use integration::{ConnectionTest, IntegrationView, Preview};
 pub use job::{
     JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, JobTiming, LogLevel, LogLine,
-    StatusCounts,
+    StatusCounts, QUEUE_POSITION_COUNTED,
 };
 pub use job_state::{IllegalTransition, JobEvent};
 pub use notification::{

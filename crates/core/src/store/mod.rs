@@ -17,6 +17,7 @@ pub mod changes;
 mod error;
 pub mod imports;
 pub mod jobs;
+mod lanes;
 pub mod notifications;
 pub mod postgres;
 mod rows;

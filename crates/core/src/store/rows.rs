@@ -164,12 +164,14 @@ pub(crate) fn summary_columns() -> &'static str {
             j.unchanged_count, j.failed_count, j.percent, j.eta_seconds, j.current_message, \
             j.lease_owner, j.last_error, j.run_after, j.cancel_requested_at, j.created_at, \
             j.started_at, j.finished_at, j.updated_at, \
-            CASE WHEN {} THEN 1 + (SELECT count(*) FROM jobs q \
+            CASE WHEN {} THEN 1 + (SELECT count(*) FROM (SELECT 1 FROM jobs q \
                 WHERE q.tenant_id = j.tenant_id AND q.kind = j.kind AND {} \
-                  AND (q.created_at < j.created_at OR (q.created_at = j.created_at AND q.id < j.id))) \
+                  AND (q.run_after, q.created_at, q.id) < (j.run_after, j.created_at, j.id) \
+                LIMIT {}) ahead) \
             END AS queue_position",
             sql::status_in("j.status", &JobStatus::WAITING),
-            sql::status_in("q.status", &JobStatus::WAITING)
+            sql::status_in("q.status", &JobStatus::WAITING),
+            crate::model::QUEUE_POSITION_COUNTED
         )
     })
 }

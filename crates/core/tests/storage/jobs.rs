@@ -645,12 +645,12 @@ async fn list_filters_paginates_and_counts_per_provider(db: &TestDb) {
     for i in 0..25 {
         enqueue(db, &t, "noop", &format!("j{i:02}")).await;
     }
-    enqueue(db, &other, "noop", "x").await;
     let claimed = db
         .store
         .claim("w", 5, &free("noop"), LEASE, CAP)
         .await
         .unwrap();
+    enqueue(db, &other, "noop", "x").await;
     for c in claimed.iter().take(3) {
         db.store
             .finish(&c.lease, Outcome::Completed { result: json!({}) })

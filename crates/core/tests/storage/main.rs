@@ -8,6 +8,7 @@ mod changes;
 mod crash;
 
 mod executor;
+mod fairness;
 mod hostile;
 mod imports;
 mod jobs;

@@ -13,8 +13,9 @@ use std::time::Duration;
 use super::{PgStore, WAKE_CHANNEL};
 use crate::model::{JobEvent, JobId, JobStatus, LogLevel};
 use crate::store::jobs::{self as job_rules, jobs_for, sql, LOG_HEAD_KEPT};
+use crate::store::lanes;
 use crate::store::rows::{RowExt, CLAIMED_COLUMNS};
-use crate::store::{KindLimit, StoreError, Wakeups};
+use crate::store::{StoreError, Wakeups};
 
 jobs_for!(PgStore, {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
@@ -69,15 +70,38 @@ jobs_for!(PgStore, {
         lease: Duration,
         log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let (limited, free): (Vec<&KindLimit>, Vec<&KindLimit>) =
-            kinds.iter().partition(|k| k.per_tenant.is_some());
-        let mut rows = self.claim_limited(owner, max, &limited, lease).await?;
-        let left = max.saturating_sub(rows.len() as u32);
-        rows.extend(self.claim_free(owner, left, &free, lease).await?);
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        let caps: Vec<Option<i64>> = kinds.iter().map(|k| k.per_tenant.map(i64::from)).collect();
+        let mut tx = self.pool.begin().await?;
+        // One claim at a time across instances: the cursor is read and
+        // moved in one step, and a provider's only slot cannot be started
+        // twice. Read committed: each statement below takes its
+        // snapshot after the lock, so it sees every job the previous lock
+        // holder started and every job queued before it (the queueing
+        // trigger holds the shared side of this lock until its commit).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let mut rows = Vec::new();
+        for _ in 0..lanes::PASSES {
+            let left = max - rows.len() as u32;
+            let (got, walked) = self
+                .claim_pass(&mut tx, owner, left, &names, &caps, lease)
+                .await?;
+            rows.extend(got);
+            if walked == 0 || rows.len() as u32 >= max {
+                break;
+            }
+        }
         let over = rows::over_cap(&rows, log_cap)?;
         if !over.is_empty() {
-            Self::trim_logs(&mut *self.pool.acquire().await?, &over, log_cap).await?;
+            Self::trim_logs(&mut tx, &over, log_cap).await?;
         }
+        tx.commit().await?;
         let mut claimed = rows
             .iter()
             .map(rows::claimed)
@@ -262,103 +286,107 @@ impl PgStore {
         Ok(())
     }
 
-    /// Wraps a claiming `UPDATE ... RETURNING` (`$1` owner, `$3` now) so
-    /// the same statement writes each claimed job's start line.
-    fn claim_and_log(update: &str) -> String {
-        format!(
-            "WITH claimed AS ({update} RETURNING {CLAIMED_COLUMNS}, log_count), \
+    /// One claim pass (see [`lanes`]) in one statement:
+    /// - `walk`: up to `max` + [`lanes::SLACK`] lanes of these kinds with a
+    ///   job due and room under their limit, in id order from the lane
+    ///   after the cursor, wrapping around (two walks of the waiting lanes'
+    ///   index, each stopping early);
+    /// - `cand`: each lane's next due jobs, an equal share of `max`;
+    /// - `pick`: `max` of them, every lane's first before any second;
+    /// - `moved`: the cursor goes to the lane of the last job picked;
+    /// - `dried`: lanes that had fewer due jobs than asked get their
+    ///   `ready_at` read again (NULL when nothing waits). The statement
+    ///   sees the jobs as before it, so the picked ones are left out;
+    /// - the claim itself, and each claimed job's start line.
+    ///
+    /// Returns the claimed rows and how many lanes were walked.
+    async fn claim_pass(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        owner: &str,
+        max: u32,
+        kinds: &[&str],
+        caps: &[Option<i64>],
+        lease: Duration,
+    ) -> Result<(Vec<sqlx::postgres::PgRow>, i64), StoreError> {
+        let now = self.now();
+        let part = |n: u8, side: &str| {
+            format!(
+                "(SELECT {n} AS part, l.id, l.tenant_id, l.kind, r.room FROM job_lanes l \
+                 CROSS JOIN LATERAL (SELECT CASE WHEN c.cap IS NULL THEN $4 ELSE c.cap - \
+                        (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
+                            AND a.kind = l.kind AND {leased}) END AS room \
+                    FROM lim c WHERE c.kind = l.kind) r \
+                 WHERE l.ready_at IS NOT NULL AND l.ready_at <= $3 \
+                    AND l.id {side} (SELECT lane FROM job_claim_cursor) AND r.room > 0 \
+                 ORDER BY l.id LIMIT $7)",
+                leased = sql::status_in("a.status", &JobStatus::LEASED)
+            )
+        };
+        let waiting = sql::status_in("j.status", &JobStatus::WAITING);
+        let statement = format!(
+            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::int8[]) AS c(kind, cap)), \
+             walk AS (SELECT w.*, row_number() OVER (ORDER BY part, id) AS ord \
+                FROM ({first} UNION ALL {second}) w ORDER BY part, id LIMIT $7), \
+             lane AS (SELECT walk.*, \
+                least(room, ceil($4::numeric / count(*) OVER ())::int8) AS quota FROM walk), \
+             cand AS (SELECT q.id, q.rn, q.got, lane.ord, lane.id AS lane_id, lane.quota \
+                FROM lane LEFT JOIN LATERAL \
+                (SELECT n.id, row_number() OVER (ORDER BY n.run_after, n.created_at, n.id) AS rn, \
+                    count(*) OVER () AS got \
+                 FROM (SELECT j.id, j.run_after, j.created_at FROM jobs j \
+                    WHERE j.tenant_id = lane.tenant_id AND j.kind = lane.kind \
+                        AND {waiting} AND j.run_after <= $3 \
+                    ORDER BY j.run_after, j.created_at, j.id LIMIT lane.quota) n) q ON true), \
+             pick AS (SELECT id AS pick_id, rn, ord, lane_id FROM cand WHERE id IS NOT NULL \
+                ORDER BY rn, ord LIMIT $4), \
+             moved AS (UPDATE job_claim_cursor SET lane = p.lane_id \
+                FROM (SELECT lane_id FROM pick ORDER BY rn DESC, ord DESC LIMIT 1) p), \
+             short AS (SELECT DISTINCT lane_id AS id FROM cand WHERE coalesce(got, 0) < quota), \
+             dried AS (UPDATE job_lanes l SET ready_at = (SELECT min(j.run_after) FROM jobs j \
+                    WHERE j.tenant_id = l.tenant_id AND j.kind = l.kind AND {waiting} \
+                        AND j.id NOT IN (SELECT pick_id FROM pick)) \
+                FROM short WHERE l.id = short.id), \
+             claimed AS (UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard} \
+                RETURNING {CLAIMED_COLUMNS}, log_count), \
              logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-                SELECT id, tenant_id, $3, 'info', {} FROM claimed ORDER BY created_at, id) \
-             SELECT * FROM claimed",
-            sql::start_line("$1")
-        )
-    }
-
-    async fn claim_free(
-        &self,
-        owner: &str,
-        max: u32,
-        kinds: &[&KindLimit],
-        lease: Duration,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
-        let now = self.now();
-        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-        let rows = sqlx::query(&Self::claim_and_log(&format!(
-            "WITH pick AS (SELECT id AS pick_id FROM jobs \
-                WHERE status IN ({}) AND run_after <= $3 AND kind = ANY($5) \
-                ORDER BY created_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET {} FROM pick WHERE id = pick.pick_id",
-            JobEvent::Claim.sources_sql(),
-            Self::claim_set()
-        )))
-        .bind(owner)
-        .bind(job_rules::lease_expiry(now, lease))
-        .bind(now)
-        .bind(i64::from(max))
-        .bind(&names)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
-    }
-
-    async fn claim_limited(
-        &self,
-        owner: &str,
-        max: u32,
-        kinds: &[&KindLimit],
-        lease: Duration,
-    ) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
-        let names: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-        let limits: Vec<i64> = kinds
-            .iter()
-            .map(|k| i64::from(k.per_tenant.unwrap_or(u32::MAX)))
-            .collect();
-        let mut tx = self.pool.begin().await?;
-        // Read committed: the claim below takes its snapshot after the lock,
-        // so it sees every job the previous lock holder started.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(LIMITED_CLAIM_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let now = self.now();
-        let rows = sqlx::query(&Self::claim_and_log(&format!(
-            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS l(kind, max_running)), \
-             c AS (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
-                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
-                   FROM jobs j WHERE j.status IN ({sources}) AND j.run_after <= $3 \
-                   AND j.kind IN (SELECT kind FROM lim)), \
-             pick AS (SELECT c.id AS pick_id FROM c JOIN lim ON lim.kind = c.kind \
-                   WHERE c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                        AND r.kind = c.kind AND {leased}) <= lim.max_running \
-                   ORDER BY c.created_at, c.id LIMIT $4) \
-             UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard}",
-            sources = JobEvent::Claim.sources_sql(),
-            guard = sql::event_guard("status", JobEvent::Claim),
+                SELECT id, tenant_id, $3, 'info', {start} FROM claimed ORDER BY created_at, id) \
+             SELECT claimed.*, w.walked FROM (SELECT count(*) AS walked FROM walk) w \
+                LEFT JOIN claimed ON true",
+            first = part(0, ">"),
+            second = part(1, "<="),
             set = Self::claim_set(),
-            leased = sql::status_in("r.status", &JobStatus::LEASED)
-        )))
-        .bind(owner)
-        .bind(job_rules::lease_expiry(now, lease))
-        .bind(now)
-        .bind(i64::from(max))
-        .bind(&names)
-        .bind(&limits)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rows)
+            guard = sql::event_guard("status", JobEvent::Claim),
+            start = sql::start_line("$1"),
+        );
+        let rows = sqlx::query(&statement)
+            .bind(owner)
+            .bind(job_rules::lease_expiry(now, lease))
+            .bind(now)
+            .bind(i64::from(max))
+            .bind(kinds)
+            .bind(caps)
+            .bind(i64::from(max) + lanes::SLACK)
+            .fetch_all(&mut **tx)
+            .await?;
+        // one row even when nothing was claimed, to carry `walked`
+        let walked = match rows.first() {
+            Some(row) => row.int("walked")?,
+            None => 0,
+        };
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.opt_uuid("id")?.is_some() {
+                claimed.push(row);
+            }
+        }
+        Ok((claimed, walked))
     }
 }
 
-/// Serialises claims of kinds with a per-provider limit across all
-/// instances, so two instances cannot both start a provider's only slot.
-const LIMITED_CLAIM_LOCK: i64 = 0x5347_5049_4d50; // "SGPIMP"
+/// Serialises claims across all instances (see `claim`); the migration
+/// `job_lanes` takes its shared side when a job enters the queue.
+const CLAIM_LOCK: i64 = 0x5347_5049_4d50; // "SGPIMP"
 
 /// The first key of the per-tenant enqueue lock (two-key advisory locks).
 const ENQUEUE_LOCK_CLASS: i32 = 0x5e71;

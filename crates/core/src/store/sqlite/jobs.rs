@@ -13,8 +13,9 @@ use uuid::Uuid;
 use super::{json_rows, to_millis, SqliteStore};
 use crate::model::{JobEvent, JobId, JobStatus, LogLevel};
 use crate::store::jobs::{self as job_rules, jobs_for, sql, LOG_HEAD_KEPT};
+use crate::store::lanes::{self, PassOutcome, Walk};
 use crate::store::rows::{self, RowExt, CLAIMED_COLUMNS};
-use crate::store::{ClaimedJob, KindLimit, StoreError, Wakeups};
+use crate::store::{ClaimedJob, StoreError, Wakeups};
 
 jobs_for!(SqliteStore, {
     async fn enqueue(&self, job: NewJob) -> Result<JobSummary, StoreError> {
@@ -56,17 +57,32 @@ jobs_for!(SqliteStore, {
         lease: Duration,
         log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let (limited, free): (Vec<&KindLimit>, Vec<&KindLimit>) =
-            kinds.iter().partition(|k| k.per_tenant.is_some());
-        let mut tx = self.pool.begin().await?;
-        let mut claimed = self
-            .claim_kinds(&mut tx, owner, max, &limited, true, lease, log_cap)
-            .await?;
-        let left = max.saturating_sub(claimed.len() as u32);
-        claimed.extend(
-            self.claim_kinds(&mut tx, owner, left, &free, false, lease, log_cap)
-                .await?,
+        if kinds.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let limits = json_rows(
+            kinds
+                .iter()
+                .map(|k| serde_json::json!([k.kind, k.per_tenant])),
         );
+        // the one writer: the lanes' turns are read and moved in one step
+        let mut tx = self.pool.begin().await?;
+        let mut claimed = Vec::new();
+        for _ in 0..lanes::PASSES {
+            let left = max - claimed.len() as u32;
+            let walk = self.walk_lanes(&mut tx, &limits, left).await?;
+            if walk.lanes.is_empty() {
+                break;
+            }
+            let got = self
+                .claim_from(&mut tx, owner, left, &walk, lease, log_cap)
+                .await?;
+            Self::end_pass(&mut tx, walk.outcome(lanes::lanes_of(&got))).await?;
+            claimed.extend(got);
+            if claimed.len() as u32 >= max {
+                break;
+            }
+        }
         tx.commit().await?;
         claimed.sort_by_key(|c| (c.created_at, c.lease.job));
         Ok(claimed)
@@ -249,75 +265,96 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn claim_kinds(
+    /// The lanes of a claim pass (see [`lanes`]): up to `max` +
+    /// [`lanes::SLACK`] lanes of the kinds in `limits` (`[kind, per-provider
+    /// limit or null]`) with a job due and room under their limit, in id
+    /// order from the lane after the cursor, wrapping around.
+    async fn walk_lanes(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        limits: &str,
+        max: u32,
+    ) -> Result<Walk, StoreError> {
+        let part = |n: u8, side: &str| {
+            format!(
+                "SELECT * FROM (SELECT {n} AS part, l.id, l.tenant_id, l.kind, \
+                    CASE WHEN c.value ->> 1 IS NULL THEN ?2 ELSE (c.value ->> 1) - \
+                        (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
+                            AND a.kind = l.kind AND {leased}) END AS room \
+                 FROM job_lanes l JOIN json_each(?1) c ON c.value ->> 0 = l.kind \
+                 WHERE l.ready_at IS NOT NULL AND l.ready_at <= ?3 \
+                    AND l.id {side} (SELECT lane FROM job_claim_cursor) AND room > 0 \
+                 ORDER BY l.id LIMIT ?4)",
+                leased = sql::status_in("a.status", &JobStatus::LEASED)
+            )
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT id, tenant_id, kind, room FROM ({} UNION ALL {}) ORDER BY part, id LIMIT ?4",
+            part(0, ">"),
+            part(1, "<=")
+        ))
+        .bind(limits)
+        .bind(i64::from(max))
+        .bind(self.now())
+        .bind(i64::from(max) + lanes::SLACK)
+        .fetch_all(&mut **tx)
+        .await?;
+        Walk::from_rows(&rows, max)
+    }
+
+    /// Claims up to `max` due jobs from the walked lanes, round-robin:
+    /// each lane's oldest jobs through its queue index, then every lane's
+    /// first job before any lane's second. Writes their start lines.
+    async fn claim_from(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         owner: &str,
         max: u32,
-        kinds: &[&KindLimit],
-        limited: bool,
+        walk: &Walk,
         lease: Duration,
         log_cap: u32,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        if kinds.is_empty() || max == 0 {
-            return Ok(Vec::new());
-        }
         let now = self.now();
         let expires = to_millis(job_rules::lease_expiry(self.clock.now(), lease));
-        // ?1 owner, ?2 expiry, ?3 now, ?4 max, then the kinds (and limits).
-        let mut params = 5;
-        let candidates = if limited {
-            let leased = sql::status_in("r.status", &JobStatus::LEASED);
-            let mut allowed = Vec::new();
-            for _ in kinds {
-                allowed.push(format!(
-                    "(c.kind = ?{} AND c.rn + (SELECT count(*) FROM jobs r WHERE r.tenant_id = c.tenant_id \
-                     AND r.kind = c.kind AND {leased}) <= ?{})",
-                    params,
-                    params + 1
-                ));
-                params += 2;
-            }
-            format!(
-                "SELECT c.id FROM (SELECT j.id, j.tenant_id, j.kind, j.created_at, \
-                    row_number() OVER (PARTITION BY j.tenant_id, j.kind ORDER BY j.created_at, j.id) AS rn \
-                    FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3) c \
-                 WHERE {} ORDER BY c.created_at, c.id LIMIT ?4",
-                JobEvent::Claim.sources_sql(),
-                allowed.join(" OR ")
-            )
-        } else {
-            let list: Vec<String> = (0..kinds.len())
-                .map(|i| format!("?{}", params + i))
-                .collect();
-            format!(
-                "SELECT j.id FROM jobs j WHERE j.status IN ({}) AND j.run_after <= ?3 \
-                 AND j.kind IN ({}) ORDER BY j.created_at, j.id LIMIT ?4",
-                JobEvent::Claim.sources_sql(),
-                list.join(", ")
-            )
-        };
+        let quotas = &walk.quotas;
+        let lanes = json_rows(
+            walk.lanes
+                .iter()
+                .zip(quotas)
+                .map(|(l, q)| serde_json::json!([l.tenant.simple().to_string(), l.kind, q])),
+        );
+        // SQLite's LIMIT cannot read the outer row: each lane is asked for
+        // the largest quota, and the window keeps its own. The lane's queue
+        // index reads its next jobs in order; the planner, left to itself,
+        // may pick another index and sort the whole lane.
+        let largest = quotas.iter().copied().max().unwrap_or(0);
         let statement = format!(
-            "UPDATE jobs SET status = {}, attempt = attempt + 1, fence = fence + 1, \
+            "UPDATE jobs SET status = {claimed}, attempt = attempt + 1, fence = fence + 1, \
                 lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
                 started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
-             WHERE id IN ({candidates}) RETURNING {CLAIMED_COLUMNS}, log_count, {} AS start_line",
-            sql::status_after(JobEvent::Claim),
-            sql::start_line("?1")
+             WHERE id IN (SELECT id FROM ( \
+                    SELECT q.id, l.ord, l.quota, \
+                        row_number() OVER (PARTITION BY l.ord ORDER BY q.run_after, q.created_at, q.id) AS rn \
+                    FROM (SELECT e.key AS ord, unhex(e.value ->> 0) AS tenant_id, \
+                            e.value ->> 1 AS kind, e.value ->> 2 AS quota FROM json_each(?5) e) l \
+                    JOIN jobs q ON q.id IN (SELECT j.id FROM jobs j INDEXED BY jobs_queue \
+                        WHERE j.tenant_id = l.tenant_id AND j.kind = l.kind AND {waiting} \
+                            AND j.run_after <= ?3 ORDER BY j.run_after, j.created_at, j.id LIMIT ?6)) \
+                WHERE rn <= quota ORDER BY rn, ord LIMIT ?4) \
+             RETURNING {CLAIMED_COLUMNS}, log_count, {start} AS start_line",
+            claimed = sql::status_after(JobEvent::Claim),
+            waiting = sql::status_in("j.status", &JobStatus::WAITING),
+            start = sql::start_line("?1")
         );
-        let mut query = sqlx::query(&statement)
+        let rows = sqlx::query(&statement)
             .bind(owner)
             .bind(expires)
             .bind(now)
-            .bind(i64::from(max));
-        for kind in kinds {
-            query = query.bind(kind.kind.as_str());
-            if limited {
-                query = query.bind(i64::from(kind.per_tenant.unwrap_or(u32::MAX)));
-            }
-        }
-        let rows = query.fetch_all(&mut **tx).await?;
+            .bind(i64::from(max))
+            .bind(&lanes)
+            .bind(largest)
+            .fetch_all(&mut **tx)
+            .await?;
         let mut lines = Vec::with_capacity(rows.len());
         for row in &rows {
             lines.push(serde_json::json!([
@@ -329,6 +366,38 @@ impl SqliteStore {
         Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
         Self::trim_logs(tx, &rows::over_cap(&rows, log_cap)?, log_cap).await?;
         rows.iter().map(rows::claimed).collect()
+    }
+
+    /// After a pass: the cursor moves to where it stopped, and the lanes
+    /// that gave less than asked get their `ready_at` read again (NULL when
+    /// nothing waits, which takes them out of the walk).
+    async fn end_pass(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        pass: PassOutcome,
+    ) -> Result<(), StoreError> {
+        if let Some(lane) = pass.cursor {
+            sqlx::query("UPDATE job_claim_cursor SET lane = ?1")
+                .bind(lane)
+                .execute(&mut **tx)
+                .await?;
+        }
+        if !pass.short.is_empty() {
+            // Lanes cut off by the batch's end gave less than asked too:
+            // only the rows that change are written.
+            let due = format!(
+                "(SELECT min(j.run_after) FROM jobs j WHERE j.tenant_id = job_lanes.tenant_id \
+                    AND j.kind = job_lanes.kind AND {})",
+                sql::status_in("j.status", &JobStatus::WAITING)
+            );
+            sqlx::query(&format!(
+                "UPDATE job_lanes SET ready_at = {due} \
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND ready_at IS NOT {due}"
+            ))
+            .bind(serde_json::json!(pass.short).to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,191 @@
+//! Claiming is round-robin across providers: a provider's long queue does
+//! not hold back another provider's jobs, on both databases.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use serde_json::json;
+use sgp_import_core::model::{
+    JobId, JobStatus, Tenant, TenantId, TenantSlug, QUEUE_POSITION_COUNTED,
+};
+use sgp_import_core::store::{ClaimedJob, JobFilter, KindLimit, NewJob, Outcome};
+
+use crate::on_both;
+use crate::support::TestDb;
+
+on_both!(
+    a_long_queue_delays_another_providers_first_job_by_one_slot_at_most,
+    providers_take_turns_one_job_each,
+    a_batch_takes_every_providers_first_job_before_any_second,
+    lanes_with_nothing_due_do_not_hold_the_claim,
+);
+
+const LEASE: StdDuration = StdDuration::from_secs(60);
+const CAP: u32 = 2_000;
+
+fn kind(name: &str, per_tenant: Option<u32>) -> Vec<KindLimit> {
+    vec![KindLimit {
+        kind: name.into(),
+        per_tenant,
+    }]
+}
+
+async fn tenant(db: &TestDb, slug: &str) -> Tenant {
+    db.store
+        .ensure_tenant(&TenantSlug::parse(slug).unwrap(), slug)
+        .await
+        .unwrap()
+}
+
+async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, name: &str) -> JobId {
+    db.clock.advance(Duration::milliseconds(1));
+    let job = NewJob::new(t.id, kind, name, json!({}));
+    db.store.enqueue(job).await.unwrap().id
+}
+
+async fn claim(db: &TestDb, max: u32, kinds: &[KindLimit]) -> Vec<ClaimedJob> {
+    db.store.claim("w", max, kinds, LEASE, CAP).await.unwrap()
+}
+
+async fn complete(db: &TestDb, job: &ClaimedJob) {
+    db.store
+        .finish(&job.lease, Outcome::Completed { result: json!({}) })
+        .await
+        .unwrap();
+}
+
+/// One slot, a provider with 10,000 queued imports (its limit would let
+/// it fill every slot): a second provider's first import starts at the
+/// next slot turnover.
+async fn a_long_queue_delays_another_providers_first_job_by_one_slot_at_most(db: &TestDb) {
+    let big = tenant(db, "grande").await;
+    let small = tenant(db, "pequeno").await;
+    let imports = kind("import", Some(10));
+    // queued through the real enqueue, eight at a time
+    let mut queueing = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let (store, tenant) = (db.store.clone(), big.id);
+        queueing.spawn(async move {
+            for i in 0..1_250 {
+                let job = NewJob::new(tenant, "import", &format!("g{worker}-{i}"), json!({}));
+                store.enqueue(job).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = queueing.join_next().await {
+        done.unwrap();
+    }
+    db.clock.advance(Duration::milliseconds(1));
+    let first = claim(db, 1, &imports).await;
+    assert_eq!(first[0].lease.tenant, big.id);
+    // positions are counted up to a limit, not through the whole queue
+    let newest = db
+        .store
+        .list_jobs(
+            big.id,
+            &JobFilter {
+                statuses: Some(vec![JobStatus::Queued]),
+                origin: None,
+                kind: None,
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.total, 9_999);
+    assert_eq!(
+        newest.jobs[0].queue_position,
+        Some(QUEUE_POSITION_COUNTED + 1)
+    );
+    let theirs = enqueue(db, &small, "import", "p0").await;
+
+    complete(db, &first[0]).await;
+    let next = claim(db, 1, &imports).await;
+    assert_eq!(
+        next[0].lease.job, theirs,
+        "the next slot goes to the newcomer"
+    );
+
+    // and the long queue goes on afterwards
+    complete(db, &next[0]).await;
+    assert_eq!(claim(db, 1, &imports).await[0].lease.tenant, big.id);
+}
+
+/// Three providers with five jobs each, one slot: the claims go A, B, C,
+/// A, B, C... whoever queued first or most.
+async fn providers_take_turns_one_job_each(db: &TestDb) {
+    let a = tenant(db, "prov-a").await;
+    let b = tenant(db, "prov-b").await;
+    let c = tenant(db, "prov-c").await;
+    for t in [&a, &b, &c] {
+        for i in 0..5 {
+            enqueue(db, t, "noop", &format!("{i}")).await;
+        }
+    }
+    let mut order = Vec::new();
+    for _ in 0..15 {
+        let got = claim(db, 1, &kind("noop", None)).await;
+        assert_eq!(got.len(), 1);
+        order.push(got[0].lease.tenant);
+        complete(db, &got[0]).await;
+    }
+    let expected: Vec<TenantId> = [a.id, b.id, c.id].repeat(5);
+    assert_eq!(order, expected);
+    assert!(claim(db, 1, &kind("noop", None)).await.is_empty());
+}
+
+/// A batch of six from a provider with ten jobs and one with two: both of
+/// the small one's, four of the big one's, each provider's oldest first.
+async fn a_batch_takes_every_providers_first_job_before_any_second(db: &TestDb) {
+    let big = tenant(db, "grande").await;
+    let small = tenant(db, "pequeno").await;
+    let mut bigs = Vec::new();
+    for i in 0..10 {
+        bigs.push(enqueue(db, &big, "noop", &format!("g{i}")).await);
+    }
+    let smalls = vec![
+        enqueue(db, &small, "noop", "p0").await,
+        enqueue(db, &small, "noop", "p1").await,
+    ];
+    let got = claim(db, 6, &kind("noop", None)).await;
+    let of = |t: TenantId| -> Vec<JobId> {
+        got.iter()
+            .filter(|c| c.lease.tenant == t)
+            .map(|c| c.lease.job)
+            .collect()
+    };
+    assert_eq!(of(small.id), smalls);
+    assert_eq!(of(big.id), bigs[..4].to_vec());
+
+    // the next batch takes up where this one stopped
+    let rest = claim(db, 100, &kind("noop", None)).await;
+    let ids: Vec<JobId> = rest.iter().map(|c| c.lease.job).collect();
+    assert_eq!(ids, bigs[4..].to_vec());
+}
+
+/// A provider whose next job waits for later (a retry's backoff, a
+/// schedule), or whose queued job was cancelled, is passed over.
+async fn lanes_with_nothing_due_do_not_hold_the_claim(db: &TestDb) {
+    let later = tenant(db, "depois").await;
+    let due = tenant(db, "agora").await;
+    let mut job = NewJob::new(later.id, "noop", "later", json!({}));
+    job.run_after = Some(db.clock_now() + Duration::minutes(5));
+    let later_job = db.store.enqueue(job).await.unwrap().id;
+    // more providers whose only job was cancelled than one pass looks at
+    for i in 0..12 {
+        let gone = tenant(db, &format!("cancelado-{i}")).await;
+        let cancelled = enqueue(db, &gone, "noop", "x").await;
+        db.store.cancel(gone.id, cancelled).await.unwrap();
+    }
+    let now_job = enqueue(db, &due, "noop", "now").await;
+
+    let got = claim(db, 1, &kind("noop", None)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].lease.job, now_job);
+    assert!(claim(db, 1, &kind("noop", None)).await.is_empty());
+
+    db.clock.advance(Duration::minutes(5));
+    let got = claim(db, 1, &kind("noop", None)).await;
+    assert_eq!(got[0].lease.job, later_job);
+}
