@@ -6,6 +6,9 @@
 //! - throughput: BENCH_JOBS no-op jobs, queued in bulk, run by one executor
 //!   with BENCH_SLOTS slots (no-op jobs wait on nothing, so many slots),
 //!   BENCH_ROUNDS times (default 3) with the median;
+//! - the same jobs spread over BENCH_PROVIDERS providers (default 1,000),
+//!   whose lanes the claim takes in turn, against one provider's figure;
+//! - the time of one claim behind each of those queues (200 per round);
 //! - enqueue-to-start latency of jobs enqueued one by one to an idle executor;
 //! - the dashboard's queries (one page of a tab + all tab counts) with
 //!   BENCH_HISTORY finished jobs in the history.
@@ -19,7 +22,7 @@ use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{DatabaseSettings, DatabaseUrl};
 use sgp_import_core::jobs::{Executor, ExecutorConfig, JobContext, JobError, JobHandler};
 use sgp_import_core::model::{JobStatus, Tenant, TenantSlug};
-use sgp_import_core::store::{JobFilter, NewJob, Store};
+use sgp_import_core::store::{Completion, JobFilter, KindLimit, NewJob, Store};
 use sqlx::Connection;
 
 struct Noop;
@@ -119,10 +122,216 @@ async fn bulk_jobs(url: &DatabaseUrl, tenant: &Tenant, n: u64, status: JobStatus
             .execute(&mut *tx)
             .await
             .unwrap();
+            // and the queue's lane, which the queueing trigger would open
+            if !status.is_finished() {
+                open_lanes(&mut tx, &[tenant.id.0], now).await;
+            }
             tx.commit().await.unwrap();
             // what autovacuum would do after a load this size
             sqlx::query("ANALYZE jobs").execute(&mut c).await.unwrap();
         }
+    }
+}
+
+/// What the queueing trigger does, for bulk loads that bypass it.
+async fn open_lanes(
+    tx: &mut sqlx::PgConnection,
+    tenants: &[uuid::Uuid],
+    due: chrono::DateTime<chrono::Utc>,
+) {
+    sqlx::query(
+        "INSERT INTO job_lanes (tenant_id, kind, ready_at) SELECT t, 'noop', $2 FROM unnest($1::uuid[]) AS t \
+         ON CONFLICT (tenant_id, kind) DO UPDATE SET ready_at = LEAST(job_lanes.ready_at, excluded.ready_at)",
+    )
+    .bind(tenants)
+    .bind(due)
+    .execute(tx)
+    .await
+    .unwrap();
+}
+
+/// Queues `per` no-op jobs for each of `tenants` in bulk, like
+/// [`bulk_jobs`]. `together`: each provider's jobs are queued after the
+/// previous provider's, so a round-robin batch touches a different part
+/// of the table for each provider; else the providers' jobs arrive
+/// interleaved, as they would from many admins.
+async fn bulk_spread(url: &DatabaseUrl, tenants: &[Tenant], per: u64, together: bool) {
+    let now = chrono::Utc::now();
+    let ids: Vec<uuid::Uuid> = tenants.iter().map(|t| t.id.0).collect();
+    let n = per * ids.len() as u64;
+    // position of provider k's job i in arrival order: k * a + i * b
+    let (stride_provider, stride_job) = if together {
+        (per as i64, 1)
+    } else {
+        (1, ids.len() as i64)
+    };
+    match url {
+        DatabaseUrl::Sqlite(u) => {
+            let mut c = sqlx::SqliteConnection::connect(u).await.unwrap();
+            let list = serde_json::to_string(
+                &ids.iter()
+                    .map(|i| i.simple().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            sqlx::query(
+                "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ?1 - 1) \
+                 INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at) \
+                 SELECT unhex(printf('%012x70009%015x', ?4 - ?5 + k * ?3 + i * ?6, k * ?3 + i * ?6)), \
+                    unhex(t.value), 'noop', 'spread', 'queued', ?4, ?4 - ?5 + k * ?3 + i * ?6, ?4 \
+                 FROM (SELECT key AS k, value FROM json_each(?2)) t, s",
+            )
+            .bind(per as i64)
+            .bind(&list)
+            .bind(stride_provider)
+            .bind(now.timestamp_millis())
+            .bind(n as i64)
+            .bind(stride_job)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        DatabaseUrl::Postgres(u) => {
+            let mut c = sqlx::PgConnection::connect(u).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("SET LOCAL session_replication_role = replica")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at) \
+                 SELECT (lpad(to_hex((extract(epoch FROM $3) * 1000)::bigint - $4 + s), 12, '0') \
+                    || '70009' || lpad(to_hex(s), 15, '0'))::uuid, t, 'noop', 'spread', 'queued', $3, \
+                    $3 - ($4 - s) * interval '1 millisecond', $3 \
+                 FROM unnest($2::uuid[]) WITH ORDINALITY AS u(t, k), generate_series(0, $1 - 1) AS i, \
+                    LATERAL (SELECT (k - 1) * $5 + i * $6 AS s) AS seq",
+            )
+            .bind(per as i64)
+            .bind(&ids)
+            .bind(now)
+            .bind(n as i64)
+            .bind(stride_provider)
+            .bind(stride_job)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO job_counts (tenant_id, kind, status, shard, n) \
+                 SELECT t, 'noop', 'queued', 0, $2 FROM unnest($1::uuid[]) AS t \
+                 ON CONFLICT (tenant_id, kind, status, shard) DO UPDATE SET n = job_counts.n + excluded.n",
+            )
+            .bind(&ids)
+            .bind(per as i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            open_lanes(&mut tx, &ids, now).await;
+            tx.commit().await.unwrap();
+            sqlx::query("ANALYZE jobs").execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+/// Times `n` claims of `batch` jobs each (and completes the jobs, untimed).
+async fn time_claims(store: &dyn Store, n: usize, batch: u32) -> Vec<f64> {
+    let kinds = [KindLimit {
+        kind: "noop".into(),
+        per_tenant: None,
+    }];
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let began = Instant::now();
+        let got = store
+            .claim("bench-claims", batch, &kinds, Duration::from_secs(60), 10)
+            .await
+            .unwrap();
+        times.push(began.elapsed().as_secs_f64() * 1000.0);
+        let done: Vec<Completion> = got
+            .into_iter()
+            .map(|job| Completion {
+                lease: job.lease,
+                result: Value::Null,
+                log: None,
+            })
+            .collect();
+        store.complete_many(&done, 10).await.unwrap();
+    }
+    times
+}
+
+/// Runs the queued no-op jobs with one executor until `done` no-op jobs
+/// have completed in all; returns the seconds it took.
+async fn drain(store: &Arc<dyn Store>, slots: usize, done: u64) -> f64 {
+    let started = Instant::now();
+    let ex = executor(store.clone(), slots).start();
+    loop {
+        let counts = store.status_counts_everywhere(Some("noop")).await.unwrap();
+        if counts.get(JobStatus::Completed) >= done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    ex.shutdown().await;
+    secs
+}
+
+/// One shape of queue the throughput rounds run, and its figures.
+struct Shape {
+    label: String,
+    rates: Vec<f64>,
+    one: Vec<f64>,
+    batch: Vec<f64>,
+}
+
+impl Shape {
+    fn new(label: String) -> Self {
+        Shape {
+            label,
+            rates: Vec::new(),
+            one: Vec::new(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// With the queue loaded: times 200 claims of one job and 20 of 512
+    /// behind it, then lets the executor run the rest until `done` no-op
+    /// jobs have completed in all.
+    async fn round(&mut self, store: &Arc<dyn Store>, slots: usize, done: u64) {
+        self.one.extend(time_claims(store.as_ref(), 200, 1).await);
+        self.batch
+            .extend(time_claims(store.as_ref(), 20, 512).await);
+        let before = store
+            .status_counts_everywhere(Some("noop"))
+            .await
+            .unwrap()
+            .get(JobStatus::Completed);
+        let secs = drain(store, slots, done).await;
+        self.rates.push(done.saturating_sub(before) as f64 / secs);
+    }
+
+    fn median(&self) -> f64 {
+        let mut r = self.rates.clone();
+        r.sort_by(|a, b| a.total_cmp(b));
+        percentile(&r, 0.5)
+    }
+
+    fn report(&mut self, reference: f64) {
+        let shown: Vec<String> = self.rates.iter().map(|r| format!("{r:.0}")).collect();
+        self.one.sort_by(|a, b| a.total_cmp(b));
+        self.batch.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "- {}: {:.0} jobs/s ({}) = {:.2} x one provider's; claim of one job p50 {:.2} ms, \
+             p95 {:.2} ms; of 512 jobs p50 {:.1} ms, p95 {:.1} ms",
+            self.label,
+            self.median(),
+            shown.join(", "),
+            self.median() / reference,
+            percentile(&self.one, 0.5),
+            percentile(&self.one, 0.95),
+            percentile(&self.batch, 0.5),
+            percentile(&self.batch, 0.95),
+        );
     }
 }
 
@@ -155,31 +364,51 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
     store.migrate().await.unwrap();
     println!("\n## {name}");
 
-    // throughput: several rounds, since one run on a busy 2-core machine
-    // can be off by a fifth either way
+    // Throughput: BENCH_JOBS jobs of one provider, then the same number
+    // spread over many providers, whose lanes the claim takes in turn.
+    // The two alternate round by round (the machine drifts), and each
+    // round first times single claims behind the whole queue, then lets
+    // the executor run the rest.
     let t = store
         .ensure_tenant(&TenantSlug::parse("bench-a").unwrap(), "Bench A")
         .await
         .unwrap();
     let rounds = env_number("BENCH_ROUNDS", 3).max(1);
     let slots = env_number("BENCH_SLOTS", 1024) as usize;
-    let mut rates = Vec::new();
-    for round in 1..=rounds {
-        bulk_jobs(&url, &t, jobs, JobStatus::Queued).await;
-        let started = Instant::now();
-        let ex = executor(store.clone(), slots).start();
-        wait_completed(store.as_ref(), &t, jobs * round).await;
-        let secs = started.elapsed().as_secs_f64();
-        ex.shutdown().await;
-        rates.push(jobs as f64 / secs);
+    let providers = env_number("BENCH_PROVIDERS", 1_000).max(1);
+    let per = (jobs / providers).max(1);
+    let mut tenants = Vec::new();
+    for i in 0..providers {
+        let slug = TenantSlug::parse(&format!("spread-{i:05}")).unwrap();
+        tenants.push(store.ensure_tenant(&slug, "Spread").await.unwrap());
     }
-    let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-    rates.sort_by(|a, b| a.total_cmp(b));
+    let mut shapes = [
+        Shape::new(format!("{jobs} jobs of one provider")),
+        Shape::new(format!(
+            "{providers} providers x {per} jobs, arriving interleaved"
+        )),
+        Shape::new(format!(
+            "{providers} providers x {per} jobs, each provider's queued together"
+        )),
+    ];
+    let mut done = 0;
+    for _ in 1..=rounds {
+        for (i, shape) in shapes.iter_mut().enumerate() {
+            match i {
+                0 => bulk_jobs(&url, &t, jobs, JobStatus::Queued).await,
+                _ => bulk_spread(&url, &tenants, per, i == 2).await,
+            }
+            done += if i == 0 { jobs } else { per * providers };
+            shape.round(&store, slots, done).await;
+        }
+    }
     println!(
-        "throughput: {jobs} no-op jobs on {slots} slots, {rounds} rounds: {} jobs/s; median {:.0} jobs/s",
-        shown.join(", "),
-        percentile(&rates, 0.5)
+        "throughput, no-op jobs on {slots} slots, median of {rounds} rounds (each round's figure):"
     );
+    let single = shapes[0].median();
+    for shape in &mut shapes {
+        shape.report(single);
+    }
 
     // enqueue-to-start latency, one job at a time to an idle executor
     let t = store
@@ -284,10 +513,13 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
 #[tokio::main]
 async fn main() {
     println!("# sgp-import job engine benchmark");
-    let dir = tempfile_dir();
-    let sqlite = DatabaseUrl::parse(&format!("sqlite://{dir}/bench.db")).unwrap();
-    bench_one("SQLite", sqlite).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    // BENCH_SKIP_SQLITE=1: PostgreSQL only, when working on its side
+    if std::env::var_os("BENCH_SKIP_SQLITE").is_none() {
+        let dir = tempfile_dir();
+        let sqlite = DatabaseUrl::parse(&format!("sqlite://{dir}/bench.db")).unwrap();
+        bench_one("SQLite", sqlite).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     match std::env::var("BENCH_DATABASE_URL") {
         Ok(admin) => {
