@@ -10,6 +10,10 @@
 -- entering the queue lowers it (trigger below); the claim recomputes it
 -- for the lanes that gave fewer jobs than it asked for.
 -- The claim runs alone, under an advisory lock.
+-- Instances still running the previous version may queue jobs while this
+-- runs: none may slip between the lanes' backfill and their trigger.
+LOCK TABLE jobs IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE job_lanes (
     id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant_id UUID NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

@@ -1,14 +1,14 @@
 //! Round-robin claiming across providers, the part both databases share.
 //!
 //! A lane is one provider's jobs of one kind (table `job_lanes`). A claim
-//! runs in passes. Each pass walks up to `max` (plus [`SLACK`]) lanes that
-//! have a job due and room under their per-provider limit, in id order
+//! runs in passes. Each pass walks [`walk_limit`] lanes that have a job
+//! due and room under their per-provider limit, in id order
 //! from the lane after the cursor (where the last claim stopped), wrapping
 //! around; asks each for its next due jobs, earliest due then oldest (a
 //! [`quota`](quotas) per lane); keeps
 //! `max` of them in round-robin order (every lane's first job, then every
 //! lane's second...); and moves the cursor to the lane of the last job
-//! kept. A pass reads about `max` lanes and `max` jobs, whatever the
+//! kept. A pass reads about `max / 8` lanes and `max` jobs, whatever the
 //! length of the queue, and writes one cursor row plus the lanes that ran
 //! dry.
 //!
@@ -25,10 +25,21 @@ use super::{ClaimedJob, StoreError};
 /// due jobs than their quotas; the next pass asks the lanes left.
 pub(crate) const PASSES: usize = 4;
 
-/// Lanes walked beyond `max`, so that a few lanes that ran dry without the
-/// claim knowing (their last job was cancelled) do not leave a small claim
-/// empty-handed while other lanes wait.
-pub(crate) const SLACK: i64 = 8;
+/// Lanes walked beyond what `max` needs, so that a few lanes that ran dry
+/// without the claim knowing (their last job was cancelled) do not leave a
+/// small claim empty-handed while other lanes wait.
+const SLACK: u32 = 8;
+
+/// The jobs a large claim takes from each lane it visits. Taking a few at
+/// a time, instead of one from each of `max` lanes, keeps a batch's writes
+/// on fewer providers' rows and index pages; a claim of up to this many
+/// jobs is still strictly one job per lane per round.
+const CHUNK: u32 = 8;
+
+/// How many lanes a pass walks for a claim of `max` jobs.
+pub(crate) fn walk_limit(max: u32) -> i64 {
+    i64::from(max.div_ceil(CHUNK) + SLACK)
+}
 
 /// A lane read by a claim pass, in walk order.
 #[derive(Debug, Clone)]
@@ -136,6 +147,13 @@ mod tests {
         assert_eq!(quotas(&lanes, 1), vec![1, 1, 1]);
         assert_eq!(quotas(&[lane(1, 500)], 100), vec![100]);
         assert!(quotas(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn small_claims_walk_a_lane_per_job_and_large_ones_a_lane_per_chunk() {
+        assert_eq!(walk_limit(1), 9);
+        assert_eq!(walk_limit(8), 9);
+        assert_eq!(walk_limit(512), 72);
     }
 
     #[test]

@@ -321,7 +321,10 @@ macro_rules! notifications_for {
                     let mut tx = self.writes().begin().await?;
                     let marked = match announcement {
                         Announcement::Job(job) => sqlx::query(
-                            "UPDATE jobs SET notified_at = $1 WHERE id = $2 AND notified_at IS NULL",
+                            // A finished job only: one rerun since it was listed is
+                            // waiting again, and will be announced when it ends.
+                            "UPDATE jobs SET notified_at = $1 \
+                             WHERE id = $2 AND notified_at IS NULL AND finished_at IS NOT NULL",
                         )
                         .bind(now)
                         .bind(job.0)

@@ -18,6 +18,7 @@ on_both!(
     providers_take_turns_one_job_each,
     a_batch_takes_every_providers_first_job_before_any_second,
     lanes_with_nothing_due_do_not_hold_the_claim,
+    jobs_coming_back_to_the_queue_reopen_their_lane,
 );
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
@@ -188,4 +189,39 @@ async fn lanes_with_nothing_due_do_not_hold_the_claim(db: &TestDb) {
     db.clock.advance(Duration::minutes(5));
     let got = claim(db, 1, &kind("noop", None)).await;
     assert_eq!(got[0].lease.job, later_job);
+}
+
+/// A claim that empties a lane closes it; every way back into the queue
+/// (retry, release, a lost worker, a rerun) opens it again.
+async fn jobs_coming_back_to_the_queue_reopen_their_lane(db: &TestDb) {
+    let t = tenant(db, "prov").await;
+    let id = enqueue(db, &t, "noop", "n").await;
+    let noop = kind("noop", None);
+    let claim_it = |what: &'static str| async move {
+        let got = claim(db, 10, &kind("noop", None)).await;
+        assert_eq!(got.len(), 1, "{what}: claimed again");
+        assert_eq!(got[0].lease.job, id);
+        got.into_iter().next().unwrap()
+    };
+    let job = claim_it("first").await;
+    assert!(claim(db, 10, &noop).await.is_empty());
+
+    let retry = Outcome::Retry {
+        error: "503".into(),
+        run_after: db.clock_now(),
+    };
+    db.store.finish(&job.lease, retry).await.unwrap();
+    let job = claim_it("retry").await;
+
+    db.store.release(&job.lease).await.unwrap();
+    claim_it("release").await;
+
+    db.clock.advance(Duration::seconds(61));
+    assert_eq!(db.store.rescue_expired().await.unwrap().len(), 1);
+    let job = claim_it("rescue").await;
+
+    let failed = Outcome::Failed { error: "x".into() };
+    db.store.finish(&job.lease, failed).await.unwrap();
+    db.store.rerun(t.id, id, None).await.unwrap();
+    claim_it("rerun").await;
 }

@@ -24,7 +24,9 @@ use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::schedule::Scheduler;
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::secret::Secret;
-use sgp_import_core::store::{Completion, JobFilter, KindLimit, NewJob, Outcome, Store};
+use sgp_import_core::store::{
+    Announcement, Completion, JobFilter, KindLimit, NewJob, Outcome, Store,
+};
 
 use crate::on_both;
 use crate::support::TestDb;
@@ -264,6 +266,13 @@ async fn a_finished_import_is_announced_once_to_the_targets_that_want_it(db: &Te
         .jobs[0]
         .id;
     db.store.rerun(t, failed, None).await.unwrap();
+    assert!(
+        !db.store
+            .announce(&Announcement::Job(failed), &[])
+            .await
+            .unwrap(),
+        "a job run again waits for its new ending"
+    );
     let kinds = [KindLimit {
         kind: IMPORT_KIND.into(),
         per_tenant: None,

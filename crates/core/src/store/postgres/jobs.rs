@@ -1,6 +1,6 @@
 //! PostgreSQL side of the job queue: what each database does its own way.
 //! Enqueue and rerun count a provider's jobs under an advisory lock;
-//! claiming uses SKIP LOCKED; log lines and batched completions travel as
+//! claims run one at a time under another, one statement per pass; log lines and batched completions travel as
 //! arrays (`unnest`); wake-ups are LISTEN/NOTIFY. The rest is written once
 //! for both databases ([`jobs_for!`](crate::store::jobs::jobs_for)).
 
@@ -118,6 +118,14 @@ jobs_for!(PgStore, {
     ) -> Result<JobStatus, StoreError> {
         let event = JobEvent::Rerun;
         let mut tx = self.pool.begin().await?;
+        // The lane trigger's shared claim lock, taken before the row's: a
+        // claim that picked this job before a cancel (its snapshot still
+        // sees it queued) waits on the row, so the rerun must not wait on
+        // that claim while holding the row.
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
         if max_active.is_some() {
             // the same per-tenant lock as enqueue: the count and the update
             // are one step across instances
@@ -287,7 +295,7 @@ impl PgStore {
     }
 
     /// One claim pass (see [`lanes`]) in one statement:
-    /// - `walk`: up to `max` + [`lanes::SLACK`] lanes of these kinds with a
+    /// - `walk`: [`lanes::walk_limit`] lanes of these kinds with a
     ///   job due and room under their limit, in id order from the lane
     ///   after the cursor, wrapping around (two walks of the waiting lanes'
     ///   index, each stopping early);
@@ -366,7 +374,7 @@ impl PgStore {
             .bind(i64::from(max))
             .bind(kinds)
             .bind(caps)
-            .bind(i64::from(max) + lanes::SLACK)
+            .bind(lanes::walk_limit(max))
             .fetch_all(&mut **tx)
             .await?;
         // one row even when nothing was claimed, to carry `walked`

@@ -265,9 +265,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The lanes of a claim pass (see [`lanes`]): up to `max` +
-    /// [`lanes::SLACK`] lanes of the kinds in `limits` (`[kind, per-provider
-    /// limit or null]`) with a job due and room under their limit, in id
+    /// The lanes of a claim pass (see [`lanes`]): [`lanes::walk_limit`]
+    /// lanes of the kinds in `limits` (`[kind, per-provider limit or
+    /// null]`) with a job due and room under their limit, in id
     /// order from the lane after the cursor, wrapping around.
     async fn walk_lanes(
         &self,
@@ -296,7 +296,7 @@ impl SqliteStore {
         .bind(limits)
         .bind(i64::from(max))
         .bind(self.now())
-        .bind(i64::from(max) + lanes::SLACK)
+        .bind(lanes::walk_limit(max))
         .fetch_all(&mut **tx)
         .await?;
         Walk::from_rows(&rows, max)
