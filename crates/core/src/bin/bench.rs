@@ -269,7 +269,9 @@ async fn drain(store: &Arc<dyn Store>, slots: usize, done: u64) -> f64 {
         if counts.get(JobStatus::Completed) >= done {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // the counts of 1,000 providers are a few thousand rows: polling
+        // them often would weigh on the spread shapes alone
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = started.elapsed().as_secs_f64();
     ex.shutdown().await;

@@ -13,13 +13,13 @@
 //! dry.
 //!
 //! PostgreSQL runs a pass as one statement (round trips are its cost);
-//! SQLite, in process, runs it as a few, with [`Walk`] doing the
-//! arithmetic in between.
+//! SQLite, in process, runs it as a few small ones, with [`Walk`] choosing
+//! in between.
 
 use uuid::Uuid;
 
 use super::rows::RowExt;
-use super::{ClaimedJob, StoreError};
+use super::StoreError;
 
 /// Passes per claim. A pass falls short of `max` when its lanes hold fewer
 /// due jobs than their quotas; the next pass asks the lanes left.
@@ -77,43 +77,43 @@ impl Walk {
         Ok(Walk { lanes, quotas })
     }
 
-    /// What the pass leaves behind: the cursor's new lane (the lane of the
-    /// last job kept, `None` when none was) and the lanes that gave fewer
-    /// jobs than asked, whose `ready_at` must be read again (they may have
-    /// run dry, or have only jobs due later).
-    pub fn outcome<'a>(&self, claimed: impl IntoIterator<Item = (Uuid, &'a str)>) -> PassOutcome {
-        let mut served = vec![0i64; self.lanes.len()];
-        for (tenant, kind) in claimed {
-            if let Some(i) = self
-                .lanes
-                .iter()
-                .position(|l| l.tenant == tenant && l.kind == kind)
-            {
-                served[i] += 1;
+    /// Keeps up to `max` of the lanes' candidates (`candidates[i]`: lane
+    /// i's next due jobs, in order, at most its quota), every lane's first
+    /// before any lane's second, and says what the pass leaves behind.
+    pub fn pick(&self, candidates: &[Vec<Uuid>], max: u32) -> (Vec<Uuid>, PassOutcome) {
+        let mut picked = Vec::new();
+        let mut cursor = None;
+        let deepest = candidates.iter().map(Vec::len).max().unwrap_or(0);
+        'rounds: for round in 0..deepest {
+            for (lane, ids) in self.lanes.iter().zip(candidates) {
+                if picked.len() as u32 >= max {
+                    break 'rounds;
+                }
+                if let Some(id) = ids.get(round) {
+                    picked.push(*id);
+                    cursor = Some(lane.id);
+                }
             }
         }
-        // jobs were kept in the order (n-th job of its lane, walk order):
-        // the last one kept is the lane that gave most, latest in the walk
-        let cursor = (0..self.lanes.len())
-            .filter(|&i| served[i] > 0)
-            .max_by_key(|&i| (served[i], i))
-            .map(|i| self.lanes[i].id);
-        let short = (0..self.lanes.len())
-            .filter(|&i| served[i] < self.quotas[i])
-            .map(|i| self.lanes[i].id)
+        let short = self
+            .lanes
+            .iter()
+            .zip(candidates)
+            .zip(&self.quotas)
+            .filter(|((_, ids), quota)| (ids.len() as i64) < **quota)
+            .map(|((lane, _), _)| lane.id)
             .collect();
-        PassOutcome { cursor, short }
+        (picked, PassOutcome { cursor, short })
     }
 }
 
+/// What a claim pass leaves behind: the cursor's new lane (that of the
+/// last job kept; `None` when none was) and the lanes that had fewer due
+/// jobs than asked, whose `ready_at` must be read again (they may have run
+/// dry, or have only jobs due later).
 pub(crate) struct PassOutcome {
     pub cursor: Option<i64>,
     pub short: Vec<i64>,
-}
-
-/// The lane of each claimed job, for [`Walk::outcome`].
-pub(crate) fn lanes_of(claimed: &[ClaimedJob]) -> impl Iterator<Item = (Uuid, &str)> {
-    claimed.iter().map(|c| (c.lease.tenant.0, c.kind.as_str()))
 }
 
 /// How many jobs to ask of each lane so that `max` can be filled round-robin:
@@ -157,19 +157,25 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_stops_at_the_last_job_kept_and_short_lanes_are_reread() {
+    fn picks_go_round_robin_the_cursor_stops_at_the_last_and_short_lanes_are_reread() {
         let walk = Walk {
             lanes: vec![lane(7, 9), lane(2, 9), lane(5, 9), lane(9, 9)],
             quotas: vec![2, 2, 2, 2],
         };
-        let t = |id: u128| (Uuid::from_u128(id), "import");
-        // lanes 7 and 5 gave two jobs, lane 2 one, lane 9 none
-        let out = walk.outcome([t(7), t(2), t(5), t(7), t(5)]);
-        assert_eq!(out.cursor, Some(5));
-        assert_eq!(out.short, vec![2, 9]);
-        // one round, cut short after the second lane
-        let out = walk.outcome([t(7), t(2)]);
-        assert_eq!(out.cursor, Some(2));
-        assert_eq!(walk.outcome([]).cursor, None);
+        let j = |n: u128| Uuid::from_u128(n);
+        // lanes 7 and 5 have two due jobs, lane 2 one, lane 9 none
+        let candidates = vec![vec![j(71), j(72)], vec![j(21)], vec![j(51), j(52)], vec![]];
+        let (picked, pass) = walk.pick(&candidates, 10);
+        assert_eq!(picked, vec![j(71), j(21), j(51), j(72), j(52)]);
+        assert_eq!(pass.cursor, Some(5));
+        assert_eq!(pass.short, vec![2, 9]);
+        // cut short after the second job: the cursor stops at lane 2
+        let (picked, pass) = walk.pick(&candidates, 2);
+        assert_eq!(picked, vec![j(71), j(21)]);
+        assert_eq!(pass.cursor, Some(2));
+        assert_eq!(
+            walk.pick(&[vec![], vec![], vec![], vec![]], 5).1.cursor,
+            None
+        );
     }
 }

@@ -74,10 +74,10 @@ jobs_for!(SqliteStore, {
             if walk.lanes.is_empty() {
                 break;
             }
-            let got = self
+            let (got, pass) = self
                 .claim_from(&mut tx, owner, left, &walk, lease, log_cap)
                 .await?;
-            Self::end_pass(&mut tx, walk.outcome(lanes::lanes_of(&got))).await?;
+            Self::end_pass(&mut tx, pass).await?;
             claimed.extend(got);
             if claimed.len() as u32 >= max {
                 break;
@@ -302,9 +302,11 @@ impl SqliteStore {
         Walk::from_rows(&rows, max)
     }
 
-    /// Claims up to `max` due jobs from the walked lanes, round-robin:
-    /// each lane's oldest jobs through its queue index, then every lane's
-    /// first job before any lane's second. Writes their start lines.
+    /// Claims up to `max` due jobs from the walked lanes: each lane's next
+    /// due jobs through its queue index, kept round-robin by
+    /// [`Walk::pick`]. Writes their start lines; returns them and what the
+    /// pass leaves behind.
+    #[allow(clippy::too_many_arguments)]
     async fn claim_from(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -313,59 +315,91 @@ impl SqliteStore {
         walk: &Walk,
         lease: Duration,
         log_cap: u32,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+    ) -> Result<(Vec<ClaimedJob>, PassOutcome), StoreError> {
         let now = self.now();
         let expires = to_millis(job_rules::lease_expiry(self.clock.now(), lease));
-        let quotas = &walk.quotas;
+        // SQLite's LIMIT cannot read the outer row, and its plans for a
+        // join on a per-row subquery cost more than the lookups: one
+        // scalar subquery per lane lists its next jobs (as many as the
+        // largest quota; each lane's own is kept in Rust). INDEXED BY: left
+        // to itself, the planner may take another index and sort the lane.
         let lanes = json_rows(
             walk.lanes
                 .iter()
-                .zip(quotas)
-                .map(|(l, q)| serde_json::json!([l.tenant.simple().to_string(), l.kind, q])),
+                .map(|l| serde_json::json!([l.tenant.simple().to_string(), l.kind])),
         );
-        // SQLite's LIMIT cannot read the outer row: each lane is asked for
-        // the largest quota, and the window keeps its own. The lane's queue
-        // index reads its next jobs in order; the planner, left to itself,
-        // may pick another index and sort the whole lane.
-        let largest = quotas.iter().copied().max().unwrap_or(0);
+        let rows = sqlx::query(&format!(
+            "SELECT (SELECT group_concat(hex(n.id), ',' ORDER BY n.run_after, n.created_at, n.id) \
+                FROM (SELECT j.id, j.run_after, j.created_at FROM jobs j INDEXED BY jobs_queue \
+                    WHERE j.tenant_id = unhex(e.value ->> 0) AND j.kind = e.value ->> 1 \
+                        AND {} AND j.run_after <= ?2 \
+                    ORDER BY j.run_after, j.created_at, j.id LIMIT ?3) n) AS ids \
+             FROM json_each(?1) e ORDER BY e.key",
+            sql::status_in("j.status", &JobStatus::WAITING)
+        ))
+        .bind(&lanes)
+        .bind(now)
+        .bind(walk.quotas.iter().copied().max().unwrap_or(0))
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for (row, quota) in rows.iter().zip(&walk.quotas) {
+            let listed = row.opt_text("ids")?.unwrap_or_default();
+            let ids = listed
+                .split(',')
+                .filter(|id| !id.is_empty())
+                .take(usize::try_from(*quota).unwrap_or(0))
+                .map(|id| {
+                    Uuid::try_parse(id)
+                        .map_err(|e| StoreError::Corrupt(format!("job id {id}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            candidates.push(ids);
+        }
+        let (picked, pass) = walk.pick(&candidates, max);
+        let picked = serde_json::json!(picked
+            .iter()
+            .map(|id| id.simple().to_string())
+            .collect::<Vec<_>>())
+        .to_string();
         let statement = format!(
             "UPDATE jobs SET status = {claimed}, attempt = attempt + 1, fence = fence + 1, \
                 lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
                 started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
-             WHERE id IN (SELECT id FROM ( \
-                    SELECT q.id, l.ord, l.quota, \
-                        row_number() OVER (PARTITION BY l.ord ORDER BY q.run_after, q.created_at, q.id) AS rn \
-                    FROM (SELECT e.key AS ord, unhex(e.value ->> 0) AS tenant_id, \
-                            e.value ->> 1 AS kind, e.value ->> 2 AS quota FROM json_each(?5) e) l \
-                    JOIN jobs q ON q.id IN (SELECT j.id FROM jobs j INDEXED BY jobs_queue \
-                        WHERE j.tenant_id = l.tenant_id AND j.kind = l.kind AND {waiting} \
-                            AND j.run_after <= ?3 ORDER BY j.run_after, j.created_at, j.id LIMIT ?6)) \
-                WHERE rn <= quota ORDER BY rn, ord LIMIT ?4) \
+             WHERE id IN (SELECT unhex(value) FROM json_each(?4)) AND {guard} \
              RETURNING {CLAIMED_COLUMNS}, log_count, {start} AS start_line",
             claimed = sql::status_after(JobEvent::Claim),
-            waiting = sql::status_in("j.status", &JobStatus::WAITING),
+            guard = sql::event_guard("status", JobEvent::Claim),
             start = sql::start_line("?1")
         );
         let rows = sqlx::query(&statement)
             .bind(owner)
             .bind(expires)
             .bind(now)
-            .bind(i64::from(max))
-            .bind(&lanes)
-            .bind(largest)
+            .bind(&picked)
             .fetch_all(&mut **tx)
             .await?;
+        // the start lines carry their tenant: no join back to the jobs
         let mut lines = Vec::with_capacity(rows.len());
         for row in &rows {
             lines.push(serde_json::json!([
                 row.uuid("id")?.simple().to_string(),
-                LogLevel::Info.as_str(),
+                row.uuid("tenant_id")?.simple().to_string(),
                 row.text("start_line")?
             ]));
         }
-        Self::insert_log_lines(tx, now, &json_rows(lines.into_iter())).await?;
+        sqlx::query(
+            "INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+             SELECT unhex(value ->> 0), unhex(value ->> 1), ?2, 'info', value ->> 2 \
+             FROM json_each(?1) ORDER BY key",
+        )
+        .bind(json_rows(lines.into_iter()))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Self::trim_logs(tx, &rows::over_cap(&rows, log_cap)?, log_cap).await?;
-        rows.iter().map(rows::claimed).collect()
+        let claimed = rows.iter().map(rows::claimed).collect::<Result<_, _>>()?;
+        Ok((claimed, pass))
     }
 
     /// After a pass: the cursor moves to where it stopped, and the lanes
@@ -382,8 +416,6 @@ impl SqliteStore {
                 .await?;
         }
         if !pass.short.is_empty() {
-            // Lanes cut off by the batch's end gave less than asked too:
-            // only the rows that change are written.
             let due = format!(
                 "(SELECT min(j.run_after) FROM jobs j WHERE j.tenant_id = job_lanes.tenant_id \
                     AND j.kind = job_lanes.kind AND {})",
@@ -391,7 +423,7 @@ impl SqliteStore {
             );
             sqlx::query(&format!(
                 "UPDATE job_lanes SET ready_at = {due} \
-                 WHERE id IN (SELECT value FROM json_each(?1)) AND ready_at IS NOT {due}"
+                 WHERE id IN (SELECT value FROM json_each(?1))"
             ))
             .bind(serde_json::json!(pass.short).to_string())
             .execute(&mut **tx)
