@@ -19,6 +19,7 @@ on_both!(
     a_batch_takes_every_providers_first_job_before_any_second,
     lanes_with_nothing_due_do_not_hold_the_claim,
     jobs_coming_back_to_the_queue_reopen_their_lane,
+    instances_claim_each_job_once_within_each_providers_limit,
 );
 
 const LEASE: StdDuration = StdDuration::from_secs(60);
@@ -224,4 +225,63 @@ async fn jobs_coming_back_to_the_queue_reopen_their_lane(db: &TestDb) {
     db.store.finish(&job.lease, failed).await.unwrap();
     db.store.rerun(t.id, id, None).await.unwrap();
     claim_it("rerun").await;
+}
+
+/// Three instances (three pools on one database) claim and complete side
+/// by side: every job runs exactly once, and no provider ever has more
+/// than its limit running.
+async fn instances_claim_each_job_once_within_each_providers_limit(db: &TestDb) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    const LIMIT: u32 = 1;
+    let mut all = Vec::new();
+    for p in 0..30 {
+        let t = tenant(db, &format!("prov-{p}")).await;
+        for i in 0..6 {
+            all.push(enqueue(db, &t, "import", &format!("{p}-{i}")).await);
+        }
+    }
+    // running per provider as the instances see it: raised after a claim
+    // returns, lowered before its completion is written, so it never
+    // counts more than the database holds
+    let running: Arc<Mutex<HashMap<TenantId, u32>>> = Arc::default();
+    let runs: Arc<Mutex<Vec<JobId>>> = Arc::default();
+    let mut instances = tokio::task::JoinSet::new();
+    let stores = [
+        db.store.clone(),
+        db.second_store().await,
+        db.second_store().await,
+    ];
+    for (n, store) in stores.into_iter().enumerate() {
+        let (running, runs) = (running.clone(), runs.clone());
+        let total = all.len();
+        instances.spawn(async move {
+            let kinds = kind("import", Some(LIMIT));
+            let owner = format!("instance-{n}");
+            while runs.lock().unwrap().len() < total {
+                let got = store.claim(&owner, 8, &kinds, LEASE, CAP).await.unwrap();
+                for job in &got {
+                    let mut r = running.lock().unwrap();
+                    let now = r.entry(job.lease.tenant).or_default();
+                    *now += 1;
+                    assert!(*now <= LIMIT, "a provider over its limit");
+                }
+                tokio::task::yield_now().await;
+                for job in got {
+                    *running.lock().unwrap().get_mut(&job.lease.tenant).unwrap() -= 1;
+                    runs.lock().unwrap().push(job.lease.job);
+                    let done = Outcome::Completed { result: json!({}) };
+                    store.finish(&job.lease, done).await.unwrap();
+                }
+            }
+        });
+    }
+    while let Some(done) = instances.join_next().await {
+        done.unwrap();
+    }
+    let mut ran = runs.lock().unwrap().clone();
+    ran.sort();
+    all.sort();
+    assert_eq!(ran, all, "each job ran exactly once");
 }
