@@ -65,14 +65,11 @@ jobs_for!(SqliteStore, {
                 .iter()
                 .map(|k| serde_json::json!([k.kind, k.per_tenant])),
         );
-        // Write first: the transaction takes the write lock before it reads
+        // IMMEDIATE: the transaction takes the write lock before it reads
         // the lanes, so the walk and the claim see one state even when
         // another process writes the same file (a read-then-write
         // transaction would fail on a stale snapshot instead of waiting).
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE job_claim_cursor SET lane = lane")
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut claimed = Vec::new();
         for _ in 0..lanes::PASSES {
             let left = max - claimed.len() as u32;
