@@ -1,15 +1,12 @@
 //! Claiming is round-robin across providers: a provider's long queue does
 //! not hold back another provider's jobs, on both databases.
 
-use std::time::Duration as StdDuration;
-
 use chrono::Duration;
 use serde_json::json;
-use sgp_import_core::model::{
-    JobId, JobStatus, Tenant, TenantId, TenantSlug, QUEUE_POSITION_COUNTED,
-};
+use sgp_import_core::model::{JobId, JobStatus, TenantId, QUEUE_POSITION_COUNTED};
 use sgp_import_core::store::{ClaimedJob, JobFilter, KindLimit, NewJob, Outcome};
 
+use crate::jobs::{enqueue, tenant, CAP, LEASE};
 use crate::on_both;
 use crate::support::TestDb;
 
@@ -22,27 +19,11 @@ on_both!(
     instances_claim_each_job_once_within_each_providers_limit,
 );
 
-const LEASE: StdDuration = StdDuration::from_secs(60);
-const CAP: u32 = 2_000;
-
 fn kind(name: &str, per_tenant: Option<u32>) -> Vec<KindLimit> {
     vec![KindLimit {
         kind: name.into(),
         per_tenant,
     }]
-}
-
-async fn tenant(db: &TestDb, slug: &str) -> Tenant {
-    db.store
-        .ensure_tenant(&TenantSlug::parse(slug).unwrap(), slug)
-        .await
-        .unwrap()
-}
-
-async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, name: &str) -> JobId {
-    db.clock.advance(Duration::milliseconds(1));
-    let job = NewJob::new(t.id, kind, name, json!({}));
-    db.store.enqueue(job).await.unwrap().id
 }
 
 async fn claim(db: &TestDb, max: u32, kinds: &[KindLimit]) -> Vec<ClaimedJob> {

@@ -37,9 +37,9 @@ on_both!(
     deleting_a_provider_removes_its_jobs_logs_and_counts,
 );
 
-const LEASE: StdDuration = StdDuration::from_secs(60);
+pub(crate) const LEASE: StdDuration = StdDuration::from_secs(60);
 /// The log cap the storage tests claim with.
-const CAP: u32 = 2_000;
+pub(crate) const CAP: u32 = 2_000;
 
 fn import_limit(n: u32) -> Vec<KindLimit> {
     vec![KindLimit {
@@ -55,7 +55,7 @@ fn free(kind: &str) -> Vec<KindLimit> {
     }]
 }
 
-async fn tenant(db: &TestDb, slug: &str) -> Tenant {
+pub(crate) async fn tenant(db: &TestDb, slug: &str) -> Tenant {
     db.store
         .ensure_tenant(&TenantSlug::parse(slug).unwrap(), slug)
         .await
@@ -63,7 +63,7 @@ async fn tenant(db: &TestDb, slug: &str) -> Tenant {
 }
 
 /// Enqueues a job, one millisecond after the previous, so order is exact.
-async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, name: &str) -> JobId {
+pub(crate) async fn enqueue(db: &TestDb, t: &Tenant, kind: &str, name: &str) -> JobId {
     db.clock.advance(Duration::milliseconds(1));
     let job = NewJob::new(t.id, kind, name, json!({"name": name}));
     db.store.enqueue(job).await.unwrap().id

@@ -318,56 +318,8 @@ impl PgStore {
         lease: Duration,
     ) -> Result<(Vec<sqlx::postgres::PgRow>, i64), StoreError> {
         let now = self.now();
-        let part = |n: u8, side: &str| {
-            format!(
-                "(SELECT {n} AS part, l.id, l.tenant_id, l.kind, r.room FROM job_lanes l \
-                 CROSS JOIN LATERAL (SELECT CASE WHEN c.cap IS NULL THEN $4 ELSE c.cap - \
-                        (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
-                            AND a.kind = l.kind AND {leased}) END AS room \
-                    FROM lim c WHERE c.kind = l.kind) r \
-                 WHERE l.ready_at IS NOT NULL AND l.ready_at <= $3 \
-                    AND l.id {side} (SELECT lane FROM job_claim_cursor) AND r.room > 0 \
-                 ORDER BY l.id LIMIT $7)",
-                leased = sql::status_in("a.status", &JobStatus::LEASED)
-            )
-        };
-        let waiting = sql::status_in("j.status", &JobStatus::WAITING);
-        let statement = format!(
-            "WITH lim AS (SELECT * FROM unnest($5::text[], $6::int8[]) AS c(kind, cap)), \
-             walk AS (SELECT w.*, row_number() OVER (ORDER BY part, id) AS ord \
-                FROM ({first} UNION ALL {second}) w ORDER BY part, id LIMIT $7), \
-             lane AS (SELECT walk.*, \
-                least(room, ceil($4::numeric / count(*) OVER ())::int8) AS quota FROM walk), \
-             cand AS (SELECT q.id, q.rn, q.got, lane.ord, lane.id AS lane_id, lane.quota \
-                FROM lane LEFT JOIN LATERAL \
-                (SELECT n.id, row_number() OVER (ORDER BY n.run_after, n.created_at, n.id) AS rn, \
-                    count(*) OVER () AS got \
-                 FROM (SELECT j.id, j.run_after, j.created_at FROM jobs j \
-                    WHERE j.tenant_id = lane.tenant_id AND j.kind = lane.kind \
-                        AND {waiting} AND j.run_after <= $3 \
-                    ORDER BY j.run_after, j.created_at, j.id LIMIT lane.quota) n) q ON true), \
-             pick AS (SELECT id AS pick_id, rn, ord, lane_id FROM cand WHERE id IS NOT NULL \
-                ORDER BY rn, ord LIMIT $4), \
-             moved AS (UPDATE job_claim_cursor SET lane = p.lane_id \
-                FROM (SELECT lane_id FROM pick ORDER BY rn DESC, ord DESC LIMIT 1) p), \
-             short AS (SELECT DISTINCT lane_id AS id FROM cand WHERE coalesce(got, 0) < quota), \
-             dried AS (UPDATE job_lanes l SET ready_at = (SELECT min(j.run_after) FROM jobs j \
-                    WHERE j.tenant_id = l.tenant_id AND j.kind = l.kind AND {waiting} \
-                        AND j.id NOT IN (SELECT pick_id FROM pick)) \
-                FROM short WHERE l.id = short.id), \
-             claimed AS (UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard} \
-                RETURNING {CLAIMED_COLUMNS}, log_count), \
-             logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
-                SELECT id, tenant_id, $3, 'info', {start} FROM claimed ORDER BY created_at, id) \
-             SELECT claimed.*, w.walked FROM (SELECT count(*) AS walked FROM walk) w \
-                LEFT JOIN claimed ON true",
-            first = part(0, ">"),
-            second = part(1, "<="),
-            set = Self::claim_set(),
-            guard = sql::event_guard("status", JobEvent::Claim),
-            start = sql::start_line("$1"),
-        );
-        let rows = sqlx::query(&statement)
+        let statement = Self::claim_pass_sql();
+        let rows = sqlx::query(statement)
             .bind(owner)
             .bind(job_rules::lease_expiry(now, lease))
             .bind(now)
@@ -389,6 +341,63 @@ impl PgStore {
             }
         }
         Ok((claimed, walked))
+    }
+
+    /// The statement of [`claim_pass`](Self::claim_pass); the same for
+    /// every claim, so it is built once.
+    fn claim_pass_sql() -> &'static str {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        SQL.get_or_init(|| {
+            let part = |n: u8, side: &str| {
+                format!(
+                    "(SELECT {n} AS part, l.id, l.tenant_id, l.kind, r.room FROM job_lanes l \
+                     CROSS JOIN LATERAL (SELECT CASE WHEN c.cap IS NULL THEN $4 ELSE c.cap - \
+                            (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
+                                AND a.kind = l.kind AND {leased}) END AS room \
+                        FROM lim c WHERE c.kind = l.kind) r \
+                     WHERE l.ready_at IS NOT NULL AND l.ready_at <= $3 \
+                        AND l.id {side} (SELECT lane FROM job_claim_cursor) AND r.room > 0 \
+                     ORDER BY l.id LIMIT $7)",
+                    leased = sql::status_in("a.status", &JobStatus::LEASED)
+                )
+            };
+            let waiting = sql::status_in("j.status", &JobStatus::WAITING);
+            format!(
+                "WITH lim AS (SELECT * FROM unnest($5::text[], $6::int8[]) AS c(kind, cap)), \
+                 walk AS (SELECT w.*, row_number() OVER (ORDER BY part, id) AS ord \
+                    FROM ({first} UNION ALL {second}) w ORDER BY part, id LIMIT $7), \
+                 lane AS (SELECT walk.*, \
+                    least(room, ceil($4::numeric / count(*) OVER ())::int8) AS quota FROM walk), \
+                 cand AS (SELECT q.id, q.rn, q.got, lane.ord, lane.id AS lane_id, lane.quota \
+                    FROM lane LEFT JOIN LATERAL \
+                    (SELECT n.id, row_number() OVER (ORDER BY n.run_after, n.created_at, n.id) AS rn, \
+                        count(*) OVER () AS got \
+                     FROM (SELECT j.id, j.run_after, j.created_at FROM jobs j \
+                        WHERE j.tenant_id = lane.tenant_id AND j.kind = lane.kind \
+                            AND {waiting} AND j.run_after <= $3 \
+                        ORDER BY j.run_after, j.created_at, j.id LIMIT lane.quota) n) q ON true), \
+                 pick AS (SELECT id AS pick_id, rn, ord, lane_id FROM cand WHERE id IS NOT NULL \
+                    ORDER BY rn, ord LIMIT $4), \
+                 moved AS (UPDATE job_claim_cursor SET lane = p.lane_id \
+                    FROM (SELECT lane_id FROM pick ORDER BY rn DESC, ord DESC LIMIT 1) p), \
+                 short AS (SELECT DISTINCT lane_id AS id FROM cand WHERE coalesce(got, 0) < quota), \
+                 dried AS (UPDATE job_lanes l SET ready_at = (SELECT min(j.run_after) FROM jobs j \
+                        WHERE j.tenant_id = l.tenant_id AND j.kind = l.kind AND {waiting} \
+                            AND j.id NOT IN (SELECT pick_id FROM pick)) \
+                    FROM short WHERE l.id = short.id), \
+                 claimed AS (UPDATE jobs SET {set} FROM pick WHERE id = pick.pick_id AND {guard} \
+                    RETURNING {CLAIMED_COLUMNS}, log_count), \
+                 logged AS (INSERT INTO job_logs (job_id, tenant_id, logged_at, level, message) \
+                    SELECT id, tenant_id, $3, 'info', {start} FROM claimed ORDER BY created_at, id) \
+                 SELECT claimed.*, w.walked FROM (SELECT count(*) AS walked FROM walk) w \
+                    LEFT JOIN claimed ON true",
+                first = part(0, ">"),
+                second = part(1, "<="),
+                set = Self::claim_set(),
+                guard = sql::event_guard("status", JobEvent::Claim),
+                start = sql::start_line("$1"),
+            )
+        })
     }
 }
 

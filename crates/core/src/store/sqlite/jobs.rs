@@ -278,30 +278,34 @@ impl SqliteStore {
         limits: &str,
         max: u32,
     ) -> Result<Walk, StoreError> {
-        let part = |n: u8, side: &str| {
+        static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let walk = SQL.get_or_init(|| {
+            let part = |n: u8, side: &str| {
+                format!(
+                    "SELECT * FROM (SELECT {n} AS part, l.id, l.tenant_id, l.kind, \
+                        CASE WHEN c.value ->> 1 IS NULL THEN ?2 ELSE (c.value ->> 1) - \
+                            (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
+                                AND a.kind = l.kind AND {leased}) END AS room \
+                     FROM job_lanes l JOIN json_each(?1) c ON c.value ->> 0 = l.kind \
+                     WHERE l.ready_at IS NOT NULL AND l.ready_at <= ?3 \
+                        AND l.id {side} (SELECT lane FROM job_claim_cursor) AND room > 0 \
+                     ORDER BY l.id LIMIT ?4)",
+                    leased = sql::status_in("a.status", &JobStatus::LEASED)
+                )
+            };
             format!(
-                "SELECT * FROM (SELECT {n} AS part, l.id, l.tenant_id, l.kind, \
-                    CASE WHEN c.value ->> 1 IS NULL THEN ?2 ELSE (c.value ->> 1) - \
-                        (SELECT count(*) FROM jobs a WHERE a.tenant_id = l.tenant_id \
-                            AND a.kind = l.kind AND {leased}) END AS room \
-                 FROM job_lanes l JOIN json_each(?1) c ON c.value ->> 0 = l.kind \
-                 WHERE l.ready_at IS NOT NULL AND l.ready_at <= ?3 \
-                    AND l.id {side} (SELECT lane FROM job_claim_cursor) AND room > 0 \
-                 ORDER BY l.id LIMIT ?4)",
-                leased = sql::status_in("a.status", &JobStatus::LEASED)
-            )
-        };
-        let rows = sqlx::query(&format!(
             "SELECT id, tenant_id, kind, room FROM ({} UNION ALL {}) ORDER BY part, id LIMIT ?4",
             part(0, ">"),
             part(1, "<=")
-        ))
-        .bind(limits)
-        .bind(i64::from(max))
-        .bind(self.now())
-        .bind(lanes::walk_limit(max))
-        .fetch_all(&mut **tx)
-        .await?;
+        )
+        });
+        let rows = sqlx::query(walk)
+            .bind(limits)
+            .bind(i64::from(max))
+            .bind(self.now())
+            .bind(lanes::walk_limit(max))
+            .fetch_all(&mut **tx)
+            .await?;
         Walk::from_rows(&rows, max)
     }
 
@@ -331,7 +335,9 @@ impl SqliteStore {
                 .iter()
                 .map(|l| serde_json::json!([l.tenant.simple().to_string(), l.kind])),
         );
-        let rows = sqlx::query(&format!(
+        static NEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let next = NEXT.get_or_init(|| {
+            format!(
             "SELECT (SELECT group_concat(hex(n.id), ',' ORDER BY n.run_after, n.created_at, n.id) \
                 FROM (SELECT j.id, j.run_after, j.created_at FROM jobs j INDEXED BY jobs_queue \
                     WHERE j.tenant_id = unhex(e.value ->> 0) AND j.kind = e.value ->> 1 \
@@ -339,12 +345,14 @@ impl SqliteStore {
                     ORDER BY j.run_after, j.created_at, j.id LIMIT ?3) n) AS ids \
              FROM json_each(?1) e ORDER BY e.key",
             sql::status_in("j.status", &JobStatus::WAITING)
-        ))
-        .bind(&lanes)
-        .bind(now)
-        .bind(walk.quotas.iter().copied().max().unwrap_or(0))
-        .fetch_all(&mut **tx)
-        .await?;
+        )
+        });
+        let rows = sqlx::query(next)
+            .bind(&lanes)
+            .bind(now)
+            .bind(walk.quotas.iter().copied().max().unwrap_or(0))
+            .fetch_all(&mut **tx)
+            .await?;
         let mut candidates = Vec::with_capacity(rows.len());
         for (row, quota) in rows.iter().zip(&walk.quotas) {
             let listed = row.opt_text("ids")?.unwrap_or_default();
@@ -365,17 +373,20 @@ impl SqliteStore {
             .map(|id| id.simple().to_string())
             .collect::<Vec<_>>())
         .to_string();
-        let statement = format!(
-            "UPDATE jobs SET status = {claimed}, attempt = attempt + 1, fence = fence + 1, \
+        static CLAIM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let statement = CLAIM.get_or_init(|| {
+            format!(
+                "UPDATE jobs SET status = {claimed}, attempt = attempt + 1, fence = fence + 1, \
                 lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
                 started_at = COALESCE(started_at, ?3), updated_at = ?3, log_count = log_count + 1 \
              WHERE id IN (SELECT unhex(value) FROM json_each(?4)) AND {guard} \
              RETURNING {CLAIMED_COLUMNS}, log_count, {start} AS start_line",
-            claimed = sql::status_after(JobEvent::Claim),
-            guard = sql::event_guard("status", JobEvent::Claim),
-            start = sql::start_line("?1")
-        );
-        let rows = sqlx::query(&statement)
+                claimed = sql::status_after(JobEvent::Claim),
+                guard = sql::event_guard("status", JobEvent::Claim),
+                start = sql::start_line("?1")
+            )
+        });
+        let rows = sqlx::query(statement)
             .bind(owner)
             .bind(expires)
             .bind(now)
