@@ -25,6 +25,8 @@ use sgp_import_core::model::{JobStatus, Tenant, TenantSlug};
 use sgp_import_core::store::{Completion, JobFilter, KindLimit, NewJob, Store};
 use sqlx::Connection;
 
+mod side;
+
 struct Noop;
 
 #[async_trait]
@@ -53,12 +55,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn executor(store: Arc<dyn Store>, slots: usize) -> Executor {
-    let mut config = ExecutorConfig::new("bench");
+    executor_of(store, slots, "bench", Noop)
+}
+
+/// An executor as the benchmarks run it: `slots` slots, no retention sweep,
+/// running `handler`'s no-op jobs as `owner`.
+fn executor_of(
+    store: Arc<dyn Store>,
+    slots: usize,
+    owner: &str,
+    handler: impl JobHandler + 'static,
+) -> Executor {
+    let mut config = ExecutorConfig::new(owner);
     config.slots = slots;
     config.poll_interval = Duration::from_millis(200);
     config.retention = None;
     config.log_cap = 10;
-    Executor::new(store, Arc::new(SystemClock), config).register(Noop)
+    Executor::new(store, Arc::new(SystemClock), config).register(handler)
 }
 
 /// Inserts `n` jobs in bulk with SQL (the bench measures running them, not
@@ -514,6 +527,17 @@ async fn bench_one(name: &str, url: DatabaseUrl) {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => {}
+        ["once", url] => return side::engine_run(url).await,
+        ["processes", url, n] => return side::processes(url, n.parse().unwrap()).await,
+        ["worker", url, i] => return side::worker(url, i.parse().unwrap()).await,
+        _ => {
+            eprintln!("usage: bench [once URL | processes URL N]");
+            std::process::exit(2);
+        }
+    }
     println!("# sgp-import job engine benchmark");
     // BENCH_SKIP_SQLITE=1: PostgreSQL only, when working on its side
     if std::env::var_os("BENCH_SKIP_SQLITE").is_none() {
