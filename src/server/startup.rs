@@ -14,7 +14,9 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use sgp_import_core::auth::{AccountError, AuthService, NewAccount};
 use sgp_import_core::clock::SystemClock;
 use sgp_import_core::config::{ConfigError, Settings};
-use sgp_import_core::import::{ImportService, IntegrationInput, Integrations};
+use sgp_import_core::import::{
+    ImportService, IntegrationInput, Integrations, SearchIndexer, SEARCH_INDEX_INTERVAL,
+};
 use sgp_import_core::model::{Role, TenantSlug};
 use sgp_import_core::notify::{Announcer, Mailer, NotificationService};
 use sgp_import_core::schedule::{ScheduleService, Scheduler};
@@ -248,6 +250,8 @@ impl Application {
             )
             .run(interval),
         );
+        let indexer =
+            tokio::spawn(SearchIndexer::new(self.state.store.clone()).run(SEARCH_INDEX_INTERVAL));
         tracing::info!(addr = %self.local_addr(), "listening on http://{}", self.local_addr());
         let served = axum::serve(
             self.listener,
@@ -258,6 +262,7 @@ impl Application {
         .await;
         scheduler.abort();
         announcer.abort();
+        indexer.abort();
         executor.shutdown().await;
         deliveries.shutdown().await;
         sweeper.abort();

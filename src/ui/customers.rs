@@ -132,8 +132,10 @@ pub fn CustomersPage() -> impl IntoView {
 pub fn CustomerList(p: CustomerPage, filters: Filters) -> impl IntoView {
     let page = (p.offset / u64::from(PAGE_SIZE)) as u32 + 1;
     let pages = p.total.div_ceil(u64::from(PAGE_SIZE)).max(1) as u32;
+    let freshness = index_note(&p);
     if p.customers.is_empty() {
         return view! {
+            {freshness}
             <div class="empty-state" role="status">
                 <p class="empty-title">"Nenhum cliente encontrado."</p>
                 <p>"Ajuste a busca, ou importe clientes em " <a href="/integracoes">"Integrações"</a> "."</p>
@@ -143,14 +145,35 @@ pub fn CustomerList(p: CustomerPage, filters: Filters) -> impl IntoView {
     }
     view! {
         <p class="muted" data-testid="total-clientes">
-            {format!("{} clientes", format::integer(p.total))}
+            {format::customer_count(p.total, p.total_exact)}
         </p>
+        {freshness}
         <ul class="customer-list">
             {p.customers.into_iter().map(|c| view! { <CustomerItem c/> }).collect_view()}
         </ul>
         <Pager page pages label="Páginas de clientes" href=move |n| href(&filters, n)/>
     }
     .into_any()
+}
+
+/// For a large provider, whose list comes from the search index: when the
+/// index was brought up to date, so an admin knows why a customer imported
+/// a moment ago may not be listed yet.
+fn index_note(p: &CustomerPage) -> Option<impl IntoView> {
+    if !p.from_search_index {
+        return None;
+    }
+    let text = match p.search_refreshed_at {
+        Some(t) => format!(
+            "Busca atualizada em {}. Clientes de uma importação em andamento aparecem \
+             alguns segundos depois que ela termina.",
+            format::date_time(t)
+        ),
+        None => "A busca deste provedor está sendo preparada depois da importação: \
+                 os clientes aparecem aqui em instantes."
+            .to_owned(),
+    };
+    Some(view! { <p class="muted" data-testid="busca-atualizada">{text}</p> })
 }
 
 #[component]
@@ -277,8 +300,11 @@ mod tests {
         let p = CustomerPage {
             customers: vec![customer],
             total: 1,
+            total_exact: true,
             limit: 20,
             offset: 0,
+            search_refreshed_at: None,
+            from_search_index: false,
         };
         let filters = Filters {
             q: evil("q"),

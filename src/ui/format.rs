@@ -14,6 +14,19 @@ pub fn queue_position(n: u64) -> String {
     }
 }
 
+/// A customer count: "1.234 clientes", or "mais de 10.000 clientes" when
+/// the list stopped counting.
+pub fn customer_count(total: u64, exact: bool) -> String {
+    if exact {
+        format!("{} clientes", integer(total))
+    } else {
+        format!(
+            "mais de {} clientes",
+            integer(crate::model::CUSTOMER_COUNT_CAP)
+        )
+    }
+}
+
 // Dates are formatted by hand: chrono's `format` brings a strftime
 // interpreter into the browser bundle.
 

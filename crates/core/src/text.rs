@@ -71,3 +71,83 @@ mod tests {
         );
     }
 }
+
+/// A name as customer search compares it: lower case, accents dropped
+/// (`JOÃO` is `joao`), every run of other characters one space. Admins
+/// type names without accents as often as with them.
+pub fn search_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match fold_letter(c) {
+            Some(c) => {
+                if gap && !out.is_empty() {
+                    out.push(' ');
+                }
+                gap = false;
+                out.push(c);
+            }
+            None => gap = true,
+        }
+    }
+    out
+}
+
+/// `c` (already lower case) as a plain ASCII letter or digit, or `None`
+/// for a separator.
+fn fold_letter(c: char) -> Option<char> {
+    Some(match c {
+        'a'..='z' | '0'..='9' => c,
+        'á' | 'à' | 'â' | 'ã' | 'ä' | 'å' | 'ª' => 'a',
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'í' | 'ì' | 'î' | 'ï' => 'i',
+        'ó' | 'ò' | 'ô' | 'õ' | 'ö' | 'º' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        'ñ' => 'n',
+        'ý' | 'ÿ' => 'y',
+        _ => return None,
+    })
+}
+
+/// Whether every one of `wanted` starts some word of `words` (both as
+/// [`search_words`] makes them): "maria sil" finds "MARIA DA SILVA".
+pub fn words_match(words: &str, wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .all(|w| words.split(' ').any(|word| word.starts_with(w.as_str())))
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_accents_and_punctuation() {
+        assert_eq!(
+            search_words("JOÃO  da Conceição-Ávila"),
+            "joao da conceicao avila"
+        );
+        assert_eq!(
+            search_words("  D'ÁVILA & FILHOS LTDA. "),
+            "d avila filhos ltda"
+        );
+        assert_eq!(search_words("%_\\"), "");
+        assert_eq!(search_words("Nº 10"), "no 10");
+    }
+
+    #[test]
+    fn every_typed_word_starts_a_word() {
+        let words = search_words("MARIA DA SILVA SOUZA");
+        let wanted = |s: &str| {
+            search_words(s)
+                .split(' ')
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert!(words_match(&words, &wanted("silva maria")));
+        assert!(words_match(&words, &wanted("sou")));
+        assert!(!words_match(&words, &wanted("ilva")), "inside a word");
+        assert!(!words_match(&words, &wanted("maria costa")), "every word");
+    }
+}

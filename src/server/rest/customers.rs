@@ -38,9 +38,19 @@ pub async fn list(
         offset,
     )
     .await?;
+    let mut pagination =
+        PaginationJson::of(page.total, page.limit, page.offset, page.customers.len());
+    if !page.total_exact {
+        // past the counted matches, a full page means there may be more
+        pagination.has_more = page.customers.len() == page.limit as usize;
+    }
     Ok(ok(ClientesJson {
         clientes: page.customers.iter().map(ClienteJson::from).collect(),
-        pagination: PaginationJson::of(page.total, page.limit, page.offset, page.customers.len()),
+        pagination,
+        total_exato: page.total_exact,
+        busca_atualizada_em: page
+            .from_search_index
+            .then(|| page.search_refreshed_at.map(|t| t.to_rfc3339())),
     }))
 }
 

@@ -453,14 +453,25 @@ impl From<&StoredCustomer> for ClienteJson {
 #[derive(Serialize, ToSchema)]
 pub struct ClientesJson {
     pub clientes: Vec<ClienteJson>,
+    /// `total` counts exactly up to 10,000 matches; past that it is 10,001
+    /// and `total_exato` is false.
     pub pagination: PaginationJson,
+    pub total_exato: bool,
+    /// Providers of more than 10,000 customers are searched through an
+    /// index brought up to date after each import: when that last
+    /// happened (RFC 3339), or null while it is first built. Absent for
+    /// smaller providers, whose list is always current.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Option<String>>)]
+    pub busca_atualizada_em: Option<Option<String>>,
 }
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ClientesQuery {
-    /// Part of the name, or the start of the CPF/CNPJ.
+    /// Words that start words of the name (any order; case, accents and
+    /// punctuation ignored), or the start of the CPF/CNPJ.
     q: Option<String>,
     /// A contract status: ativo, inativo, cancelado, suspenso, ...
     status: Option<String>,

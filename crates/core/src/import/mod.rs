@@ -6,6 +6,7 @@ pub mod integration;
 pub mod job;
 pub mod params;
 pub mod rules;
+pub mod search_index;
 pub mod service;
 
 pub use integration::{
@@ -15,4 +16,5 @@ pub use job::{
     ImportCheckpoint, ImportJob, ImportOutcome, DEFAULT_MAX_REMOVAL_PERCENT, IMPORT_KIND,
 };
 pub use params::{FieldError, ImportParams};
+pub use search_index::{SearchIndexer, SEARCH_INDEX_INTERVAL};
 pub use service::{ImportService, Preview, StartError};

@@ -67,11 +67,34 @@ pub struct ImportRowError {
     pub page_offset: Option<u64>,
 }
 
+/// How many matching customers a list counts exactly; past this the page
+/// says "mais de 10.000" (counting a million matches would cost more than
+/// the page itself).
+pub const CUSTOMER_COUNT_CAP: u64 = 10_000;
+
 /// A page of the customers list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CustomerPage {
     pub customers: Vec<StoredCustomer>,
+    /// The matches, exact when `total_exact`; otherwise more than
+    /// [`CUSTOMER_COUNT_CAP`] (and `total` is the cap plus one).
     pub total: u64,
+    #[serde(default = "exact")]
+    pub total_exact: bool,
     pub limit: u32,
     pub offset: u64,
+    /// For a large provider, whose list is read from the search index:
+    /// when the index was last brought up to date (`None` while it is
+    /// being built). Small providers' lists are always current and carry
+    /// no time.
+    #[serde(with = "super::instant::option", default)]
+    pub search_refreshed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the provider's list comes from the search index (large
+    /// providers).
+    #[serde(default)]
+    pub from_search_index: bool,
+}
+
+fn exact() -> bool {
+    true
 }

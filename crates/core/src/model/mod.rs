@@ -17,7 +17,9 @@ mod tenant;
 pub use account::{ApiTokenInfo, Email, InvalidEmail, Role, User, UserId};
 pub use change::{thousands, ChangeCounts, ChangeKind, ChangePage, CustomerChange};
 pub use contract_status::ContractStatus;
-pub use customer::{CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService};
+pub use customer::{
+    CustomerPage, ImportRowError, StoredContract, StoredCustomer, StoredService, CUSTOMER_COUNT_CAP,
+};
 pub use integration::{ConnectionTest, IntegrationView, Preview};
 pub use job::{
     JobDetails, JobId, JobOrigin, JobPage, JobProgress, JobSummary, JobTiming, LogLevel, LogLine,

@@ -108,6 +108,14 @@ pub(crate) const CUSTOMER_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UP
     content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
     updated_at = excluded.updated_at, removed_at = NULL \
     RETURNING id, sgp_key";
+/// Marks the provider for the search index's next refresh (an import page
+/// that wrote customers; see `store::search`).
+pub(crate) const MARK_SEARCH_DIRTY_SQLITE: &str =
+    "INSERT INTO customer_search_state (tenant_id, dirty_at) VALUES (?1, ?2) \
+     ON CONFLICT (tenant_id) DO UPDATE SET dirty_at = excluded.dirty_at";
+pub(crate) const MARK_SEARCH_DIRTY_POSTGRES: &str =
+    "INSERT INTO customer_search_state (tenant_id, dirty_at) VALUES ($1, $2) \
+     ON CONFLICT (tenant_id) DO UPDATE SET dirty_at = excluded.dirty_at";
 pub(crate) const CONTRACT_COLUMNS: &str = "tenant_id, customer_id, sgp_key, status, status_raw, \
     signup_date, services, content_hash, created_at, updated_at";
 /// Only a contract that changed, moved to another customer or came back
@@ -330,11 +338,13 @@ pub struct CustomerFilter {
     pub offset: u64,
 }
 
-/// How a search text matches: a LIKE pattern (with `\` as escape) on the
-/// name, or on the CPF/CNPJ digits when the text is a document's start.
+/// How a search text matches: words that must each start a word of the
+/// name (folded by `text::search_words`: case, accents and punctuation
+/// ignored), or the start of the CPF/CNPJ digits when the text is a
+/// document's start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum CustomerSearch {
-    Name(String),
+    Words(Vec<String>),
     Document(String),
 }
 
@@ -350,17 +360,17 @@ impl CustomerFilter {
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/' | ' '));
         if looks_like_document {
-            return Some(CustomerSearch::Document(format!("{digits}%")));
+            return Some(CustomerSearch::Document(digits));
         }
-        let mut pattern = String::from("%");
-        for c in text.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        Some(CustomerSearch::Name(pattern))
+        let words = crate::text::search_words(text);
+        // a long paste cannot make a query of hundreds of conditions
+        Some(CustomerSearch::Words(
+            words
+                .split_whitespace()
+                .take(8)
+                .map(str::to_owned)
+                .collect(),
+        ))
     }
 }
 
@@ -450,7 +460,7 @@ macro_rules! imports_for {
             };
             use $crate::store::bind::At;
             use $crate::store::imports::{
-                self, CustomerFilter, CustomerSearch, Imports, IntegrationRecord, PageCounts,
+                self, CustomerFilter, Imports, IntegrationRecord, PageCounts,
                 PageWrite,
             };
             use $crate::store::jobs::sql;
@@ -516,9 +526,10 @@ macro_rules! imports_for {
                     return Ok(None);
                 };
                 let contracts = sqlx::query(&format!(
-                    "SELECT {} FROM contracts WHERE tenant_id = $1 AND customer_id = $2 \
+                    "SELECT {} FROM {} WHERE tenant_id = $1 AND customer_id = $2 \
                      ORDER BY sgp_key",
-                    Self::CONTRACT_SELECT
+                    Self::CONTRACT_SELECT,
+                    Self::CONTRACTS_OF_CUSTOMER
                 ))
                 .bind(tenant.0)
                 .bind(row.int("id")?)

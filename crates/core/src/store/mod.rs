@@ -22,6 +22,7 @@ pub mod notifications;
 pub mod postgres;
 mod rows;
 pub mod schedules;
+pub mod search;
 pub mod sqlite;
 
 pub use accounts::{
@@ -40,6 +41,7 @@ pub use notifications::{
     Announcement, NotificationRecord, Notifications, SilenceWatch, TargetInput, UnannouncedPause,
 };
 pub use schedules::{DueSchedule, PausedSchedule, ScheduledRun, Schedules, SlotOutcome};
+pub use search::SearchIndex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -58,7 +60,16 @@ impl Backend {
 
 #[async_trait]
 pub trait Store:
-    Jobs + Imports + Accounts + Schedules + Notifications + Changes + Send + Sync + 'static
+    Jobs
+    + Imports
+    + Accounts
+    + Schedules
+    + Notifications
+    + Changes
+    + SearchIndex
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

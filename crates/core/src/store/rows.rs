@@ -14,9 +14,9 @@ use super::jobs::{sql, ClaimedJob, JobFilter, Lease};
 use super::schedules::DueSchedule;
 use super::StoreError;
 use crate::model::{
-    ApiTokenInfo, CustomerPage, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress,
-    JobStatus, JobSummary, LogLevel, LogLine, Role, ScheduleInput, ScheduleView, StatusCounts,
-    StoredContract, StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug, User, UserId,
+    ApiTokenInfo, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress, JobStatus,
+    JobSummary, LogLevel, LogLine, Role, ScheduleInput, ScheduleView, StatusCounts, StoredContract,
+    StoredCustomer, Tenant, TenantId, TenantOverview, TenantSlug, User, UserId,
 };
 
 pub(crate) trait RowExt {
@@ -352,13 +352,11 @@ pub(crate) fn stored_customer<R: RowExt>(
 
 /// A page of customers; `contracts` are the page's contract rows (with
 /// `customer_id`), in display order.
-pub(crate) fn customer_page<R: RowExt>(
+/// Customers with their contracts (rows of both, any order of customers).
+pub(crate) fn customers_with_contracts<R: RowExt>(
     customers: &[R],
     contracts: Vec<R>,
-    total: i64,
-    limit: u32,
-    offset: u64,
-) -> Result<CustomerPage, StoreError> {
+) -> Result<Vec<StoredCustomer>, StoreError> {
     let mut by_customer: std::collections::HashMap<i64, Vec<R>> = Default::default();
     for row in contracts {
         by_customer
@@ -366,19 +364,13 @@ pub(crate) fn customer_page<R: RowExt>(
             .or_default()
             .push(row);
     }
-    let customers = customers
+    customers
         .iter()
         .map(|row| {
             let own = by_customer.remove(&row.int("id")?).unwrap_or_default();
             stored_customer(row, &own)
         })
-        .collect::<Result<_, _>>()?;
-    Ok(CustomerPage {
-        customers,
-        total: count(total),
-        limit,
-        offset,
-    })
+        .collect()
 }
 
 pub(crate) fn stored_contract(row: &impl RowExt) -> Result<StoredContract, StoreError> {

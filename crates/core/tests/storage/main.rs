@@ -15,4 +15,5 @@ mod jobs;
 mod migrations;
 mod notifications;
 mod schedules;
+mod search;
 mod tenants;

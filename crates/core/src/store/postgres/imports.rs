@@ -1,6 +1,6 @@
 //! PostgreSQL side of imports: the import page (the hot path: rows travel
 //! as one JSONB array per statement, `jsonb_to_recordset`, under a lock on
-//! the job row) and the customer search (`ILIKE`, key arrays). The rest is
+//! the job row); customer search is in `search`. The rest is
 //! written once for both databases
 //! ([`imports_for!`](crate::store::imports::imports_for)).
 
@@ -13,11 +13,13 @@ use crate::store::imports::imports_for;
 impl PgStore {
     /// A customer's columns, dates read back as `YYYY-MM-DD` text, as
     /// SQLite stores them.
-    const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
+    pub(super) const CUSTOMER_SELECT: &str = "id, sgp_key, sgp_id, name, cpf_cnpj, person_type, \
         to_char(signup_date, 'YYYY-MM-DD') AS signup_date, notes, street, number, complement, \
         district, city, state, zip, latitude, longitude, emails, phones, removed_at";
+    /// The contracts of one customer (the planner's statistics choose).
+    pub(super) const CONTRACTS_OF_CUSTOMER: &str = "contracts";
     /// A contract's columns, dates as text.
-    const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, \
+    pub(super) const CONTRACT_SELECT: &str = "sgp_key, status, status_raw, \
         to_char(signup_date, 'YYYY-MM-DD') AS signup_date, services, removed_at";
     /// Not seen by job `$2`: `NOT EXISTS`, which the planner turns into a
     /// hash anti-join (`NOT IN` would test each customer against a list
@@ -120,6 +122,12 @@ imports_for!(PgStore, {
         }
 
         if !changed.is_empty() {
+            // the search index copies the provider's changes after the import
+            sqlx::query(imports::MARK_SEARCH_DIRTY_POSTGRES)
+                .bind(lease.tenant.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             let rows: Vec<_> = changed
                 .iter()
                 .map(|c| imports::CustomerRow::new(c))
@@ -286,54 +294,6 @@ imports_for!(PgStore, {
         tenant: TenantId,
         filter: &CustomerFilter,
     ) -> Result<CustomerPage, StoreError> {
-        let (name, document) = match filter.search() {
-            Some(CustomerSearch::Name(p)) => (Some(p), None),
-            Some(CustomerSearch::Document(p)) => (None, Some(p)),
-            None => (None, None),
-        };
-        let filter_sql = "tenant_id = $1 AND ($2::text IS NULL OR name ILIKE $2) \
-            AND ($3::text IS NULL OR cpf_cnpj LIKE $3) \
-            AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM contracts c \
-                WHERE c.customer_id = customers.id AND c.status = $4)) \
-            AND ($5::bool IS NULL OR (removed_at IS NOT NULL) = $5)";
-        let total: i64 = sqlx::query(&format!(
-            "SELECT count(*) AS n FROM customers WHERE {filter_sql}"
-        ))
-        .bind(tenant.0)
-        .bind(&name)
-        .bind(&document)
-        .bind(&filter.contract_status)
-        .bind(filter.removed)
-        .fetch_one(&self.pool)
-        .await?
-        .int("n")?;
-        let customers = sqlx::query(&format!(
-            "SELECT {} FROM customers WHERE {filter_sql} \
-             ORDER BY name, id LIMIT $6 OFFSET $7",
-            Self::CUSTOMER_SELECT
-        ))
-        .bind(tenant.0)
-        .bind(&name)
-        .bind(&document)
-        .bind(&filter.contract_status)
-        .bind(filter.removed)
-        .bind(i64::from(filter.limit))
-        .bind(filter.offset as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let ids = customers
-            .iter()
-            .map(|r| r.int("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let contracts = sqlx::query(&format!(
-            "SELECT customer_id, {} FROM contracts \
-             WHERE tenant_id = $1 AND customer_id = ANY($2) ORDER BY customer_id, sgp_key",
-            Self::CONTRACT_SELECT
-        ))
-        .bind(tenant.0)
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows::customer_page(&customers, contracts, total, filter.limit, filter.offset)
+        crate::store::search::list(self, tenant, filter).await
     }
 });

@@ -17,6 +17,7 @@ use crate::model::JobEvent;
 mod accounts;
 mod imports;
 mod jobs;
+mod search;
 
 /// The channel executors LISTEN on; enqueue and release NOTIFY it.
 pub const WAKE_CHANNEL: &str = "sgp_import_jobs";

@@ -22,6 +22,7 @@ use crate::config::DatabaseSettings;
 mod accounts;
 mod imports;
 mod jobs;
+mod search;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 

@@ -1,0 +1,680 @@
+//! Customer search: how the customers page finds a provider's customers,
+//! and the search index that large providers are read from.
+//!
+//! A provider of up to [`LIVE_MAX`] customers is read straight from
+//! `customers`: its rows are few enough to filter in memory, and the list
+//! is always current. A larger provider is read from `customer_search`,
+//! filled off the import's path by [`SearchIndex::refresh_search`] (the
+//! migration `20261206000001_customer_search.sql` says why). There a query
+//! first looks for a filter with few matches (a CPF/CNPJ prefix, rare
+//! words, the removed ones, a rare contract status): when one has at most
+//! [`CUSTOMER_COUNT_CAP`] matches, those are filtered and sorted whole, and
+//! the count is exact. When every filter matches many, the page walks the
+//! name index in order until it has its rows, and the count stops at the
+//! cap ("mais de 10.000").
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::imports::{CustomerFilter, CustomerSearch as Typed};
+use super::StoreError;
+use crate::model::{CustomerPage, StoredCustomer, TenantId, CUSTOMER_COUNT_CAP};
+
+/// The most customers a provider may have and still be searched in
+/// memory, always current. At 10,000 that took 20 to 90 ms a page (the
+/// rows read, folded and sorted for every page); from 2,000 up the index
+/// answers in a few milliseconds.
+pub(crate) const LIVE_MAX: u64 = 2_000;
+
+/// How far before its start a refresh's successor reads again: an import
+/// page stamps its rows before it commits, and one that committed after a
+/// refresh read the table must still be read by the next.
+pub(crate) const OVERLAP_MS: i64 = 60_000;
+
+/// The fewest indexed customers a provider needs for its name searches to
+/// go through the word index (see [`list`]).
+pub(crate) const WORD_INDEX_MIN: u64 = 50_000;
+
+/// Customers copied per refresh statement (and transaction, so SQLite's
+/// writer is never held long).
+pub(crate) const REFRESH_CHUNK: i64 = 2_000;
+
+/// What the search index needs from storage; every [`super::Store`] has it.
+#[async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// Providers whose customers changed since their last refresh.
+    async fn search_dirty(&self) -> Result<Vec<TenantId>, StoreError>;
+
+    /// Copies the provider's customers changed since its last refresh into
+    /// the search index. Returns how many, or `None` when it did nothing
+    /// because an import of the provider is running (its pages would
+    /// compete with the refresh for the database; it runs after).
+    async fn refresh_search(&self, tenant: TenantId) -> Result<Option<u64>, StoreError>;
+}
+
+/// The statements a backend runs for [`list`]; the flow is the same on
+/// both databases.
+#[async_trait]
+pub(crate) trait SearchQueries: Send + Sync {
+    type Dialect: Dialect;
+
+    /// The provider's customers, counted up to [`LIVE_MAX`] plus one.
+    async fn provider_size(&self, tenant: TenantId) -> Result<u64, StoreError>;
+
+    /// Every customer of a small provider, with whether it has a contract
+    /// in `status` (false when `None`).
+    async fn live_rows(
+        &self,
+        tenant: TenantId,
+        status: Option<&str>,
+    ) -> Result<Vec<LiveRow>, StoreError>;
+
+    /// When the provider's search index was last brought up to date, and
+    /// how many of its customers it held then.
+    async fn index_state(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(Option<DateTime<Utc>>, u64), StoreError>;
+
+    /// The ids a [`Statement`] selects (as column `id`).
+    async fn ids(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError>;
+
+    /// The number a [`Statement::capped_count`] counts (column `n`).
+    async fn count(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<u64, StoreError>;
+
+    /// These customers with their contracts, in this order.
+    async fn customers(
+        &self,
+        tenant: TenantId,
+        ids: &[i64],
+    ) -> Result<Vec<StoredCustomer>, StoreError>;
+}
+
+/// The customers page's query (see the module's description).
+pub(crate) async fn list<Q: SearchQueries>(
+    store: &Q,
+    tenant: TenantId,
+    filter: &CustomerFilter,
+) -> Result<CustomerPage, StoreError> {
+    let wanted = Wanted::of(filter);
+    let (limit, offset) = (filter.limit, filter.offset);
+    let page = |customers, total, total_exact| CustomerPage {
+        customers,
+        total,
+        total_exact,
+        limit,
+        offset,
+        search_refreshed_at: None,
+        from_search_index: false,
+    };
+    if wanted.impossible() {
+        return Ok(page(Vec::new(), 0, true));
+    }
+    if store.provider_size(tenant).await? <= LIVE_MAX {
+        let rows = store.live_rows(tenant, wanted.status.as_deref()).await?;
+        let (ids, total) = live_page(rows, &wanted, limit, offset);
+        return Ok(page(store.customers(tenant, &ids).await?, total, true));
+    }
+    let (refreshed, indexed) = store.index_state(tenant).await?;
+    let mut wanted = wanted;
+    // The word index holds every provider's names: for a provider with
+    // few of them, most of a common word's matches are other providers',
+    // and walking the provider's own names is quicker
+    wanted.use_word_index = indexed >= WORD_INDEX_MIN;
+    let sources = wanted.sources();
+    let mut within = None;
+    for source in &sources {
+        let mut st = Statement::<Q::Dialect>::new();
+        let sql = st.source(source, CUSTOMER_COUNT_CAP + 1);
+        let ids = store.ids(tenant, &sql, &st.args).await?;
+        if ids.len() as u64 <= CUSTOMER_COUNT_CAP {
+            within = Some(ids);
+            break;
+        }
+    }
+    let found = match within {
+        Some(ids) => {
+            let mut st = Statement::<Q::Dialect>::new();
+            let sql = st.ordered(&wanted, Some(ids), None);
+            Found::all(store.ids(tenant, &sql, &st.args).await?, limit, offset)
+        }
+        None => {
+            let mut st = Statement::<Q::Dialect>::new();
+            let sql = st.ordered(&wanted, None, Some((limit, offset)));
+            let ids = store.ids(tenant, &sql, &st.args).await?;
+            // a lone filter whose own index found more than the cap is
+            // the whole query: counting again would find the same
+            let counted = if wanted.counted_already() {
+                CUSTOMER_COUNT_CAP + 1
+            } else {
+                // several filters, each with many matches, may have few
+                // together: counted among the first source's matches (an
+                // index lookup each) rather than along the whole name index
+                let mut st = Statement::<Q::Dialect>::new();
+                let sql = st.capped_count(&wanted, sources.first());
+                store.count(tenant, &sql, &st.args).await?
+            };
+            Found::walked(ids, counted)
+        }
+    };
+    let mut out = page(
+        store.customers(tenant, &found.ids).await?,
+        found.total,
+        found.exact,
+    );
+    out.search_refreshed_at = refreshed;
+    out.from_search_index = true;
+    Ok(out)
+}
+
+/// Puts `found` (fetched by id, in any order) in the order of `ids`.
+pub(crate) fn in_order(ids: &[i64], found: Vec<StoredCustomer>) -> Vec<StoredCustomer> {
+    let mut by_id: std::collections::HashMap<i64, StoredCustomer> =
+        found.into_iter().map(|c| (c.id, c)).collect();
+    ids.iter().filter_map(|id| by_id.remove(id)).collect()
+}
+
+/// A list request as the queries take it.
+#[derive(Clone, Debug)]
+pub(crate) struct Wanted {
+    /// Folded words that must each start a word of the name; `Some(empty)`
+    /// when the admin typed only characters that are never searched.
+    pub words: Option<Vec<String>>,
+    /// The start of the CPF/CNPJ digits.
+    pub doc: Option<String>,
+    pub status: Option<String>,
+    pub removed: Option<bool>,
+    /// Whether name words may be looked up in the word index.
+    pub use_word_index: bool,
+}
+
+impl Default for Wanted {
+    fn default() -> Self {
+        Wanted {
+            words: None,
+            doc: None,
+            status: None,
+            removed: None,
+            use_word_index: true,
+        }
+    }
+}
+
+impl Wanted {
+    pub fn of(filter: &CustomerFilter) -> Self {
+        let (words, doc) = match filter.search() {
+            Some(Typed::Words(w)) => (Some(w), None),
+            Some(Typed::Document(d)) => (None, Some(d)),
+            None => (None, None),
+        };
+        Wanted {
+            words,
+            doc,
+            status: filter.contract_status.clone(),
+            removed: filter.removed,
+            ..Wanted::default()
+        }
+    }
+
+    /// Whether nothing can match (a search of punctuation only).
+    pub fn impossible(&self) -> bool {
+        self.words.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// The sources of few matches to try, cheapest first.
+    pub fn sources(&self) -> Vec<Source<'_>> {
+        let mut out = Vec::new();
+        if let Some(d) = &self.doc {
+            out.push(Source::Doc(d));
+        }
+        if let Some(w) = self.words.as_ref().filter(|_| self.use_word_index) {
+            // a one-letter prefix would merge most of the index (the word
+            // index keeps two- and three-letter prefixes of its own)
+            let long: Vec<&str> = w
+                .iter()
+                .filter(|w| w.len() >= 2)
+                .map(String::as_str)
+                .collect();
+            if !long.is_empty() {
+                out.push(Source::Words(long));
+            }
+        }
+        if self.removed == Some(true) {
+            out.push(Source::Removed);
+        }
+        if let Some(s) = &self.status {
+            out.push(Source::Status(s));
+        }
+        out
+    }
+
+    /// How many filters there are.
+    fn filters(&self) -> usize {
+        usize::from(self.words.is_some())
+            + usize::from(self.doc.is_some())
+            + usize::from(self.status.is_some())
+            + usize::from(self.removed.is_some())
+    }
+
+    /// Whether, every source having found more than the cap, the matches
+    /// are known to be more than the cap: one filter that its source
+    /// answers whole (no one-letter word).
+    pub fn counted_already(&self) -> bool {
+        let whole = |s: &Source<'_>| match s {
+            Source::Words(long) => self.words.as_ref().is_some_and(|w| w.len() == long.len()),
+            _ => true,
+        };
+        self.filters() == 1 && matches!(&self.sources()[..], [only] if whole(only))
+    }
+
+    /// Whether a live row (a small provider's) matches.
+    pub fn matches(&self, row: &LiveRow) -> bool {
+        self.words
+            .as_ref()
+            .is_none_or(|w| crate::text::words_match(&row.words, w))
+            && self.doc.as_ref().is_none_or(|d| {
+                row.doc
+                    .as_deref()
+                    .is_some_and(|doc| doc.starts_with(d.as_str()))
+            })
+            && (self.status.is_none() || row.has_status)
+            && self.removed.is_none_or(|r| r == row.removed)
+    }
+}
+
+/// Where a list may find its few matches.
+#[derive(Clone, Debug)]
+pub(crate) enum Source<'a> {
+    Doc(&'a str),
+    Words(Vec<&'a str>),
+    Removed,
+    Status(&'a str),
+}
+
+/// A small provider's customer as the in-memory filter needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct LiveRow {
+    pub id: i64,
+    pub name: String,
+    pub words: String,
+    pub doc: Option<String>,
+    pub removed: bool,
+    pub has_status: bool,
+}
+
+/// A small provider's rows from one JSON array of `[id, name, document,
+/// removed, has_status]` (flags as 0/1 or booleans).
+pub(crate) fn live_rows_from_json(json: &str) -> Result<Vec<LiveRow>, StoreError> {
+    type Raw = (
+        i64,
+        String,
+        Option<String>,
+        serde_json::Value,
+        serde_json::Value,
+    );
+    let raw: Vec<Raw> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("customer search rows: {e}")))?;
+    let flag = |v: &serde_json::Value| v.as_bool().unwrap_or_else(|| v.as_i64() == Some(1));
+    Ok(raw
+        .into_iter()
+        .map(|(id, name, doc, removed, has_status)| LiveRow {
+            id,
+            words: crate::text::search_words(&name),
+            name,
+            doc,
+            removed: flag(&removed),
+            has_status: flag(&has_status),
+        })
+        .collect())
+}
+
+/// The ids of a small provider's page, in the list's order (name, then
+/// id), and the exact number of matches.
+pub(crate) fn live_page(
+    mut rows: Vec<LiveRow>,
+    wanted: &Wanted,
+    limit: u32,
+    offset: u64,
+) -> (Vec<i64>, u64) {
+    rows.retain(|r| wanted.matches(r));
+    rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let total = rows.len() as u64;
+    let ids = rows
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit as usize)
+        .map(|r| r.id)
+        .collect();
+    (ids, total)
+}
+
+/// The bound end of a CPF/CNPJ prefix range: the digits sort before ':',
+/// so `doc >= prefix AND doc < prefix || ':'` is "starts with prefix" on
+/// an ordinary index, on both databases.
+pub(crate) fn doc_range_end(prefix: &str) -> String {
+    format!("{prefix}:")
+}
+
+/// A value bound into a search statement.
+#[derive(Clone, Debug)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+    Ids(Vec<i64>),
+}
+
+/// What differs between the two databases in a search statement.
+pub(crate) trait Dialect {
+    /// The placeholder of the `n`th parameter (1-based).
+    fn param(n: usize) -> String;
+    /// `column IN (the ids bound as parameter n)`.
+    fn in_ids(column: &str, n: usize) -> String;
+    /// After `FROM customers`: the hint to read the removed ones through
+    /// their partial index.
+    fn removed_index() -> &'static str;
+    /// After `FROM customer_search s`: the hint to find rows by their ids
+    /// (a `within` list) rather than walk the provider's name index.
+    fn by_id_only() -> &'static str;
+    /// The list's order for a few rows found by id: sorted, not walked.
+    fn sort_few() -> &'static str;
+    /// Whether customer `s` has a contract in the status bound as `p`.
+    fn has_status(p: &str) -> String;
+    /// The word index's query for names with a word starting with each of
+    /// `words` ([a-z0-9] only, so nothing needs quoting).
+    fn words_query(words: &[&str]) -> String;
+    /// The ids (as `id`) of provider `t`'s customers the word index finds
+    /// for the query bound as `q`.
+    fn words_in(t: &str, q: &str) -> String;
+}
+
+/// A statement under construction with its arguments; the tenant is
+/// always parameter 1.
+pub(crate) struct Statement<D> {
+    pub args: Vec<Arg>,
+    dialect: std::marker::PhantomData<D>,
+}
+
+impl<D: Dialect> Statement<D> {
+    pub fn new() -> Self {
+        Statement {
+            args: Vec::new(),
+            dialect: std::marker::PhantomData,
+        }
+    }
+
+    /// Binds `arg` and returns its placeholder.
+    pub fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        D::param(self.args.len() + 1)
+    }
+
+    fn bind_ids(&mut self, column: &str, ids: Vec<i64>) -> String {
+        self.args.push(Arg::Ids(ids));
+        D::in_ids(column, self.args.len() + 1)
+    }
+
+    /// The conditions on `customer_search s` for `wanted`, restricted to `within` when given.
+    pub fn conditions(&mut self, wanted: &Wanted, within: Option<Vec<i64>>) -> String {
+        let mut sql = format!("s.tenant_id = {}", D::param(1));
+        if let Some(ids) = within {
+            sql += &format!(" AND {}", self.bind_ids("s.customer_id", ids));
+        }
+        for word in wanted.words.iter().flatten() {
+            // the words hold [a-z0-9] and single spaces only: no escaping
+            let p = self.bind(Arg::Text(format!("% {word}%")));
+            sql += &format!(" AND (' ' || s.words) LIKE {p}");
+        }
+        if let Some(d) = &wanted.doc {
+            let from = self.bind(Arg::Text(d.clone()));
+            let to = self.bind(Arg::Text(doc_range_end(d)));
+            sql += &format!(" AND s.doc >= {from} AND s.doc < {to}");
+        }
+        if let Some(status) = &wanted.status {
+            let p = self.bind(Arg::Text(status.clone()));
+            sql += &format!(" AND {}", D::has_status(&p));
+        }
+        if let Some(removed) = wanted.removed {
+            // EXISTS rather than a join: PostgreSQL hashed every customer
+            // of the table for the join (110 ms), where the anti-join
+            // reads the partial index of the removed ones
+            let not = if removed { "" } else { "NOT " };
+            sql += &format!(
+                " AND {not}EXISTS (SELECT 1 FROM customers c WHERE c.id = s.customer_id \
+                 AND c.tenant_id = s.tenant_id AND c.removed_at IS NOT NULL)"
+            );
+        }
+        sql
+    }
+
+    /// The ids matching `wanted` in the list's order: all of them (few,
+    /// `within` a source's matches) or one page.
+    pub fn ordered(
+        &mut self,
+        wanted: &Wanted,
+        within: Option<Vec<i64>>,
+        page: Option<(u32, u64)>,
+    ) -> String {
+        let (hint, order) = if within.is_some() {
+            (D::by_id_only(), D::sort_few())
+        } else {
+            ("", "s.name, s.customer_id")
+        };
+        let cond = self.conditions(wanted, within);
+        let mut sql = format!(
+            "SELECT s.customer_id AS id FROM customer_search s {hint} WHERE {cond} \
+             ORDER BY {order}"
+        );
+        if let Some((limit, offset)) = page {
+            let l = self.bind(Arg::Int(i64::from(limit)));
+            let o = self.bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+            sql += &format!(" LIMIT {l} OFFSET {o}");
+        }
+        sql
+    }
+
+    /// The matches of `wanted`, counted up to the cap plus one, among the
+    /// matches of `among` (one of its sources) when given.
+    pub fn capped_count(&mut self, wanted: &Wanted, among: Option<&Source<'_>>) -> String {
+        let mut cond = self.conditions(wanted, None);
+        let mut hint = "";
+        if let Some(source) = among {
+            let inner = self.source_matches(source);
+            cond += &format!(" AND s.customer_id IN ({inner})");
+            hint = D::by_id_only();
+        }
+        format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM customer_search s {hint} WHERE {cond} \
+             LIMIT {}) m",
+            CUSTOMER_COUNT_CAP + 1
+        )
+    }
+
+    /// Every id of the provider's that a source matches, as `id`.
+    fn source_matches(&mut self, source: &Source<'_>) -> String {
+        let t = D::param(1);
+        match source {
+            Source::Words(words) => {
+                let q = self.bind(Arg::Text(D::words_query(words)));
+                D::words_in(&t, &q)
+            }
+            Source::Doc(d) => {
+                let from = self.bind(Arg::Text((*d).to_owned()));
+                let to = self.bind(Arg::Text(doc_range_end(d)));
+                format!(
+                    "SELECT customer_id AS id FROM customer_search WHERE tenant_id = {t} \
+                     AND doc >= {from} AND doc < {to}"
+                )
+            }
+            Source::Removed => format!(
+                "SELECT id FROM customers {} WHERE tenant_id = {t} AND removed_at IS NOT NULL",
+                D::removed_index()
+            ),
+            Source::Status(st) => {
+                // No DISTINCT (a customer with two such contracts comes
+                // twice, which only counts it twice towards the cap): with
+                // it, PostgreSQL's cached plan for the statement hashed
+                // every contract of the status, 230 ms for a rare one
+                let p = self.bind(Arg::Text((*st).to_owned()));
+                format!(
+                    "SELECT customer_id AS id FROM contracts \
+                     WHERE tenant_id = {t} AND status = {p}"
+                )
+            }
+        }
+    }
+
+    /// Up to `bound` ids of a source's matches.
+    pub fn source(&mut self, source: &Source<'_>, bound: u64) -> String {
+        format!("{} LIMIT {bound}", self.source_matches(source))
+    }
+}
+
+/// What a large provider's list found: the page's ids and the count.
+pub(crate) struct Found {
+    pub ids: Vec<i64>,
+    pub total: u64,
+    pub exact: bool,
+}
+
+impl Found {
+    /// All the matches (few), of which the page is a window.
+    pub fn all(ids: Vec<i64>, limit: u32, offset: u64) -> Self {
+        let total = ids.len() as u64;
+        let ids = ids
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(limit as usize)
+            .collect();
+        Found {
+            ids,
+            total,
+            exact: true,
+        }
+    }
+
+    /// One page of many matches, counted up to the cap plus one.
+    pub fn walked(ids: Vec<i64>, counted: u64) -> Self {
+        Found {
+            ids,
+            total: counted,
+            exact: counted <= CUSTOMER_COUNT_CAP,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, name: &str, doc: Option<&str>, removed: bool, has_status: bool) -> LiveRow {
+        LiveRow {
+            id,
+            name: name.to_owned(),
+            words: crate::text::search_words(name),
+            doc: doc.map(str::to_owned),
+            removed,
+            has_status,
+        }
+    }
+
+    fn filter(search: &str) -> CustomerFilter {
+        CustomerFilter {
+            search: Some(search.to_owned()),
+            ..CustomerFilter::default()
+        }
+    }
+
+    #[test]
+    fn small_providers_filter_sort_and_page_in_memory() {
+        let rows = vec![
+            row(3, "JOÃO SILVA", Some("12345678901"), false, true),
+            row(1, "ANA SOUZA", Some("98765432100"), true, false),
+            row(2, "JOÃO SILVA", None, false, false),
+            row(4, "MARIA DA SILVA", Some("12399999999"), false, true),
+        ];
+        let all = Wanted::default();
+        assert_eq!(live_page(rows.clone(), &all, 10, 0), (vec![1, 2, 3, 4], 4));
+        assert_eq!(live_page(rows.clone(), &all, 2, 1), (vec![2, 3], 4));
+        let joao = Wanted::of(&filter("joao sil"));
+        assert_eq!(live_page(rows.clone(), &joao, 10, 0), (vec![2, 3], 2));
+        let doc = Wanted::of(&filter("123.4"));
+        assert_eq!(live_page(rows.clone(), &doc, 10, 0), (vec![3], 1));
+        let active = Wanted {
+            status: Some("ativo".into()),
+            removed: Some(false),
+            ..Wanted::default()
+        };
+        assert_eq!(live_page(rows.clone(), &active, 10, 0), (vec![3, 4], 2));
+        let nothing = Wanted::of(&filter("%"));
+        assert!(nothing.impossible());
+    }
+
+    #[test]
+    fn sources_skip_one_letter_words_and_come_cheapest_first() {
+        let w = Wanted {
+            words: Some(vec!["d".into(), "silva".into()]),
+            removed: Some(true),
+            status: Some("ativo".into()),
+            ..Wanted::default()
+        };
+        let kinds: Vec<String> = w
+            .sources()
+            .iter()
+            .map(|s| format!("{s:?}").split('(').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, ["Words", "Removed", "Status"]);
+        match &w.sources()[0] {
+            Source::Words(words) => assert_eq!(words, &["silva"]),
+            other => panic!("{other:?}"),
+        }
+        let short = Wanted {
+            words: Some(vec!["d".into()]),
+            ..Wanted::default()
+        };
+        assert!(short.sources().is_empty());
+        let few_indexed = Wanted {
+            words: Some(vec!["silva".into()]),
+            use_word_index: false,
+            ..Wanted::default()
+        };
+        assert!(few_indexed.sources().is_empty());
+        assert!(!few_indexed.counted_already());
+    }
+
+    #[test]
+    fn only_a_lone_filter_answered_whole_by_its_source_skips_the_count() {
+        let words = |w: &[&str]| Wanted {
+            words: Some(w.iter().map(|s| s.to_string()).collect()),
+            ..Wanted::default()
+        };
+        assert!(!Wanted::default().counted_already(), "no filter: counted");
+        assert!(words(&["silva"]).counted_already());
+        assert!(words(&["da", "silva"]).counted_already());
+        assert!(
+            !words(&["d", "silva"]).counted_already(),
+            "'d' is not in the source"
+        );
+        let removed = |r| Wanted {
+            removed: Some(r),
+            ..Wanted::default()
+        };
+        assert!(removed(true).counted_already());
+        assert!(!removed(false).counted_already(), "no source");
+        let both = Wanted {
+            status: Some("ativo".into()),
+            ..words(&["silva"])
+        };
+        assert!(!both.counted_already());
+    }
+
+    #[test]
+    fn a_count_past_the_cap_is_not_exact() {
+        assert!(Found::walked(vec![1], CUSTOMER_COUNT_CAP).exact);
+        assert!(!Found::walked(vec![1], CUSTOMER_COUNT_CAP + 1).exact);
+        let f = Found::all((1..=30).collect(), 10, 25);
+        assert_eq!(
+            (f.ids, f.total, f.exact),
+            (vec![26, 27, 28, 29, 30], 30, true)
+        );
+    }
+}

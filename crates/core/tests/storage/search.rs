@@ -1,0 +1,327 @@
+//! Customer search: small providers straight from their customers, larger
+//! ones (more than 2,000) through the search index that the indexer fills
+//! after their imports. Every filter of the customers page must give
+//! the same customers, in the same order, as filtering the whole list.
+
+use serde_json::Value;
+use sgp_import_core::import::{SearchIndexer, IMPORT_KIND};
+use sgp_import_core::model::{JobStatus, StoredCustomer, CUSTOMER_COUNT_CAP};
+use sgp_import_core::store::{Completion, CustomerFilter, KindLimit};
+use sgp_import_core::text::{search_words, words_match};
+
+use crate::imports::{harness, params, Harness};
+use crate::jobs::{enqueue, tenant, CAP, LEASE};
+use crate::on_both;
+use crate::support::{Raw, TestDb};
+use fake_sgp::FakeConfig;
+
+on_both!(
+    a_large_provider_is_listed_from_the_search_index,
+    the_index_waits_for_the_providers_running_import,
+    filters_with_many_matches_each_and_few_together_are_counted_exactly,
+);
+
+/// Past the most customers a provider is searched in memory with, and
+/// past the count's cap.
+const LARGE: u32 = 10_100;
+
+fn filter(search: Option<&str>, status: Option<&str>, removed: Option<bool>) -> CustomerFilter {
+    CustomerFilter {
+        search: search.map(str::to_owned),
+        contract_status: status.map(str::to_owned),
+        removed,
+        limit: 20_000,
+        offset: 0,
+    }
+}
+
+fn ids(customers: &[StoredCustomer]) -> Vec<i64> {
+    customers.iter().map(|c| c.id).collect()
+}
+
+/// Imports and waits for the end with more patience than
+/// `Harness::import`: 10,000 customers, twice, on a machine that runs the
+/// whole suite at once.
+async fn import_large(h: &Harness<'_>, name: &str) -> JobStatus {
+    let ex = h.executor(h.db.store.clone(), "w1");
+    let id = h.start(params(name)).await;
+    let mut status = JobStatus::Queued;
+    for _ in 0..1200 {
+        status = h.summary(id).await.status;
+        if status.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    ex.shutdown().await;
+    status
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    search_words(text).split(' ').map(str::to_owned).collect()
+}
+
+async fn a_large_provider_is_listed_from_the_search_index(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(LARGE)).await;
+    assert_eq!(import_large(&h, "Grande").await, JobStatus::Completed);
+    let store = &db.store;
+    let t = h.tenant.id;
+    let list = |f: CustomerFilter| async move { store.list_customers(t, &f).await.unwrap() };
+
+    // until the indexer has run, the page says the index is being built
+    let before = list(filter(None, None, None)).await;
+    assert!(before.from_search_index);
+    assert_eq!(before.search_refreshed_at, None);
+    assert!(before.customers.is_empty());
+    assert_eq!(store.search_dirty().await.unwrap(), vec![t]);
+
+    let copied = SearchIndexer::new(store.clone()).tick().await.unwrap();
+    assert_eq!(copied, u64::from(LARGE));
+    assert!(store.search_dirty().await.unwrap().is_empty());
+
+    // everyone, by name then id, counted up to the cap
+    let all = list(filter(None, None, None)).await;
+    assert!(all.search_refreshed_at.is_some());
+    assert_eq!(all.customers.len(), LARGE as usize);
+    assert_eq!(
+        (all.total, all.total_exact),
+        (CUSTOMER_COUNT_CAP + 1, false)
+    );
+    let mut order: Vec<(&str, i64)> = all
+        .customers
+        .iter()
+        .map(|c| (c.name.as_str(), c.id))
+        .collect();
+    order.sort();
+    assert_eq!(
+        order.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        ids(&all.customers)
+    );
+    // a page is a window of that order
+    let mut window = filter(None, None, None);
+    (window.limit, window.offset) = (10, 30);
+    assert_eq!(
+        ids(&list(window).await.customers),
+        ids(&all.customers[30..40])
+    );
+
+    // each filter gives what filtering everyone gives, exactly counted
+    let expect = |keep: &dyn Fn(&StoredCustomer) -> bool| -> Vec<i64> {
+        all.customers
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c.id)
+            .collect()
+    };
+    let someone = all.customers[LARGE as usize / 2].clone();
+    let doc = someone.cpf_cnpj.clone().expect("the fake gives documents");
+    let status = someone
+        .contracts
+        .first()
+        .map(|k| k.status.clone())
+        .unwrap_or_else(|| "suspenso".to_owned());
+    let cases: Vec<(CustomerFilter, Vec<i64>)> = vec![
+        // a whole name (few matches: the word index narrows)
+        (
+            filter(Some(&someone.name.to_lowercase()), None, None),
+            expect(&|c| words_match(&search_words(&c.name), &words_of(&someone.name))),
+        ),
+        // two-letter words narrow nothing: the name index is walked
+        (
+            filter(Some("ma"), None, None),
+            expect(&|c| words_match(&search_words(&c.name), &words_of("ma"))),
+        ),
+        // accents and case do not matter
+        (
+            filter(Some("JOAO"), None, None),
+            expect(&|c| words_match(&search_words(&c.name), &words_of("joão"))),
+        ),
+        // the start of the CPF/CNPJ, typed with punctuation
+        (
+            filter(Some(&format!("{}.{}", &doc[..3], &doc[3..5])), None, None),
+            expect(&|c| {
+                c.cpf_cnpj
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(&doc[..5]))
+            }),
+        ),
+        // a contract status, alone and with words
+        (
+            filter(None, Some(&status), None),
+            expect(&|c| c.contracts.iter().any(|k| k.status == status)),
+        ),
+        (
+            filter(Some("silva"), Some(&status), None),
+            expect(&|c| {
+                words_match(&search_words(&c.name), &words_of("silva"))
+                    && c.contracts.iter().any(|k| k.status == status)
+            }),
+        ),
+        // nobody has left SGP yet
+        (filter(None, None, Some(true)), Vec::new()),
+    ];
+    for (f, expected) in cases {
+        let got = list(f.clone()).await;
+        assert!(!expected.is_empty() || f.removed == Some(true), "{f:?}");
+        assert_eq!(ids(&got.customers), expected, "{f:?}");
+        assert_eq!(got.total, expected.len() as u64, "{f:?}");
+        assert!(got.total_exact, "{f:?}");
+    }
+    let still = list(filter(None, None, Some(false))).await;
+    assert_eq!(ids(&still.customers), ids(&all.customers));
+    assert!(!still.total_exact);
+    assert_eq!(list(filter(Some("%"), None, None)).await.total, 0);
+
+    // another provider sees none of them
+    let other = tenant(db, "outro").await;
+    let theirs = store
+        .list_customers(other.id, &filter(None, None, None))
+        .await
+        .unwrap();
+    assert_eq!((theirs.total, theirs.from_search_index), (0, false));
+
+    // the next import: new customers are listed after the next tick;
+    // customers that left are listed as removed at once (read live)
+    h.fake.update(|c| {
+        c.population.added_per_revision = 3;
+        c.population.gone = vec![2, 4];
+    });
+    h.fake.set_revision(1);
+    assert_eq!(import_large(&h, "De novo").await, JobStatus::Completed);
+    let removed = list(filter(None, None, Some(true))).await;
+    let mut gone: Vec<String> = removed
+        .customers
+        .iter()
+        .map(|c| c.sgp_key.clone())
+        .collect();
+    gone.sort();
+    let mut left = vec![h.expected(2).key, h.expected(4).key];
+    left.sort();
+    assert_eq!(gone, left);
+    assert_eq!(store.search_dirty().await.unwrap(), vec![t]);
+    SearchIndexer::new(store.clone()).tick().await.unwrap();
+    let after = list(filter(None, None, None)).await;
+    assert_eq!(after.customers.len(), LARGE as usize + 3);
+    let newcomer = h.expected(LARGE);
+    let found = list(filter(Some(&newcomer.name), None, None)).await;
+    assert!(
+        found.customers.iter().any(|c| c.sgp_key == newcomer.key),
+        "a customer added by the second import is found by name"
+    );
+}
+
+async fn the_index_waits_for_the_providers_running_import(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(30)).await;
+    assert_eq!(h.import(params("Pequeno")).await.0, JobStatus::Completed);
+    let store = &db.store;
+    let t = h.tenant.id;
+    assert_eq!(store.search_dirty().await.unwrap(), vec![t]);
+
+    // an import of the provider is running: the refresh waits for it
+    enqueue(db, &h.tenant, IMPORT_KIND, "Rodando").await;
+    let kinds = [KindLimit {
+        kind: IMPORT_KIND.into(),
+        per_tenant: None,
+    }];
+    let running = store.claim("w", 1, &kinds, LEASE, CAP).await.unwrap();
+    assert_eq!(running.len(), 1);
+    assert_eq!(store.refresh_search(t).await.unwrap(), None);
+    assert_eq!(store.search_dirty().await.unwrap(), vec![t]);
+
+    let done = Completion {
+        lease: running[0].lease.clone(),
+        result: Value::Null,
+        log: None,
+    };
+    store.complete_many(&[done], CAP).await.unwrap();
+    // a small provider is listed from its customers: nothing to copy, and
+    // its list stays current without the index
+    assert_eq!(store.refresh_search(t).await.unwrap(), Some(0));
+    assert!(store.search_dirty().await.unwrap().is_empty());
+    let page = store
+        .list_customers(t, &filter(None, None, None))
+        .await
+        .unwrap();
+    assert_eq!((page.total, page.total_exact), (30, true));
+    assert!(!page.from_search_index && page.search_refreshed_at.is_none());
+}
+
+/// 25,050 customers named MARIA SOUZA and 25,050 named JOSE SOUZA (past
+/// the 50,000 from which names go through the word index), all of the
+/// JOSEs and five MARIAs removed: "maria" and "removed" each match more
+/// than the cap, together five.
+async fn filters_with_many_matches_each_and_few_together_are_counted_exactly(db: &TestDb) {
+    let t = tenant(db, "muitos").await;
+    let n = 25_050i64;
+    let rows = "customers (tenant_id, sgp_key, name, cpf_cnpj, content_hash, created_at, \
+        updated_at, removed_at)";
+    match db.raw() {
+        Raw::Sqlite(pool) => {
+            sqlx::query(&format!(
+                "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2 * 2) \
+                 INSERT INTO {rows} \
+                 SELECT ?1, 'k' || i, CASE WHEN i <= ?2 THEN 'MARIA SOUZA' ELSE 'JOSE SOUZA' END, \
+                    NULL, 'h', 0, 0, CASE WHEN i > ?2 OR i % 5000 = 0 THEN 1 END FROM s"
+            ))
+            .bind(t.id.0)
+            .bind(n)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Raw::Postgres(pool) => {
+            sqlx::query(&format!(
+                "INSERT INTO {rows} \
+                 SELECT $1, 'k' || i, CASE WHEN i <= $2 THEN 'MARIA SOUZA' ELSE 'JOSE SOUZA' END, \
+                    NULL, 'h', now(), now(), CASE WHEN i > $2 OR i % 5000 = 0 THEN now() END \
+                 FROM generate_series(1, $2 * 2) AS i"
+            ))
+            .bind(t.id.0)
+            .bind(n)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+    let store = &db.store;
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 2 * n as u64);
+    let removed_marias = store
+        .list_customers(t.id, &filter(Some("maria"), None, Some(true)))
+        .await
+        .unwrap();
+    let keys: Vec<&str> = removed_marias
+        .customers
+        .iter()
+        .map(|c| c.sgp_key.as_str())
+        .collect();
+    assert_eq!(keys, ["k5000", "k10000", "k15000", "k20000", "k25000"]);
+    assert_eq!(
+        (removed_marias.total, removed_marias.total_exact),
+        (5, true)
+    );
+    // many matches together: the name index is walked, counted to the cap
+    let kept = store
+        .list_customers(t.id, &filter(Some("souza"), None, Some(false)))
+        .await
+        .unwrap();
+    let keys: Vec<&str> = kept.customers.iter().map(|c| c.sgp_key.as_str()).collect();
+    let first: Vec<String> = (1..=20).map(|i| format!("k{i}")).collect();
+    assert_eq!(keys[..20], first[..]);
+    assert_eq!(
+        (kept.total, kept.total_exact),
+        (CUSTOMER_COUNT_CAP + 1, false)
+    );
+    // each alone: more than the cap, not counted further
+    for f in [
+        filter(Some("maria"), None, None),
+        filter(None, None, Some(true)),
+        filter(Some("souza"), None, Some(true)),
+    ] {
+        let page = store.list_customers(t.id, &f).await.unwrap();
+        assert_eq!(
+            (page.total, page.total_exact),
+            (CUSTOMER_COUNT_CAP + 1, false),
+            "{f:?}"
+        );
+    }
+}
