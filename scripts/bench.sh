@@ -4,7 +4,7 @@
 # and prints their figures. PostgreSQL: TEST_DATABASE_URL, else
 # 127.0.0.1:5432, else a throw-away cluster. BENCH_JOBS, BENCH_SLOTS,
 # BENCH_HISTORY and BENCH_CUSTOMERS size the runs; BENCH_PARTS picks the
-# parts (default "jobs import side").
+# parts (default "jobs import search side").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
@@ -12,12 +12,15 @@ source scripts/postgres.sh
 trap pg_throwaway_stop EXIT
 pg_for_tests
 export BENCH_DATABASE_URL="$TEST_DATABASE_URL"
-parts=" ${BENCH_PARTS:-jobs import side} "
+parts=" ${BENCH_PARTS:-jobs import search side} "
 if [[ $parts == *" jobs "* ]]; then
     cargo run --release -q -p sgp-import-core --features server --bin bench
 fi
 if [[ $parts == *" import "* ]]; then
     cargo bench -q -p sgp-import-core --features server --bench import
+fi
+if [[ $parts == *" search "* ]]; then
+    cargo bench -q -p sgp-import-core --features server --bench search
 fi
 if [[ $parts == *" side "* ]]; then
     scripts/side-by-side.sh
