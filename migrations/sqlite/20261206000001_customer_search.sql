@@ -7,7 +7,7 @@
 -- provider in customer_search_state, and the search indexer copies the
 -- provider's customers changed since its last refresh once no import of the
 -- provider is running. The page shows when that was. Providers of up to
--- 10,000 customers are searched straight from customers, always current.
+-- 2,000 customers are searched straight from customers, always current.
 CREATE TABLE customer_search (
     customer_id  INTEGER PRIMARY KEY,
     tenant_id    BLOB NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

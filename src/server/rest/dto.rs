@@ -457,7 +457,7 @@ pub struct ClientesJson {
     /// and `total_exato` is false.
     pub pagination: PaginationJson,
     pub total_exato: bool,
-    /// Providers of more than 10,000 customers are searched through an
+    /// Providers of more than 2,000 customers are searched through an
     /// index brought up to date after each import: when that last
     /// happened (RFC 3339), or null while it is first built. Absent for
     /// smaller providers, whose list is always current.

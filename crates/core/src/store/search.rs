@@ -31,6 +31,10 @@ pub(crate) const LIVE_MAX: u64 = 2_000;
 /// refresh read the table must still be read by the next.
 pub(crate) const OVERLAP_MS: i64 = 60_000;
 
+/// The most customers a provider whose index was never built yet is read
+/// in memory with (slower, but better than an empty list).
+pub(crate) const LIVE_FALLBACK_MAX: u64 = 20_000;
+
 /// The fewest indexed customers a provider needs for its name searches to
 /// go through the word index (see [`list`]).
 pub(crate) const WORD_INDEX_MIN: u64 = 50_000;
@@ -58,8 +62,8 @@ pub trait SearchIndex: Send + Sync {
 pub(crate) trait SearchQueries: Send + Sync {
     type Dialect: Dialect;
 
-    /// The provider's customers, counted up to [`LIVE_MAX`] plus one.
-    async fn provider_size(&self, tenant: TenantId) -> Result<u64, StoreError>;
+    /// The provider's customers, counted up to `bound`.
+    async fn provider_size(&self, tenant: TenantId, bound: u64) -> Result<u64, StoreError>;
 
     /// Every customer of a small provider, with whether it has a contract
     /// in `status` (false when `None`).
@@ -110,12 +114,23 @@ pub(crate) async fn list<Q: SearchQueries>(
     if wanted.impossible() {
         return Ok(page(Vec::new(), 0, true));
     }
-    if store.provider_size(tenant).await? <= LIVE_MAX {
+    let mut live = store.provider_size(tenant, LIVE_MAX + 1).await? <= LIVE_MAX;
+    let (refreshed, indexed) = if live {
+        (None, 0)
+    } else {
+        store.index_state(tenant).await?
+    };
+    if refreshed.is_none() && !live {
+        // Never indexed yet (it grew past LIVE_MAX in an import that is
+        // still running, or the index is new): read live while that costs
+        // little, rather than show an empty list until the refresh
+        live = store.provider_size(tenant, LIVE_FALLBACK_MAX + 1).await? <= LIVE_FALLBACK_MAX;
+    }
+    if live {
         let rows = store.live_rows(tenant, wanted.status.as_deref()).await?;
         let (ids, total) = live_page(rows, &wanted, limit, offset);
         return Ok(page(store.customers(tenant, &ids).await?, total, true));
     }
-    let (refreshed, indexed) = store.index_state(tenant).await?;
     let mut wanted = wanted;
     // The word index holds every provider's names: for a provider with
     // few of them, most of a common word's matches are other providers',
@@ -262,6 +277,10 @@ impl Wanted {
     pub fn counted_already(&self) -> bool {
         let whole = |s: &Source<'_>| match s {
             Source::Words(long) => self.words.as_ref().is_some_and(|w| w.len() == long.len()),
+            // one row per contract: a customer with two in the status
+            // comes twice, so more rows than the cap need not be more
+            // customers
+            Source::Status(_) => false,
             _ => true,
         };
         self.filters() == 1 && matches!(&self.sources()[..], [only] if whole(only))
@@ -659,6 +678,14 @@ mod tests {
             ..Wanted::default()
         };
         assert!(removed(true).counted_already());
+        let status = Wanted {
+            status: Some("ativo".into()),
+            ..Wanted::default()
+        };
+        assert!(
+            !status.counted_already(),
+            "a contract per row, not a customer"
+        );
         assert!(!removed(false).counted_already(), "no source");
         let both = Wanted {
             status: Some("ativo".into()),

@@ -86,12 +86,12 @@ fn bound<'q>(
 impl SearchQueries for PgStore {
     type Dialect = Pg;
 
-    async fn provider_size(&self, tenant: TenantId) -> Result<u64, StoreError> {
+    async fn provider_size(&self, tenant: TenantId, bound: u64) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM customers WHERE tenant_id = $1 LIMIT $2) m",
         )
         .bind(tenant.0)
-        .bind(LIVE_MAX as i64 + 1)
+        .bind(i64::try_from(bound).unwrap_or(i64::MAX))
         .fetch_one(&self.pool)
         .await?;
         Ok(n.max(0) as u64)
@@ -217,7 +217,7 @@ impl SearchIndex for PgStore {
         // A small provider is listed from customers itself: nothing to copy
         // yet, and `through` stays, so the first refresh after it grows
         // copies everything changed since.
-        let large = self.provider_size(tenant).await? > LIVE_MAX;
+        let large = self.provider_size(tenant, LIVE_MAX + 1).await? > LIVE_MAX;
         if large {
             let mut after = 0i64;
             loop {
