@@ -13,10 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
-if [ -z "${PG_THROWAWAY_DIR:-}" ]; then
-    trap pg_throwaway_stop EXIT
-    pg_for_tests
-fi
+# from bench.sh, TEST_DATABASE_URL names its server (PG_THROWAWAY_DIR is
+# not exported, so the trap stops nothing of bench.sh's)
+trap pg_throwaway_stop EXIT
+pg_for_tests
 admin="$TEST_DATABASE_URL"
 psql=$(pg_bin psql)
 runs=${BENCH_SIDE_RUNS:-5}

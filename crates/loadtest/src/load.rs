@@ -82,6 +82,23 @@ fn seat(user: &mut GooseUser, round: &Round, kind: usize) -> Seat {
     seat
 }
 
+/// Sends `builder` through goose, which times it and counts it under `name`.
+async fn send(
+    user: &mut GooseUser,
+    method: GooseMethod,
+    path: &str,
+    name: &str,
+    builder: reqwest::RequestBuilder,
+) -> Result<GooseResponse, Box<TransactionError>> {
+    let request = GooseRequest::builder()
+        .method(method)
+        .path(path)
+        .name(name)
+        .set_request_builder(builder)
+        .build();
+    user.request(request).await
+}
+
 async fn dashboard(user: &mut GooseUser) -> TransactionResult {
     let Some(round) = round() else {
         return Ok(());
@@ -99,16 +116,10 @@ async fn dashboard(user: &mut GooseUser) -> TransactionResult {
         .header("origin", origin)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(DASHBOARD_FORM);
-    let request = GooseRequest::builder()
-        .method(GooseMethod::Post)
-        .path(DASHBOARD_PATH)
-        .name(name)
-        .set_request_builder(builder)
-        .build();
     let GooseResponse {
         mut request,
         response,
-    } = user.request(request).await?;
+    } = send(user, GooseMethod::Post, DASHBOARD_PATH, name, builder).await?;
     if let Ok(response) = response {
         // the page reads the whole answer; so does the admin here
         if let Err(e) = response.bytes().await {
@@ -136,15 +147,10 @@ async fn follow(user: &mut GooseUser) -> TransactionResult {
         .get_request_builder(&GooseMethod::Get, &path)?
         .header("cookie", seat.cookie)
         .header("accept", "text/event-stream");
-    let request = GooseRequest::builder()
-        .path(path.as_str())
-        .name(STREAM)
-        .set_request_builder(builder)
-        .build();
     let GooseResponse {
         mut request,
         response,
-    } = user.request(request).await?;
+    } = send(user, GooseMethod::Get, &path, STREAM, builder).await?;
     // a refused stream is already counted as failed
     let Ok(mut response) = response else {
         return Ok(());

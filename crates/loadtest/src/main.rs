@@ -207,12 +207,13 @@ async fn measure(
             // the streams end with the import; give them a moment to read `done`
             tokio::time::sleep(Duration::from_secs(2)).await;
             goose::trigger_killswitch("the import ended");
-            let metrics = attack
-                .await
-                .map_err(|e| format!("goose: {e}"))?
-                .map_err(|e| format!("goose: {e}"))?;
+            let metrics = attack.await;
             load::set_round(None);
-            Some(metrics)
+            Some(
+                metrics
+                    .map_err(|e| format!("goose: {e}"))?
+                    .map_err(|e| format!("goose: {e}"))?,
+            )
         }
         None => None,
     };

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::process::{Child, Command};
@@ -190,9 +191,7 @@ impl AppServer {
         }
         let (url, app_name, token) = sgp;
         let saved = server
-            .http
-            .put(format!("{}/api/admin/integracoes/sgp", server.base))
-            .header("cookie", &server.cookies[0])
+            .as_admin(Method::PUT, "/api/admin/integracoes/sgp")
             .json(&json!({"base_url": url, "auth_mode": "token", "app": app_name, "token": token}))
             .send()
             .await
@@ -205,6 +204,13 @@ impl AppServer {
             ));
         }
         Ok(server)
+    }
+
+    /// A REST request as the first admin.
+    fn as_admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", &self.cookies[0])
     }
 
     async fn wait_healthy(&mut self) -> Result<(), String> {
@@ -246,12 +252,7 @@ impl AppServer {
     /// Queues an import of every customer, as an admin's script would.
     pub async fn start_import(&self, name: &str) -> Result<Import, String> {
         let r = self
-            .http
-            .post(format!(
-                "{}/api/admin/integracoes/sgp/importacoes",
-                self.base
-            ))
-            .header("cookie", &self.cookies[0])
+            .as_admin(Method::POST, "/api/admin/integracoes/sgp/importacoes")
             .json(&json!({"nome_importacao": name}))
             .send()
             .await
@@ -268,12 +269,10 @@ impl AppServer {
         let deadline = Instant::now() + Duration::from_secs(1800);
         loop {
             let r = self
-                .http
-                .get(format!(
-                    "{}/api/admin/integracoes/sgp/importacoes/{id}",
-                    self.base
-                ))
-                .header("cookie", &self.cookies[0])
+                .as_admin(
+                    Method::GET,
+                    &format!("/api/admin/integracoes/sgp/importacoes/{id}"),
+                )
                 .send()
                 .await
                 .map_err(|e| e.to_string())?;
