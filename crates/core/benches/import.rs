@@ -508,8 +508,14 @@ async fn main() {
     // BENCH_SKIP_SQLITE=1 measures PostgreSQL alone, for A/B runs of its store
     let mut sqlite_rates = Vec::new();
     if std::env::var_os("BENCH_SKIP_SQLITE").is_none() {
-        sqlite_rates.push(bench_one("SQLite", sqlite(1), &fake, customers).await);
-        for n in 2..=rounds {
+        // BENCH_IMPORT_ONLY=1 runs only the imports (for a profiler)
+        let first = if std::env::var_os("BENCH_IMPORT_ONLY").is_some() {
+            1
+        } else {
+            sqlite_rates.push(bench_one("SQLite", sqlite(1), &fake, customers).await);
+            2
+        };
+        for n in first..=rounds {
             sqlite_rates.push(import_only(sqlite(n), &fake).await);
         }
     }

@@ -41,6 +41,7 @@ on_both!(
     deleting_a_provider_removes_its_customers_contracts_and_changes,
     basic_auth_imports_and_a_wrong_password_fails_fast,
     a_stale_attempt_cannot_write_a_page,
+    pages_of_two_providers_interleaved_keep_each_contract_and_change_with_its_customer,
     the_customers_list_searches_filters_and_pages,
 );
 
@@ -822,6 +823,112 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
         .unwrap();
     assert_eq!(counts.created, 5);
     assert_eq!(h.customers().await, 5);
+}
+
+/// SQLite numbers new customers itself (after the highest id) instead of
+/// reading the ids back: pages of two providers written in turn, a page
+/// mixing stored, changed and new customers, and each contract and change
+/// row must still land on its own customer.
+async fn pages_of_two_providers_interleaved_keep_each_contract_and_change_with_its_customer(
+    db: &TestDb,
+) {
+    use sgp_import_core::model::ChangeKind;
+    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob, PageWrite};
+    let h = harness(db, FakeConfig::new(12)).await;
+    let other = tenant(db, "outro").await;
+    for t in [&h.tenant, &other] {
+        db.store
+            .enqueue(NewJob::new(t.id, "sgp_import", "x", serde_json::json!({})))
+            .await
+            .unwrap();
+    }
+    let kinds = [KindLimit {
+        kind: "sgp_import".into(),
+        per_tenant: Some(1),
+    }];
+    let jobs = db
+        .store
+        .claim("w", 2, &kinds, StdDuration::from_secs(60), 100)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 2);
+    let lease_of = |t: &Tenant| &jobs.iter().find(|j| j.lease.tenant == t.id).unwrap().lease;
+    let write = |t: &Tenant, customers: Vec<SgpCustomer>| {
+        let customers: Vec<HashedCustomer> =
+            customers.into_iter().map(HashedCustomer::new).collect();
+        let lease = lease_of(t).clone();
+        let store = db.store.clone();
+        async move {
+            store
+                .import_page(&PageWrite {
+                    lease: &lease,
+                    offset: 0,
+                    customers: &customers,
+                    errors: &[],
+                    progress: &JobProgress::default(),
+                    checkpoint: &serde_json::Value::Null,
+                    log: None,
+                    log_cap: 100,
+                    track_seen: true,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // the other provider's customers carry the same keys, with names of
+    // their own
+    let theirs = |i: u32| {
+        let mut c = h.expected(i);
+        c.name = format!("Outro {}", c.name);
+        c
+    };
+    let ours: Vec<SgpCustomer> = (0..12).map(|i| h.expected(i)).collect();
+    write(&h.tenant, ours[0..4].to_vec()).await;
+    write(&other, (0..6).map(theirs).collect()).await;
+    // stored and unchanged (3), stored and changed (2), new (4..9)
+    let mut changed = ours[2].clone();
+    changed.name = format!("{} Segundo", changed.name);
+    let mut page = vec![ours[3].clone(), changed.clone()];
+    page.extend_from_slice(&ours[4..9]);
+    let counts = write(&h.tenant, page).await;
+    assert_eq!(
+        (counts.created, counts.updated, counts.unchanged),
+        (5, 1, 1)
+    );
+    write(&other, (6..12).map(theirs).collect()).await;
+    write(&h.tenant, ours[9..12].to_vec()).await;
+
+    let mut ids = std::collections::HashSet::new();
+    for (t, i) in (0..12).flat_map(|i| [(&h.tenant, i), (&other, i)]) {
+        let want = if t.id == other.id {
+            theirs(i)
+        } else if i == 2 {
+            changed.clone()
+        } else {
+            ours[i as usize].clone()
+        };
+        let stored = db
+            .store
+            .customer_by_key(t.id, &want.key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("customer {} of {} missing", want.key, t.slug));
+        assert_same(&stored, &want);
+        assert!(ids.insert(stored.id), "id {} given twice", stored.id);
+        let history = db
+            .store
+            .customer_history(t.id, stored.id, 10, 0)
+            .await
+            .unwrap();
+        // one `cliente_criado` per customer: a change row given another
+        // customer's id leaves one without and another with two
+        let created = history
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::CustomerCreated)
+            .count();
+        assert_eq!(created, 1, "{} of {}: {history:?}", want.key, t.slug);
+    }
 }
 
 async fn the_customers_list_searches_filters_and_pages(db: &TestDb) {

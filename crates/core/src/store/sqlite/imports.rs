@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::{json_rows, to_millis, SqliteStore};
+use crate::model::ChangeKind;
 use crate::store::changes::{self, changes_for};
 use crate::store::imports::{self, imports_for};
 use crate::store::rows::CUSTOMER_COLUMNS;
@@ -39,17 +40,31 @@ imports_for!(SqliteStore, {
         let mut tx = self.pool.begin().await?;
         let customers = imports::distinct(page.customers);
         let keys = json_rows(customers.iter().map(|c| c.customer.key.as_str().into()));
-        let existing: HashMap<String, imports::Existing> = sqlx::query(
+        // The page's stored customers, and (the row without a key) the
+        // highest customer id: new customers get the ids after it, so the
+        // upsert needs no RETURNING (streaming its rows back cost a
+        // cross-thread wake-up each). The ids hold: this transaction is
+        // the only writer once it writes, and a write by anyone else since
+        // this read makes SQLite refuse the upgrade (SQLITE_BUSY_SNAPSHOT).
+        let mut next_id = 1;
+        let mut existing: HashMap<String, imports::Existing> = HashMap::new();
+        for row in sqlx::query(
             "SELECT id, sgp_key, content_hash, removed_at FROM customers \
-             WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2))",
+             WHERE tenant_id = ?1 AND sgp_key IN (SELECT value FROM json_each(?2)) \
+             UNION ALL SELECT max(id) AS id, NULL, NULL, NULL FROM customers",
         )
         .bind(lease.tenant.0)
         .bind(&keys)
         .fetch_all(&mut *tx)
         .await?
-        .iter()
-        .map(rows::existing)
-        .collect::<Result<_, StoreError>>()?;
+        {
+            if row.opt_text("sgp_key")?.is_none() {
+                next_id = row.opt_int("id")?.unwrap_or(0) + 1;
+            } else {
+                let (key, e) = rows::existing(&row)?;
+                existing.insert(key, e);
+            }
+        }
         let (counts, changed) = imports::classify(&customers, &existing, page.errors.len());
         // what the stored customers being rewritten were, for the change rows
         let rewritten = changes::rewritten_ids(&changed, &existing);
@@ -95,11 +110,26 @@ imports_for!(SqliteStore, {
             // SGP that ignores `limit` can send a page far past that, so
             // rows go in chunks
             let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+            let first_new = next_id;
             for chunk in rows.chunks(CUSTOMER_CHUNK) {
                 let sql = customer_insert(chunk.len());
                 let mut insert = sqlx::query(&sql);
                 for r in chunk {
+                    // a stored customer keeps its id (NULL goes to the
+                    // upsert's update); a new one takes the next
+                    let id = match existing.get(r.sgp_key) {
+                        Some(e) => {
+                            ids.insert(r.sgp_key.to_owned(), e.id);
+                            None
+                        }
+                        None => {
+                            ids.insert(r.sgp_key.to_owned(), next_id);
+                            next_id += 1;
+                            Some(next_id - 1)
+                        }
+                    };
                     insert = insert
+                        .bind(id)
                         .bind(lease.tenant.0)
                         .bind(r.sgp_key)
                         .bind(r.id)
@@ -124,18 +154,19 @@ imports_for!(SqliteStore, {
                         .bind(now)
                         .bind(now);
                 }
-                for row in insert.fetch_all(&mut *tx).await? {
-                    ids.insert(row.text("sgp_key")?, row.int("id")?);
-                }
+                insert.execute(&mut *tx).await?;
             }
             let contracts = imports::contract_rows(&changed, &ids);
             for chunk in contracts.chunks(CONTRACT_CHUNK) {
-                // padded to a multiple of CONTRACT_BATCH rows: a few
-                // statement shapes, not one per contract count
+                // padded to a multiple of CONTRACT_BATCH rows with copies of
+                // the last one (a copy finds it stored and unchanged, the
+                // upsert's no-op): a few statement shapes, not one per
+                // contract count
                 let padded = chunk.len().div_ceil(CONTRACT_BATCH) * CONTRACT_BATCH;
                 let sql = contract_insert(padded);
                 let mut insert = sqlx::query(&sql);
-                for r in chunk {
+                let padding = std::iter::repeat_n(chunk.last(), padded - chunk.len()).flatten();
+                for r in chunk.iter().chain(padding) {
                     insert = insert
                         .bind(lease.tenant.0)
                         .bind(r.customer_id)
@@ -148,14 +179,32 @@ imports_for!(SqliteStore, {
                         .bind(now)
                         .bind(now);
                 }
-                let width = imports::CONTRACT_COLUMNS.split(',').count();
-                for _ in 0..(padded - chunk.len()) * width {
-                    insert = insert.bind(None::<i64>);
-                }
                 insert.execute(&mut *tx).await?;
             }
-            let change_rows =
+            let mut change_rows =
                 changes::page_changes(&changed, &ids, &existing, &old_customers, &old_contracts);
+            // A new customer's one change row (`cliente_criado`, most of a
+            // first import's rows) is written from the ids the page just
+            // numbered, one short statement instead of 8 binds a customer.
+            let new_customers = (next_id - first_new) as usize;
+            let created = |c: &changes::ChangeRow| c.kind == ChangeKind::CustomerCreated;
+            if new_customers > 0
+                && change_rows.iter().filter(|c| created(c)).count() == new_customers
+            {
+                change_rows.retain(|c| !created(c));
+                sqlx::query(
+                    "INSERT INTO import_changes (tenant_id, job_id, customer_id, kind, created_at) \
+                     SELECT ?1, ?2, id, ?3, ?4 FROM customers WHERE id >= ?5 AND id < ?6",
+                )
+                .bind(lease.tenant.0)
+                .bind(lease.job.0)
+                .bind(ChangeKind::CustomerCreated.as_str())
+                .bind(now)
+                .bind(first_new)
+                .bind(next_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             for chunk in change_rows.chunks(CHANGE_CHUNK) {
                 // plain binds, padded like the contracts' (a JSON array
                 // cost a fifth of the page on a first import)
@@ -229,13 +278,24 @@ imports_for!(SqliteStore, {
         }
 
         let p = page.progress;
+        let lines: Vec<_> = page
+            .log
+            .map(|log| {
+                log(&counts)
+                    .into_iter()
+                    .map(|(level, line)| (lease.job, level, line))
+                    .collect()
+            })
+            .unwrap_or_default();
         // Checked last, in the same transaction: when the attempt no longer
-        // holds the job, dropping the transaction undoes the whole page.
-        let held = sqlx::query(&format!(
+        // holds the job, dropping the transaction undoes the whole page. The
+        // same statement counts the page's log lines (one less a page).
+        let held: Option<i64> = sqlx::query_scalar(&format!(
             "UPDATE jobs SET total_estimated = ?1, processed = ?2, created_count = ?3, \
                 updated_count = ?4, unchanged_count = ?5, failed_count = ?6, percent = ?7, \
-                eta_seconds = ?8, current_message = ?9, checkpoint = ?10, updated_at = ?11 \
-             WHERE id = ?12 AND fence = ?13 AND lease_owner = ?14 AND {}",
+                eta_seconds = ?8, current_message = ?9, checkpoint = ?10, updated_at = ?11, \
+                log_count = log_count + ?15 \
+             WHERE id = ?12 AND fence = ?13 AND lease_owner = ?14 AND {} RETURNING log_count",
             sql::lease_guard()
         ))
         .bind(p.total_estimated.map(|n| n as i64))
@@ -252,18 +312,13 @@ imports_for!(SqliteStore, {
         .bind(lease.job.0)
         .bind(lease.fence)
         .bind(&lease.owner)
-        .execute(&mut *tx)
+        .bind(lines.len() as i64)
+        .fetch_optional(&mut *tx)
         .await?;
-        if held.rows_affected() == 0 {
+        let Some(log_count) = held else {
             return Err(StoreError::LeaseLost(lease.job));
-        }
-        if let Some(log) = page.log {
-            let lines: Vec<_> = log(&counts)
-                .into_iter()
-                .map(|(level, line)| (lease.job, level, line))
-                .collect();
-            Self::logs_in(&mut tx, now, &lines, page.log_cap).await?;
-        }
+        };
+        Self::counted_logs_in(&mut tx, now, &lines, log_count, page.log_cap).await?;
         tx.commit().await?;
         Ok(counts)
     }
@@ -297,17 +352,16 @@ imports_for!(SqliteStore, {
 const CONTRACT_BATCH: usize = 32;
 
 /// Rows per statement, under SQLite's 32,766 bound parameters: 500
-/// customers of 23 columns, 1,024 contracts (a multiple of
+/// customers of 24 columns, 1,024 contracts (a multiple of
 /// `CONTRACT_BATCH`) of 10.
 const CUSTOMER_CHUNK: usize = 500;
 const CONTRACT_CHUNK: usize = 1024;
 
 /// The contracts upsert for `rows` rows of bound parameters, one per
-/// column, the rows past the page's contracts all NULL and skipped
-/// (`column1` is the tenant).
+/// column.
 fn contract_insert(rows: usize) -> String {
     format!(
-        "INSERT INTO contracts ({}) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL {}",
+        "INSERT INTO contracts ({}) VALUES {} {}",
         imports::CONTRACT_COLUMNS,
         values(imports::CONTRACT_COLUMNS, rows),
         imports::CONTRACT_UPSERT
@@ -335,11 +389,13 @@ fn change_insert(rows: usize) -> String {
 /// of one JSON array: SQLite parsing the array and looking up each field by
 /// name was a tenth of the writer's time.
 fn customer_insert(rows: usize) -> String {
+    let columns = format!("id, {}", imports::CUSTOMER_COLUMNS);
+    let upsert = imports::CUSTOMER_UPSERT
+        .strip_suffix(imports::CUSTOMER_RETURNING)
+        .expect("the upsert ends with its RETURNING");
     format!(
-        "INSERT INTO customers ({}) VALUES {} {}",
-        imports::CUSTOMER_COLUMNS,
-        values(imports::CUSTOMER_COLUMNS, rows),
-        imports::CUSTOMER_UPSERT
+        "INSERT INTO customers ({columns}) VALUES {} {upsert}",
+        values(&columns, rows),
     )
 }
 

@@ -183,6 +183,18 @@ jobs_for!(SqliteStore, {
     }
 });
 
+/// Log lines as the JSON array the log statements read: `[job hex,
+/// level, message]` each.
+fn log_batch(lines: &[(JobId, LogLevel, String)]) -> String {
+    json_rows(lines.iter().map(|(job, level, message)| {
+        serde_json::json!([
+            job.0.simple().to_string(),
+            level.as_str(),
+            job_rules::clip_message(message)
+        ])
+    }))
+}
+
 impl SqliteStore {
     /// Appends log lines inside `tx` with a fixed number of statements
     /// whatever their number (the lines travel as one JSON array), keeping
@@ -197,13 +209,7 @@ impl SqliteStore {
         if lines.is_empty() {
             return Ok(0);
         }
-        let batch = json_rows(lines.iter().map(|(job, level, message)| {
-            serde_json::json!([
-                job.0.simple().to_string(),
-                level.as_str(),
-                job_rules::clip_message(message)
-            ])
-        }));
+        let batch = log_batch(lines);
         let over: Vec<Uuid> = sqlx::query(
             "UPDATE jobs SET log_count = log_count + c.n \
              FROM (SELECT unhex(value ->> 0) AS job_id, count(*) AS n FROM json_each(?1) \
@@ -218,6 +224,26 @@ impl SqliteStore {
         let written = Self::insert_log_lines(tx, now, &batch).await?;
         Self::trim_logs(tx, &over, cap).await?;
         Ok(written)
+    }
+
+    /// Inserts one job's log lines already counted in its `log_count`
+    /// (now `log_count`), trimming past `cap`.
+    pub(super) async fn counted_logs_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        now: i64,
+        lines: &[(JobId, LogLevel, String)],
+        log_count: i64,
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let Some((job, _, _)) = lines.first() else {
+            return Ok(());
+        };
+        let batch = log_batch(lines);
+        Self::insert_log_lines(tx, now, &batch).await?;
+        if log_count > i64::from(cap) {
+            Self::trim_logs(tx, &[job.0], cap).await?;
+        }
+        Ok(())
     }
 
     /// Inserts log lines given as a JSON array of `[job hex, level,
