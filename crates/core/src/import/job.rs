@@ -7,6 +7,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -222,8 +224,30 @@ impl Fetched {
     }
 }
 
-/// A page fetch that may have been started ahead of time.
-type Pending = tokio::task::JoinHandle<Result<Fetched, SgpError>>;
+/// Customers fetched ahead of the writes. When SGP answers faster than
+/// pages are stored, the pages waiting are stored together, one
+/// transaction for up to this many customers: a transaction's fixed part
+/// (its statements' round trips and the commit) was a third of a
+/// 100-customer page's time on SQLite. With a slow SGP every page is
+/// stored as it comes.
+const AHEAD_CUSTOMERS: u32 = 4 * PAGE_SIZE;
+
+/// A page as the fetcher hands it over: where it starts, and its share of
+/// the customers allowed ahead (given back once it is stored).
+struct Arrived {
+    offset: u64,
+    page: Result<Fetched, SgpError>,
+    _ahead: OwnedSemaphorePermit,
+}
+
+/// The fetching task, stopped when the import stops reading from it.
+struct Fetcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Fetcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 impl Run {
     fn new(
@@ -269,31 +293,75 @@ impl Run {
         }
     }
 
-    /// Starts fetching a page in the background, retrying transient
-    /// failures; each retry goes to the job's log.
-    fn fetch(&self, offset: u64) -> Pending {
+    /// Fetches the pages from `from` on, one request at a time, in a task
+    /// of its own, at most `AHEAD_CUSTOMERS` ahead of the writes (an SGP
+    /// that ignores `limit` sends a page that waits alone); transient
+    /// failures are retried and each retry goes to the job's log. Ends
+    /// after the last page or the first failure, which it hands over too.
+    fn fetch_ahead(&self, from: u64) -> (mpsc::UnboundedReceiver<Arrived>, Fetcher) {
+        let (pages, arrivals) = mpsc::unbounded_channel();
+        let ahead = Arc::new(Semaphore::new(AHEAD_CUSTOMERS as usize));
         let client = self.client.clone();
-        let query = self.query(offset);
+        let base = self.query(from);
         let ctx = self.ctx.clone();
-        tokio::spawn(async move {
-            let mut notices = Vec::new();
-            let result = client
-                .customers(&query, |n| {
-                    notices.push(format!(
-                        "Página a partir de {}: {} Nova tentativa {} de {} em {} s.",
-                        query.offset,
-                        n.error.message_pt(),
-                        n.attempt,
-                        n.of,
-                        n.delay.as_secs().max(1)
-                    ))
-                })
-                .await;
-            for line in notices {
-                ctx.log(LogLevel::Warn, line).await;
+        let task = tokio::spawn(async move {
+            let mut offset = from;
+            loop {
+                let Ok(mut permit) = ahead.clone().acquire_many_owned(PAGE_SIZE).await else {
+                    return;
+                };
+                let query = CustomerQuery {
+                    offset,
+                    ..base.clone()
+                };
+                let mut notices = Vec::new();
+                let result = client
+                    .customers(&query, |n| {
+                        notices.push(format!(
+                            "Página a partir de {}: {} Nova tentativa {} de {} em {} s.",
+                            query.offset,
+                            n.error.message_pt(),
+                            n.attempt,
+                            n.of,
+                            n.delay.as_secs().max(1)
+                        ))
+                    })
+                    .await;
+                for line in notices {
+                    ctx.log(LogLevel::Warn, line).await;
+                }
+                let page = result.map(Fetched::new);
+                let next = match &page {
+                    Ok(p) => {
+                        let extra = (p.received as u32)
+                            .min(AHEAD_CUSTOMERS)
+                            .saturating_sub(PAGE_SIZE);
+                        if extra > 0 {
+                            match ahead.clone().acquire_many_owned(extra).await {
+                                Ok(more) => permit.merge(more),
+                                Err(_) => return,
+                            }
+                        }
+                        let received = p.received as u64;
+                        rules::has_more(offset, received, p.total).then_some(offset + received)
+                    }
+                    Err(_) => None,
+                };
+                let arrived = Arrived {
+                    offset,
+                    page,
+                    _ahead: permit,
+                };
+                if pages.send(arrived).is_err() {
+                    return;
+                }
+                match next {
+                    Some(n) => offset = n,
+                    None => return,
+                }
             }
-            result.map(Fetched::new)
-        })
+        });
+        (arrivals, Fetcher(task))
     }
 
     async fn go(mut self) -> Result<Value, JobError> {
@@ -327,76 +395,94 @@ impl Run {
             chrono::Utc::now().timestamp_millis().max(0) as u64,
             self.progress.processed,
         );
-        let mut pending = Some((self.checkpoint.offset, self.fetch(self.checkpoint.offset)));
+        let (mut arrivals, _fetcher) = self.fetch_ahead(self.checkpoint.offset);
         loop {
-            let Some((offset, task)) = pending.take() else {
-                break;
-            };
             if self.ctx.is_cancelled() {
-                task.abort();
                 return self.cancelled().await;
             }
-            let page = tokio::select! {
-                joined = task => match joined {
-                    Ok(result) => result,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "page fetch task ended abnormally");
-                        Err(SgpError::Connection)
-                    }
-                },
+            let first = tokio::select! {
+                arrived = arrivals.recv() => arrived,
                 _ = self.ctx.cancelled() => return self.cancelled().await,
             };
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => return Err(self.failed(offset, e).await),
-            };
-            let received = page.received as u64;
-            let keys: Vec<String> = page
-                .customers
-                .iter()
-                .map(|c| c.customer.key.to_string())
-                .collect();
-            if rules::repeats_itself(&self.checkpoint, offset, received, &keys) {
-                self.ctx
-                    .log(
-                        LogLevel::Warn,
-                        format!(
-                            "O SGP devolveu na posição {offset} os mesmos clientes de uma página \
-                             anterior (ele parece ignorar o offset). Paginação encerrada para não \
-                             repetir clientes."
-                        ),
-                    )
-                    .await;
+            // the fetcher ends after the last page or a failure it handed over
+            let Some(first) = first else { break };
+            // the pages already waiting are stored with it
+            let mut batch = vec![first];
+            while batch.last().is_some_and(|a| a.page.is_ok()) {
+                match arrivals.try_recv() {
+                    Ok(a) => batch.push(a),
+                    Err(_) => break,
+                }
+            }
+            let mut pages = Vec::with_capacity(batch.len());
+            let mut next = self.checkpoint.clone();
+            let mut failure = None;
+            let mut repeated = false;
+            for arrived in batch {
+                let offset = arrived.offset;
+                let page = match arrived.page {
+                    Ok(p) => p,
+                    Err(e) => {
+                        failure = Some((offset, e));
+                        break;
+                    }
+                };
+                let received = page.received as u64;
+                let keys: Vec<String> = page
+                    .customers
+                    .iter()
+                    .map(|c| c.customer.key.to_string())
+                    .collect();
+                if rules::repeats_itself(&next, offset, received, &keys) {
+                    self.ctx
+                        .log(
+                            LogLevel::Warn,
+                            format!(
+                                "O SGP devolveu na posição {offset} os mesmos clientes de uma \
+                                 página anterior (ele parece ignorar o offset). Paginação \
+                                 encerrada para não repetir clientes."
+                            ),
+                        )
+                        .await;
+                    repeated = true;
+                    break;
+                }
+                next = rules::next_checkpoint(&next, offset, received, keys);
+                pages.push((offset, page));
+            }
+            // pages before a failure or a repetition are stored first
+            if !pages.is_empty() {
+                self.store_pages(pages, next).await?;
+            }
+            if let Some((offset, e)) = failure {
+                return Err(self.failed(offset, e).await);
+            }
+            if repeated {
                 self.checkpoint.truncated = true;
                 break;
-            }
-            let more = rules::has_more(offset, received, page.total);
-            // Fetch the next page while this one is written; if the guess
-            // of where it starts is wrong, the fetch is dropped below.
-            let next_offset = offset + received;
-            if more {
-                pending = Some((next_offset, self.fetch(next_offset)));
-            }
-            if let Err(e) = self.store_page(offset, page, keys).await {
-                if let Some((_, t)) = pending.take() {
-                    t.abort();
-                }
-                return Err(e);
             }
         }
         self.finished().await
     }
 
-    async fn store_page(
+    /// Stores pages fetched one after the other in one transaction, with
+    /// `next`, the checkpoint after the last of them.
+    async fn store_pages(
         &mut self,
-        offset: u64,
-        page: Fetched,
-        keys: Vec<String>,
+        pages: Vec<(u64, Fetched)>,
+        mut next: ImportCheckpoint,
     ) -> Result<(), JobError> {
-        let received = page.received as u64;
-        let Fetched {
-            customers, errors, ..
-        } = page;
+        let offset = pages[0].0;
+        let first_page = self.checkpoint.pages + 1;
+        let total = pages.last().and_then(|(_, p)| p.total);
+        let mut received = 0u64;
+        let mut customers = Vec::new();
+        let mut errors = Vec::new();
+        for (_, page) in pages {
+            received += page.received as u64;
+            customers.extend(page.customers);
+            errors.extend(page.errors);
+        }
         if let Some(set) = &mut self.distinct {
             set.extend(customers.iter().map(|c| {
                 let mut h = std::hash::DefaultHasher::new();
@@ -412,11 +498,10 @@ impl Run {
             &self.progress,
             self.processed_at_start,
             received,
-            page.total,
+            total,
             self.started.elapsed(),
         );
         let total = progress.total_estimated;
-        let mut next = rules::next_checkpoint(&self.checkpoint, offset, received, keys);
         rules::sample_speed(
             &mut next.speed,
             chrono::Utc::now().timestamp_millis().max(0) as u64,
@@ -427,9 +512,9 @@ impl Run {
             .filter(|e| e.key.as_deref().and_then(SgpKey::from_raw).is_none())
             .count() as u64;
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
-        let page_number = next.pages;
+        let numbers = first_page..=next.pages;
         let log = |counts: &PageCounts| {
-            rules::page_log(page_number, offset, received, total, counts, &errors)
+            rules::page_log(numbers.clone(), offset, received, total, counts, &errors)
         };
         let write = PageWrite {
             lease: self.ctx.lease(),

@@ -103,18 +103,24 @@ pub fn next_checkpoint(
     next
 }
 
-/// A stored page as the job's log tells it: one line with its counts, and
-/// one warning per customer that could not be imported.
+/// Stored pages (one, or several stored together) as the job's log tells
+/// them: one line with their counts, and one warning per customer that
+/// could not be imported.
 pub fn page_log(
-    page_number: u64,
+    pages: std::ops::RangeInclusive<u64>,
     offset: u64,
     received: u64,
     total: Option<u64>,
     counts: &PageCounts,
     errors: &[RowError],
 ) -> Vec<(LogLevel, String)> {
+    let pages = if pages.start() >= pages.end() {
+        format!("Página {}", pages.end())
+    } else {
+        format!("Páginas {}–{}", pages.start(), pages.end())
+    };
     let mut line = format!(
-        "Página {page_number} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
+        "{pages} (clientes {}–{}{}): {} novos, {} atualizados, {} sem mudança",
         offset + 1,
         offset + received,
         total.map(|t| format!(" de {t}")).unwrap_or_default(),
@@ -346,7 +352,7 @@ mod tests {
                 reason: "cliente sem id e sem CPF/CNPJ".into(),
             },
         ];
-        let lines = page_log(2, 100, 100, Some(250), &counts, &errors);
+        let lines = page_log(2..=2, 100, 100, Some(250), &counts, &errors);
         assert_eq!(
             lines,
             vec![
@@ -371,13 +377,19 @@ mod tests {
             created: 50,
             ..PageCounts::default()
         };
-        let lines = page_log(1, 0, 50, None, &clean, &[]);
+        let lines = page_log(1..=1, 0, 50, None, &clean, &[]);
         assert_eq!(
             lines,
             vec![(
                 LogLevel::Info,
                 "Página 1 (clientes 1–50): 50 novos, 0 atualizados, 0 sem mudança.".to_owned()
             )]
+        );
+        // pages stored together
+        let lines = page_log(3..=6, 200, 400, Some(1000), &clean, &[]);
+        assert_eq!(
+            lines[0].1,
+            "Páginas 3–6 (clientes 201–600 de 1000): 50 novos, 0 atualizados, 0 sem mudança."
         );
     }
 

@@ -35,6 +35,7 @@ on_both!(
     a_wrong_url_fails_with_a_clear_message,
     cancel_stops_at_a_page_boundary,
     a_crash_between_pages_resumes_and_stores_everyone_once,
+    pages_that_wait_for_the_database_are_stored_together,
     preview_counts_new_and_existing_without_writing,
     secrets_are_sealed_and_never_in_params_or_logs,
     purging_an_import_keeps_its_customers,
@@ -299,11 +300,18 @@ async fn imports_every_customer_with_every_field_mapped(db: &TestDb) {
     let log = log_text(db, &h.tenant, job).await;
     for expected in [
         "Importação iniciada de http://127.0.0.1",
-        "Página 3 (clientes 201–250 de 250): 50 novos, 0 atualizados, 0 sem mudança.",
         "Importação concluída: 250 clientes processados — 250 novos",
     ] {
         assert!(log.contains(expected), "{expected:?} not in:\n{log}");
     }
+    // the last page alone ("Página 3 (clientes 201–250 ...") or stored
+    // with the pages that waited for it ("Páginas 2–3 (clientes 101–250")
+    assert!(
+        log.lines().any(|l| l.starts_with("Página")
+            && l.contains("–250 de 250): ")
+            && l.ends_with(" novos, 0 atualizados, 0 sem mudança.")),
+        "{log}"
+    );
 }
 
 async fn reimport_is_idempotent_and_counts_changes_exactly(db: &TestDb) {
@@ -588,6 +596,59 @@ async fn a_crash_between_pages_resumes_and_stores_everyone_once(db: &TestDb) {
     );
     let log = log_text(db, &h.tenant, id).await;
     assert!(log.contains("Retomando do cliente"), "{log}");
+}
+
+/// While the database is busy the fetcher runs ahead (a bounded number of
+/// pages, then it stops asking SGP); the pages that waited are stored
+/// together, one transaction, and the log names them: every page once.
+async fn pages_that_wait_for_the_database_are_stored_together(db: &TestDb) {
+    let mut config = FakeConfig::new(2000);
+    config.latency = StdDuration::from_millis(20);
+    let h = harness(db, config).await;
+    let ex = h.executor(db.store.clone(), "w1");
+    let id = h.start(params("Em lotes")).await;
+    wait_progress(db, &h.tenant, id, 300).await;
+    let lock = db.block_writes("customers").await;
+    let asked = || (0..20).filter(|p| h.offsets_requested(p * 100) > 0).count();
+    let mut before = asked();
+    loop {
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        let now = asked();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    lock.release().await;
+    let status = wait_for(db, &h.tenant, id, TERMINAL).await;
+    ex.shutdown().await;
+    assert_eq!(status, JobStatus::Completed);
+    assert!(
+        before < 20,
+        "the fetcher stopped ahead of the writes: {before} pages asked"
+    );
+    let p = h.summary(id).await.progress;
+    assert_eq!((p.processed, p.created, p.failed), (2000, 2000, 0));
+    assert_eq!(h.customers().await, 2000);
+    let log = log_text(db, &h.tenant, id).await;
+    let mut covered = Vec::new();
+    for line in log.lines() {
+        let Some(numbers) = line
+            .strip_prefix("Páginas ")
+            .or_else(|| line.strip_prefix("Página "))
+            .and_then(|rest| rest.split_once(" (clientes"))
+            .map(|(numbers, _)| numbers)
+        else {
+            continue;
+        };
+        let (first, last) = numbers.split_once('–').unwrap_or((numbers, numbers));
+        covered.extend(first.parse::<u32>().unwrap()..=last.parse::<u32>().unwrap());
+    }
+    assert_eq!(covered, (1..=20).collect::<Vec<_>>(), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("Páginas ")),
+        "the pages that waited went together:\n{log}"
+    );
 }
 
 async fn preview_counts_new_and_existing_without_writing(db: &TestDb) {
