@@ -233,7 +233,8 @@ impl Fetched {
 const AHEAD_CUSTOMERS: u32 = 4 * PAGE_SIZE;
 
 /// A page as the fetcher hands it over: where it starts, and its share of
-/// the customers allowed ahead (given back once it is stored).
+/// the customers allowed ahead (given back when the writer takes it, so
+/// the next pages are fetched while it is stored).
 struct Arrived {
     offset: u64,
     page: Result<Fetched, SgpError>,
@@ -333,11 +334,11 @@ impl Run {
                 let page = result.map(Fetched::new);
                 let next = match &page {
                     Ok(p) => {
-                        let extra = (p.received as u32)
-                            .min(AHEAD_CUSTOMERS)
-                            .saturating_sub(PAGE_SIZE);
-                        if extra > 0 {
-                            match ahead.clone().acquire_many_owned(extra).await {
+                        // a page past the usual size waits for the writes
+                        // to catch up first
+                        let size = p.received.min(AHEAD_CUSTOMERS as usize) as u32;
+                        if size > PAGE_SIZE {
+                            match ahead.clone().acquire_many_owned(size - PAGE_SIZE).await {
                                 Ok(more) => permit.merge(more),
                                 Err(_) => return,
                             }
@@ -395,7 +396,7 @@ impl Run {
             chrono::Utc::now().timestamp_millis().max(0) as u64,
             self.progress.processed,
         );
-        let (mut arrivals, _fetcher) = self.fetch_ahead(self.checkpoint.offset);
+        let (mut arrivals, fetcher) = self.fetch_ahead(self.checkpoint.offset);
         loop {
             if self.ctx.is_cancelled() {
                 return self.cancelled().await;
@@ -417,7 +418,7 @@ impl Run {
             let mut pages = Vec::with_capacity(batch.len());
             let mut next = self.checkpoint.clone();
             let mut failure = None;
-            let mut repeated = false;
+            let mut repeated = None;
             for arrived in batch {
                 let offset = arrived.offset;
                 let page = match arrived.page {
@@ -434,17 +435,7 @@ impl Run {
                     .map(|c| c.customer.key.to_string())
                     .collect();
                 if rules::repeats_itself(&next, offset, received, &keys) {
-                    self.ctx
-                        .log(
-                            LogLevel::Warn,
-                            format!(
-                                "O SGP devolveu na posição {offset} os mesmos clientes de uma \
-                                 página anterior (ele parece ignorar o offset). Paginação \
-                                 encerrada para não repetir clientes."
-                            ),
-                        )
-                        .await;
-                    repeated = true;
+                    repeated = Some(offset);
                     break;
                 }
                 next = rules::next_checkpoint(&next, offset, received, keys);
@@ -457,11 +448,23 @@ impl Run {
             if let Some((offset, e)) = failure {
                 return Err(self.failed(offset, e).await);
             }
-            if repeated {
+            if let Some(offset) = repeated {
+                self.ctx
+                    .log(
+                        LogLevel::Warn,
+                        format!(
+                            "O SGP devolveu na posição {offset} os mesmos clientes de uma \
+                             página anterior (ele parece ignorar o offset). Paginação \
+                             encerrada para não repetir clientes."
+                        ),
+                    )
+                    .await;
                 self.checkpoint.truncated = true;
                 break;
             }
         }
+        // nothing more is read (SGP repeating itself may still be answering)
+        drop(fetcher);
         self.finished().await
     }
 
