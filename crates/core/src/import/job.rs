@@ -1,6 +1,7 @@
 //! The import job: pages through SGP and stores customers and contracts,
-//! one page per transaction together with its checkpoint, so a resumed
-//! attempt neither loses nor doubles a row.
+//! each write (a page, or the pages that waited for the database) one
+//! transaction together with its checkpoint, so a resumed attempt neither
+//! loses nor doubles a row.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -199,6 +200,7 @@ struct Run {
 struct Fetched {
     total: Option<u64>,
     received: usize,
+    bytes: usize,
     customers: Vec<HashedCustomer>,
     errors: Vec<RowError>,
 }
@@ -218,6 +220,7 @@ impl Fetched {
         Fetched {
             total: page.total,
             received: page.received,
+            bytes: page.bytes,
             customers,
             errors,
         }
@@ -232,13 +235,27 @@ impl Fetched {
 /// stored as it comes.
 const AHEAD_CUSTOMERS: u32 = 4 * PAGE_SIZE;
 
+/// Bytes of SGP answers fetched ahead of the writes (a page of 100
+/// customers is some 100 KB): pages of few but huge customers wait like
+/// pages of many, so an import holds no more than its writes, this, and
+/// the answer being read.
+const AHEAD_BYTES: u32 = 4 * 1024 * 1024;
+
 /// A page as the fetcher hands it over: where it starts, and its share of
 /// the customers allowed ahead (given back when the writer takes it, so
 /// the next pages are fetched while it is stored).
 struct Arrived {
     offset: u64,
     page: Result<Fetched, SgpError>,
-    _ahead: OwnedSemaphorePermit,
+    _ahead: (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>),
+}
+
+impl Arrived {
+    /// Row errors are stored with their page's offset: a page that has
+    /// some starts a write of its own.
+    fn has_row_errors(&self) -> bool {
+        self.page.as_ref().is_ok_and(|p| !p.errors.is_empty())
+    }
 }
 
 /// The fetching task, stopped when the import stops reading from it.
@@ -295,13 +312,15 @@ impl Run {
     }
 
     /// Fetches the pages from `from` on, one request at a time, in a task
-    /// of its own, at most `AHEAD_CUSTOMERS` ahead of the writes (an SGP
-    /// that ignores `limit` sends a page that waits alone); transient
+    /// of its own, at most `AHEAD_CUSTOMERS` and `AHEAD_BYTES` ahead of the
+    /// writes (a page past either waits alone: an SGP that ignores `limit`
+    /// costs no more memory than before); transient
     /// failures are retried and each retry goes to the job's log. Ends
     /// after the last page or the first failure, which it hands over too.
     fn fetch_ahead(&self, from: u64) -> (mpsc::UnboundedReceiver<Arrived>, Fetcher) {
         let (pages, arrivals) = mpsc::unbounded_channel();
         let ahead = Arc::new(Semaphore::new(AHEAD_CUSTOMERS as usize));
+        let ahead_bytes = Arc::new(Semaphore::new(AHEAD_BYTES as usize));
         let client = self.client.clone();
         let base = self.query(from);
         let ctx = self.ctx.clone();
@@ -332,8 +351,14 @@ impl Run {
                     ctx.log(LogLevel::Warn, line).await;
                 }
                 let page = result.map(Fetched::new);
+                let mut bytes = None;
                 let next = match &page {
                     Ok(p) => {
+                        let size = p.bytes.min(AHEAD_BYTES as usize) as u32;
+                        match ahead_bytes.clone().acquire_many_owned(size).await {
+                            Ok(b) => bytes = Some(b),
+                            Err(_) => return,
+                        }
                         // a page past the usual size waits for the writes
                         // to catch up first
                         let size = p.received.min(AHEAD_CUSTOMERS as usize) as u32;
@@ -351,7 +376,7 @@ impl Run {
                 let arrived = Arrived {
                     offset,
                     page,
-                    _ahead: permit,
+                    _ahead: (permit, bytes),
                 };
                 if pages.send(arrived).is_err() {
                     return;
@@ -396,21 +421,40 @@ impl Run {
             chrono::Utc::now().timestamp_millis().max(0) as u64,
             self.progress.processed,
         );
-        let (mut arrivals, fetcher) = self.fetch_ahead(self.checkpoint.offset);
+        let (mut arrivals, mut fetcher) = self.fetch_ahead(self.checkpoint.offset);
+        // a page taken from the channel but left for the next write
+        let mut held_back: Option<Arrived> = None;
         loop {
             if self.ctx.is_cancelled() {
                 return self.cancelled().await;
             }
-            let first = tokio::select! {
-                arrived = arrivals.recv() => arrived,
-                _ = self.ctx.cancelled() => return self.cancelled().await,
+            let first = match held_back.take() {
+                Some(a) => Some(a),
+                None => tokio::select! {
+                    arrived = arrivals.recv() => arrived,
+                    _ = self.ctx.cancelled() => return self.cancelled().await,
+                },
             };
-            // the fetcher ends after the last page or a failure it handed over
-            let Some(first) = first else { break };
+            let Some(first) = first else {
+                // The fetcher ended after the last page or a failure it
+                // handed over, unless it panicked: then the list is not
+                // known to be whole and the attempt is retried.
+                if let Err(e) = (&mut fetcher.0).await {
+                    tracing::warn!(error = %e, "page fetch task ended abnormally");
+                    return Err(self
+                        .failed(self.checkpoint.offset, SgpError::Connection)
+                        .await);
+                }
+                break;
+            };
             // the pages already waiting are stored with it
             let mut batch = vec![first];
             while batch.last().is_some_and(|a| a.page.is_ok()) {
                 match arrivals.try_recv() {
+                    Ok(a) if a.has_row_errors() => {
+                        held_back = Some(a);
+                        break;
+                    }
                     Ok(a) => batch.push(a),
                     Err(_) => break,
                 }

@@ -124,6 +124,8 @@ pub struct CustomerPage {
     /// How many customers the page held (parsed or not).
     pub received: usize,
     pub customers: Vec<Result<SgpCustomer, RowError>>,
+    /// The answer's size in bytes, for what the import holds in memory.
+    pub bytes: usize,
 }
 
 /// A transient failure about to be retried, for the job's log.
@@ -383,6 +385,7 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     let total = page.paginacao.0.found().and_then(|p| p.total.count());
     Ok(CustomerPage {
         total,
+        bytes: body.len(),
         received: list.len(),
         customers: list
             .iter()

@@ -16,7 +16,9 @@ use crate::model::{
 };
 use crate::sgp::{RowError, SgpContract, SgpCustomer};
 
-/// One page of an import, ready to store.
+/// One write of an import, ready to store: a page, or pages fetched one
+/// after the other (`offset` is the first's; row errors come from it
+/// alone, the job keeps a page with some for a write of its own).
 pub struct PageWrite<'a> {
     pub lease: &'a Lease,
     pub offset: u64,

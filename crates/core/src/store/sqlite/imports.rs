@@ -194,7 +194,8 @@ imports_for!(SqliteStore, {
                 change_rows.retain(|c| !created(c));
                 sqlx::query(
                     "INSERT INTO import_changes (tenant_id, job_id, customer_id, kind, created_at) \
-                     SELECT ?1, ?2, id, ?3, ?4 FROM customers WHERE id >= ?5 AND id < ?6",
+                     SELECT ?1, ?2, id, ?3, ?4 FROM customers \
+                     WHERE id >= ?5 AND id < ?6 AND tenant_id = ?1",
                 )
                 .bind(lease.tenant.0)
                 .bind(lease.job.0)
