@@ -637,7 +637,10 @@ async fn pages_that_wait_for_the_database_are_stored_together(db: &TestDb) {
         .iter()
         .map(|e| (e.row_key.as_deref(), e.page_offset))
         .collect();
-    assert_eq!(places, vec![(Some("1699"), Some(600)), (Some("2399"), Some(1300))]);
+    assert_eq!(
+        places,
+        vec![(Some("1699"), Some(600)), (Some("2399"), Some(1300))]
+    );
     let log = log_text(db, &h.tenant, id).await;
     let mut covered = Vec::new();
     for line in log.lines() {
