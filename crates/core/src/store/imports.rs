@@ -108,9 +108,7 @@ pub(crate) const CUSTOMER_UPSERT: &str = "ON CONFLICT (tenant_id, sgp_key) DO UP
     state = excluded.state, zip = excluded.zip, latitude = excluded.latitude, \
     longitude = excluded.longitude, emails = excluded.emails, phones = excluded.phones, \
     content_hash = excluded.content_hash, last_job_id = excluded.last_job_id, \
-    updated_at = excluded.updated_at, removed_at = NULL RETURNING id, sgp_key";
-/// The end of `CUSTOMER_UPSERT` (SQLite knows the ids it writes).
-pub(crate) const CUSTOMER_RETURNING: &str = " RETURNING id, sgp_key";
+    updated_at = excluded.updated_at, removed_at = NULL";
 /// Marks the provider for the search index's next refresh (an import page
 /// that wrote customers; see `store::search`).
 pub(crate) const MARK_SEARCH_DIRTY_SQLITE: &str =

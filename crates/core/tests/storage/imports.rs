@@ -834,8 +834,29 @@ async fn basic_auth_imports_and_a_wrong_password_fails_fast(db: &TestDb) {
     assert_eq!(h.fake.requests().len(), before + 1, "no retries");
 }
 
+/// One page stored straight through the store, as the import job would.
+async fn write_page(
+    store: &dyn Store,
+    lease: &sgp_import_core::store::Lease,
+    customers: &[sgp_import_core::store::HashedCustomer],
+) -> Result<sgp_import_core::store::PageCounts, sgp_import_core::store::StoreError> {
+    store
+        .import_page(&sgp_import_core::store::PageWrite {
+            lease,
+            offset: 0,
+            customers,
+            errors: &[],
+            progress: &JobProgress::default(),
+            checkpoint: &serde_json::Value::Null,
+            log: None,
+            log_cap: 100,
+            track_seen: true,
+        })
+        .await
+}
+
 async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
-    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob, PageWrite, StoreError};
+    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob, StoreError};
     let h = harness(db, FakeConfig::new(5)).await;
     let customers: Vec<HashedCustomer> =
         (0..5).map(|i| HashedCustomer::new(h.expected(i))).collect();
@@ -867,30 +888,12 @@ async fn a_stale_attempt_cannot_write_a_page(db: &TestDb) {
         .await
         .unwrap()
         .remove(0);
-    async fn write(
-        store: &dyn Store,
-        lease: &sgp_import_core::store::Lease,
-        customers: &[HashedCustomer],
-    ) -> Result<sgp_import_core::store::PageCounts, StoreError> {
-        let page = PageWrite {
-            lease,
-            offset: 0,
-            customers,
-            errors: &[],
-            progress: &JobProgress::default(),
-            checkpoint: &serde_json::Value::Null,
-            log: None,
-            log_cap: 100,
-            track_seen: true,
-        };
-        store.import_page(&page).await
-    }
     assert!(matches!(
-        write(db.store.as_ref(), &first.lease, &customers).await,
+        write_page(db.store.as_ref(), &first.lease, &customers).await,
         Err(StoreError::LeaseLost(_))
     ));
     assert_eq!(h.customers().await, 0, "the stale attempt wrote nothing");
-    let counts = write(db.store.as_ref(), &second.lease, &customers)
+    let counts = write_page(db.store.as_ref(), &second.lease, &customers)
         .await
         .unwrap();
     assert_eq!(counts.created, 5);
@@ -905,7 +908,7 @@ async fn pages_of_two_providers_interleaved_keep_each_contract_and_change_with_i
     db: &TestDb,
 ) {
     use sgp_import_core::model::ChangeKind;
-    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob, PageWrite};
+    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob};
     let h = harness(db, FakeConfig::new(12)).await;
     let other = tenant(db, "outro").await;
     for t in [&h.tenant, &other] {
@@ -931,18 +934,7 @@ async fn pages_of_two_providers_interleaved_keep_each_contract_and_change_with_i
         let lease = lease_of(t).clone();
         let store = db.store.clone();
         async move {
-            store
-                .import_page(&PageWrite {
-                    lease: &lease,
-                    offset: 0,
-                    customers: &customers,
-                    errors: &[],
-                    progress: &JobProgress::default(),
-                    checkpoint: &serde_json::Value::Null,
-                    log: None,
-                    log_cap: 100,
-                    track_seen: true,
-                })
+            write_page(store.as_ref(), &lease, &customers)
                 .await
                 .unwrap()
         }

@@ -141,7 +141,7 @@ imports_for!(PgStore, {
                  FROM jsonb_to_recordset($4::jsonb) AS r(k text, id bigint, n text, d text, \
                     t text, s date, o text, street text, number text, complement text, \
                     district text, city text, state text, zip text, lat text, lon text, \
-                    emails jsonb, phones jsonb, h text) {}",
+                    emails jsonb, phones jsonb, h text) {} RETURNING id, sgp_key",
                 imports::CUSTOMER_COLUMNS,
                 imports::CUSTOMER_UPSERT
             ))
