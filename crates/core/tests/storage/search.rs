@@ -19,6 +19,7 @@ on_both!(
     a_large_provider_is_listed_from_the_search_index,
     the_index_waits_for_the_providers_running_import,
     filters_with_many_matches_each_and_few_together_are_counted_exactly,
+    a_bulk_change_leaves_the_planner_statistics_current,
 );
 
 /// Past the most customers a provider is searched in memory with, and
@@ -322,5 +323,108 @@ async fn filters_with_many_matches_each_and_few_together_are_counted_exactly(db:
             (CUSTOMER_COUNT_CAP + 1, false),
             "{f:?}"
         );
+    }
+}
+
+/// `n` customers of `tenant` straight into the table, keys `{prefix}{i}`.
+async fn insert_customers(db: &TestDb, tenant: uuid::Uuid, prefix: &str, n: i64) {
+    let rows = "customers (tenant_id, sgp_key, name, content_hash, created_at, updated_at)";
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(&format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?3) \
+             INSERT INTO {rows} SELECT ?1, ?2 || i, 'CLIENTE ' || i, 'h', 0, 0 FROM s"
+        ))
+        .bind(tenant)
+        .bind(prefix)
+        .bind(n)
+        .execute(pool)
+        .await
+        .map(drop),
+        Raw::Postgres(pool) => sqlx::query(&format!(
+            "INSERT INTO {rows} SELECT $1, $2 || i, 'CLIENTE ' || i, 'h', now(), now() \
+             FROM generate_series(1, $3) AS i"
+        ))
+        .bind(tenant)
+        .bind(prefix)
+        .bind(n)
+        .execute(pool)
+        .await
+        .map(drop),
+    }
+    .unwrap();
+}
+
+/// The planner's row count of `table` (PostgreSQL; -1 before any ANALYZE).
+async fn planner_rows(db: &TestDb, table: &str) -> Option<f32> {
+    match db.raw() {
+        Raw::Sqlite(_) => None,
+        Raw::Postgres(pool) => Some(
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = $1::regclass")
+                .bind(table)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        ),
+    }
+}
+
+/// Waits until PostgreSQL's statistics system has heard of `n` changes to
+/// `table` since it was last analysed (a connection reports within a
+/// second of its transaction).
+async fn wait_reported(db: &TestDb, table: &str, n: i64) {
+    let Raw::Postgres(pool) = db.raw() else {
+        return;
+    };
+    for _ in 0..300 {
+        let seen: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT n_mod_since_analyze FROM pg_stat_user_tables \
+             WHERE relid = $1::regclass), 0)",
+        )
+        .bind(table)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if seen >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{n} changes to {table} never reported");
+}
+
+/// A first import fills tables the planner still believes empty, and the
+/// customers page planned on that belief took seconds (PostgreSQL): the
+/// refresh after a bulk change analyses them, and only then. SQLite keeps
+/// no statistics (its statements are written for that).
+async fn a_bulk_change_leaves_the_planner_statistics_current(db: &TestDb) {
+    let store = &db.store;
+    // a small provider, listed from its customers
+    let small = tenant(db, "pequeno").await;
+    insert_customers(db, small.id.0, "p", 300).await;
+    wait_reported(db, "customers", 300).await;
+    assert_eq!(store.refresh_search(small.id).await.unwrap(), Some(0));
+    if let Some(rows) = planner_rows(db, "customers").await {
+        assert_eq!(
+            rows, 300.0,
+            "analysed after 300 customers into an empty table"
+        );
+        assert_eq!(planner_rows(db, "customer_search").await, Some(-1.0));
+    }
+    // a large one, copied into the search index by the refresh
+    let large = tenant(db, "grande").await;
+    insert_customers(db, large.id.0, "g", 2_500).await;
+    wait_reported(db, "customers", 2_500).await;
+    assert_eq!(store.refresh_search(large.id).await.unwrap(), Some(2_500));
+    if let Some(rows) = planner_rows(db, "customers").await {
+        assert_eq!(rows, 2_800.0);
+        assert_eq!(planner_rows(db, "customer_search").await, Some(2_500.0));
+    }
+    // a hundred more rows in a table of 2,800 is below autoanalyze's own
+    // threshold (50 + 10 %): left to autovacuum
+    insert_customers(db, small.id.0, "q", 100).await;
+    wait_reported(db, "customers", 100).await;
+    assert_eq!(store.refresh_search(small.id).await.unwrap(), Some(0));
+    if let Some(rows) = planner_rows(db, "customers").await {
+        assert_eq!(rows, 2_800.0);
     }
 }
