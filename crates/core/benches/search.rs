@@ -380,6 +380,11 @@ async fn main() {
                 url.set_path(&name);
                 let url = DatabaseUrl::parse(url.as_str()).unwrap();
                 bench_one("PostgreSQL", url, *providers, *each).await;
+                // BENCH_KEEP_DATABASES=1 leaves them for EXPLAIN (dropped by hand)
+                if std::env::var_os("BENCH_KEEP_DATABASES").is_some() {
+                    println!("(kept database {name})");
+                    continue;
+                }
                 let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
                     .execute(&mut c)
                     .await;

@@ -138,13 +138,32 @@ pub(crate) async fn list<Q: SearchQueries>(
     wanted.use_word_index = indexed >= WORD_INDEX_MIN;
     let sources = wanted.sources();
     let mut within = None;
+    // whether every source read found more customers than the cap
+    let mut each_past_cap = true;
     for source in &sources {
         let mut st = Statement::<Q::Dialect>::new();
-        let sql = st.source(source, CUSTOMER_COUNT_CAP + 1);
-        let ids = store.ids(tenant, &sql, &st.args).await?;
+        // a status gives one row per contract, the others one per customer
+        let contracts = matches!(source, Source::Status(_));
+        let per_customer = if contracts {
+            Q::Dialect::status_rows_per_customer()
+        } else {
+            1
+        };
+        let bound = per_customer * (CUSTOMER_COUNT_CAP + 1);
+        let sql = st.source(source, bound);
+        let mut ids = store.ids(tenant, &sql, &st.args).await?;
+        let whole = (ids.len() as u64) < bound;
+        if contracts {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         if ids.len() as u64 <= CUSTOMER_COUNT_CAP {
-            within = Some(ids);
-            break;
+            if whole {
+                within = Some(ids);
+                break;
+            }
+            // as many rows as read, yet few customers: not known either way
+            each_past_cap = false;
         }
     }
     let found = match within {
@@ -159,7 +178,7 @@ pub(crate) async fn list<Q: SearchQueries>(
             let ids = store.ids(tenant, &sql, &st.args).await?;
             // a lone filter whose own index found more than the cap is
             // the whole query: counting again would find the same
-            let counted = if wanted.counted_already() {
+            let counted = if each_past_cap && wanted.counted_already() {
                 CUSTOMER_COUNT_CAP + 1
             } else {
                 // several filters, each with many matches, may have few
@@ -277,10 +296,8 @@ impl Wanted {
     pub fn counted_already(&self) -> bool {
         let whole = |s: &Source<'_>| match s {
             Source::Words(long) => self.words.as_ref().is_some_and(|w| w.len() == long.len()),
-            // one row per contract: a customer with two in the status
-            // comes twice, so more rows than the cap need not be more
-            // customers
-            Source::Status(_) => false,
+            // a status's rows are contracts: `list` counts the distinct
+            // customers among them before it trusts them past the cap
             _ => true,
         };
         self.filters() == 1 && matches!(&self.sources()[..], [only] if whole(only))
@@ -398,6 +415,11 @@ pub(crate) trait Dialect {
     fn sort_few() -> &'static str;
     /// Whether customer `s` has a contract in the status bound as `p`.
     fn has_status(p: &str) -> String;
+    /// How many rows per customer a contract status's source is read
+    /// for. Its rows are contracts; more distinct customers among them
+    /// than the cap spare the count, which otherwise checks the matches
+    /// one by one up to the cap.
+    fn status_rows_per_customer() -> u64;
     /// The word index's query for names with a word starting with each of
     /// `words` ([a-z0-9] only, so nothing needs quoting).
     fn words_query(words: &[&str]) -> String;
@@ -683,8 +705,8 @@ mod tests {
             ..Wanted::default()
         };
         assert!(
-            !status.counted_already(),
-            "a contract per row, not a customer"
+            status.counted_already(),
+            "once `list` saw more distinct customers than the cap"
         );
         assert!(!removed(false).counted_already(), "no source");
         let both = Wanted {

@@ -20,6 +20,7 @@ on_both!(
     the_index_waits_for_the_providers_running_import,
     filters_with_many_matches_each_and_few_together_are_counted_exactly,
     a_bulk_change_leaves_the_planner_statistics_current,
+    a_status_is_counted_in_customers_not_contracts,
 );
 
 /// Past the most customers a provider is searched in memory with, and
@@ -427,4 +428,91 @@ async fn a_bulk_change_leaves_the_planner_statistics_current(db: &TestDb) {
     if let Some(rows) = planner_rows(db, "customers").await {
         assert_eq!(rows, 2_800.0);
     }
+}
+
+/// `each` contracts in `status` for every customer of `tenant` whose id is
+/// a multiple of `every`.
+async fn add_contracts(db: &TestDb, tenant: uuid::Uuid, status: &str, every: i64, each: i64) {
+    let rows = "contracts (tenant_id, customer_id, sgp_key, status, content_hash, created_at, \
+        updated_at)";
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?4) \
+             INSERT INTO {rows} SELECT c.tenant_id, c.id, ?2 || c.id || '-' || n.i, ?2, 'h', 0, 0 \
+             FROM customers c CROSS JOIN n WHERE c.tenant_id = ?1 AND c.id % ?3 = 0"
+        ))
+        .bind(tenant)
+        .bind(status)
+        .bind(every)
+        .bind(each)
+        .execute(pool)
+        .await
+        .map(drop),
+        Raw::Postgres(pool) => sqlx::query(&format!(
+            "INSERT INTO {rows} SELECT c.tenant_id, c.id, $2 || c.id || '-' || n, $2, 'h', \
+                now(), now() \
+             FROM customers c CROSS JOIN generate_series(1, $4) AS n \
+             WHERE c.tenant_id = $1 AND c.id % $3 = 0"
+        ))
+        .bind(tenant)
+        .bind(status)
+        .bind(every)
+        .bind(each)
+        .execute(pool)
+        .await
+        .map(drop),
+    }
+    .unwrap();
+}
+
+/// A status's source gives one row per contract. Past the cap in
+/// customers the count is skipped ("mais de 10.000"); customers with
+/// several contracts in the status are counted once, whether their rows
+/// fit in what the source reads or not.
+async fn a_status_is_counted_in_customers_not_contracts(db: &TestDb) {
+    let store = &db.store;
+    let t = tenant(db, "status").await;
+    insert_customers(db, t.id.0, "c", 10_100).await;
+    let ids: Vec<i64> = match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query_scalar("SELECT id FROM customers WHERE tenant_id = ?1")
+            .bind(t.id.0)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+        Raw::Postgres(pool) => sqlx::query_scalar("SELECT id FROM customers WHERE tenant_id = $1")
+            .bind(t.id.0)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+    };
+    let multiples = |every: i64| ids.iter().filter(|id| *id % every == 0).count() as u64;
+    // every customer once: more customers than the cap
+    add_contracts(db, t.id.0, "cancelado", 1, 1).await;
+    // half of them twice: more rows than the cap, half as many customers
+    add_contracts(db, t.id.0, "suspenso", 2, 2).await;
+    // a fifth eleven times: more rows than the source reads, few customers
+    add_contracts(db, t.id.0, "inviabilidade_tecnica", 5, 11).await;
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 10_100);
+
+    let list = |status: &'static str| async move {
+        let mut f = filter(None, Some(status), None);
+        f.limit = 20;
+        store.list_customers(t.id, &f).await.unwrap()
+    };
+    let all = list("cancelado").await;
+    assert!(all.from_search_index);
+    assert_eq!(
+        (all.total, all.total_exact, all.customers.len()),
+        (CUSTOMER_COUNT_CAP + 1, false, 20)
+    );
+    let twice = list("suspenso").await;
+    assert_eq!((twice.total, twice.total_exact), (multiples(2), true));
+    assert!(twice.customers.iter().all(|c| c.id % 2 == 0));
+    let many = list("inviabilidade_tecnica").await;
+    assert!(multiples(5) * 11 > 2 * (CUSTOMER_COUNT_CAP + 1));
+    assert_eq!((many.total, many.total_exact), (multiples(5), true));
+    // the page is the first 20 by name, each customer once
+    let mut seen: Vec<i64> = many.customers.iter().map(|c| c.id).collect();
+    seen.dedup();
+    assert_eq!(seen.len(), 20);
 }

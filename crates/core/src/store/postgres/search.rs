@@ -45,6 +45,13 @@ impl Dialect for Pg {
              AND k.tenant_id = s.tenant_id AND k.status = {p})"
         )
     }
+    fn status_rows_per_customer() -> u64 {
+        // Twice the cap: a customer seldom has two contracts in one
+        // status, so the distinct customers among them tell "more than
+        // the cap" nearly always. The count hashed every contract of a
+        // common status first (95 ms for `cancelado` at 1,000,000).
+        2
+    }
     fn words_query(words: &[&str]) -> String {
         words
             .iter()
@@ -66,12 +73,18 @@ impl Dialect for Pg {
     }
 }
 
+/// `q` with the provider and `args` bound, as an unnamed statement:
+/// planned for these values each time. A named (cached) statement turns,
+/// from its sixth run on, to a generic plan made without the values: the
+/// status `inviabilidade_tecnica` was then estimated as a quarter of the
+/// contracts, not a thousandth, and its source read every contract of
+/// the provider (105 ms a run at 1,000,000 instead of 1 ms).
 fn bound<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     tenant: TenantId,
     args: &'q [Arg],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    q = q.bind(tenant.0);
+    let mut q = q.persistent(false).bind(tenant.0);
     for arg in args {
         q = match arg {
             Arg::Text(t) => q.bind(t.as_str()),

@@ -36,6 +36,13 @@ impl Dialect for Lite {
              WHERE k.customer_id = s.customer_id AND k.status = {p})"
         )
     }
+    fn status_rows_per_customer() -> u64 {
+        // The count stops at the cap here, checking each match by its
+        // customer; reading twice the rows (each a row lookup, handed
+        // over one by one) cost more than it: `ativo` at 1,000,000 took
+        // 27 ms instead of 13.
+        1
+    }
     fn words_query(words: &[&str]) -> String {
         // quoted, each a prefix query
         words
