@@ -37,15 +37,19 @@ imports_for!(SqliteStore, {
     async fn import_page(&self, page: &PageWrite<'_>) -> Result<PageCounts, StoreError> {
         let lease = page.lease;
         let now = to_millis(self.clock.now());
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the write lock before the first read, so a page waits
+        // (up to the busy timeout) for another process writing the file
+        // instead of failing when it upgrades from reading to writing
+        // (SQLite refuses that upgrade at once, without waiting: an
+        // import page failed so when a test held the file's write lock)
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let customers = imports::distinct(page.customers);
         let keys = json_rows(customers.iter().map(|c| c.customer.key.as_str().into()));
         // The page's stored customers, and (the row without a key) the
         // highest customer id: new customers get the ids after it, so the
         // upsert needs no RETURNING (streaming its rows back cost a
-        // cross-thread wake-up each). The ids hold: this transaction is
-        // the only writer once it writes, and a write by anyone else since
-        // this read makes SQLite refuse the upgrade (SQLITE_BUSY_SNAPSHOT).
+        // cross-thread wake-up each). The ids hold: this transaction holds
+        // the write lock from its start.
         let mut next_id = 1;
         let mut existing: HashMap<String, imports::Existing> = HashMap::new();
         for row in sqlx::query(
