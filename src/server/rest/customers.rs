@@ -14,7 +14,8 @@ use crate::server::auth::Caller;
 use crate::server::services::{customers, imports, ServiceError};
 use crate::server::state::AppState;
 
-/// The provider's customers by name, each with contracts and plans.
+/// The provider's customers in alphabetical order (ignoring case and
+/// accents), each with contracts and plans.
 #[utoipa::path(get, path = "/api/admin/clientes", tag = "clientes",
     params(ClientesQuery),
     responses(

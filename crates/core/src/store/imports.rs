@@ -417,7 +417,8 @@ pub trait Imports: Send + Sync {
         sgp_key: &str,
     ) -> Result<Option<StoredCustomer>, StoreError>;
 
-    /// A page of the tenant's customers, by name, each with its contracts.
+    /// A page of the tenant's customers in alphabetical order (case and
+    /// accents ignored, then by id), each with its contracts.
     async fn list_customers(
         &self,
         tenant: TenantId,

@@ -10,8 +10,13 @@
 //! words, the removed ones, a rare contract status): when one has at most
 //! [`CUSTOMER_COUNT_CAP`] matches, those are filtered and sorted whole, and
 //! the count is exact. When every filter matches many, the page walks the
-//! name index in order until it has its rows, and the count stops at the
-//! cap ("mais de 10.000").
+//! index in the list's order until it has its rows, and the count stops at
+//! the cap ("mais de 10.000").
+//!
+//! The list's order is the folded name (`words`, see
+//! [`crate::text::search_words`]) then the id: accents and case do not
+//! move a name away from its letter, and the names whose first word
+//! starts with a typed word lie together, one range of the order.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,6 +43,13 @@ pub(crate) const LIVE_FALLBACK_MAX: u64 = 20_000;
 /// The fewest indexed customers a provider needs for its name searches to
 /// go through the word index (see [`list`]).
 pub(crate) const WORD_INDEX_MIN: u64 = 50_000;
+
+/// How many entries of the order a walk reads before it gives up on
+/// finding its page that way: matches spread through the order (a
+/// surname) fill a page within a few hundred; matches gathered in one
+/// stretch of it (a first name) are read as ranges instead (see
+/// [`Statement::merged`]).
+pub(crate) const WALK_FIRST: i64 = 20_000;
 
 /// Customers copied per refresh statement (and transaction, so SQLite's
 /// writer is never held long).
@@ -80,8 +92,22 @@ pub(crate) trait SearchQueries: Send + Sync {
         tenant: TenantId,
     ) -> Result<(Option<DateTime<Utc>>, u64), StoreError>;
 
+    /// Whether the provider's are the only customers in the search index
+    /// (then its word indexes need not be checked against the provider).
+    async fn index_alone(&self, tenant: TenantId) -> Result<bool, StoreError>;
+
     /// The ids a [`Statement`] selects (as column `id`).
     async fn ids(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError>;
+
+    /// The same in any order (a source's matches, up to 10,001).
+    async fn id_set(
+        &self,
+        tenant: TenantId,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<i64>, StoreError> {
+        self.ids(tenant, sql, args).await
+    }
 
     /// The number a [`Statement::capped_count`] counts (column `n`).
     async fn count(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<u64, StoreError>;
@@ -136,12 +162,16 @@ pub(crate) async fn list<Q: SearchQueries>(
     // few of them, most of a common word's matches are other providers',
     // and walking the provider's own names is quicker
     wanted.use_word_index = indexed >= WORD_INDEX_MIN;
+    if wanted.indexed_words().is_some() {
+        wanted.index_alone = store.index_alone(tenant).await?;
+    }
     let sources = wanted.sources();
     let mut within = None;
     // whether every source read found more customers than the cap
     let mut each_past_cap = true;
     for source in &sources {
         let mut st = Statement::<Q::Dialect>::new();
+        st.alone = wanted.index_alone;
         // a status gives one row per contract, the others one per customer
         let contracts = matches!(source, Source::Status(_));
         let per_customer = if contracts {
@@ -151,7 +181,7 @@ pub(crate) async fn list<Q: SearchQueries>(
         };
         let bound = per_customer * (CUSTOMER_COUNT_CAP + 1);
         let sql = st.source(source, bound);
-        let mut ids = store.ids(tenant, &sql, &st.args).await?;
+        let mut ids = store.id_set(tenant, &sql, &st.args).await?;
         let whole = (ids.len() as u64) < bound;
         if contracts {
             ids.sort_unstable();
@@ -173,9 +203,7 @@ pub(crate) async fn list<Q: SearchQueries>(
             Found::all(store.ids(tenant, &sql, &st.args).await?, limit, offset)
         }
         None => {
-            let mut st = Statement::<Q::Dialect>::new();
-            let sql = st.ordered(&wanted, None, Some((limit, offset)));
-            let ids = store.ids(tenant, &sql, &st.args).await?;
+            let ids = page_of_many(store, tenant, &wanted, limit, offset).await?;
             // a lone filter whose own index found more than the cap is
             // the whole query: counting again would find the same
             let counted = if each_past_cap && wanted.counted_already() {
@@ -183,7 +211,7 @@ pub(crate) async fn list<Q: SearchQueries>(
             } else {
                 // several filters, each with many matches, may have few
                 // together: counted among the first source's matches (an
-                // index lookup each) rather than along the whole name index
+                // index lookup each) rather than along the whole order
                 let mut st = Statement::<Q::Dialect>::new();
                 let sql = st.capped_count(&wanted, sources.first());
                 store.count(tenant, &sql, &st.args).await?
@@ -199,6 +227,42 @@ pub(crate) async fn list<Q: SearchQueries>(
     out.search_refreshed_at = refreshed;
     out.from_search_index = true;
     Ok(out)
+}
+
+/// One page of a query whose every source found more than the cap. Its
+/// matches spread through the order (a surname) fill the page within the
+/// order's first [`WALK_FIRST`] entries. Otherwise, when the matches whose
+/// first word starts with no typed word are few (a first name: "thiago"
+/// in "ana thiago"), the rest lie in one range of the order per typed
+/// word: those ranges and the few are merged. Failing both, the order is
+/// walked until the page is full.
+async fn page_of_many<Q: SearchQueries>(
+    store: &Q,
+    tenant: TenantId,
+    wanted: &Wanted,
+    limit: u32,
+    offset: u64,
+) -> Result<Vec<i64>, StoreError> {
+    if let Some(words) = wanted.indexed_words() {
+        let mut st = Statement::<Q::Dialect>::new();
+        let sql = st.short_walk(wanted, limit, offset);
+        let ids = store.ids(tenant, &sql, &st.args).await?;
+        if ids.len() == limit as usize {
+            return Ok(ids);
+        }
+        let mut st = Statement::<Q::Dialect>::new();
+        st.alone = wanted.index_alone;
+        let sql = st.rest_source(&words, CUSTOMER_COUNT_CAP + 1);
+        let rest = store.id_set(tenant, &sql, &st.args).await?;
+        if rest.len() as u64 <= CUSTOMER_COUNT_CAP {
+            let mut st = Statement::<Q::Dialect>::new();
+            let sql = st.merged(wanted, rest, limit, offset);
+            return store.ids(tenant, &sql, &st.args).await;
+        }
+    }
+    let mut st = Statement::<Q::Dialect>::new();
+    let sql = st.ordered(wanted, None, Some((limit, offset)));
+    store.ids(tenant, &sql, &st.args).await
 }
 
 /// Puts `found` (fetched by id, in any order) in the order of `ids`.
@@ -220,6 +284,8 @@ pub(crate) struct Wanted {
     pub removed: Option<bool>,
     /// Whether name words may be looked up in the word index.
     pub use_word_index: bool,
+    /// Whether the provider is alone in the search index.
+    pub index_alone: bool,
 }
 
 impl Default for Wanted {
@@ -230,6 +296,7 @@ impl Default for Wanted {
             status: None,
             removed: None,
             use_word_index: true,
+            index_alone: false,
         }
     }
 }
@@ -282,6 +349,14 @@ impl Wanted {
         out
     }
 
+    /// The typed words the word indexes are asked for, if they are.
+    fn indexed_words(&self) -> Option<Vec<&str>> {
+        self.sources().into_iter().find_map(|s| match s {
+            Source::Words(words) => Some(words),
+            _ => None,
+        })
+    }
+
     /// How many filters there are.
     fn filters(&self) -> usize {
         usize::from(self.words.is_some())
@@ -331,7 +406,7 @@ pub(crate) enum Source<'a> {
 #[derive(Clone, Debug)]
 pub(crate) struct LiveRow {
     pub id: i64,
-    pub name: String,
+    /// The folded name: what is searched, and the list's order.
     pub words: String,
     pub doc: Option<String>,
     pub removed: bool,
@@ -356,7 +431,6 @@ pub(crate) fn live_rows_from_json(json: &str) -> Result<Vec<LiveRow>, StoreError
         .map(|(id, name, doc, removed, has_status)| LiveRow {
             id,
             words: crate::text::search_words(&name),
-            name,
             doc,
             removed: flag(&removed),
             has_status: flag(&has_status),
@@ -364,8 +438,8 @@ pub(crate) fn live_rows_from_json(json: &str) -> Result<Vec<LiveRow>, StoreError
         .collect())
 }
 
-/// The ids of a small provider's page, in the list's order (name, then
-/// id), and the exact number of matches.
+/// The ids of a small provider's page, in the list's order (folded name,
+/// then id), and the exact number of matches.
 pub(crate) fn live_page(
     mut rows: Vec<LiveRow>,
     wanted: &Wanted,
@@ -373,7 +447,7 @@ pub(crate) fn live_page(
     offset: u64,
 ) -> (Vec<i64>, u64) {
     rows.retain(|r| wanted.matches(r));
-    rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    rows.sort_by(|a, b| a.words.cmp(&b.words).then(a.id.cmp(&b.id)));
     let total = rows.len() as u64;
     let ids = rows
         .iter()
@@ -389,6 +463,12 @@ pub(crate) fn live_page(
 /// an ordinary index, on both databases.
 pub(crate) fn doc_range_end(prefix: &str) -> String {
     format!("{prefix}:")
+}
+
+/// The bound end of the range of folded names starting with `word`: the
+/// folded names hold [a-z0-9 ], all before '{'.
+pub(crate) fn word_range_end(word: &str) -> String {
+    format!("{word}{{")
 }
 
 /// A value bound into a search statement.
@@ -409,7 +489,7 @@ pub(crate) trait Dialect {
     /// their partial index.
     fn removed_index() -> &'static str;
     /// After `FROM customer_search s`: the hint to find rows by their ids
-    /// (a `within` list) rather than walk the provider's name index.
+    /// (a `within` list) rather than walk the provider's order.
     fn by_id_only() -> &'static str;
     /// The list's order for a few rows found by id: sorted, not walked.
     fn sort_few() -> &'static str;
@@ -424,14 +504,19 @@ pub(crate) trait Dialect {
     /// `words` ([a-z0-9] only, so nothing needs quoting).
     fn words_query(words: &[&str]) -> String;
     /// The ids (as `id`) of provider `t`'s customers the word index finds
-    /// for the query bound as `q`.
-    fn words_in(t: &str, q: &str) -> String;
+    /// for the query bound as `q`; `alone`: no other provider's are in it.
+    fn words_in(t: &str, q: &str, alone: bool) -> String;
+    /// The same from the index of the words after the first.
+    fn rest_words_in(t: &str, q: &str, alone: bool) -> String;
 }
 
 /// A statement under construction with its arguments; the tenant is
 /// always parameter 1.
 pub(crate) struct Statement<D> {
     pub args: Vec<Arg>,
+    /// Whether the provider is alone in the search index, for the word
+    /// index's sources (set where their count decides the plan).
+    pub alone: bool,
     dialect: std::marker::PhantomData<D>,
 }
 
@@ -439,6 +524,7 @@ impl<D: Dialect> Statement<D> {
     pub fn new() -> Self {
         Statement {
             args: Vec::new(),
+            alone: false,
             dialect: std::marker::PhantomData,
         }
     }
@@ -498,7 +584,7 @@ impl<D: Dialect> Statement<D> {
         let (hint, order) = if within.is_some() {
             (D::by_id_only(), D::sort_few())
         } else {
-            ("", "s.name, s.customer_id")
+            ("", "s.words, s.customer_id")
         };
         let cond = self.conditions(wanted, within);
         let mut sql = format!(
@@ -506,11 +592,69 @@ impl<D: Dialect> Statement<D> {
              ORDER BY {order}"
         );
         if let Some((limit, offset)) = page {
-            let l = self.bind(Arg::Int(i64::from(limit)));
-            let o = self.bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-            sql += &format!(" LIMIT {l} OFFSET {o}");
+            sql += &self.window(limit, offset);
         }
         sql
+    }
+
+    /// ` LIMIT .. OFFSET ..` for a page.
+    fn window(&mut self, limit: u32, offset: u64) -> String {
+        let l = self.bind(Arg::Int(i64::from(limit)));
+        let o = self.bind(Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        format!(" LIMIT {l} OFFSET {o}")
+    }
+
+    /// One page of `wanted` among the first [`WALK_FIRST`] entries of the
+    /// order (short: the page is whole only if it is full).
+    pub fn short_walk(&mut self, wanted: &Wanted, limit: u32, offset: u64) -> String {
+        let t = D::param(1);
+        // the columns the conditions read, so PostgreSQL reads the index alone
+        let doc = if wanted.doc.is_some() { ", doc" } else { "" };
+        let first = self.bind(Arg::Int(WALK_FIRST));
+        let cond = self.conditions(wanted, None);
+        format!(
+            "SELECT s.customer_id AS id FROM (SELECT customer_id, tenant_id, words{doc}                 FROM customer_search WHERE tenant_id = {t} ORDER BY words, customer_id                 LIMIT {first}) s              WHERE {cond} ORDER BY s.words, s.customer_id{}",
+            self.window(limit, offset)
+        )
+    }
+
+    /// Up to `bound` ids of the customers whose words after the first
+    /// start with each of `words`.
+    pub fn rest_source(&mut self, words: &[&str], bound: u64) -> String {
+        let t = D::param(1);
+        let q = self.bind(Arg::Text(D::words_query(words)));
+        format!("{} LIMIT {bound}", D::rest_words_in(&t, &q, self.alone))
+    }
+
+    /// One page of `wanted`'s matches, given those of them whose first
+    /// word starts with no typed word (`rest`, few). Every other match
+    /// has a first word that starts with a typed word: it lies in that
+    /// word's range of the order. Each range is read in order up to the
+    /// page's end, and `rest` sorted, and they are merged.
+    pub fn merged(&mut self, wanted: &Wanted, rest: Vec<i64>, limit: u32, offset: u64) -> String {
+        let end = i64::try_from(offset.saturating_add(u64::from(limit))).unwrap_or(i64::MAX);
+        let mut parts = Vec::new();
+        for word in wanted.words.iter().flatten() {
+            let cond = self.conditions(wanted, None);
+            let from = self.bind(Arg::Text(word.clone()));
+            let to = self.bind(Arg::Text(word_range_end(word)));
+            let n = self.bind(Arg::Int(end));
+            parts.push(format!(
+                "SELECT * FROM (SELECT s.customer_id AS id, s.words AS w FROM customer_search s                  WHERE {cond} AND s.words >= {from} AND s.words < {to}                  ORDER BY s.words, s.customer_id LIMIT {n}) r"
+            ));
+        }
+        let cond = self.conditions(wanted, Some(rest));
+        let n = self.bind(Arg::Int(end));
+        parts.push(format!(
+            "SELECT * FROM (SELECT s.customer_id AS id, s.words AS w FROM customer_search s {}              WHERE {cond} ORDER BY {} LIMIT {n}) r",
+            D::by_id_only(),
+            D::sort_few()
+        ));
+        format!(
+            "SELECT id FROM ({}) m ORDER BY w, id{}",
+            parts.join(" UNION "),
+            self.window(limit, offset)
+        )
     }
 
     /// The matches of `wanted`, counted up to the cap plus one, among the
@@ -536,7 +680,7 @@ impl<D: Dialect> Statement<D> {
         match source {
             Source::Words(words) => {
                 let q = self.bind(Arg::Text(D::words_query(words)));
-                D::words_in(&t, &q)
+                D::words_in(&t, &q, self.alone)
             }
             Source::Doc(d) => {
                 let from = self.bind(Arg::Text((*d).to_owned()));
@@ -610,7 +754,6 @@ mod tests {
     fn row(id: i64, name: &str, doc: Option<&str>, removed: bool, has_status: bool) -> LiveRow {
         LiveRow {
             id,
-            name: name.to_owned(),
             words: crate::text::search_words(name),
             doc: doc.map(str::to_owned),
             removed,
@@ -632,10 +775,15 @@ mod tests {
             row(1, "ANA SOUZA", Some("98765432100"), true, false),
             row(2, "JOÃO SILVA", None, false, false),
             row(4, "MARIA DA SILVA", Some("12399999999"), false, true),
+            // by the folded name: among the A's, not after every Z
+            row(5, "ÁLVARO LIMA", None, false, false),
         ];
         let all = Wanted::default();
-        assert_eq!(live_page(rows.clone(), &all, 10, 0), (vec![1, 2, 3, 4], 4));
-        assert_eq!(live_page(rows.clone(), &all, 2, 1), (vec![2, 3], 4));
+        assert_eq!(
+            live_page(rows.clone(), &all, 10, 0),
+            (vec![5, 1, 2, 3, 4], 5)
+        );
+        assert_eq!(live_page(rows.clone(), &all, 2, 1), (vec![1, 2], 5));
         let joao = Wanted::of(&filter("joao sil"));
         assert_eq!(live_page(rows.clone(), &joao, 10, 0), (vec![2, 3], 2));
         let doc = Wanted::of(&filter("123.4"));

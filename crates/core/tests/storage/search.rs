@@ -21,6 +21,7 @@ on_both!(
     filters_with_many_matches_each_and_few_together_are_counted_exactly,
     a_bulk_change_leaves_the_planner_statistics_current,
     a_status_is_counted_in_customers_not_contracts,
+    a_first_names_many_matches_are_paged_in_order,
 );
 
 /// Past the most customers a provider is searched in memory with, and
@@ -80,7 +81,8 @@ async fn a_large_provider_is_listed_from_the_search_index(db: &TestDb) {
     assert_eq!(copied, u64::from(LARGE));
     assert!(store.search_dirty().await.unwrap().is_empty());
 
-    // everyone, by name then id, counted up to the cap
+    // everyone, by folded name then id (JOÃO before JOSÉ), counted up to
+    // the cap
     let all = list(filter(None, None, None)).await;
     assert!(all.search_refreshed_at.is_some());
     assert_eq!(all.customers.len(), LARGE as usize);
@@ -88,10 +90,10 @@ async fn a_large_provider_is_listed_from_the_search_index(db: &TestDb) {
         (all.total, all.total_exact),
         (CUSTOMER_COUNT_CAP + 1, false)
     );
-    let mut order: Vec<(&str, i64)> = all
+    let mut order: Vec<(String, i64)> = all
         .customers
         .iter()
-        .map(|c| (c.name.as_str(), c.id))
+        .map(|c| (search_words(&c.name), c.id))
         .collect();
     order.sort();
     assert_eq!(
@@ -515,4 +517,131 @@ async fn a_status_is_counted_in_customers_not_contracts(db: &TestDb) {
     let mut seen: Vec<i64> = many.customers.iter().map(|c| c.id).collect();
     seen.dedup();
     assert_eq!(seen.len(), 20);
+}
+
+/// `n` customers of `tenant` named `name`, keys `{prefix}{i}`.
+async fn insert_named(db: &TestDb, tenant: uuid::Uuid, prefix: &str, name: &str, n: i64) {
+    let rows = "customers (tenant_id, sgp_key, name, content_hash, created_at, updated_at)";
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(&format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?3) \
+             INSERT INTO {rows} SELECT ?1, ?2 || i, ?4, 'h', 0, 0 FROM s"
+        ))
+        .bind(tenant)
+        .bind(prefix)
+        .bind(n)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(drop),
+        Raw::Postgres(pool) => sqlx::query(&format!(
+            "INSERT INTO {rows} SELECT $1, $2 || i, $4, 'h', now(), now() \
+             FROM generate_series(1, $3) AS i"
+        ))
+        .bind(tenant)
+        .bind(prefix)
+        .bind(n)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(drop),
+    }
+    .unwrap();
+}
+
+/// A first name's matches lie together in the list's order, after
+/// everything that sorts before them, with a few others elsewhere ("ana
+/// thiago" for "thiago"); a surname's are spread through it. Each kind,
+/// and each way the page is found (a short walk of the order, the first
+/// word's range merged with the few others, the whole walk), gives the
+/// window of the filtered, ordered list.
+async fn a_first_names_many_matches_are_paged_in_order(db: &TestDb) {
+    let t = tenant(db, "nomes").await;
+    // past the 50,000 from which names go through the word index
+    for (prefix, name, n) in [
+        ("a", "ANA SOUZA", 30_000),
+        ("b", "BRUNO COSTA", 10_000),
+        ("t", "THIAGO LIMA", 12_000),
+        ("n", "ANA THIAGO", 30),
+        ("v", "ÁLVARO THIAGO", 10),
+        ("z", "ZÉ THIAGO", 5),
+    ] {
+        insert_named(db, t.id.0, prefix, name, n).await;
+    }
+    let store = &db.store;
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 52_045);
+    let everyone: Vec<(i64, String)> = match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query_as("SELECT id, name FROM customers WHERE tenant_id = ?")
+            .bind(t.id.0)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+        Raw::Postgres(pool) => {
+            sqlx::query_as("SELECT id, name FROM customers WHERE tenant_id = $1")
+                .bind(t.id.0)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let mut order: Vec<(String, i64)> = everyone
+        .iter()
+        .map(|(id, name)| (search_words(name), *id))
+        .collect();
+    order.sort();
+    let cases = [
+        // the first 20,000 of the order hold 10 (ÁLVARO): the range of
+        // "thiago" and the 45 others
+        ("thiago", vec![0, 30, 12_035]),
+        ("thiago li", vec![0, 11_990]),
+        // spread: found by the short walk
+        ("souza", vec![0, 100]),
+        // 12,000 after the first word, none near the order's start: walked
+        ("lima", vec![0, 11_990]),
+    ];
+    // alone in the index (SQLite then trusts its word indexes' rows as
+    // the provider's), then beside another provider with the same names
+    for_each_page(db, t.id, &order, &cases).await;
+    let other = tenant(db, "outro").await;
+    insert_named(db, other.id.0, "o", "ANA THIAGO LIMA SOUZA", 2_100).await;
+    assert_eq!(store.refresh_search(other.id).await.unwrap(), Some(2_100));
+    for_each_page(db, t.id, &order, &cases).await;
+}
+
+/// Checks each page of `cases` (a search and the offsets of its pages of
+/// 20) against `order`, the provider's (folded name, id) sorted.
+async fn for_each_page(
+    db: &TestDb,
+    t: sgp_import_core::model::TenantId,
+    order: &[(String, i64)],
+    cases: &[(&str, Vec<u64>)],
+) {
+    let store = &db.store;
+    for (typed, offsets) in cases {
+        let typed = *typed;
+        let wanted = words_of(typed);
+        let matches: Vec<i64> = order
+            .iter()
+            .filter(|(words, _)| words_match(words, &wanted))
+            .map(|(_, id)| *id)
+            .collect();
+        assert!(matches.len() as u64 > CUSTOMER_COUNT_CAP, "{typed}");
+        for &offset in offsets {
+            let mut f = filter(Some(typed), None, None);
+            (f.limit, f.offset) = (20, offset);
+            let page = store.list_customers(t, &f).await.unwrap();
+            assert!(page.from_search_index);
+            let end = (offset as usize + 20).min(matches.len());
+            assert_eq!(
+                ids(&page.customers),
+                matches[offset as usize..end],
+                "{typed} from {offset}"
+            );
+            assert_eq!(
+                (page.total, page.total_exact),
+                (CUSTOMER_COUNT_CAP + 1, false),
+                "{typed}"
+            );
+        }
+    }
 }
