@@ -25,7 +25,7 @@ impl Dialect for Pg {
     }
     fn in_ids(column: &str, n: usize) -> String {
         // a semi-join on the list: with `= ANY(array)` the planner walked
-        // the provider's name index for its order and tested each row
+        // the provider's order index for its order and tested each row
         // against the array (160 ms for 1,000 ids among 1,000,000)
         format!("{column} IN (SELECT unnest(${n}::bigint[]))")
     }
