@@ -165,37 +165,14 @@ pub(crate) async fn list<Q: SearchQueries>(
     if wanted.indexed_words().is_some() {
         wanted.index_alone = store.index_alone(tenant).await?;
     }
-    let sources = wanted.sources();
-    let mut within = None;
-    // whether every source read found more customers than the cap
-    let mut each_past_cap = true;
-    for source in &sources {
-        let mut st = Statement::<Q::Dialect>::new();
-        st.alone = wanted.index_alone;
-        // a status gives one row per contract, the others one per customer
-        let contracts = matches!(source, Source::Status(_));
-        let per_customer = if contracts {
-            Q::Dialect::status_rows_per_customer()
-        } else {
-            1
-        };
-        let bound = per_customer * (CUSTOMER_COUNT_CAP + 1);
-        let sql = st.source(source, bound);
-        let mut ids = store.id_set(tenant, &sql, &st.args).await?;
-        let whole = (ids.len() as u64) < bound;
-        if contracts {
-            ids.sort_unstable();
-            ids.dedup();
-        }
-        if ids.len() as u64 <= CUSTOMER_COUNT_CAP {
-            if whole {
-                within = Some(ids);
-                break;
-            }
-            // as many rows as read, yet few customers: not known either way
-            each_past_cap = false;
-        }
+    let (mut within, mut each_past_cap) = find_few(store, tenant, &wanted).await?;
+    if wanted.index_alone && within.is_none() && !store.index_alone(tenant).await? {
+        // another provider's rows came into the index meanwhile: their
+        // matches may have been taken for the provider's, past the cap
+        wanted.index_alone = false;
+        (within, each_past_cap) = find_few(store, tenant, &wanted).await?;
     }
+    let sources = wanted.sources();
     let found = match within {
         Some(ids) => {
             let mut st = Statement::<Q::Dialect>::new();
@@ -229,6 +206,46 @@ pub(crate) async fn list<Q: SearchQueries>(
     Ok(out)
 }
 
+/// The matches of `wanted`, sorted and whole, from the first of its
+/// sources that has at most the cap of them; and whether every source
+/// read found more customers than the cap.
+async fn find_few<Q: SearchQueries>(
+    store: &Q,
+    tenant: TenantId,
+    wanted: &Wanted,
+) -> Result<(Option<Vec<i64>>, bool), StoreError> {
+    let mut within = None;
+    let mut each_past_cap = true;
+    for source in &wanted.sources() {
+        let mut st = Statement::<Q::Dialect>::new();
+        st.alone = wanted.index_alone;
+        // a status gives one row per contract, the others one per customer
+        let contracts = matches!(source, Source::Status(_));
+        let per_customer = if contracts {
+            Q::Dialect::status_rows_per_customer()
+        } else {
+            1
+        };
+        let bound = per_customer * (CUSTOMER_COUNT_CAP + 1);
+        let sql = st.source(source, bound);
+        let mut ids = store.id_set(tenant, &sql, &st.args).await?;
+        let whole = (ids.len() as u64) < bound;
+        if contracts {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        if ids.len() as u64 <= CUSTOMER_COUNT_CAP {
+            if whole {
+                within = Some(ids);
+                break;
+            }
+            // as many rows as read, yet few customers: not known either way
+            each_past_cap = false;
+        }
+    }
+    Ok((within, each_past_cap))
+}
+
 /// One page of a query whose every source found more than the cap. Its
 /// matches spread through the order (a surname) fill the page within the
 /// order's first [`WALK_FIRST`] entries. Otherwise, when the matches whose
@@ -244,11 +261,14 @@ async fn page_of_many<Q: SearchQueries>(
     offset: u64,
 ) -> Result<Vec<i64>, StoreError> {
     if let Some(words) = wanted.indexed_words() {
-        let mut st = Statement::<Q::Dialect>::new();
-        let sql = st.short_walk(wanted, limit, offset);
-        let ids = store.ids(tenant, &sql, &st.args).await?;
-        if ids.len() == limit as usize {
-            return Ok(ids);
+        // (a page past the walk's end cannot be within it)
+        if offset.saturating_add(u64::from(limit)) <= WALK_FIRST as u64 {
+            let mut st = Statement::<Q::Dialect>::new();
+            let sql = st.short_walk(wanted, limit, offset);
+            let ids = store.ids(tenant, &sql, &st.args).await?;
+            if ids.len() == limit as usize {
+                return Ok(ids);
+            }
         }
         let mut st = Statement::<Q::Dialect>::new();
         st.alone = wanted.index_alone;
@@ -256,13 +276,28 @@ async fn page_of_many<Q: SearchQueries>(
         let rest = store.id_set(tenant, &sql, &st.args).await?;
         if rest.len() as u64 <= CUSTOMER_COUNT_CAP {
             let mut st = Statement::<Q::Dialect>::new();
-            let sql = st.merged(wanted, rest, limit, offset);
+            let sql = st.merged(wanted, &range_words(&words), rest, limit, offset);
             return store.ids(tenant, &sql, &st.args).await;
         }
     }
     let mut st = Statement::<Q::Dialect>::new();
     let sql = st.ordered(wanted, None, Some((limit, offset)));
     store.ids(tenant, &sql, &st.args).await
+}
+
+/// The typed words whose ranges of the order hold every match outside
+/// the rest: one of the indexed words matches only the first word of such
+/// a match, so the range of one-letter words is never needed, nor that of
+/// a word another typed word starts (its range lies within the other's).
+pub(crate) fn range_words<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !words.iter().any(|o| o.len() < w.len() && w.starts_with(o)))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Puts `found` (fetched by id, in any order) in the order of `ids`.
@@ -626,17 +661,25 @@ impl<D: Dialect> Statement<D> {
         format!("{} LIMIT {bound}", D::rest_words_in(&t, &q, self.alone))
     }
 
-    /// One page of `wanted`'s matches, given those of them whose first
-    /// word starts with no typed word (`rest`, few). Every other match
-    /// has a first word that starts with a typed word: it lies in that
-    /// word's range of the order. Each range is read in order up to the
-    /// page's end, and `rest` sorted, and they are merged.
-    pub fn merged(&mut self, wanted: &Wanted, rest: Vec<i64>, limit: u32, offset: u64) -> String {
+    /// One page of `wanted`'s matches, given those of them whose words
+    /// after the first match every indexed word (`rest`, few). Every other
+    /// match has a first word that starts with one of `ranges` (see
+    /// [`range_words`]): it lies in that word's range of the order. Each
+    /// range is read in order up to the page's end, and `rest` sorted,
+    /// and they are merged.
+    pub fn merged(
+        &mut self,
+        wanted: &Wanted,
+        ranges: &[&str],
+        rest: Vec<i64>,
+        limit: u32,
+        offset: u64,
+    ) -> String {
         let end = i64::try_from(offset.saturating_add(u64::from(limit))).unwrap_or(i64::MAX);
         let mut parts = Vec::new();
-        for word in wanted.words.iter().flatten() {
+        for word in ranges {
             let cond = self.conditions(wanted, None);
-            let from = self.bind(Arg::Text(word.clone()));
+            let from = self.bind(Arg::Text((*word).to_owned()));
             let to = self.bind(Arg::Text(word_range_end(word)));
             let n = self.bind(Arg::Int(end));
             parts.push(format!(
@@ -766,6 +809,14 @@ mod tests {
             search: Some(search.to_owned()),
             ..CustomerFilter::default()
         }
+    }
+
+    #[test]
+    fn ranges_are_read_for_the_shortest_of_each_prefix_only() {
+        assert_eq!(range_words(&["thiago", "li"]), ["li", "thiago"]);
+        // "an" starts "ana": every "ana..." name is in the range of "an"
+        assert_eq!(range_words(&["ana", "an", "ana"]), ["an"]);
+        assert_eq!(range_words(&["maria"]), ["maria"]);
     }
 
     #[test]
