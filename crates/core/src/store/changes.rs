@@ -121,8 +121,7 @@ pub(crate) fn rewritten_contract_keys<'a>(
         .collect()
 }
 
-/// One change row: `[customer_id, kind, contract_key, old, new]` when
-/// serialised (the statements read it as a JSON array).
+/// One change row, as a page's statement writes it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ChangeRow<'a> {
     pub customer_id: i64,
@@ -130,23 +129,6 @@ pub(crate) struct ChangeRow<'a> {
     pub contract_key: Option<&'a str>,
     pub old: Option<String>,
     pub new: Option<String>,
-}
-
-impl ChangeRow<'_> {
-    fn json(&self) -> Value {
-        serde_json::json!([
-            self.customer_id,
-            self.kind.as_str(),
-            self.contract_key,
-            self.old,
-            self.new
-        ])
-    }
-}
-
-/// The change rows of a page as one JSON array.
-pub(crate) fn change_batch(rows: &[ChangeRow]) -> String {
-    Value::Array(rows.iter().map(ChangeRow::json).collect()).to_string()
 }
 
 /// What the customers a page writes changed, against what was stored:

@@ -104,6 +104,13 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether a unique key refused a row.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+}
+
 impl From<UnknownJobStatus> for StoreError {
     fn from(e: UnknownJobStatus) -> Self {
         StoreError::Corrupt(e.to_string())

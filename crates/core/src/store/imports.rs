@@ -206,25 +206,16 @@ fn digest(value: &impl serde::Serialize) -> String {
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A customer as one row of the set-based upsert: a JSON object on
-/// Postgres (serialised straight from the parsed customer, no intermediate
-/// `Value`), bound parameters on SQLite. Fields in `CUSTOMER_COLUMNS` order.
-/// The most repeated keys are one letter in the JSON (the `AS r(k text,
-/// ...)` of the Postgres statement): a page carries them once per row.
-#[derive(serde::Serialize)]
+/// A customer as one row of the set-based upsert: bound parameters on
+/// SQLite, one array per column on PostgreSQL. Fields in
+/// `CUSTOMER_COLUMNS` order.
 pub(crate) struct CustomerRow<'a> {
-    #[serde(rename = "k")]
     pub sgp_key: &'a str,
     pub id: Option<i64>,
-    #[serde(rename = "n")]
     pub name: &'a str,
-    #[serde(rename = "d")]
     pub document: Option<&'a str>,
-    #[serde(rename = "t")]
     pub person_type: Option<&'a str>,
-    #[serde(rename = "s")]
     pub signup_date: Option<String>,
-    #[serde(rename = "o")]
     pub notes: Option<&'a str>,
     pub street: Option<&'a str>,
     pub number: Option<&'a str>,
@@ -237,7 +228,6 @@ pub(crate) struct CustomerRow<'a> {
     pub lon: Option<&'a str>,
     pub emails: &'a [String],
     pub phones: &'a [String],
-    #[serde(rename = "h")]
     pub content_hash: &'a str,
 }
 
@@ -269,23 +259,14 @@ impl<'a> CustomerRow<'a> {
     }
 }
 
-/// A contract as one row of the set-based upsert; short JSON keys as in
-/// [`CustomerRow`].
-#[derive(serde::Serialize)]
+/// A contract as one row of the set-based upsert, like [`CustomerRow`].
 pub(crate) struct ContractRow<'a> {
-    #[serde(rename = "k")]
     pub sgp_key: &'a str,
-    #[serde(rename = "cid")]
     pub customer_id: i64,
-    #[serde(rename = "st")]
     pub status: &'static str,
-    #[serde(rename = "sr")]
     pub status_raw: Option<&'a str>,
-    #[serde(rename = "s")]
     pub signup_date: Option<String>,
-    #[serde(rename = "sv")]
     pub services: &'a [crate::sgp::customer::SgpService],
-    #[serde(rename = "h")]
     pub content_hash: &'a str,
 }
 

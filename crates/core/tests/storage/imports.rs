@@ -43,6 +43,8 @@ on_both!(
     basic_auth_imports_and_a_wrong_password_fails_fast,
     a_stale_attempt_cannot_write_a_page,
     pages_of_two_providers_interleaved_keep_each_contract_and_change_with_its_customer,
+    a_stored_contract_listed_under_a_new_customer_moves_to_it,
+    two_imports_writing_the_same_new_customers_at_once_store_each_once,
     the_customers_list_searches_filters_and_pages,
 );
 
@@ -602,16 +604,17 @@ async fn a_crash_between_pages_resumes_and_stores_everyone_once(db: &TestDb) {
 /// pages, then it stops asking SGP); the pages that waited are stored
 /// together, one transaction, and the log names them: every page once.
 async fn pages_that_wait_for_the_database_are_stored_together(db: &TestDb) {
-    let mut config = FakeConfig::new(2000);
+    // more pages than the fetcher may run ahead (16)
+    let mut config = FakeConfig::new(4000);
     config.latency = StdDuration::from_millis(20);
-    // two bad rows (on pages 7 and 14): each keeps its own page's offset
+    // bad rows on pages 7, 14, 21...: each keeps its own page's offset
     config.population.quirks.bad_rows_every = 700;
     let h = harness(db, config).await;
     let ex = h.executor(db.store.clone(), "w1");
     let id = h.start(params("Em lotes")).await;
     wait_progress(db, &h.tenant, id, 300).await;
     let lock = db.block_writes("customers").await;
-    let asked = || (0..20).filter(|p| h.offsets_requested(p * 100) > 0).count();
+    let asked = || (0..40).filter(|p| h.offsets_requested(p * 100) > 0).count();
     let mut before = asked();
     loop {
         tokio::time::sleep(StdDuration::from_millis(300)).await;
@@ -626,21 +629,22 @@ async fn pages_that_wait_for_the_database_are_stored_together(db: &TestDb) {
     ex.shutdown().await;
     assert_eq!(status, JobStatus::Completed);
     assert!(
-        before < 20,
+        before < 40,
         "the fetcher stopped ahead of the writes: {before} pages asked"
     );
     let p = h.summary(id).await.progress;
-    assert_eq!((p.processed, p.created, p.failed), (2000, 1998, 2));
-    assert_eq!(h.customers().await, 1998);
+    assert_eq!((p.processed, p.created, p.failed), (4000, 3995, 5));
+    assert_eq!(h.customers().await, 3995);
     let errors = db.store.row_errors(h.tenant.id, id, 0, 10).await.unwrap();
     let places: Vec<_> = errors
         .iter()
-        .map(|e| (e.row_key.as_deref(), e.page_offset))
+        .map(|e| (e.row_key.clone(), e.page_offset))
         .collect();
-    assert_eq!(
-        places,
-        vec![(Some("1699"), Some(600)), (Some("2399"), Some(1300))]
-    );
+    let expected: Vec<_> = [699u64, 1399, 2099, 2799, 3499]
+        .iter()
+        .map(|i| (Some((1000 + i).to_string()), Some(i / 100 * 100)))
+        .collect();
+    assert_eq!(places, expected);
     let log = log_text(db, &h.tenant, id).await;
     let mut covered = Vec::new();
     for line in log.lines() {
@@ -655,7 +659,7 @@ async fn pages_that_wait_for_the_database_are_stored_together(db: &TestDb) {
         let (first, last) = numbers.split_once('–').unwrap_or((numbers, numbers));
         covered.extend(first.parse::<u32>().unwrap()..=last.parse::<u32>().unwrap());
     }
-    assert_eq!(covered, (1..=20).collect::<Vec<_>>(), "{log}");
+    assert_eq!(covered, (1..=40).collect::<Vec<_>>(), "{log}");
     assert!(
         log.lines().any(|l| l.starts_with("Páginas ")),
         "the pages that waited went together:\n{log}"
@@ -908,29 +912,12 @@ async fn pages_of_two_providers_interleaved_keep_each_contract_and_change_with_i
     db: &TestDb,
 ) {
     use sgp_import_core::model::ChangeKind;
-    use sgp_import_core::store::{HashedCustomer, KindLimit, NewJob};
     let h = harness(db, FakeConfig::new(12)).await;
     let other = tenant(db, "outro").await;
-    for t in [&h.tenant, &other] {
-        db.store
-            .enqueue(NewJob::new(t.id, "sgp_import", "x", serde_json::json!({})))
-            .await
-            .unwrap();
-    }
-    let kinds = [KindLimit {
-        kind: "sgp_import".into(),
-        per_tenant: Some(1),
-    }];
-    let jobs = db
-        .store
-        .claim("w", 2, &kinds, StdDuration::from_secs(60), 100)
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), 2);
-    let lease_of = |t: &Tenant| &jobs.iter().find(|j| j.lease.tenant == t.id).unwrap().lease;
+    let jobs = leases(db, &[&h.tenant, &other]).await;
+    let lease_of = |t: &Tenant| jobs.iter().find(|l| l.tenant == t.id).unwrap();
     let write = |t: &Tenant, customers: Vec<SgpCustomer>| {
-        let customers: Vec<HashedCustomer> =
-            customers.into_iter().map(HashedCustomer::new).collect();
+        let customers = hashed(customers);
         let lease = lease_of(t).clone();
         let store = db.store.clone();
         async move {
@@ -993,6 +980,106 @@ async fn pages_of_two_providers_interleaved_keep_each_contract_and_change_with_i
             .count();
         assert_eq!(created, 1, "{} of {}: {history:?}", want.key, t.slug);
     }
+}
+
+/// Customers as the import job hands them to the store.
+fn hashed(customers: Vec<SgpCustomer>) -> Vec<sgp_import_core::store::HashedCustomer> {
+    customers
+        .into_iter()
+        .map(sgp_import_core::store::HashedCustomer::new)
+        .collect()
+}
+
+/// One claimed import job for each entry of `tenants` (a provider may come
+/// more than once), for pages written straight through the store.
+async fn leases(db: &TestDb, tenants: &[&Tenant]) -> Vec<sgp_import_core::store::Lease> {
+    use sgp_import_core::store::{KindLimit, NewJob};
+    for t in tenants {
+        db.store
+            .enqueue(NewJob::new(t.id, "sgp_import", "x", serde_json::json!({})))
+            .await
+            .unwrap();
+    }
+    let n = tenants.len() as u32;
+    let kinds = [KindLimit {
+        kind: "sgp_import".into(),
+        per_tenant: Some(n),
+    }];
+    let jobs = db
+        .store
+        .claim("w", n, &kinds, StdDuration::from_secs(60), 100)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), tenants.len());
+    jobs.into_iter().map(|j| j.lease).collect()
+}
+
+/// On PostgreSQL a page inserts the customers its lookup did not find, and
+/// their contracts, without `ON CONFLICT`; a stored contract that SGP now
+/// lists under a new customer fails that insert, and the page is written
+/// again as upserts. The contract moves, on both databases.
+async fn a_stored_contract_listed_under_a_new_customer_moves_to_it(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(20)).await;
+    let lease = leases(db, &[&h.tenant]).await.remove(0);
+    let mut with_contract = (0..20)
+        .map(|i| h.expected(i))
+        .filter(|c| !c.contracts.is_empty());
+    let first = with_contract.next().expect("a customer with a contract");
+    let mut second = with_contract.next().expect("another one");
+    let moved = first.contracts[0].clone();
+    write_page(db.store.as_ref(), &lease, &hashed(vec![first.clone()]))
+        .await
+        .unwrap();
+    second.contracts = vec![moved.clone()];
+    let counts = write_page(db.store.as_ref(), &lease, &hashed(vec![second.clone()]))
+        .await
+        .unwrap();
+    assert_eq!((counts.created, counts.updated), (1, 0));
+    let contracts_of = |key: String| async move {
+        let stored = db
+            .store
+            .customer_by_key(h.tenant.id, &key)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut keys: Vec<String> = stored.contracts.into_iter().map(|k| k.sgp_key).collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        contracts_of(second.key.to_string()).await,
+        vec![moved.key.clone()]
+    );
+    let mut left: Vec<String> = first.contracts[1..].iter().map(|k| k.key.clone()).collect();
+    left.sort();
+    assert_eq!(contracts_of(first.key.to_string()).await, left);
+}
+
+/// Two imports of one provider writing the same new customers at once: on
+/// PostgreSQL the plain insert of the one that comes second meets the
+/// other's rows, and its page is written again as upserts. Every customer
+/// is stored once, created by one import and found unchanged by the other.
+async fn two_imports_writing_the_same_new_customers_at_once_store_each_once(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(300)).await;
+    let jobs = leases(db, &[&h.tenant, &h.tenant]).await;
+    let customers = hashed((0..300).map(|i| h.expected(i)).collect());
+    let store = db.store.as_ref();
+    let (a, b) = tokio::join!(
+        write_page(store, &jobs[0], &customers),
+        write_page(store, &jobs[1], &customers)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        (a.created + b.created, a.unchanged + b.unchanged),
+        (300, 300)
+    );
+    assert_eq!(h.customers().await, 300);
+    assert_eq!(
+        db.rows_with("import_changes", "tenant_id", h.tenant.id.0)
+            .await,
+        300,
+        "one `cliente_criado` a customer"
+    );
 }
 
 async fn the_customers_list_searches_filters_and_pages(db: &TestDb) {

@@ -15,8 +15,10 @@ use crate::config::DatabaseSettings;
 use crate::model::JobEvent;
 
 mod accounts;
+mod columns;
 mod imports;
 mod jobs;
+mod page;
 mod search;
 
 /// The channel executors LISTEN on; enqueue and release NOTIFY it.
