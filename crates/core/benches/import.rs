@@ -201,9 +201,13 @@ async fn insert_only(url: &DatabaseUrl, tenant: TenantId, n: u64) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-/// Pages fetched ahead (100 at a time, off the clock), then stored four
-/// pages a transaction as the job does with a fast SGP: the database side
-/// of an import without the network.
+/// Pages a transaction in the store-only phase: as many as the import job
+/// fetches ahead of its writes (`AHEAD_CUSTOMERS` in `import/job.rs`).
+const PAGES_A_WRITE: usize = 16;
+
+/// Pages fetched ahead (100 at a time, off the clock), then stored
+/// `PAGES_A_WRITE` pages a transaction as the job does with a fast SGP:
+/// the database side of an import without the network.
 async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) -> (u64, f64) {
     let client = client(fake);
     store
@@ -244,13 +248,13 @@ async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) ->
             return (stored, secs);
         }
         let started = Instant::now();
-        // four pages a transaction, as the import stores them when SGP
-        // answers faster than the database
+        // as the import stores them when SGP answers faster than the
+        // database
         let mut pages = pages.into_iter().peekable();
         while pages.peek().is_some() {
             let customers: Vec<_> = pages
                 .by_ref()
-                .take(4)
+                .take(PAGES_A_WRITE)
                 .flat_map(|page| page.customers)
                 .filter_map(Result::ok)
                 .map(sgp_import_core::store::HashedCustomer::new)
@@ -398,7 +402,7 @@ async fn bench_one(name: &str, url: DatabaseUrl, fake: &FakeSgp, customers: u64)
     reset_peak();
     let (n, secs) = store_only(&store, fake, only.id).await;
     println!(
-        "store only: {n} customers stored 4 pages a transaction (fetched ahead) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
+        "store only: {n} customers stored {PAGES_A_WRITE} pages a transaction (fetched ahead) in {secs:.2} s = {:.0} customers/s; peak RSS {:.0} MB",
         n as f64 / secs,
         peak_mb()
     );
