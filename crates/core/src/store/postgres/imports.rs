@@ -57,11 +57,14 @@ imports_for!(PgStore, {
         match self.write_page(page, Insert::Plain).await {
             // a row the page found no trace of was stored meanwhile (by
             // another import of the provider) or is a stored contract
-            // now on a new customer: the page starts over as upserts
+            // now on a new customer: the page starts over as upserts.
+            // Logged at info: an SGP that moves many contracts to new
+            // customers makes many pages pay twice, and that should show.
             Err(e) if e.is_unique_violation() => {
-                tracing::debug!(
+                tracing::info!(
                     job_id = %page.lease.job.0,
                     tenant_id = %page.lease.tenant.0,
+                    offset = page.offset,
                     "import page met a stored key: written again as upserts"
                 );
                 self.write_page(page, Insert::Upsert).await

@@ -98,7 +98,7 @@ impl PgStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            // new customers first: their ids come back in their order
+            // the customers the lookup did not find, then the stored ones
             let (new, stored): (Vec<_>, Vec<_>) = changed
                 .iter()
                 .map(|c| imports::CustomerRow::new(c))
