@@ -9,6 +9,8 @@
 //! server copies element by element; only the small JSON values (e-mails,
 //! phones, services) are still parsed, row by row.
 
+use std::sync::LazyLock;
+
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
@@ -35,9 +37,25 @@ impl Insert {
     }
 }
 
+/// The statement `how` names, written once.
+fn statement(how: Insert, [plain, upsert]: &[LazyLock<String>; 2]) -> &str {
+    match how {
+        Insert::Plain => plain,
+        Insert::Upsert => upsert,
+    }
+}
+
 /// `INSERT ... SELECT` of the customers: `$1` tenant, `$2` job, `$3` now,
-/// then the columns bound by [`CustomerColumns::bind`].
-pub(super) fn customer_insert(how: Insert) -> String {
+/// then the columns bound by [`bind_customers`].
+pub(super) fn customer_insert(how: Insert) -> &'static str {
+    static SQL: [LazyLock<String>; 2] = [
+        LazyLock::new(|| customer_sql(Insert::Plain)),
+        LazyLock::new(|| customer_sql(Insert::Upsert)),
+    ];
+    statement(how, &SQL)
+}
+
+fn customer_sql(how: Insert) -> String {
     format!(
         "INSERT INTO customers ({}) \
          SELECT $1, r.k, r.id, r.n, r.d, r.t, r.s::date, r.o, r.street, r.number, r.complement, \
@@ -56,8 +74,16 @@ pub(super) fn customer_insert(how: Insert) -> String {
 }
 
 /// `INSERT ... SELECT` of the contracts: `$1` tenant, `$2` now, then the
-/// columns bound by [`ContractColumns::bind`].
-pub(super) fn contract_insert(how: Insert) -> String {
+/// columns bound by [`bind_contracts`].
+pub(super) fn contract_insert(how: Insert) -> &'static str {
+    static SQL: [LazyLock<String>; 2] = [
+        LazyLock::new(|| contract_sql(Insert::Plain)),
+        LazyLock::new(|| contract_sql(Insert::Upsert)),
+    ];
+    statement(how, &SQL)
+}
+
+fn contract_sql(how: Insert) -> String {
     format!(
         "INSERT INTO contracts ({}) \
          SELECT $1, r.cid, r.k, r.st, r.sr, r.s::date, r.sv::jsonb, r.h, $2, $2 \
@@ -69,7 +95,7 @@ pub(super) fn contract_insert(how: Insert) -> String {
 }
 
 /// The change rows, in the page's order: `$1` tenant, `$2` job, `$3` now,
-/// then the columns bound by [`ChangeColumns::bind`].
+/// then the columns bound by [`bind_changes`].
 pub(super) const CHANGE_INSERT: &str = "INSERT INTO import_changes (tenant_id, job_id, \
         customer_id, kind, contract_key, old_value, new_value, created_at) \
      SELECT $1, $2, e.cid, e.kind, e.ck, e.old, e.new, $3 \
@@ -77,146 +103,50 @@ pub(super) const CHANGE_INSERT: &str = "INSERT INTO import_changes (tenant_id, j
         WITH ORDINALITY AS e(cid, kind, ck, old, new, ord) \
      ORDER BY ord";
 
-#[derive(Default)]
-pub(super) struct CustomerColumns<'a> {
-    key: Vec<&'a str>,
-    sgp_id: Vec<Option<i64>>,
-    name: Vec<&'a str>,
-    document: Vec<Option<&'a str>>,
-    person_type: Vec<Option<&'a str>>,
-    signup_date: Vec<Option<String>>,
-    notes: Vec<Option<&'a str>>,
-    street: Vec<Option<&'a str>>,
-    number: Vec<Option<&'a str>>,
-    complement: Vec<Option<&'a str>>,
-    district: Vec<Option<&'a str>>,
-    city: Vec<Option<&'a str>>,
-    state: Vec<Option<&'a str>>,
-    zip: Vec<Option<&'a str>>,
-    lat: Vec<Option<&'a str>>,
-    lon: Vec<Option<&'a str>>,
-    emails: Vec<String>,
-    phones: Vec<String>,
-    hash: Vec<&'a str>,
+/// One array of `rows`, a column.
+fn column<'r, R, T>(rows: &'r [R], field: impl Fn(&'r R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
 }
 
-impl<'a> CustomerColumns<'a> {
-    pub(super) fn new(rows: Vec<CustomerRow<'a>>) -> Self {
-        let mut c = CustomerColumns::default();
-        for r in rows {
-            c.key.push(r.sgp_key);
-            c.sgp_id.push(r.id);
-            c.name.push(r.name);
-            c.document.push(r.document);
-            c.person_type.push(r.person_type);
-            c.signup_date.push(r.signup_date);
-            c.notes.push(r.notes);
-            c.street.push(r.street);
-            c.number.push(r.number);
-            c.complement.push(r.complement);
-            c.district.push(r.district);
-            c.city.push(r.city);
-            c.state.push(r.state);
-            c.zip.push(r.zip);
-            c.lat.push(r.lat);
-            c.lon.push(r.lon);
-            c.emails.push(imports::json_array(r.emails));
-            c.phones.push(imports::json_array(r.phones));
-            c.hash.push(r.content_hash);
-        }
-        c
-    }
-
-    /// Binds `$4` to `$22` of [`customer_insert`].
-    pub(super) fn bind(self, q: PgQuery<'a>) -> PgQuery<'a> {
-        q.bind(self.key)
-            .bind(self.sgp_id)
-            .bind(self.name)
-            .bind(self.document)
-            .bind(self.person_type)
-            .bind(self.signup_date)
-            .bind(self.notes)
-            .bind(self.street)
-            .bind(self.number)
-            .bind(self.complement)
-            .bind(self.district)
-            .bind(self.city)
-            .bind(self.state)
-            .bind(self.zip)
-            .bind(self.lat)
-            .bind(self.lon)
-            .bind(self.emails)
-            .bind(self.phones)
-            .bind(self.hash)
-    }
+/// Binds `$4` to `$22` of [`customer_insert`].
+pub(super) fn bind_customers<'q>(q: PgQuery<'q>, rows: &'q [CustomerRow<'q>]) -> PgQuery<'q> {
+    q.bind(column(rows, |r| r.sgp_key))
+        .bind(column(rows, |r| r.id))
+        .bind(column(rows, |r| r.name))
+        .bind(column(rows, |r| r.document))
+        .bind(column(rows, |r| r.person_type))
+        .bind(column(rows, |r| r.signup_date.as_deref()))
+        .bind(column(rows, |r| r.notes))
+        .bind(column(rows, |r| r.street))
+        .bind(column(rows, |r| r.number))
+        .bind(column(rows, |r| r.complement))
+        .bind(column(rows, |r| r.district))
+        .bind(column(rows, |r| r.city))
+        .bind(column(rows, |r| r.state))
+        .bind(column(rows, |r| r.zip))
+        .bind(column(rows, |r| r.lat))
+        .bind(column(rows, |r| r.lon))
+        .bind(column(rows, |r| imports::json_array(r.emails)))
+        .bind(column(rows, |r| imports::json_array(r.phones)))
+        .bind(column(rows, |r| r.content_hash))
 }
 
-#[derive(Default)]
-pub(super) struct ContractColumns<'a> {
-    key: Vec<&'a str>,
-    customer_id: Vec<i64>,
-    status: Vec<&'static str>,
-    status_raw: Vec<Option<&'a str>>,
-    signup_date: Vec<Option<String>>,
-    services: Vec<String>,
-    hash: Vec<&'a str>,
+/// Binds `$3` to `$9` of [`contract_insert`].
+pub(super) fn bind_contracts<'q>(q: PgQuery<'q>, rows: &'q [ContractRow<'q>]) -> PgQuery<'q> {
+    q.bind(column(rows, |r| r.sgp_key))
+        .bind(column(rows, |r| r.customer_id))
+        .bind(column(rows, |r| r.status))
+        .bind(column(rows, |r| r.status_raw))
+        .bind(column(rows, |r| r.signup_date.as_deref()))
+        .bind(column(rows, |r| imports::json_array(r.services)))
+        .bind(column(rows, |r| r.content_hash))
 }
 
-impl<'a> ContractColumns<'a> {
-    pub(super) fn new(rows: Vec<ContractRow<'a>>) -> Self {
-        let mut c = ContractColumns::default();
-        for r in rows {
-            c.key.push(r.sgp_key);
-            c.customer_id.push(r.customer_id);
-            c.status.push(r.status);
-            c.status_raw.push(r.status_raw);
-            c.signup_date.push(r.signup_date);
-            c.services.push(imports::json_array(r.services));
-            c.hash.push(r.content_hash);
-        }
-        c
-    }
-
-    /// Binds `$3` to `$9` of [`contract_insert`].
-    pub(super) fn bind(self, q: PgQuery<'a>) -> PgQuery<'a> {
-        q.bind(self.key)
-            .bind(self.customer_id)
-            .bind(self.status)
-            .bind(self.status_raw)
-            .bind(self.signup_date)
-            .bind(self.services)
-            .bind(self.hash)
-    }
-}
-
-#[derive(Default)]
-pub(super) struct ChangeColumns<'a> {
-    customer_id: Vec<i64>,
-    kind: Vec<&'static str>,
-    contract_key: Vec<Option<&'a str>>,
-    old: Vec<Option<String>>,
-    new: Vec<Option<String>>,
-}
-
-impl<'a> ChangeColumns<'a> {
-    pub(super) fn new(rows: Vec<ChangeRow<'a>>) -> Self {
-        let mut c = ChangeColumns::default();
-        for r in rows {
-            c.customer_id.push(r.customer_id);
-            c.kind.push(r.kind.as_str());
-            c.contract_key.push(r.contract_key);
-            c.old.push(r.old);
-            c.new.push(r.new);
-        }
-        c
-    }
-
-    /// Binds `$4` to `$8` of [`CHANGE_INSERT`].
-    pub(super) fn bind(self, q: PgQuery<'a>) -> PgQuery<'a> {
-        q.bind(self.customer_id)
-            .bind(self.kind)
-            .bind(self.contract_key)
-            .bind(self.old)
-            .bind(self.new)
-    }
+/// Binds `$4` to `$8` of [`CHANGE_INSERT`].
+pub(super) fn bind_changes<'q>(q: PgQuery<'q>, rows: &'q [ChangeRow<'q>]) -> PgQuery<'q> {
+    q.bind(column(rows, |r| r.customer_id))
+        .bind(column(rows, |r| r.kind.as_str()))
+        .bind(column(rows, |r| r.contract_key))
+        .bind(column(rows, |r| r.old.as_deref()))
+        .bind(column(rows, |r| r.new.as_deref()))
 }

@@ -109,14 +109,11 @@ impl PgStore {
                 if rows.is_empty() {
                     continue;
                 }
-                let insert = columns::customer_insert(how);
-                let written = columns::CustomerColumns::new(rows)
-                    .bind(
-                        sqlx::query(&insert)
-                            .bind(lease.tenant.0)
-                            .bind(lease.job.0)
-                            .bind(now),
-                    )
+                let insert = sqlx::query(columns::customer_insert(how))
+                    .bind(lease.tenant.0)
+                    .bind(lease.job.0)
+                    .bind(now);
+                let written = columns::bind_customers(insert, &rows)
                     .fetch_all(&mut *tx)
                     .await?;
                 for r in &written {
@@ -135,22 +132,21 @@ impl PgStore {
                 if rows.is_empty() {
                     continue;
                 }
-                let insert = columns::contract_insert(how);
-                columns::ContractColumns::new(rows)
-                    .bind(sqlx::query(&insert).bind(lease.tenant.0).bind(now))
+                let insert = sqlx::query(columns::contract_insert(how))
+                    .bind(lease.tenant.0)
+                    .bind(now);
+                columns::bind_contracts(insert, &rows)
                     .execute(&mut *tx)
                     .await?;
             }
             let change_rows =
                 changes::page_changes(&changed, &ids, &existing, &old_customers, &old_contracts);
             if !change_rows.is_empty() {
-                columns::ChangeColumns::new(change_rows)
-                    .bind(
-                        sqlx::query(columns::CHANGE_INSERT)
-                            .bind(lease.tenant.0)
-                            .bind(lease.job.0)
-                            .bind(now),
-                    )
+                let insert = sqlx::query(columns::CHANGE_INSERT)
+                    .bind(lease.tenant.0)
+                    .bind(lease.job.0)
+                    .bind(now);
+                columns::bind_changes(insert, &change_rows)
                     .execute(&mut *tx)
                     .await?;
             }
