@@ -369,6 +369,48 @@ async fn bench_one(name: &str, url: DatabaseUrl, providers: u32, each: u32) {
                     .map(|s| page(Some((*s).to_owned()), Some("cancelado"), None))
                     .collect(),
             ),
+            (
+                "surname and status ativo",
+                surnames
+                    .iter()
+                    .map(|s| page(Some((*s).to_owned()), Some("ativo"), None))
+                    .collect(),
+            ),
+            (
+                "first name and status suspenso",
+                people
+                    .iter()
+                    .map(|p| {
+                        let first = p.1.split(' ').next().unwrap_or("").to_lowercase();
+                        page(Some(first), Some("suspenso"), None)
+                    })
+                    .collect(),
+            ),
+            (
+                "surname and still in SGP",
+                surnames
+                    .iter()
+                    .map(|s| page(Some((*s).to_owned()), None, Some(false)))
+                    .collect(),
+            ),
+            (
+                "surname and removed from SGP",
+                surnames
+                    .iter()
+                    .map(|s| page(Some((*s).to_owned()), None, Some(true)))
+                    .collect(),
+            ),
+            (
+                "status cancelado and still in SGP",
+                vec![page(None, Some("cancelado"), Some(false)); 20],
+            ),
+            (
+                "surname, status cancelado and still in SGP",
+                surnames
+                    .iter()
+                    .map(|s| page(Some((*s).to_owned()), Some("cancelado"), Some(false)))
+                    .collect(),
+            ),
         ];
         for (label, filters) in cases {
             time(store.as_ref(), label, filters, &tenant_of).await;
@@ -397,6 +439,11 @@ async fn main() {
             std::fs::create_dir_all(&dir).unwrap();
             let url = DatabaseUrl::parse(&format!("sqlite://{}/search.db", dir.display())).unwrap();
             bench_one("SQLite", url, *providers, *each).await;
+            // BENCH_KEEP_DATABASES=1 leaves them for EXPLAIN (removed by hand)
+            if std::env::var_os("BENCH_KEEP_DATABASES").is_some() {
+                println!("(kept {})", dir.display());
+                continue;
+            }
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
