@@ -619,6 +619,19 @@ macro_rules! changes_for {
                     for sql in &statements {
                         Self::run_in(tx, sql, tenant, job, at).await?;
                     }
+                    if customers > 0 {
+                        // the search index holds the removed mark: its next
+                        // refresh reads the customers removed since its last
+                        sqlx::query(
+                            "INSERT INTO customer_search_state (tenant_id, dirty_at) \
+                             VALUES ($1, $2) \
+                             ON CONFLICT (tenant_id) DO UPDATE SET dirty_at = excluded.dirty_at",
+                        )
+                        .bind(tenant.0)
+                        .bind(at)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
                     Ok(removal)
                 }
             }

@@ -22,6 +22,8 @@ on_both!(
     a_bulk_change_leaves_the_planner_statistics_current,
     a_status_is_counted_in_customers_not_contracts,
     a_first_names_many_matches_are_paged_in_order,
+    a_name_and_a_status_are_found_together_by_the_word_index,
+    a_removal_reaches_the_search_index,
 );
 
 /// Past the most customers a provider is searched in memory with, and
@@ -583,64 +585,303 @@ async fn a_first_names_many_matches_are_paged_in_order(db: &TestDb) {
     }
     let store = &db.store;
     assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 52_045);
-    let everyone: Vec<(i64, String)> = match db.raw() {
-        Raw::Sqlite(pool) => sqlx::query_as("SELECT id, name FROM customers WHERE tenant_id = ?")
-            .bind(t.id.0)
-            .fetch_all(pool)
-            .await
-            .unwrap(),
-        Raw::Postgres(pool) => {
-            sqlx::query_as("SELECT id, name FROM customers WHERE tenant_id = $1")
-                .bind(t.id.0)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        }
-    };
-    let mut order: Vec<(String, i64)> = everyone
-        .iter()
-        .map(|(id, name)| (search_words(name), *id))
-        .collect();
-    order.sort();
+    let (order, _, _) = order_and_tags(db, t.id).await;
     let cases = [
         // the first 20,000 of the order hold 10 (ÁLVARO): the range of
         // "thiago" and the 45 others
-        ("thiago", vec![0, 30, 12_035]),
-        ("thiago li", vec![0, 11_990]),
+        ("thiago", None, None, vec![0, 30, 12_035]),
+        ("thiago li", None, None, vec![0, 11_990]),
         // spread: found by the short walk
-        ("souza", vec![0, 100]),
+        ("souza", None, None, vec![0, 100]),
         // 12,000 after the first word, none near the order's start: walked
-        ("lima", vec![0, 11_990]),
+        ("lima", None, None, vec![0, 11_990]),
         // a one-letter word has no range of its own: 40 matches, counted
-        ("thiago a", vec![0, 20]),
+        ("thiago a", None, None, vec![0, 20]),
         // "an" starts "ana": its range holds the other's; a page past the
         // short walk's end
-        ("an ana", vec![0, 19_990]),
+        ("an ana", None, None, vec![0, 19_990]),
     ];
     // alone in the index (SQLite then trusts its word indexes' rows as
     // the provider's), then beside another provider with the same names
-    for_each_page(db, t.id, &order, &cases).await;
+    let none = Default::default();
+    for_each_page(db, t.id, &order, &[], &none, &cases).await;
     let other = tenant(db, "outro").await;
     insert_named(db, other.id.0, "o", "ANA THIAGO LIMA SOUZA", 2_100).await;
     assert_eq!(store.refresh_search(other.id).await.unwrap(), Some(2_100));
-    for_each_page(db, t.id, &order, &cases).await;
+    for_each_page(db, t.id, &order, &[], &none, &cases).await;
 }
 
-/// Checks each page of `cases` (a search and the offsets of its pages of
-/// 20) against `order`, the provider's (folded name, id) sorted.
+/// The provider's (folded name, id) in the list's order, its contracts'
+/// (customer id, status), and the ids of its removed customers.
+async fn order_and_tags(
+    db: &TestDb,
+    t: sgp_import_core::model::TenantId,
+) -> (
+    Vec<(String, i64)>,
+    Vec<(i64, String)>,
+    std::collections::HashSet<i64>,
+) {
+    type Customer = (i64, String, bool);
+    let (customers, contracts): (Vec<Customer>, Vec<(i64, String)>) = match db.raw() {
+        Raw::Sqlite(pool) => (
+            sqlx::query_as(
+                "SELECT id, name, removed_at IS NOT NULL FROM customers WHERE tenant_id = ?",
+            )
+            .bind(t.0)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+            sqlx::query_as("SELECT customer_id, status FROM contracts WHERE tenant_id = ?")
+                .bind(t.0)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        ),
+        Raw::Postgres(pool) => (
+            sqlx::query_as(
+                "SELECT id, name, removed_at IS NOT NULL FROM customers WHERE tenant_id = $1",
+            )
+            .bind(t.0)
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+            sqlx::query_as("SELECT customer_id, status FROM contracts WHERE tenant_id = $1")
+                .bind(t.0)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        ),
+    };
+    let mut order: Vec<(String, i64)> = customers
+        .iter()
+        .map(|(id, name, _)| (search_words(name), *id))
+        .collect();
+    order.sort();
+    let removed = customers
+        .iter()
+        .filter(|(_, _, gone)| *gone)
+        .map(|(id, _, _)| *id)
+        .collect();
+    (order, contracts, removed)
+}
+
+/// Runs `sql` (with `?` placeholders) on either database.
+async fn execute(db: &TestDb, sql: &str, id: i64) {
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(sql).bind(id).execute(pool).await.map(drop),
+        Raw::Postgres(pool) => sqlx::query(&sql.replace('?', "$1"))
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(drop),
+    }
+    .unwrap();
+}
+
+/// A name, a contract status and the removed flag are asked of the word
+/// index together: 53,200 customers (past the 50,000 from which names go
+/// through it), every one with an `ativo` contract, a tenth also
+/// `cancelado`, a thousandth two `inviabilidade_tecnica` ones, one in
+/// seven removed; some named with a word that is also a status's name.
+/// Each combination gives the window of the filtered, ordered list,
+/// counted exactly up to the cap.
+async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
+    let t = tenant(db, "situacoes").await;
+    for (prefix, name, n) in [
+        ("a", "ANA SOUZA", 30_000),
+        ("b", "BRUNO SOUZA", 22_000),
+        ("c", "CARLA ATIVO", 100),
+        // "souza" starts two whole words (SQLite asks for either)
+        ("d", "DORA SOUZAS", 500),
+    ] {
+        insert_named(db, t.id.0, prefix, name, n).await;
+    }
+    // "mari" starts more whole words than SQLite looks a prefix up as
+    for letter in 'a'..='t' {
+        let name = format!("ROSA MARI{}", letter.to_ascii_uppercase());
+        insert_named(db, t.id.0, &format!("r{letter}"), &name, 30).await;
+    }
+    add_contracts(db, t.id.0, "ativo", 1, 1).await;
+    add_contracts(db, t.id.0, "cancelado", 10, 1).await;
+    add_contracts(db, t.id.0, "inviabilidade_tecnica", 1000, 2).await;
+    let removed_at = match db.raw() {
+        Raw::Sqlite(_) => "1",
+        Raw::Postgres(_) => "now()",
+    };
+    execute(
+        db,
+        &format!("UPDATE customers SET removed_at = {removed_at} WHERE id % 7 = ?"),
+        3,
+    )
+    .await;
+    let store = &db.store;
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 53_200);
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    let cases: Vec<Case> = vec![
+        // 65,000 and 5,200 matches, 5,200 together
+        ("souza", Some("cancelado"), None, vec![0, 5_000]),
+        // more than the cap together: not counted further
+        ("souza", Some("ativo"), None, vec![0, 100]),
+        ("an souza", Some("cancelado"), None, vec![0, 2_990]),
+        ("ana", Some("inviabilidade_tecnica"), None, vec![0]),
+        // a word that is a status's name finds names only
+        ("ativo", None, None, vec![0, 80]),
+        ("ativo", Some("ativo"), None, vec![0]),
+        ("carla", Some("cancelado"), None, vec![0]),
+        ("souza", Some("suspenso"), None, vec![0]),
+        // a one-letter word is not in the word index's query
+        ("b souza", Some("cancelado"), None, vec![0, 2_000]),
+        ("dora souza", Some("cancelado"), None, vec![0, 40]),
+        ("mari", Some("cancelado"), None, vec![0, 40]),
+        ("rosa mari", None, Some(false), vec![0, 500]),
+        // with the removed flag, or only the flags
+        ("souza", None, Some(true), vec![0, 7_400]),
+        ("souza", None, Some(false), vec![0]),
+        ("souza", Some("cancelado"), Some(false), vec![0, 4_400]),
+        ("bruno", Some("cancelado"), Some(true), vec![0, 300]),
+        ("", Some("cancelado"), Some(true), vec![0, 700]),
+        ("", Some("cancelado"), Some(false), vec![0]),
+        ("", Some("inviabilidade_tecnica"), Some(false), vec![0]),
+    ];
+    for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
+
+    // a contract that changes status changes its customer (its content
+    // hash covers its contracts): the next refresh finds it
+    let bruno = order
+        .iter()
+        .find(|(words, id)| words.starts_with("bruno") && id % 10 != 0 && id % 7 != 3)
+        .unwrap()
+        .1;
+    execute(
+        db,
+        "UPDATE contracts SET status = 'suspenso' WHERE customer_id = ?",
+        bruno,
+    )
+    .await;
+    let now = db.clock_now();
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query("UPDATE customers SET updated_at = ?2 WHERE id = ?1")
+            .bind(bruno)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await
+            .map(drop),
+        Raw::Postgres(pool) => sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
+            .bind(bruno)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop),
+    }
+    .unwrap();
+    // (PostgreSQL's rows were stamped by its own clock, not the test's:
+    // it copies them all again)
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 1);
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    let changed: Vec<Case> = vec![
+        ("bruno", Some("suspenso"), None, vec![0]),
+        ("bruno", Some("suspenso"), Some(false), vec![0]),
+        ("souza", Some("cancelado"), None, vec![0, 5_000]),
+    ];
+    for_each_page(db, t.id, &order, &contracts, &removed, &changed).await;
+    let page = store
+        .list_customers(t.id, &filter(Some("bruno"), Some("suspenso"), None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&page.customers), [bruno]);
+
+    // beside another provider whose customers match the same lists
+    let other = tenant(db, "vizinho").await;
+    insert_named(db, other.id.0, "o", "ANA SOUZA", 2_100).await;
+    add_contracts(db, other.id.0, "cancelado", 1, 1).await;
+    // (its ids come after the first provider's)
+    let last = order.iter().map(|(_, id)| *id).max().unwrap();
+    execute(
+        db,
+        &format!("UPDATE customers SET removed_at = {removed_at} WHERE id > ? AND id % 2 = 0"),
+        last,
+    )
+    .await;
+    assert_eq!(store.refresh_search(other.id).await.unwrap(), Some(2_100));
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
+}
+
+/// A customer leaves SGP in the import's removal sweep, not in a page:
+/// the sweep marks the provider for the search index, whose next refresh
+/// copies the customers removed since its last one with their tag.
+async fn a_removal_reaches_the_search_index(db: &TestDb) {
+    let mut config = FakeConfig::new(2_100);
+    config.population.contracts_each = Some(1);
+    let h = harness(db, config).await;
+    assert_eq!(h.import(params("Todos")).await.0, JobStatus::Completed);
+    let store = &db.store;
+    let t = h.tenant.id;
+    assert_eq!(store.refresh_search(t).await.unwrap(), Some(2_100));
+    assert!(store.search_dirty().await.unwrap().is_empty());
+
+    h.fake.update(|c| c.population.gone = vec![7]);
+    assert_eq!(h.import(params("Um saiu")).await.0, JobStatus::Completed);
+    assert_eq!(store.search_dirty().await.unwrap(), vec![t]);
+    assert!(store.refresh_search(t).await.unwrap().unwrap() >= 1);
+    let tags = |key: String| async move {
+        let id = store.customer_by_key(t, &key).await.unwrap().unwrap().id;
+        let sql = "SELECT tags FROM customer_search WHERE customer_id = ?";
+        let tags: String = match db.raw() {
+            Raw::Sqlite(pool) => sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(&sql.replace('?', "$1"))
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        };
+        tags.split(' ').map(str::to_owned).collect::<Vec<_>>()
+    };
+    let gone = tags(h.expected(7).key.to_string()).await;
+    assert!(gone.contains(&"_removido".to_owned()), "{gone:?}");
+    assert!(
+        gone.iter().any(|t| t != "_removido"),
+        "its status: {gone:?}"
+    );
+    let kept = tags(h.expected(8).key.to_string()).await;
+    assert!(!kept.contains(&"_removido".to_owned()), "{kept:?}");
+}
+
+/// A list to check: what is typed ("" for nothing), the contract status,
+/// the removed flag, and the offsets of pages of 20 to check.
+type Case<'a> = (&'a str, Option<&'a str>, Option<bool>, Vec<u64>);
+
+/// Checks each page of `cases` against `order`, the provider's (folded
+/// name, id) sorted, its `contracts` (customer id, status) and the ids of
+/// its `removed` customers.
 async fn for_each_page(
     db: &TestDb,
     t: sgp_import_core::model::TenantId,
     order: &[(String, i64)],
-    cases: &[(&str, Vec<u64>)],
+    contracts: &[(i64, String)],
+    removed: &std::collections::HashSet<i64>,
+    cases: &[Case<'_>],
 ) {
     let store = &db.store;
-    for (typed, offsets) in cases {
-        let typed = *typed;
+    for (typed, status, gone, offsets) in cases {
+        let (typed, status, gone) = (*typed, *status, *gone);
         let wanted = words_of(typed);
+        let with_status: std::collections::HashSet<i64> = contracts
+            .iter()
+            .filter(|(_, s)| Some(s.as_str()) == status)
+            .map(|(id, _)| *id)
+            .collect();
         let matches: Vec<i64> = order
             .iter()
-            .filter(|(words, _)| words_match(words, &wanted))
+            .filter(|(words, id)| {
+                (typed.is_empty() || words_match(words, &wanted))
+                    && (status.is_none() || with_status.contains(id))
+                    && gone.is_none_or(|g| g == removed.contains(id))
+            })
             .map(|(_, id)| *id)
             .collect();
         let total = matches.len() as u64;
@@ -650,7 +891,7 @@ async fn for_each_page(
             (total, true)
         };
         for &offset in offsets {
-            let mut f = filter(Some(typed), None, None);
+            let mut f = filter(Some(typed).filter(|t| !t.is_empty()), status, gone);
             (f.limit, f.offset) = (20, offset);
             let page = store.list_customers(t, &f).await.unwrap();
             assert!(page.from_search_index);
@@ -659,9 +900,13 @@ async fn for_each_page(
             assert_eq!(
                 ids(&page.customers),
                 matches[start..end],
-                "{typed} from {offset}"
+                "{typed:?} {status:?} {gone:?} from {offset}"
             );
-            assert_eq!((page.total, page.total_exact), counted, "{typed}");
+            assert_eq!(
+                (page.total, page.total_exact),
+                counted,
+                "{typed:?} {status:?} {gone:?}"
+            );
         }
     }
 }

@@ -10,11 +10,20 @@ use crate::import::IMPORT_KIND;
 use crate::model::{StoredCustomer, TenantId};
 use crate::store::rows::{self, RowExt};
 use crate::store::search::{
-    self, Arg, Dialect, LiveRow, SearchIndex, SearchQueries, LIVE_MAX, REFRESH_CHUNK,
+    self, Arg, Dialect, IndexQuery, LiveRow, SearchIndex, SearchQueries, Terms, LIVE_MAX,
+    REFRESH_CHUNK, REMOVED_TAG,
 };
 use crate::store::StoreError;
 
 pub(crate) struct Lite;
+
+/// A customer's tags as the search index holds them ("_ativo _cancelado
+/// _removido", see [`search::status_tag`]), in the refresh's `SELECT ...
+/// FROM customers`.
+const TAGS: &str = "trim(coalesce((SELECT group_concat(s, ' ') FROM ( \
+        SELECT DISTINCT '_' || k.status AS s FROM contracts k \
+        WHERE k.customer_id = customers.id ORDER BY s)), '') \
+    || CASE WHEN removed_at IS NOT NULL THEN ' _removido' ELSE '' END)";
 
 impl Dialect for Lite {
     fn param(n: usize) -> String {
@@ -30,11 +39,8 @@ impl Dialect for Lite {
         // (NOT INDEXED already keeps the order's index out)
         "s.words, s.customer_id"
     }
-    fn has_status(p: &str) -> String {
-        format!(
-            "EXISTS (SELECT 1 FROM contracts k INDEXED BY contracts_customer \
-             WHERE k.customer_id = s.customer_id AND k.status = {p})"
-        )
+    fn position(text: &str, p: &str) -> String {
+        format!("instr({text}, {p})")
     }
     fn status_rows_per_customer() -> u64 {
         // As on PostgreSQL. (With the ids handed over row by row, reading
@@ -44,16 +50,38 @@ impl Dialect for Lite {
         // run at 100,000: 56 ms.)
         2
     }
-    fn words_query(words: &[&str]) -> String {
-        // quoted, each a prefix query
+    fn words_query(words: &[&str], terms: &Terms) -> String {
         words
             .iter()
-            .map(|w| format!("\"{w}\"*"))
+            .map(|w| fts_word(w, terms))
             .collect::<Vec<_>>()
             .join(" AND ")
     }
-    fn words_in(t: &str, q: &str, alone: bool) -> String {
-        fts_in("customer_search_words", t, q, alone)
+    fn index_query(
+        words: &[&str],
+        terms: &Terms,
+        status: Option<&str>,
+        removed: Option<bool>,
+    ) -> IndexQuery {
+        // one text: the words and the tags are tokens of the same column
+        // (the table's tokenizer keeps '_' within a token)
+        let mut parts: Vec<String> = words.iter().map(|w| fts_word(w, terms)).collect();
+        parts.extend(status.map(|s| format!("\"{}\"", search::status_tag(s))));
+        if removed == Some(true) {
+            parts.push(format!("\"{REMOVED_TAG}\""));
+        }
+        let mut q = parts.join(" AND ");
+        if removed == Some(false) {
+            q = format!("({q}) NOT \"{REMOVED_TAG}\"");
+        }
+        IndexQuery {
+            words: Some(q),
+            tags: None,
+        }
+    }
+    fn index_in(t: &str, words: Option<&str>, _tags: Option<&str>, alone: bool) -> String {
+        // (`index_query` puts everything in the words' text)
+        fts_in("customer_search_words", t, words.unwrap_or("''"), alone)
     }
     fn rest_words_in(t: &str, q: &str, alone: bool) -> String {
         fts_in("customer_search_rest", t, q, alone)
@@ -63,6 +91,22 @@ impl Dialect for Lite {
     }
     fn by_id_only() -> &'static str {
         "NOT INDEXED"
+    }
+    fn shortest_looked_up() -> usize {
+        // shorter ones have prefix indexes of their own (`prefix = '2 3'`)
+        4
+    }
+}
+
+/// `word` in an FTS5 query: its whole words when `terms` has them (quoted,
+/// any of them), else the prefix.
+fn fts_word(word: &str, terms: &Terms) -> String {
+    match terms.get(word) {
+        Some(whole) if !whole.is_empty() => {
+            let any: Vec<String> = whole.iter().map(|t| format!("\"{t}\"")).collect();
+            format!("({})", any.join(" OR "))
+        }
+        _ => format!("\"{word}\"*"),
     }
 }
 
@@ -163,6 +207,18 @@ impl SearchQueries for SqliteStore {
         .fetch_one(&self.reader)
         .await?;
         Ok(!other)
+    }
+
+    async fn terms_starting(&self, word: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        // (the FTS5 vocabulary of the word index)
+        Ok(sqlx::query_scalar(
+            "SELECT term FROM customer_search_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3",
+        )
+        .bind(word)
+        .bind(search::word_range_end(word))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?)
     }
 
     async fn ids(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError> {
@@ -278,11 +334,13 @@ impl SearchIndex for SqliteStore {
                 // would read the provider's rows again per chunk). On the
                 // writer, between its own writes: no read of ours holds an
                 // old snapshot that would keep the WAL from starting over.
-                let chunk = sqlx::query(
-                    "SELECT id, name, cpf_cnpj FROM customers NOT INDEXED \
-                     WHERE id > ?3 AND tenant_id = ?1 AND updated_at >= ?2 \
-                     ORDER BY id LIMIT ?4",
-                )
+                let chunk = sqlx::query(&format!(
+                    "SELECT id, name, cpf_cnpj, {TAGS} AS tags \
+                     FROM customers NOT INDEXED \
+                     WHERE id > ?3 AND tenant_id = ?1 \
+                        AND (updated_at >= ?2 OR removed_at >= ?2) \
+                     ORDER BY id LIMIT ?4"
+                ))
                 .bind(tenant.0)
                 .bind(through)
                 .bind(after)
@@ -299,19 +357,22 @@ impl SearchIndex for SqliteStore {
                             r.int("id")?,
                             crate::text::search_words(&name),
                             name,
-                            r.opt_text("cpf_cnpj")?
+                            r.opt_text("cpf_cnpj")?,
+                            r.text("tags")?
                         ]))
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
                 copied += rows.len() as u64;
                 sqlx::query(
-                    "INSERT INTO customer_search (customer_id, tenant_id, words, name, doc) \
-                     SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3 \
+                    "INSERT INTO customer_search (customer_id, tenant_id, words, name, doc, \
+                        tags) \
+                     SELECT value ->> 0, ?1, value ->> 1, value ->> 2, value ->> 3, value ->> 4 \
                      FROM json_each(?2) WHERE true \
                      ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name, \
-                        words = excluded.words, doc = excluded.doc \
+                        words = excluded.words, doc = excluded.doc, tags = excluded.tags \
                      WHERE customer_search.name IS NOT excluded.name \
-                        OR customer_search.doc IS NOT excluded.doc",
+                        OR customer_search.doc IS NOT excluded.doc \
+                        OR customer_search.tags IS NOT excluded.tags",
                 )
                 .bind(tenant.0)
                 .bind(json_rows(rows.into_iter()))
