@@ -49,6 +49,15 @@ impl Dialect for Pg {
     fn position(text: &str, p: &str) -> String {
         format!("strpos({text}, {p})")
     }
+    fn has_status(p: &str) -> String {
+        // with the provider, so that a semi-join reads the (provider,
+        // status) index instead of every contract of that status (200 ms
+        // at 1,000,000)
+        format!(
+            "EXISTS (SELECT 1 FROM contracts k WHERE k.customer_id = s.customer_id \
+             AND k.tenant_id = s.tenant_id AND k.status = {p})"
+        )
+    }
     fn status_rows_per_customer() -> u64 {
         // Twice the cap: a customer seldom has two contracts in one
         // status, so the distinct customers among them tell "more than
@@ -395,6 +404,20 @@ impl SearchIndex for PgStore {
                     tags.push(r.text("tags")?);
                 }
                 copied += ids.len() as u64;
+                // the lexemes first, for `search::word_terms`: a search that
+                // looks a typed word up as the lexemes it starts then never
+                // finds a copied row without its own (never removed: one no
+                // name has any more only finds nothing). In order, so two
+                // instances' refreshes take the same keys in the same order.
+                sqlx::query(
+                    "INSERT INTO customer_search_terms (term) \
+                     SELECT DISTINCT t.lexeme FROM unnest($1::text[]) AS w(words), \
+                        unnest(to_tsvector('simple', w.words)) AS t \
+                     ORDER BY 1 ON CONFLICT DO NOTHING",
+                )
+                .bind(&words)
+                .execute(&self.pool)
+                .await?;
                 sqlx::query(
                     "INSERT INTO customer_search (customer_id, tenant_id, words, name, doc, \
                         tags) \
@@ -413,17 +436,6 @@ impl SearchIndex for PgStore {
                 .bind(&names)
                 .bind(&docs)
                 .bind(&tags)
-                .execute(&self.pool)
-                .await?;
-                // the lexemes, for `search::word_terms` (never removed: one no name
-                // has any more only finds nothing)
-                sqlx::query(
-                    "INSERT INTO customer_search_terms (term) \
-                     SELECT DISTINCT t.lexeme FROM unnest($1::text[]) AS w(words), \
-                        unnest(to_tsvector('simple', w.words)) AS t \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&words)
                 .execute(&self.pool)
                 .await?;
             }

@@ -42,6 +42,12 @@ impl Dialect for Lite {
     fn position(text: &str, p: &str) -> String {
         format!("instr({text}, {p})")
     }
+    fn has_status(p: &str) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM contracts k INDEXED BY contracts_customer \
+             WHERE k.customer_id = s.customer_id AND k.status = {p})"
+        )
+    }
     fn status_rows_per_customer() -> u64 {
         // As on PostgreSQL. (With the ids handed over row by row, reading
         // twice the rows cost more than the count it spares: `ativo` at
@@ -413,5 +419,46 @@ impl SearchIndex for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(Some(copied))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::search::{Statement, Wanted};
+
+    fn conditions(wanted: &Wanted) -> String {
+        Statement::<Lite>::new().conditions(wanted, None)
+    }
+
+    #[test]
+    fn a_lone_status_or_removed_flag_is_checked_live_and_with_others_on_the_tags() {
+        let removed = Wanted {
+            removed: Some(false),
+            ..Wanted::default()
+        };
+        let live = conditions(&removed);
+        assert!(live.contains("EXISTS (SELECT 1 FROM customers c"), "{live}");
+        assert!(!live.contains("tags"), "{live}");
+        let status = Wanted {
+            status: Some("ativo".into()),
+            ..Wanted::default()
+        };
+        assert!(conditions(&status).contains("FROM contracts k"));
+        let together = Wanted {
+            words: Some(vec!["silva".into()]),
+            ..status
+        };
+        let tags = conditions(&together);
+        assert!(tags.contains("s.tags") && !tags.contains("contracts"), "{tags}");
+        let flags = Wanted {
+            removed: Some(true),
+            ..removed
+        };
+        assert!(!conditions(&Wanted {
+            status: Some("ativo".into()),
+            ..flags
+        })
+        .contains("EXISTS"));
     }
 }
