@@ -450,7 +450,10 @@ mod tests {
             ..status
         };
         let tags = conditions(&together);
-        assert!(tags.contains("s.tags") && !tags.contains("contracts"), "{tags}");
+        assert!(
+            tags.contains("s.tags") && !tags.contains("contracts"),
+            "{tags}"
+        );
         let flags = Wanted {
             removed: Some(true),
             ..removed
