@@ -99,9 +99,15 @@ pub(crate) trait SearchQueries: Send + Sync {
     /// (then its word indexes need not be checked against the provider).
     async fn index_alone(&self, tenant: TenantId) -> Result<bool, StoreError>;
 
-    /// Up to `limit` whole words of the word index that start with
-    /// `word`, in order (see [`word_terms`]).
-    async fn terms_starting(&self, word: &str, limit: i64) -> Result<Vec<String>, StoreError>;
+    /// For each of `words`, up to `limit` whole words of the word index
+    /// that start with it, in order: rows of (the word's position in
+    /// `words`, a whole word), read by [`terms_starting_sql`] (see
+    /// [`word_terms`]).
+    async fn terms_starting(
+        &self,
+        words: &[&str],
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
 
     /// The ids a [`Statement`] selects (as column `id`).
     async fn ids(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError>;
@@ -254,15 +260,64 @@ pub(crate) enum IndexRows {
 /// `cancelado` at 1,000,000: 14 ms as a prefix, 3 ms as the one word it
 /// starts on SQLite; 21 and 10 ms on PostgreSQL).
 async fn word_terms<Q: SearchQueries>(store: &Q, words: &[&str]) -> Result<Terms, StoreError> {
-    let mut out = Terms::new();
     let shortest = Q::Dialect::shortest_looked_up();
-    for word in words.iter().filter(|w| w.len() >= shortest) {
-        let found = store.terms_starting(word, MAX_TERMS as i64 + 1).await?;
-        if found.len() <= MAX_TERMS {
-            out.insert((*word).to_owned(), found);
+    let looked_up: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| w.len() >= shortest)
+        .collect();
+    if looked_up.is_empty() {
+        return Ok(Terms::new());
+    }
+    // one statement for all the words: each is a round trip otherwise,
+    // on every list of a large provider
+    let found = store.terms_starting(&looked_up, MAX_TERMS + 1).await?;
+    Ok(terms_found(&looked_up, found))
+}
+
+/// The [`Terms`] of `words` from the rows [`SearchQueries::terms_starting`]
+/// read: a word that starts more than [`MAX_TERMS`] whole words is left
+/// out (looked up as a prefix), one that starts none is kept with none.
+pub(crate) fn terms_found(words: &[&str], found: Vec<(i64, String)>) -> Terms {
+    let mut each: Vec<Vec<String>> = vec![Vec::new(); words.len()];
+    for (i, term) in found {
+        if let Some(list) = usize::try_from(i).ok().and_then(|i| each.get_mut(i)) {
+            list.push(term);
         }
     }
-    Ok(out)
+    words
+        .iter()
+        .zip(each)
+        .filter(|(_, terms)| terms.len() <= MAX_TERMS)
+        .map(|(w, mut terms)| {
+            // (read in any order: `limit` only tells "more than MAX_TERMS")
+            terms.sort_unstable();
+            ((*w).to_owned(), terms)
+        })
+        .collect()
+}
+
+/// The statement of [`SearchQueries::terms_starting`] over `vocabulary`
+/// (a table of the index's whole words, column `term`) for `words` typed
+/// words: each word binds the start and the end of its range (see
+/// [`word_range_end`]), in turn from the first placeholder. Unordered:
+/// any `limit` of a word's whole words tell whether it starts more than
+/// `limit - 1`.
+pub(crate) fn terms_starting_sql<D: Dialect>(
+    vocabulary: &str,
+    words: usize,
+    limit: usize,
+) -> String {
+    (0..words)
+        .map(|i| {
+            let (from, to) = (D::param(2 * i + 1), D::param(2 * i + 2));
+            format!(
+                "SELECT {i} AS i, term FROM (SELECT term FROM {vocabulary} \
+                 WHERE term >= {from} AND term < {to} LIMIT {limit}) t{i}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
 }
 
 /// A source's few matches (at most the cap), all of them.
@@ -805,6 +860,22 @@ impl<D: Dialect> Statement<D> {
         D::param(self.args.len() + 1)
     }
 
+    /// Binds the word index's query for these words and tags (see
+    /// [`Dialect::index_query`]) and returns the placeholders of its words'
+    /// part and its tags' part, where it has them.
+    pub fn bind_index_query(
+        &mut self,
+        words: &[&str],
+        terms: &Terms,
+        status: Option<&str>,
+        removed: Option<bool>,
+    ) -> (Option<String>, Option<String>) {
+        let q = D::index_query(words, terms, status, removed);
+        let w = q.words.map(|w| self.bind(Arg::Text(w)));
+        let g = q.tags.map(|g| self.bind(Arg::Text(g)));
+        (w, g)
+    }
+
     fn bind_ids(&mut self, column: &str, ids: Vec<i64>) -> String {
         self.args.push(Arg::Ids(ids));
         D::in_ids(column, self.args.len() + 1)
@@ -984,9 +1055,7 @@ impl<D: Dialect> Statement<D> {
                 status,
                 removed,
             } => {
-                let q = D::index_query(words, terms, *status, *removed);
-                let w = q.words.map(|w| self.bind(Arg::Text(w)));
-                let g = q.tags.map(|g| self.bind(Arg::Text(g)));
+                let (w, g) = self.bind_index_query(words, terms, *status, *removed);
                 D::index_in(&t, w.as_deref(), g.as_deref(), self.alone)
             }
             Source::Doc(d) => {
@@ -1081,6 +1150,21 @@ mod tests {
         // "an" starts "ana": every "ana..." name is in the range of "an"
         assert_eq!(range_words(&["ana", "an", "ana"]), ["an"]);
         assert_eq!(range_words(&["maria"]), ["maria"]);
+    }
+
+    #[test]
+    fn each_typed_word_gets_its_own_whole_words_or_none_past_the_most() {
+        let many: Vec<(i64, String)> = (0..=MAX_TERMS).map(|k| (1, format!("sa{k:02}"))).collect();
+        let mut found = vec![(0, "silvana".to_owned()), (0, "silva".to_owned())];
+        found.extend(many);
+        let terms = terms_found(&["silv", "sa", "zzzz"], found);
+        // in order, whatever order they were read in
+        assert_eq!(terms["silv"], ["silva", "silvana"]);
+        // past the most: left out, looked up as a prefix
+        assert!(!terms.contains_key("sa"));
+        // none: kept, so that the word matches nothing
+        assert_eq!(terms["zzzz"], Vec::<String>::new());
+        assert_eq!(terms.len(), 2);
     }
 
     #[test]

@@ -72,10 +72,10 @@ impl Dialect for Pg {
             .iter()
             .map(|w| match terms.get(*w) {
                 Some(whole) if !whole.is_empty() => {
-                    let any: Vec<String> = whole.iter().map(|t| format!("'{t}'")).collect();
+                    let any: Vec<String> = whole.iter().map(|t| tsquery_lexeme(t)).collect();
                     format!("({})", any.join(" | "))
                 }
-                _ => format!("{w}:*"),
+                _ => format!("{}:*", tsquery_lexeme(w)),
             })
             .collect::<Vec<_>>()
             .join(" & ")
@@ -89,12 +89,12 @@ impl Dialect for Pg {
         // the tags as a tsquery's own text, each quoted: taken verbatim,
         // where `to_tsquery` would parse the '_' away
         let mut tags: Vec<String> = status
-            .map(|s| format!("'{}'", search::status_tag(s)))
+            .map(|s| tsquery_lexeme(&search::status_tag(s)))
             .into_iter()
             .collect();
         match removed {
-            Some(true) => tags.push(format!("'{REMOVED_TAG}'")),
-            Some(false) => tags.push(format!("!'{REMOVED_TAG}'")),
+            Some(true) => tags.push(tsquery_lexeme(REMOVED_TAG)),
+            Some(false) => tags.push(format!("!{}", tsquery_lexeme(REMOVED_TAG))),
             None => {}
         }
         IndexQuery {
@@ -124,6 +124,13 @@ impl Dialect for Pg {
         // no prefix index: any prefix gathers every lexeme it starts
         2
     }
+}
+
+/// `text` as one quoted lexeme of a tsquery's text, its quotes and
+/// backslashes escaped. What reaches here is folded to [a-z0-9_] already;
+/// the quoting still holds whatever does.
+fn tsquery_lexeme(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 /// `columns` of provider `t`'s rows that the word index finds for the
@@ -213,17 +220,19 @@ impl SearchQueries for PgStore {
         }
     }
 
-    async fn terms_starting(&self, word: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+    async fn terms_starting(
+        &self,
+        words: &[&str],
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         // (the lexemes of the word index, kept by the refresh)
-        Ok(sqlx::query_scalar(
-            "SELECT term FROM customer_search_terms WHERE term >= $1 AND term < $2 \
-             ORDER BY term LIMIT $3",
-        )
-        .bind(word)
-        .bind(search::word_range_end(word))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = search::terms_starting_sql::<Pg>("customer_search_terms", words.len(), limit);
+        let mut q = sqlx::query_as::<_, (i32, String)>(&sql);
+        for word in words {
+            q = q.bind(*word).bind(search::word_range_end(word));
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(i, t)| (i64::from(i), t)).collect())
     }
 
     async fn index_alone(&self, _tenant: TenantId) -> Result<bool, StoreError> {
@@ -262,9 +271,7 @@ impl SearchQueries for PgStore {
             return Ok(None);
         };
         let mut st = Statement::<Pg>::new();
-        let q = Pg::index_query(words, terms, *status, *removed);
-        let w = q.words.map(|w| st.bind(Arg::Text(w)));
-        let g = q.tags.map(|g| st.bind(Arg::Text(g)));
+        let (w, g) = st.bind_index_query(words, terms, *status, *removed);
         let rows = index_select(
             "customer_id AS id, words, doc, tags",
             &Pg::param(1),
@@ -506,5 +513,34 @@ impl PgStore {
             .await?;
         tracing::info!(tables = ?stale, "planner statistics refreshed after a bulk change");
         Ok(stale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// Quotes and backslashes inside a tsquery's quoted lexeme are escaped:
+    /// the text still parses, as the one lexeme it came from. Against the
+    /// server the storage tests use (scripts/test.sh sets it).
+    #[tokio::test]
+    async fn tsquery_lexemes_hold_their_quotes_and_backslashes() {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL is not set: run ./scripts/test.sh, which starts a server");
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        for text in ["_o'brien", "_a\\b", "_x''\\'y"] {
+            let q = tsquery_lexeme(text);
+            let (same, other): (bool, bool) = sqlx::query_as(
+                "SELECT array_to_tsvector(ARRAY[$1]) @@ $2::tsquery, \
+                    array_to_tsvector(ARRAY['_o']) @@ $2::tsquery",
+            )
+            .bind(text)
+            .bind(&q)
+            .fetch_one(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+            assert!(same && !other, "{text} as {q}");
+        }
     }
 }

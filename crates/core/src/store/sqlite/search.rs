@@ -72,13 +72,13 @@ impl Dialect for Lite {
         // one text: the words and the tags are tokens of the same column
         // (the table's tokenizer keeps '_' within a token)
         let mut parts: Vec<String> = words.iter().map(|w| fts_word(w, terms)).collect();
-        parts.extend(status.map(|s| format!("\"{}\"", search::status_tag(s))));
+        parts.extend(status.map(|s| fts_string(&search::status_tag(s))));
         if removed == Some(true) {
-            parts.push(format!("\"{REMOVED_TAG}\""));
+            parts.push(fts_string(REMOVED_TAG));
         }
         let mut q = parts.join(" AND ");
         if removed == Some(false) {
-            q = format!("({q}) NOT \"{REMOVED_TAG}\"");
+            q = format!("({q}) NOT {}", fts_string(REMOVED_TAG));
         }
         IndexQuery {
             words: Some(q),
@@ -109,11 +109,17 @@ impl Dialect for Lite {
 fn fts_word(word: &str, terms: &Terms) -> String {
     match terms.get(word) {
         Some(whole) if !whole.is_empty() => {
-            let any: Vec<String> = whole.iter().map(|t| format!("\"{t}\"")).collect();
+            let any: Vec<String> = whole.iter().map(|t| fts_string(t)).collect();
             format!("({})", any.join(" OR "))
         }
-        _ => format!("\"{word}\"*"),
+        _ => format!("{}*", fts_string(word)),
     }
+}
+
+/// `text` as an FTS5 string, its double quotes doubled. What reaches here
+/// is folded to [a-z0-9_] already; the quoting still holds whatever does.
+fn fts_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// The ids of provider `t`'s customers that FTS5 table `fts` matches for
@@ -215,16 +221,18 @@ impl SearchQueries for SqliteStore {
         Ok(!other)
     }
 
-    async fn terms_starting(&self, word: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+    async fn terms_starting(
+        &self,
+        words: &[&str],
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         // (the FTS5 vocabulary of the word index)
-        Ok(sqlx::query_scalar(
-            "SELECT term FROM customer_search_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3",
-        )
-        .bind(word)
-        .bind(search::word_range_end(word))
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?)
+        let sql = search::terms_starting_sql::<Lite>("customer_search_terms", words.len(), limit);
+        let mut q = sqlx::query_as(&sql);
+        for word in words {
+            q = q.bind(*word).bind(search::word_range_end(word));
+        }
+        Ok(q.fetch_all(&self.reader).await?)
     }
 
     async fn ids(&self, tenant: TenantId, sql: &str, args: &[Arg]) -> Result<Vec<i64>, StoreError> {
@@ -463,5 +471,35 @@ mod tests {
             ..flags
         })
         .contains("EXISTS"));
+    }
+
+    /// A double quote inside a quoted FTS5 string is doubled: the string
+    /// still parses, and matches the text it came from.
+    #[tokio::test]
+    async fn fts_strings_hold_their_quotes() {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE VIRTUAL TABLE t USING fts5(x)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t (rowid, x) VALUES (1, 'dona o\"brien'), (2, 'o brie')")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        for (q, want) in [
+            (fts_string("o\"brien"), vec![1]),
+            (format!("{}*", fts_string("o\"bri")), vec![1, 2]),
+        ] {
+            let found: Vec<i64> =
+                sqlx::query_scalar("SELECT rowid FROM t WHERE t MATCH ?1 ORDER BY 1")
+                    .bind(&q)
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{q}: {e}"));
+            assert_eq!(found, want, "{q}");
+        }
     }
 }
