@@ -100,8 +100,8 @@ pub(crate) trait SearchQueries: Send + Sync {
     async fn index_alone(&self, tenant: TenantId) -> Result<bool, StoreError>;
 
     /// For each of `words`, up to `limit` whole words of the word index
-    /// that start with it, in order: rows of (the word's position in
-    /// `words`, a whole word), read by [`terms_starting_sql`] (see
+    /// that start with it, in no particular order: rows of (the word's
+    /// position in `words`, a whole word), read by [`terms_starting_sql`] (see
     /// [`word_terms`]).
     async fn terms_starting(
         &self,
@@ -1162,7 +1162,8 @@ mod tests {
         assert_eq!(terms["silv"], ["silva", "silvana"]);
         // past the most: left out, looked up as a prefix
         assert!(!terms.contains_key("sa"));
-        // none: kept, so that the word matches nothing
+        // none: kept as none (the dialects then look the word up as a
+        // prefix, which finds nothing the vocabulary lacks)
         assert_eq!(terms["zzzz"], Vec::<String>::new());
         assert_eq!(terms.len(), 2);
     }

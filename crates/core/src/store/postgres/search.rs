@@ -542,5 +542,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{q}: {e}"));
             assert!(same && !other, "{text} as {q}");
         }
+        // typed words go through `to_tsquery`, which parses a quoted
+        // lexeme's text again: still one query, of the same words
+        let (parsed, found): (String, bool) = sqlx::query_as(
+            "SELECT to_tsquery('simple', $1)::text, \
+                to_tsvector('simple', 'dona o brien') @@ to_tsquery('simple', $1)",
+        )
+        .bind(tsquery_lexeme("o'brien"))
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        assert_eq!(parsed, "'o' <-> 'brien'");
+        assert!(found);
     }
 }
