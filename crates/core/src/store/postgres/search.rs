@@ -20,10 +20,12 @@ use crate::store::StoreError;
 
 pub(crate) struct Pg;
 
-/// The expression of the index `customer_search_words`: the name's words
-/// and the tags (see [`search::status_tag`]).
-const WORDS_INDEXED: &str =
-    "(to_tsvector('simple', words) || array_to_tsvector(string_to_array(tags, ' ')))";
+/// The expression of the index `customer_search_words`: the name's words,
+/// the tags (see [`search::status_tag`]) and each word joined to each
+/// status's tag (see [`status_word`]).
+const WORDS_INDEXED: &str = "(to_tsvector('simple', words) || \
+    array_to_tsvector(string_to_array(tags, ' ')) || \
+    array_to_tsvector(string_to_array(status_words, ' ')))";
 
 impl Dialect for Pg {
     fn param(n: usize) -> String {
@@ -66,19 +68,7 @@ impl Dialect for Pg {
         2
     }
     fn words_query(words: &[&str], terms: &Terms) -> String {
-        // a typed word as the lexemes it starts when they are known and
-        // few (see `search::word_terms`)
-        words
-            .iter()
-            .map(|w| match terms.get(*w) {
-                Some(whole) if !whole.is_empty() => {
-                    let any: Vec<String> = whole.iter().map(|t| tsquery_lexeme(t)).collect();
-                    format!("({})", any.join(" | "))
-                }
-                _ => format!("{}:*", tsquery_lexeme(w)),
-            })
-            .collect::<Vec<_>>()
-            .join(" & ")
+        lexemes_query(words, terms, "")
     }
     fn index_query(
         words: &[&str],
@@ -88,10 +78,20 @@ impl Dialect for Pg {
     ) -> IndexQuery {
         // the tags as a tsquery's own text, each quoted: taken verbatim,
         // where `to_tsquery` would parse the '_' away
-        let mut tags: Vec<String> = status
-            .map(|s| tsquery_lexeme(&search::status_tag(s)))
-            .into_iter()
-            .collect();
+        let mut tags: Vec<String> = Vec::new();
+        let mut words = words;
+        if let Some(status) = status {
+            let tag = search::status_tag(status);
+            if !words.is_empty() && words.iter().all(|w| joins_a_status(w, terms)) {
+                // each word with the status, one lexeme of the index each
+                // (see `status_word`): one posting list a word, where the
+                // word's and the status's were intersected
+                tags.push(lexemes_query(words, terms, &status_word(&tag, "")));
+                words = &[];
+            } else {
+                tags.push(tsquery_lexeme(&tag));
+            }
+        }
         match removed {
             Some(true) => tags.push(tsquery_lexeme(REMOVED_TAG)),
             Some(false) => tags.push(format!("!{}", tsquery_lexeme(REMOVED_TAG))),
@@ -124,6 +124,42 @@ impl Dialect for Pg {
         // no prefix index: any prefix gathers every lexeme it starts
         2
     }
+}
+
+/// The lexeme of the word index for the name's word `lexeme` with the
+/// status tag `tag` (column `status_words`, built by the SQL function
+/// `customer_search_status_words`, migration
+/// `20261210000001_customer_search_status_words.sql`).
+fn status_word(tag: &str, lexeme: &str) -> String {
+    format!("{tag}:{lexeme}")
+}
+
+/// Whether the typed word `word` is asked for with a status as the
+/// joined lexemes of [`status_word`]: when it is looked up as whole
+/// lexemes of the index (`terms`), or as a prefix made of letters only.
+/// `to_tsquery` parses a typed word as the index's parser did the names
+/// ("1e5a" is the two lexemes "1e5" and "a"); joined to a status verbatim,
+/// such a word would find nothing. Letters alone are always one lexeme.
+fn joins_a_status(word: &str, terms: &Terms) -> bool {
+    terms.get(word).is_some_and(|t| !t.is_empty()) || word.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// A tsquery's text for `words`, each lexeme after `prefix` (the name's
+/// own lexemes when it is empty): a typed word as the lexemes it starts
+/// when they are known and few (see `search::word_terms`), or as a prefix.
+fn lexemes_query(words: &[&str], terms: &Terms, prefix: &str) -> String {
+    let lexeme = |w: &str| tsquery_lexeme(&format!("{prefix}{w}"));
+    words
+        .iter()
+        .map(|w| match terms.get(*w) {
+            Some(whole) if !whole.is_empty() => {
+                let any: Vec<String> = whole.iter().map(|t| lexeme(t)).collect();
+                format!("({})", any.join(" | "))
+            }
+            _ => format!("{}:*", lexeme(w)),
+        })
+        .collect::<Vec<_>>()
+        .join(" & ")
 }
 
 /// `text` as one quoted lexeme of a tsquery's text, its quotes and
@@ -427,12 +463,14 @@ impl SearchIndex for PgStore {
                 .await?;
                 sqlx::query(
                     "INSERT INTO customer_search (customer_id, tenant_id, words, name, doc, \
-                        tags) \
-                     SELECT r.id, $1, r.words, r.name, r.doc, r.tags \
+                        tags, status_words) \
+                     SELECT r.id, $1, r.words, r.name, r.doc, r.tags, \
+                        customer_search_status_words(r.tags, r.words) \
                      FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
                         AS r(id, words, name, doc, tags) \
                      ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name, \
-                        words = excluded.words, doc = excluded.doc, tags = excluded.tags \
+                        words = excluded.words, doc = excluded.doc, tags = excluded.tags, \
+                        status_words = excluded.status_words \
                      WHERE customer_search.name IS DISTINCT FROM excluded.name \
                         OR customer_search.doc IS DISTINCT FROM excluded.doc \
                         OR customer_search.tags IS DISTINCT FROM excluded.tags",
@@ -520,6 +558,33 @@ impl PgStore {
 mod tests {
     use super::*;
     use sqlx::Connection;
+
+    /// A name with a status asks for each word's lexemes joined to the
+    /// status's tag, verbatim; the removed flag stays a tag of its own,
+    /// and a status without words is its tag.
+    #[test]
+    fn a_name_with_a_status_is_asked_as_the_words_joined_to_the_tag() {
+        let mut terms = Terms::new();
+        terms.insert("silv".to_owned(), vec!["silva".into(), "silvana".into()]);
+        let q = Pg::index_query(&["silv", "jo"], &terms, Some("ativo"), Some(false));
+        assert_eq!(q.words, None);
+        assert_eq!(
+            q.tags.as_deref(),
+            Some("('_ativo:silva' | '_ativo:silvana') & '_ativo:jo':* & !'_removido'")
+        );
+        let q = Pg::index_query(&["silv"], &terms, None, Some(true));
+        assert_eq!(q.words.as_deref(), Some("('silva' | 'silvana')"));
+        assert_eq!(q.tags.as_deref(), Some("'_removido'"));
+        let q = Pg::index_query(&[], &terms, Some("cancelado"), Some(true));
+        assert_eq!(
+            (q.words, q.tags.as_deref()),
+            (None, Some("'_cancelado' & '_removido'"))
+        );
+        // a prefix with digits: parsed as the names were, the tag apart
+        let q = Pg::index_query(&["silv", "1e5a"], &terms, Some("ativo"), None);
+        assert_eq!(q.words.as_deref(), Some("('silva' | 'silvana') & '1e5a':*"));
+        assert_eq!(q.tags.as_deref(), Some("'_ativo'"));
+    }
 
     /// Quotes and backslashes inside a tsquery's quoted lexeme are escaped:
     /// the text still parses, as the one lexeme it came from. Against the
