@@ -762,22 +762,7 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
         bruno,
     )
     .await;
-    let now = db.clock_now();
-    match db.raw() {
-        Raw::Sqlite(pool) => sqlx::query("UPDATE customers SET updated_at = ?2 WHERE id = ?1")
-            .bind(bruno)
-            .bind(now.timestamp_millis())
-            .execute(pool)
-            .await
-            .map(drop),
-        Raw::Postgres(pool) => sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
-            .bind(bruno)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop),
-    }
-    .unwrap();
+    touch(db, bruno).await;
     // (PostgreSQL's rows were stamped by its own clock, not the test's:
     // it copies them all again)
     assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 1);
@@ -794,6 +779,29 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
         .unwrap();
     assert_eq!(ids(&page.customers), [bruno]);
 
+    // a rename reaches the index: the new words, alone and joined to the
+    // customer's statuses, and not the old ones
+    execute(
+        db,
+        "UPDATE customers SET name = 'BRUNO XAVIERZ' WHERE id = ?",
+        bruno,
+    )
+    .await;
+    touch(db, bruno).await;
+    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 1);
+    for (typed, status) in [("xavierz", None), ("bruno xavierz", Some("suspenso"))] {
+        let page = store
+            .list_customers(t.id, &filter(Some(typed), status, None))
+            .await
+            .unwrap();
+        assert_eq!(ids(&page.customers), [bruno], "{typed} {status:?}");
+    }
+    let page = store
+        .list_customers(t.id, &filter(Some("souza"), Some("suspenso"), None))
+        .await
+        .unwrap();
+    assert!(page.customers.is_empty(), "{:?}", ids(&page.customers));
+
     // beside another provider whose customers match the same lists
     let other = tenant(db, "vizinho").await;
     insert_named(db, other.id.0, "o", "ANA SOUZA", 2_100).await;
@@ -809,6 +817,26 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
     assert_eq!(store.refresh_search(other.id).await.unwrap(), Some(2_100));
     let (order, contracts, removed) = order_and_tags(db, t.id).await;
     for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
+}
+
+/// Stamps customer `id` as changed now, for the next refresh.
+async fn touch(db: &TestDb, id: i64) {
+    let now = db.clock_now();
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query("UPDATE customers SET updated_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await
+            .map(drop),
+        Raw::Postgres(pool) => sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop),
+    }
+    .unwrap();
 }
 
 /// A customer leaves SGP in the import's removal sweep, not in a page:

@@ -435,14 +435,11 @@ impl SearchIndex for PgStore {
                 after = last.int("id")?;
                 let mut ids = Vec::with_capacity(chunk.len());
                 let mut words = Vec::with_capacity(chunk.len());
-                let mut names = Vec::with_capacity(chunk.len());
                 let mut docs = Vec::with_capacity(chunk.len());
                 let mut tags = Vec::with_capacity(chunk.len());
                 for r in &chunk {
-                    let name = r.text("name")?;
                     ids.push(r.int("id")?);
-                    words.push(crate::text::search_words(&name));
-                    names.push(name);
+                    words.push(crate::text::search_words(&r.text("name")?));
                     docs.push(r.opt_text("cpf_cnpj")?);
                     tags.push(r.text("tags")?);
                 }
@@ -462,23 +459,22 @@ impl SearchIndex for PgStore {
                 .execute(&self.pool)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO customer_search (customer_id, tenant_id, words, name, doc, \
-                        tags, status_words) \
-                     SELECT r.id, $1, r.words, r.name, r.doc, r.tags, \
+                    "INSERT INTO customer_search (customer_id, tenant_id, words, doc, tags, \
+                        status_words) \
+                     SELECT r.id, $1, r.words, r.doc, r.tags, \
                         customer_search_status_words(r.tags, r.words) \
-                     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
-                        AS r(id, words, name, doc, tags) \
-                     ON CONFLICT (customer_id) DO UPDATE SET name = excluded.name, \
-                        words = excluded.words, doc = excluded.doc, tags = excluded.tags, \
+                     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) \
+                        AS r(id, words, doc, tags) \
+                     ON CONFLICT (customer_id) DO UPDATE SET words = excluded.words, \
+                        doc = excluded.doc, tags = excluded.tags, \
                         status_words = excluded.status_words \
-                     WHERE customer_search.name IS DISTINCT FROM excluded.name \
+                     WHERE customer_search.words IS DISTINCT FROM excluded.words \
                         OR customer_search.doc IS DISTINCT FROM excluded.doc \
                         OR customer_search.tags IS DISTINCT FROM excluded.tags",
                 )
                 .bind(tenant.0)
                 .bind(&ids)
                 .bind(&words)
-                .bind(&names)
                 .bind(&docs)
                 .bind(&tags)
                 .execute(&self.pool)
