@@ -11,11 +11,16 @@
 -- asked for (`_` and [a-z_], see `Wanted::index_source`; not `_removido`)
 -- and each lexeme of the words, the tag, ':' and the lexeme: "_ativo:ana
 -- _ativo:souza". The lexemes are `to_tsvector`'s own, those the index
--- holds for the words. No typed word starts a tag, and a combination is
--- only asked for verbatim (`store/postgres/search.rs`), so a name's prefix
--- query never reaches one. Kept apart from `tags`, which the list's other
--- statements read as they are. The refresh fills it with this function.
-ALTER TABLE customer_search ADD COLUMN status_words TEXT NOT NULL DEFAULT '';
+-- holds for the words. A search asks for these with their tag always
+-- written out (whole, or as a prefix after it: `'_ativo:jo':*`,
+-- `store/postgres/search.rs`); no typed word starts a tag, so a name's own
+-- prefix query never reaches one, and ':' ends the tag, so one status's
+-- prefix never reaches another's. Kept apart from `tags`, which the list's
+-- other statements read as they are.
+--
+-- A generated column: whatever writes a row (this release's refresh, or
+-- one still running the release before during an upgrade of several
+-- instances) gets its joined words.
 
 -- (plpgsql: the same as one SQL statement over `unnest` took 8-12 s for
 -- 1,000,000 customers, this 3.4)
@@ -40,16 +45,18 @@ $$;
 
 -- The name itself is not read from the index (its folded words are; the
 -- page shows the customer's row): it only told the refresh that a row
--- changed, which the words tell as well as far as the index goes. Dropped
--- so that the rows rewritten below grow less for the joined words (44
--- bytes a row on average at 1,000,000: the table went from 116 to 138 MB
--- instead of about 160).
-ALTER TABLE customer_search DROP COLUMN name;
+-- changed, which the words tell as well as far as the index goes. This
+-- release's refresh no longer writes it, so that its rows grow less for
+-- the joined words (44 bytes a row on average at 1,000,000: a table
+-- filled by this release is 138 MB against 116, instead of about 160).
+-- Dropped in a later release, once no instance of the one before can
+-- still be writing it.
+ALTER TABLE customer_search ALTER COLUMN name DROP NOT NULL;
 
--- Dropped before the rows are rewritten, and built once after.
+-- Dropped before the table is rewritten, and built once after.
 DROP INDEX customer_search_words;
-UPDATE customer_search SET status_words = customer_search_status_words(tags, words)
-    WHERE tags <> '';
+ALTER TABLE customer_search ADD COLUMN status_words TEXT NOT NULL
+    GENERATED ALWAYS AS (customer_search_status_words(tags, words)) STORED;
 CREATE INDEX customer_search_words ON customer_search USING gin (
     (to_tsvector('simple', words) || array_to_tsvector(string_to_array(tags, ' '))
         || array_to_tsvector(string_to_array(status_words, ' '))));

@@ -543,11 +543,13 @@ impl Wanted {
             .map(String::as_str)
             .collect();
         // a stored status's name, [a-z_], is a tag of the index; any
-        // other text is left to the contracts (none has it)
-        let status = self
-            .status
-            .as_deref()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        // other text (none, or the removed mark's own name) is left to
+        // the contracts (none has it)
+        let status = self.status.as_deref().filter(|s| {
+            !s.is_empty()
+                && status_tag(s) != REMOVED_TAG
+                && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
         if words.is_empty() && (status.is_none() || self.removed.is_none()) {
             return None;
         }
@@ -1330,6 +1332,16 @@ mod tests {
             [Source::Index { status: None, .. }, Source::Status(_)]
         ));
         assert!(!odd.counted_already());
+        for odd in ["", "removido"] {
+            let w = Wanted {
+                status: Some(odd.into()),
+                ..words(&["silva"])
+            };
+            assert!(
+                matches!(&w.sources()[..], [Source::Index { status: None, .. }, Source::Status(s)] if *s == odd),
+                "{odd:?}"
+            );
+        }
         let short_words = Wanted {
             status: Some("ativo".into()),
             ..words(&["d", "silva"])

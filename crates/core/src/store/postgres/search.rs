@@ -127,8 +127,8 @@ impl Dialect for Pg {
 }
 
 /// The lexeme of the word index for the name's word `lexeme` with the
-/// status tag `tag` (column `status_words`, built by the SQL function
-/// `customer_search_status_words`, migration
+/// status tag `tag` (column `status_words`, generated from the tags and
+/// words by the SQL function `customer_search_status_words`, migration
 /// `20261210000001_customer_search_status_words.sql`).
 fn status_word(tag: &str, lexeme: &str) -> String {
     format!("{tag}:{lexeme}")
@@ -163,8 +163,9 @@ fn lexemes_query(words: &[&str], terms: &Terms, prefix: &str) -> String {
 }
 
 /// `text` as one quoted lexeme of a tsquery's text, its quotes and
-/// backslashes escaped. What reaches here is folded to [a-z0-9_] already;
-/// the quoting still holds whatever does.
+/// backslashes escaped. What reaches here is folded to [a-z0-9_] already,
+/// with a ':' between a status's tag and a word; the quoting holds
+/// whatever does.
 fn tsquery_lexeme(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
@@ -459,15 +460,12 @@ impl SearchIndex for PgStore {
                 .execute(&self.pool)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO customer_search (customer_id, tenant_id, words, doc, tags, \
-                        status_words) \
-                     SELECT r.id, $1, r.words, r.doc, r.tags, \
-                        customer_search_status_words(r.tags, r.words) \
+                    "INSERT INTO customer_search (customer_id, tenant_id, words, doc, tags) \
+                     SELECT r.id, $1, r.words, r.doc, r.tags \
                      FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) \
                         AS r(id, words, doc, tags) \
                      ON CONFLICT (customer_id) DO UPDATE SET words = excluded.words, \
-                        doc = excluded.doc, tags = excluded.tags, \
-                        status_words = excluded.status_words \
+                        doc = excluded.doc, tags = excluded.tags \
                      WHERE customer_search.words IS DISTINCT FROM excluded.words \
                         OR customer_search.doc IS DISTINCT FROM excluded.doc \
                         OR customer_search.tags IS DISTINCT FROM excluded.tags",
