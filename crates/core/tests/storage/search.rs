@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use sgp_import_core::import::{SearchIndexer, IMPORT_KIND};
-use sgp_import_core::model::{JobStatus, StoredCustomer, CUSTOMER_COUNT_CAP};
+use sgp_import_core::model::{JobStatus, StoredCustomer, TenantId, CUSTOMER_COUNT_CAP};
 use sgp_import_core::store::{Completion, CustomerFilter, KindLimit};
 use sgp_import_core::text::{search_words, words_match};
 
@@ -756,16 +756,15 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
         .find(|(words, id)| words.starts_with("bruno") && id % 10 != 0 && id % 7 != 3)
         .unwrap()
         .1;
-    execute(
+    // (PostgreSQL's rows were stamped by its own clock, not the test's:
+    // it copies them all again)
+    change_and_refresh(
         db,
+        t.id,
         "UPDATE contracts SET status = 'suspenso' WHERE customer_id = ?",
         bruno,
     )
     .await;
-    touch(db, bruno).await;
-    // (PostgreSQL's rows were stamped by its own clock, not the test's:
-    // it copies them all again)
-    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 1);
     let (order, contracts, removed) = order_and_tags(db, t.id).await;
     let changed: Vec<Case> = vec![
         ("bruno", Some("suspenso"), None, vec![0]),
@@ -781,14 +780,13 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
 
     // a rename reaches the index: the new words, alone and joined to the
     // customer's statuses, and not the old ones
-    execute(
+    change_and_refresh(
         db,
+        t.id,
         "UPDATE customers SET name = 'BRUNO XAVIERZ' WHERE id = ?",
         bruno,
     )
     .await;
-    touch(db, bruno).await;
-    assert!(store.refresh_search(t.id).await.unwrap().unwrap() >= 1);
     for (typed, status) in [("xavierz", None), ("bruno xavierz", Some("suspenso"))] {
         let page = store
             .list_customers(t.id, &filter(Some(typed), status, None))
@@ -819,8 +817,10 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
     for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
 }
 
-/// Stamps customer `id` as changed now, for the next refresh.
-async fn touch(db: &TestDb, id: i64) {
+/// Runs `sql` (one `?`, customer `id`), stamps the customer as changed
+/// now, and refreshes the provider's search index, which copies it.
+async fn change_and_refresh(db: &TestDb, tenant: TenantId, sql: &str, id: i64) {
+    execute(db, sql, id).await;
     let now = db.clock_now();
     match db.raw() {
         Raw::Sqlite(pool) => sqlx::query("UPDATE customers SET updated_at = ?2 WHERE id = ?1")
@@ -837,6 +837,7 @@ async fn touch(db: &TestDb, id: i64) {
             .map(drop),
     }
     .unwrap();
+    assert!(db.store.refresh_search(tenant).await.unwrap().unwrap() >= 1);
 }
 
 /// A customer leaves SGP in the import's removal sweep, not in a page:

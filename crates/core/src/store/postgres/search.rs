@@ -22,7 +22,7 @@ pub(crate) struct Pg;
 
 /// The expression of the index `customer_search_words`: the name's words,
 /// the tags (see [`search::status_tag`]) and each word joined to each
-/// status's tag (see [`status_word`]).
+/// status's tag (see [`status_words_prefix`]).
 const WORDS_INDEXED: &str = "(to_tsvector('simple', words) || \
     array_to_tsvector(string_to_array(tags, ' ')) || \
     array_to_tsvector(string_to_array(status_words, ' ')))";
@@ -84,9 +84,9 @@ impl Dialect for Pg {
             let tag = search::status_tag(status);
             if !words.is_empty() && words.iter().all(|w| joins_a_status(w, terms)) {
                 // each word with the status, one lexeme of the index each
-                // (see `status_word`): one posting list a word, where the
+                // (see `status_words_prefix`): one posting list a word, where the
                 // word's and the status's were intersected
-                tags.push(lexemes_query(words, terms, &status_word(&tag, "")));
+                tags.push(lexemes_query(words, terms, &status_words_prefix(&tag)));
                 words = &[];
             } else {
                 tags.push(tsquery_lexeme(&tag));
@@ -126,16 +126,16 @@ impl Dialect for Pg {
     }
 }
 
-/// The lexeme of the word index for the name's word `lexeme` with the
-/// status tag `tag` (column `status_words`, generated from the tags and
-/// words by the SQL function `customer_search_status_words`, migration
-/// `20261210000001_customer_search_status_words.sql`).
-fn status_word(tag: &str, lexeme: &str) -> String {
-    format!("{tag}:{lexeme}")
+/// What every lexeme of the word index that joins a name's word to the
+/// status tag `tag` starts with (column `status_words`, generated from
+/// the tags and words by the SQL function `customer_search_status_words`,
+/// migration `20261210000001_customer_search_status_words.sql`).
+fn status_words_prefix(tag: &str) -> String {
+    format!("{tag}:")
 }
 
 /// Whether the typed word `word` is asked for with a status as the
-/// joined lexemes of [`status_word`]: when it is looked up as whole
+/// joined lexemes of [`status_words_prefix`]: when it is looked up as whole
 /// lexemes of the index (`terms`), or as a prefix made of letters only.
 /// `to_tsquery` parses a typed word as the index's parser did the names
 /// ("1e5a" is the two lexemes "1e5" and "a"); joined to a status verbatim,
