@@ -175,9 +175,8 @@ async fn checkpoint_in_background(reader: SqlitePool, writer: SqlitePool) {
 /// [`WAL_FRAMES_BEFORE_CATCH_UP`] frames, the writer connection, between
 /// two of its transactions, copies what was appended meanwhile and syncs
 /// the database (writes pause then, at most once a second and only under
-/// such a load), and its next
-/// transaction starts the WAL over (unless a read is using the WAL at that
-/// moment: the next pass tries again). Measured on the job and import
+/// such a load), and its next transaction starts the WAL over (unless a
+/// read is using the WAL at that moment: the next pass tries again). Measured on the job and import
 /// benchmarks: no change in throughput beyond the noise, the WAL's peak
 /// 117-128 MB instead of 840 (jobs) and 74 instead of 112 (a
 /// 100,000-customer import).
@@ -228,10 +227,12 @@ mod tests {
         ]))
     }
 
-    /// Waits until `written` has reached `at_least` (the test's deadline
-    /// is the caller's).
-    async fn written_past(written: &AtomicI64, at_least: i64) {
+    /// Waits until `written` has reached `at_least`; past `deadline` (a
+    /// writer that stopped, or passes that never restart the WAL) the test
+    /// fails instead of hanging.
+    async fn written_past(written: &AtomicI64, at_least: i64, deadline: Instant) {
         while written.load(Ordering::Relaxed) < at_least {
+            assert!(Instant::now() < deadline, "60 s passed waiting for writes");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -284,10 +285,10 @@ mod tests {
         while restarts < 3 && Instant::now() < deadline {
             let before = wal_salt(&wal);
             let from = written.load(Ordering::Relaxed);
-            written_past(&written, from + WAL_FRAMES_BEFORE_CATCH_UP + 1024).await;
+            written_past(&written, from + WAL_FRAMES_BEFORE_CATCH_UP + 1024, deadline).await;
             checkpoint_pass(&store.reader, &writer).await.unwrap();
             let after_pass = written.load(Ordering::Relaxed);
-            written_past(&written, after_pass + 128).await;
+            written_past(&written, after_pass + 128, deadline).await;
             if wal_salt(&wal) != before {
                 restarts += 1;
             }
