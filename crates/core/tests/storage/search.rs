@@ -23,6 +23,7 @@ on_both!(
     a_status_is_counted_in_customers_not_contracts,
     a_first_names_many_matches_are_paged_in_order,
     a_name_and_a_status_are_found_together_by_the_word_index,
+    counts_past_the_cap_follow_the_index_and_stay_the_providers_own,
     a_removal_reaches_the_search_index,
 );
 
@@ -817,24 +818,139 @@ async fn a_name_and_a_status_are_found_together_by_the_word_index(db: &TestDb) {
     for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
 }
 
+/// Whether a list has more matches than the cap is known, for a query
+/// whose one word (with a status or not) many customers hold, without
+/// reading them (from the counts of the word index's lexemes on
+/// PostgreSQL). It stays true to the index as statuses and names change
+/// and providers come and go: a count that fell under the cap is exact
+/// again, and a neighbour's customers never count as the provider's.
+async fn counts_past_the_cap_follow_the_index_and_stay_the_providers_own(db: &TestDb) {
+    let t = tenant(db, "contagens").await;
+    // past the 50,000 from which names go through the word index
+    for (prefix, name, n) in [("a", "ANA SOUZA", 39_000), ("b", "BRUNO SOUZA", 12_000)] {
+        insert_named(db, t.id.0, prefix, name, n).await;
+    }
+    add_contracts(db, t.id.0, "ativo", 1, 1).await;
+    let store = &db.store;
+    assert_eq!(store.refresh_search(t.id).await.unwrap(), Some(51_000));
+    lexeme_counts_agree(db).await;
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    let last = order.iter().map(|(_, id)| *id).max().unwrap();
+    let cases: Vec<Case> = vec![
+        ("souza", Some("ativo"), None, vec![0]),
+        ("bruno", Some("ativo"), None, vec![0]),
+        ("", Some("ativo"), None, vec![0]),
+        ("bruno souza", None, None, vec![0]),
+        ("bruno b", Some("ativo"), None, vec![0]),
+    ];
+    for_each_page(db, t.id, &order, &contracts, &removed, &cases).await;
+
+    // a neighbour with more than the cap of the same name and status
+    let other = tenant(db, "vizinha").await;
+    insert_named(db, other.id.0, "o", "BRUNO SOUZA", 10_500).await;
+    add_contracts(db, other.id.0, "ativo", 1, 1).await;
+    assert_eq!(store.refresh_search(other.id).await.unwrap(), Some(10_500));
+    // seven in eight of the provider's `ativo` contracts suspended: 1,500
+    // "bruno" with `ativo` left, and 6,375 in all
+    changes_and_refresh(
+        db,
+        t.id,
+        "UPDATE contracts SET status = 'suspenso' WHERE customer_id <= ? \
+            AND customer_id % 8 <> 0",
+        "<=",
+        last,
+    )
+    .await;
+    lexeme_counts_agree(db).await;
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    let changed: Vec<Case> = vec![
+        ("bruno", Some("ativo"), None, vec![0, 1_480]),
+        ("bruno b", Some("ativo"), None, vec![0]),
+        ("souza", Some("ativo"), None, vec![0, 6_360]),
+        ("", Some("ativo"), None, vec![0]),
+        ("bruno", Some("suspenso"), None, vec![0]),
+        ("bruno", None, None, vec![0]),
+    ];
+    for_each_page(db, t.id, &order, &contracts, &removed, &changed).await;
+
+    // renamed: "souza" held by 39,000, "costa" by 12,000
+    changes_and_refresh(
+        db,
+        t.id,
+        "UPDATE customers SET name = 'BRUNO COSTA' WHERE id <= ? AND name = 'BRUNO SOUZA'",
+        "<=",
+        last,
+    )
+    .await;
+    lexeme_counts_agree(db).await;
+    let (order, contracts, removed) = order_and_tags(db, t.id).await;
+    let renamed: Vec<Case> = vec![
+        ("costa", None, None, vec![0]),
+        ("costa", Some("ativo"), None, vec![0]),
+        ("souza", Some("ativo"), None, vec![0, 4_860]),
+        ("bruno souza", None, None, vec![0]),
+    ];
+    for_each_page(db, t.id, &order, &contracts, &removed, &renamed).await;
+
+    db.delete_tenant(other.id).await;
+    lexeme_counts_agree(db).await;
+    for_each_page(db, t.id, &order, &contracts, &removed, &renamed).await;
+}
+
+/// On PostgreSQL, the counts of the word index's lexemes its triggers
+/// keep (`customer_search_lexemes`) are those of the rows, counted again.
+async fn lexeme_counts_agree(db: &TestDb) {
+    let Raw::Postgres(pool) = db.raw() else {
+        return;
+    };
+    let (kept, differ): (i64, i64) = sqlx::query_as(
+        "WITH recount AS (SELECT s.tenant_id, x.lexeme COLLATE \"C\" AS lexeme, \
+                count(*) AS customers \
+            FROM customer_search s, \
+                unnest(customer_search_lexemes_of(s.words, s.tags, s.status_words)) AS x (lexeme) \
+            GROUP BY 1, 2) \
+         SELECT (SELECT count(*) FROM customer_search_lexemes), \
+            (SELECT count(*) FROM ((SELECT * FROM recount EXCEPT ALL \
+                    SELECT * FROM customer_search_lexemes) \
+                UNION ALL (SELECT * FROM customer_search_lexemes EXCEPT ALL \
+                    SELECT * FROM recount)) d)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(kept > 0);
+    assert_eq!(differ, 0, "counts differing from the rows, of {kept}");
+}
+
 /// Runs `sql` (one `?`, customer `id`), stamps the customer as changed
 /// now, and refreshes the provider's search index, which copies it.
 async fn change_and_refresh(db: &TestDb, tenant: TenantId, sql: &str, id: i64) {
+    changes_and_refresh(db, tenant, sql, "=", id).await;
+}
+
+/// Runs `sql` (one `?`, `id`), stamps the customers whose id is `op`
+/// (`=`, `<=`) `id` as changed now, and refreshes the provider's search
+/// index, which copies them.
+async fn changes_and_refresh(db: &TestDb, tenant: TenantId, sql: &str, op: &str, id: i64) {
     execute(db, sql, id).await;
     let now = db.clock_now();
     match db.raw() {
-        Raw::Sqlite(pool) => sqlx::query("UPDATE customers SET updated_at = ?2 WHERE id = ?1")
-            .bind(id)
-            .bind(now.timestamp_millis())
-            .execute(pool)
-            .await
-            .map(drop),
-        Raw::Postgres(pool) => sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(drop),
+        Raw::Sqlite(pool) => sqlx::query(&format!(
+            "UPDATE customers SET updated_at = ?2 WHERE id {op} ?1"
+        ))
+        .bind(id)
+        .bind(now.timestamp_millis())
+        .execute(pool)
+        .await
+        .map(drop),
+        Raw::Postgres(pool) => sqlx::query(&format!(
+            "UPDATE customers SET updated_at = $2 WHERE id {op} $1"
+        ))
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop),
     }
     .unwrap();
     assert!(db.store.refresh_search(tenant).await.unwrap().unwrap() >= 1);

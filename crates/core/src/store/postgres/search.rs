@@ -307,6 +307,11 @@ impl SearchQueries for PgStore {
         else {
             return Ok(None);
         };
+        if let Some(asked) = bounding_lexemes(words, terms, *status, *removed) {
+            if self.held_past_cap(tenant, &asked).await? {
+                return Ok(Some(IndexRows::PastCap));
+            }
+        }
         let mut st = Statement::<Pg>::new();
         let (w, g) = st.bind_index_query(words, terms, *status, *removed);
         let rows = index_select(
@@ -371,6 +376,114 @@ impl SearchQueries for PgStore {
         let found = rows::customers_with_contracts(&customers, contracts)?;
         Ok(search::in_order(ids, found))
     }
+}
+
+impl PgStore {
+    /// Whether one of the lexemes `asked` is held by more than the cap of
+    /// provider `tenant`'s indexed customers, from their counts (table
+    /// `customer_search_lexemes`, kept by triggers: migration
+    /// `20261211000001_customer_search_lexemes.sql`). A query of that one
+    /// clause then matches more than the cap: a surname with `ativo` at
+    /// 1,000,000 read 10,001 rows to learn it.
+    async fn held_past_cap(&self, tenant: TenantId, asked: &Asked) -> Result<bool, StoreError> {
+        let cap = i64::try_from(CUSTOMER_COUNT_CAP).unwrap_or(i64::MAX);
+        let q = match asked {
+            Asked::Whole(lexemes) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM customer_search_lexemes \
+                 WHERE tenant_id = $1 AND lexeme = ANY($2::text[]) AND customers > $3)",
+            )
+            .bind(tenant.0)
+            .bind(lexemes)
+            .bind(cap),
+            Asked::Prefix(prefix) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM customer_search_lexemes \
+                 WHERE tenant_id = $1 AND lexeme >= $2 AND lexeme < $3 AND customers > $4)",
+            )
+            .bind(tenant.0)
+            .bind(prefix)
+            .bind(search::word_range_end(prefix))
+            .bind(cap),
+        };
+        Ok(q.fetch_one(&self.pool).await?)
+    }
+}
+
+/// The lexemes of the word index a query of one clause asks for.
+#[derive(Debug, PartialEq)]
+enum Asked {
+    /// Any of these.
+    Whole(Vec<String>),
+    /// Any starting with this.
+    Prefix(String),
+}
+
+/// Lexemes of the word index that each satisfy every clause of what
+/// [`Pg::index_query`] asks for: a customer holding one of them matches,
+/// so the most customers holding one is a lower bound of the query's
+/// matches. One word, with a status or not ("silva" with `ativo`: the
+/// lexeme `_ativo:silva`), or a word whose lexemes start with another
+/// typed word ("marcos mar": `marcos`). None when no lexeme can: two
+/// unrelated words, a word and the removed flag, "not removed" (a clause
+/// no lexeme satisfies), or a typed word that is not letters only asked
+/// through `to_tsquery`, which may parse it into several lexemes.
+fn bounding_lexemes(
+    words: &[&str],
+    terms: &Terms,
+    status: Option<&str>,
+    removed: Option<bool>,
+) -> Option<Asked> {
+    let letters = |w: &str| w.bytes().all(|b| b.is_ascii_lowercase());
+    let mut clauses = Vec::new();
+    match removed {
+        Some(true) => clauses.push(Asked::Whole(vec![REMOVED_TAG.to_owned()])),
+        Some(false) => return None,
+        None => {}
+    }
+    // (as `index_query` decides)
+    let joined = !words.is_empty() && words.iter().all(|w| joins_a_status(w, terms));
+    let prefix = match status {
+        Some(s) if joined => status_words_prefix(&search::status_tag(s)),
+        Some(s) => {
+            clauses.push(Asked::Whole(vec![search::status_tag(s)]));
+            String::new()
+        }
+        None => String::new(),
+    };
+    let joined = joined && status.is_some();
+    for word in words {
+        let whole = terms.get(*word).filter(|t| !t.is_empty());
+        if !joined && !whole.map_or(letters(word), |w| w.iter().all(|t| letters(t))) {
+            return None;
+        }
+        clauses.push(match whole {
+            Some(w) => Asked::Whole(w.iter().map(|t| format!("{prefix}{t}")).collect()),
+            None => Asked::Prefix(format!("{prefix}{word}")),
+        });
+    }
+    let holds = |clause: &Asked, lexeme: &str| match clause {
+        Asked::Whole(any) => any.iter().any(|l| l == lexeme),
+        Asked::Prefix(p) => lexeme.starts_with(p.as_str()),
+    };
+    if let Some(Asked::Whole(any)) = clauses.iter().find(|c| matches!(c, Asked::Whole(_))) {
+        let every: Vec<String> = any
+            .iter()
+            .filter(|l| clauses.iter().all(|c| holds(c, l)))
+            .cloned()
+            .collect();
+        return (!every.is_empty()).then_some(Asked::Whole(every));
+    }
+    // prefixes only: the longest, if the others start it
+    let longest = clauses
+        .iter()
+        .filter_map(|c| match c {
+            Asked::Prefix(p) => Some(p),
+            Asked::Whole(_) => None,
+        })
+        .max_by_key(|p| p.len())?;
+    clauses
+        .iter()
+        .all(|c| holds(c, longest))
+        .then(|| Asked::Prefix(longest.clone()))
 }
 
 #[async_trait]
@@ -578,6 +691,60 @@ mod tests {
         let q = Pg::index_query(&["silv", "1e5a"], &terms, Some("ativo"), None);
         assert_eq!(q.words.as_deref(), Some("('silva' | 'silvana') & '1e5a':*"));
         assert_eq!(q.tags.as_deref(), Some("'_ativo'"));
+    }
+
+    /// The lexemes that satisfy every clause of a query, each joined to
+    /// the status's tag as `index_query` asks for them; none when the
+    /// clauses share no lexeme, or a word may be split by `to_tsquery`.
+    #[test]
+    fn bounding_lexemes_satisfy_every_clause_of_the_query() {
+        let mut terms = Terms::new();
+        terms.insert("silv".to_owned(), vec!["silva".into(), "silvana".into()]);
+        terms.insert("marcos".to_owned(), vec!["marcos".into()]);
+        terms.insert("1e".to_owned(), vec!["1e5".into()]);
+        terms.insert("zz".to_owned(), vec![]);
+        let whole = |l: &[&str]| Some(Asked::Whole(l.iter().map(|t| t.to_string()).collect()));
+        let prefix = |p: &str| Some(Asked::Prefix(p.to_owned()));
+        let bound =
+            |words: &[&str], status, removed| bounding_lexemes(words, &terms, status, removed);
+        assert_eq!(
+            bound(&["silv"], Some("ativo"), None),
+            whole(&["_ativo:silva", "_ativo:silvana"])
+        );
+        assert_eq!(bound(&["silv"], None, None), whole(&["silva", "silvana"]));
+        assert_eq!(bound(&["jo"], Some("ativo"), None), prefix("_ativo:jo"));
+        assert_eq!(bound(&["jo"], None, None), prefix("jo"));
+        // a word no name starts: still its prefix (which holds nothing)
+        assert_eq!(bound(&["zz"], None, None), prefix("zz"));
+        assert_eq!(bound(&[], Some("cancelado"), None), whole(&["_cancelado"]));
+        assert_eq!(bound(&[], None, Some(true)), whole(&[REMOVED_TAG]));
+        // words whose lexemes satisfy each other
+        assert_eq!(bound(&["marcos", "mar"], None, None), whole(&["marcos"]));
+        assert_eq!(
+            bound(&["mar", "marcos"], Some("ativo"), None),
+            whole(&["_ativo:marcos"])
+        );
+        assert_eq!(
+            bound(&["sil", "silv"], None, None),
+            whole(&["silva", "silvana"])
+        );
+        assert_eq!(bound(&["jo", "jos"], None, None), prefix("jos"));
+        // joined verbatim with a status; parsed again by `to_tsquery` without
+        assert_eq!(bound(&["1e"], Some("ativo"), None), whole(&["_ativo:1e5"]));
+        assert_eq!(bound(&["1e"], None, None), None);
+        for (words, status, removed) in [
+            (&["silv", "jo"][..], Some("ativo"), None),
+            (&["jo", "ma"][..], None, None),
+            (&["silv"][..], None, Some(false)),
+            (&["silv"][..], Some("ativo"), Some(true)),
+            (&["1e5a"][..], Some("ativo"), None),
+            (&["1e5a"][..], None, None),
+            (&[][..], Some("ativo"), Some(true)),
+            (&[][..], Some("ativo"), Some(false)),
+            (&[][..], None, Some(false)),
+        ] {
+            assert_eq!(bound(words, status, removed), None, "{words:?}");
+        }
     }
 
     /// Quotes and backslashes inside a tsquery's quoted lexeme are escaped:
