@@ -307,8 +307,8 @@ impl SearchQueries for PgStore {
         else {
             return Ok(None);
         };
-        if let Some(asked) = bounding_lexemes(words, terms, *status, *removed) {
-            if self.held_past_cap(tenant, &asked).await? {
+        if let Some(bound) = bounding_lexemes(words, terms, *status, *removed) {
+            if self.held_past_cap(tenant, &bound).await? {
                 return Ok(Some(IndexRows::PastCap));
             }
         }
@@ -379,36 +379,40 @@ impl SearchQueries for PgStore {
 }
 
 impl PgStore {
-    /// Whether one of the lexemes `asked` is held by more than the cap of
-    /// provider `tenant`'s indexed customers, from their counts (table
-    /// `customer_search_lexemes`, kept by triggers: migration
-    /// `20261211000001_customer_search_lexemes.sql`). A query of that one
-    /// clause then matches more than the cap: a surname with `ativo` at
-    /// 1,000,000 read 10,001 rows to learn it.
-    async fn held_past_cap(&self, tenant: TenantId, asked: &Asked) -> Result<bool, StoreError> {
+    /// Whether the query `bound` comes from matches more than the cap of
+    /// provider `tenant`'s indexed customers, known from the counts of
+    /// its bounding lexemes (table `customer_search_lexemes`, kept by
+    /// triggers: migration `20261211000001_customer_search_lexemes.sql`)
+    /// without reading a row: a surname with `ativo` at 1,000,000 read
+    /// 10,001 rows to learn it.
+    async fn held_past_cap(&self, tenant: TenantId, bound: &Bound) -> Result<bool, StoreError> {
         let cap = i64::try_from(CUSTOMER_COUNT_CAP).unwrap_or(i64::MAX);
-        let q = match asked {
-            Asked::Whole(lexemes) => sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM customer_search_lexemes \
-                 WHERE tenant_id = $1 AND lexeme = ANY($2::text[]) AND customers > $3)",
-            )
+        // past the cap plus every removed customer, when those are left out
+        let past = "customers > $2 + CASE WHEN $3 THEN coalesce((SELECT r.customers \
+            FROM customer_search_lexemes r WHERE r.tenant_id = $1 AND r.lexeme = $4), 0) \
+            ELSE 0 END";
+        let which = match &bound.lexemes {
+            Asked::Whole(_) => "lexeme = ANY($5::text[])",
+            Asked::Prefix(_) => "lexeme >= $5 AND lexeme < $6",
+        };
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM customer_search_lexemes \
+             WHERE tenant_id = $1 AND {which} AND {past})"
+        );
+        let q = sqlx::query_scalar(&sql)
             .bind(tenant.0)
-            .bind(lexemes)
-            .bind(cap),
-            Asked::Prefix(prefix) => sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM customer_search_lexemes \
-                 WHERE tenant_id = $1 AND lexeme >= $2 AND lexeme < $3 AND customers > $4)",
-            )
-            .bind(tenant.0)
-            .bind(prefix)
-            .bind(search::word_range_end(prefix))
-            .bind(cap),
+            .bind(cap)
+            .bind(bound.less_removed)
+            .bind(REMOVED_TAG);
+        let q = match &bound.lexemes {
+            Asked::Whole(lexemes) => q.bind(lexemes),
+            Asked::Prefix(prefix) => q.bind(prefix).bind(search::word_range_end(prefix)),
         };
         Ok(q.fetch_one(&self.pool).await?)
     }
 }
 
-/// The lexemes of the word index a query of one clause asks for.
+/// Lexemes of the word index.
 #[derive(Debug, PartialEq)]
 enum Asked {
     /// Any of these.
@@ -417,27 +421,36 @@ enum Asked {
     Prefix(String),
 }
 
+/// What tells a lower bound of a query's matches: the most customers
+/// holding one of `lexemes`, less every removed customer when
+/// `less_removed` (the query leaves them out).
+#[derive(Debug, PartialEq)]
+struct Bound {
+    lexemes: Asked,
+    less_removed: bool,
+}
+
 /// Lexemes of the word index that each satisfy every clause of what
 /// [`Pg::index_query`] asks for: a customer holding one of them matches,
 /// so the most customers holding one is a lower bound of the query's
 /// matches. One word, with a status or not ("silva" with `ativo`: the
 /// lexeme `_ativo:silva`), or a word whose lexemes start with another
-/// typed word ("marcos mar": `marcos`). None when no lexeme can: two
-/// unrelated words, a word and the removed flag, "not removed" (a clause
-/// no lexeme satisfies), or a typed word that is not letters only asked
-/// through `to_tsquery`, which may parse it into several lexemes.
+/// typed word ("marcos mar": `marcos`). "Not removed" is no lexeme's:
+/// a customer holding one matches unless removed, and the bound is less
+/// every removed customer ("silva" still in SGP: 60,838 less 5,000).
+/// None when no lexeme satisfies every clause: two unrelated words, a
+/// word and the removed flag, or a typed word that is not letters only
+/// asked through `to_tsquery`, which may parse it into several lexemes.
 fn bounding_lexemes(
     words: &[&str],
     terms: &Terms,
     status: Option<&str>,
     removed: Option<bool>,
-) -> Option<Asked> {
+) -> Option<Bound> {
     let letters = |w: &str| w.bytes().all(|b| b.is_ascii_lowercase());
     let mut clauses = Vec::new();
-    match removed {
-        Some(true) => clauses.push(Asked::Whole(vec![REMOVED_TAG.to_owned()])),
-        Some(false) => return None,
-        None => {}
+    if removed == Some(true) {
+        clauses.push(Asked::Whole(vec![REMOVED_TAG.to_owned()]));
     }
     // (as `index_query` decides)
     let joined = !words.is_empty() && words.iter().all(|w| joins_a_status(w, terms));
@@ -460,6 +473,7 @@ fn bounding_lexemes(
             None => Asked::Prefix(format!("{prefix}{word}")),
         });
     }
+    let less_removed = removed == Some(false);
     let holds = |clause: &Asked, lexeme: &str| match clause {
         Asked::Whole(any) => any.iter().any(|l| l == lexeme),
         Asked::Prefix(p) => lexeme.starts_with(p.as_str()),
@@ -470,7 +484,10 @@ fn bounding_lexemes(
             .filter(|l| clauses.iter().all(|c| holds(c, l)))
             .cloned()
             .collect();
-        return (!every.is_empty()).then_some(Asked::Whole(every));
+        return (!every.is_empty()).then_some(Bound {
+            lexemes: Asked::Whole(every),
+            less_removed,
+        });
     }
     // prefixes only: the longest, if the others start it
     let longest = clauses
@@ -480,10 +497,10 @@ fn bounding_lexemes(
             Asked::Whole(_) => None,
         })
         .max_by_key(|p| p.len())?;
-    clauses
-        .iter()
-        .all(|c| holds(c, longest))
-        .then(|| Asked::Prefix(longest.clone()))
+    clauses.iter().all(|c| holds(c, longest)).then(|| Bound {
+        lexemes: Asked::Prefix(longest.clone()),
+        less_removed,
+    })
 }
 
 #[async_trait]
@@ -703,8 +720,19 @@ mod tests {
         terms.insert("marcos".to_owned(), vec!["marcos".into()]);
         terms.insert("1e".to_owned(), vec!["1e5".into()]);
         terms.insert("zz".to_owned(), vec![]);
-        let whole = |l: &[&str]| Some(Asked::Whole(l.iter().map(|t| t.to_string()).collect()));
-        let prefix = |p: &str| Some(Asked::Prefix(p.to_owned()));
+        let lexemes = |l: &[&str], less_removed| {
+            Some(Bound {
+                lexemes: Asked::Whole(l.iter().map(|t| t.to_string()).collect()),
+                less_removed,
+            })
+        };
+        let whole = |l: &[&str]| lexemes(l, false);
+        let prefix = |p: &str| {
+            Some(Bound {
+                lexemes: Asked::Prefix(p.to_owned()),
+                less_removed: false,
+            })
+        };
         let bound =
             |words: &[&str], status, removed| bounding_lexemes(words, &terms, status, removed);
         assert_eq!(
@@ -732,15 +760,22 @@ mod tests {
         // joined verbatim with a status; parsed again by `to_tsquery` without
         assert_eq!(bound(&["1e"], Some("ativo"), None), whole(&["_ativo:1e5"]));
         assert_eq!(bound(&["1e"], None, None), None);
+        // not removed: less every removed customer
+        assert_eq!(
+            bound(&["silv"], None, Some(false)),
+            lexemes(&["silva", "silvana"], true)
+        );
+        assert_eq!(
+            bound(&[], Some("cancelado"), Some(false)),
+            lexemes(&["_cancelado"], true)
+        );
         for (words, status, removed) in [
             (&["silv", "jo"][..], Some("ativo"), None),
             (&["jo", "ma"][..], None, None),
-            (&["silv"][..], None, Some(false)),
             (&["silv"][..], Some("ativo"), Some(true)),
             (&["1e5a"][..], Some("ativo"), None),
             (&["1e5a"][..], None, None),
             (&[][..], Some("ativo"), Some(true)),
-            (&[][..], Some("ativo"), Some(false)),
             (&[][..], None, Some(false)),
         ] {
             assert_eq!(bound(words, status, removed), None, "{words:?}");
