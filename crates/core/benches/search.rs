@@ -179,11 +179,13 @@ async fn time(
     let mut last: Option<CustomerPage> = None;
     // the slowest input, to say which one a high p95 comes from
     let mut slowest = (0.0, None);
+    let mut run = Vec::new();
     for (i, f) in filters.iter().enumerate() {
         let t = Instant::now();
         let page = store.list_customers(tenant_of(i), f).await.unwrap();
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         times.push(ms);
+        run.push(ms);
         if ms > slowest.0 {
             slowest = (ms, f.search.clone().map(|s| (s, page.total)));
         }
@@ -205,6 +207,15 @@ async fn time(
     );
     if let (ms, Some((input, total))) = slowest {
         println!("  slowest: \"{input}\" {ms:.1} ms ({total} matches counted)");
+    }
+    // BENCH_SEARCH_EACH=1 prints every input's time, in the order run
+    if std::env::var_os("BENCH_SEARCH_EACH").is_some() {
+        let each: Vec<String> = filters
+            .iter()
+            .zip(&run)
+            .map(|(f, ms)| format!("{} {ms:.1}", f.search.as_deref().unwrap_or("-")))
+            .collect();
+        println!("  each: {}", each.join(", "));
     }
 }
 

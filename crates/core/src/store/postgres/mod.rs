@@ -45,7 +45,16 @@ impl PgStore {
             .expose()
             .parse()
             .map_err(|e: sqlx::Error| fail(connect_reason(&e)))?;
-        let options = options.application_name("sgp-import");
+        // No JIT: its threshold is a plan's estimated cost, which a walk of
+        // a million customers' order with a LIMIT reaches while it reads a
+        // few hundred rows. Compiling took 5-7 ms of a 6 ms list statement,
+        // and 30 ms more the first time in each connection (loading LLVM):
+        // a surname with `ativo` at 1,000,000 was 10 ms at p50 and 35-45
+        // for the first inputs. None of these statements runs long enough
+        // to gain from it.
+        let options = options
+            .application_name("sgp-import")
+            .options([("jit", "off")]);
         // The pool retries until its timeout and then reports only that it
         // timed out; one direct attempt first surfaces the real cause
         // (refused, unknown host, bad password...).

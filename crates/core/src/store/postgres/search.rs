@@ -782,6 +782,29 @@ mod tests {
         }
     }
 
+    /// The store's connections plan without JIT (see `PgStore::connect`),
+    /// whatever the server's default.
+    #[tokio::test]
+    async fn the_store_connections_run_without_jit() {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL is not set: run ./scripts/test.sh, which starts a server");
+        let settings = crate::config::DatabaseSettings {
+            url: crate::config::DatabaseUrl::parse(&url).unwrap(),
+            max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(10),
+        };
+        let store = PgStore::connect(&settings, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+            .unwrap();
+        // (the server's own default is on: scripts/test.sh starts one as
+        // it comes)
+        let ours: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(ours, "off");
+    }
+
     /// Quotes and backslashes inside a tsquery's quoted lexeme are escaped:
     /// the text still parses, as the one lexeme it came from. Against the
     /// server the storage tests use (scripts/test.sh sets it).
