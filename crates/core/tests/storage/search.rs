@@ -1089,3 +1089,194 @@ async fn for_each_page(
         }
     }
 }
+
+/// PostgreSQL learns "more than the cap" for one word (with a status, or
+/// still in SGP) from the count of its lexeme, not from the rows: with the
+/// counts set past the cap over a provider of 2,100 customers, the page
+/// says "mais de 10.000" however few rows hold the word, less the removed
+/// ones for "still in SGP", and never from a neighbour's count. (The
+/// other tests give the same totals whether or not the counts are read:
+/// past the cap, the rows say so too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tells_past_the_cap_from_the_lexeme_counts() {
+    let db = crate::support::postgres().await;
+    let Raw::Postgres(pool) = db.raw() else {
+        unreachable!()
+    };
+    let t = tenant(&db, "contada").await;
+    let other = tenant(&db, "vizinha").await;
+    insert_named(&db, t.id.0, "a", "ANA SOUZA", 2_100).await;
+    add_contracts(&db, t.id.0, "ativo", 1, 1).await;
+    assert_eq!(db.store.refresh_search(t.id).await.unwrap(), Some(2_100));
+    lexeme_counts_agree(&db).await;
+    // as if past the 50,000 from which names go through the word index
+    sqlx::query("UPDATE customer_search_state SET indexed = 50000 WHERE tenant_id = $1")
+        .bind(t.id.0)
+        .execute(pool)
+        .await
+        .unwrap();
+    let set = |tenant: uuid::Uuid, lexeme: &'static str, n: i64| async move {
+        sqlx::query(
+            "INSERT INTO customer_search_lexemes (tenant_id, lexeme, customers) \
+             VALUES ($1, $2, $3) ON CONFLICT (tenant_id, lexeme) \
+                DO UPDATE SET customers = excluded.customers",
+        )
+        .bind(tenant)
+        .bind(lexeme)
+        .bind(n)
+        .execute(pool)
+        .await
+        .unwrap();
+    };
+    let total = |search: &'static str, status: Option<&'static str>, gone: Option<bool>| {
+        let store = db.store.clone();
+        async move {
+            let mut f = filter(Some(search), status, gone);
+            f.limit = 20;
+            let page = store.list_customers(t.id, &f).await.unwrap();
+            assert!(page.from_search_index);
+            assert_eq!(page.customers.len(), 20, "{search} {status:?} {gone:?}");
+            (page.total, page.total_exact)
+        }
+    };
+    let past = (CUSTOMER_COUNT_CAP + 1, false);
+    let exact = (2_100, true);
+    // the neighbour's counts are its own
+    set(other.id.0, "souza", 50_000).await;
+    set(other.id.0, "_ativo:souza", 50_000).await;
+    assert_eq!(total("souza", None, None).await, exact);
+    assert_eq!(total("souza", Some("ativo"), None).await, exact);
+
+    set(t.id.0, "souza", 20_000).await;
+    assert_eq!(total("souza", None, None).await, past);
+    // a prefix of the word, looked up as the lexemes it starts
+    assert_eq!(total("souz", None, None).await, past);
+    // the word with a status is its own lexeme
+    assert_eq!(total("souza", Some("ativo"), None).await, exact);
+    set(t.id.0, "_ativo:souza", 10_001).await;
+    assert_eq!(total("souza", Some("ativo"), None).await, past);
+    // still in SGP: less every removed customer
+    set(t.id.0, "_removido", 15_000).await;
+    assert_eq!(total("souza", None, Some(false)).await, exact);
+    set(t.id.0, "_removido", 5_000).await;
+    assert_eq!(total("souza", None, Some(false)).await, past);
+    // two words hold no one lexeme of both
+    assert_eq!(total("ana souza", None, None).await, exact);
+    db.finish().await;
+}
+
+/// Two transactions changing one provider's indexed rows, each in two
+/// statements whose lexemes the other's change in the opposite order: the
+/// second waits for the first to commit (its provider's lexeme lock)
+/// instead of taking a count the first wants next, which PostgreSQL ended
+/// as a deadlock. Another provider's changes never wait. The counts agree
+/// with the rows after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changes_one_providers_counts_one_transaction_at_a_time() {
+    use sqlx::Connection;
+    let db = crate::support::postgres().await;
+    let Raw::Postgres(pool) = db.raw() else {
+        unreachable!()
+    };
+    let t = tenant(&db, "uma").await;
+    let other = tenant(&db, "outra").await;
+    for (id, tenant, words) in [
+        (1, t.id.0, "um"),
+        (2, t.id.0, "dois"),
+        (3, t.id.0, "tres"),
+        (4, t.id.0, "quatro"),
+        (5, other.id.0, "cinco"),
+    ] {
+        sqlx::query(
+            "INSERT INTO customer_search (customer_id, tenant_id, words, tags) \
+             VALUES ($1, $2, $3, '')",
+        )
+        .bind(id as i64)
+        .bind(tenant)
+        .bind(words)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let rename = "UPDATE customer_search SET words = $2 WHERE customer_id = $1";
+    let mut first = pool.acquire().await.unwrap().detach();
+    let mut second = pool.acquire().await.unwrap().detach();
+    let second_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut second)
+        .await
+        .unwrap();
+    let mut tx1 = first.begin().await.unwrap();
+    sqlx::query(rename)
+        .bind(1i64)
+        .bind("alfa")
+        .execute(&mut *tx1)
+        .await
+        .unwrap();
+    let (began_tx, mut began_rx) = tokio::sync::oneshot::channel::<()>();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let other_side = tokio::spawn(async move {
+        let mut tx2 = second.begin().await?;
+        sqlx::query(rename)
+            .bind(2i64)
+            .bind("beta")
+            .execute(&mut *tx2)
+            .await?;
+        let _ = began_tx.send(());
+        let _ = go_rx.await;
+        sqlx::query(rename)
+            .bind(4i64)
+            .bind("alfa")
+            .execute(&mut *tx2)
+            .await?;
+        tx2.commit().await
+    });
+    // the second's first statement returns, or waits for a lock
+    let mut waited = false;
+    for _ in 0..200 {
+        if began_rx.try_recv().is_ok() {
+            break;
+        }
+        waited = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted \
+                AND locktype = 'advisory')",
+        )
+        .bind(second_pid)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waited {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waited, "the second transaction did not wait for the first");
+    // another provider's change meanwhile
+    sqlx::query(rename)
+        .bind(5i64)
+        .bind("gama")
+        .execute(pool)
+        .await
+        .unwrap();
+    let _ = go_tx.send(());
+    sqlx::query(rename)
+        .bind(3i64)
+        .bind("beta")
+        .execute(&mut *tx1)
+        .await
+        .unwrap();
+    tx1.commit().await.unwrap();
+    other_side.await.unwrap().unwrap();
+    lexeme_counts_agree(&db).await;
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT lexeme, customers FROM customer_search_lexemes WHERE tenant_id = $1 \
+         ORDER BY lexeme",
+    )
+    .bind(t.id.0)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let counts: Vec<(&str, i64)> = counts.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    assert_eq!(counts, [("alfa", 2), ("beta", 2)]);
+    drop(first);
+    db.finish().await;
+}

@@ -51,10 +51,9 @@ impl PgStore {
         // and 30 ms more the first time in each connection (loading LLVM):
         // a surname with `ativo` at 1,000,000 was 10 ms at p50 and 35-45
         // for the first inputs. None of these statements runs long enough
-        // to gain from it.
-        let options = options
-            .application_name("sgp-import")
-            .options([("jit", "off")]);
+        // to gain from it. Set once a connection is open rather than as a
+        // startup parameter, which poolers such as PgBouncer refuse.
+        let options = options.application_name("sgp-import");
         // The pool retries until its timeout and then reports only that it
         // timed out; one direct attempt first surfaces the real cause
         // (refused, unknown host, bad password...).
@@ -74,6 +73,12 @@ impl PgStore {
             .test_before_acquire(false)
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.connect_timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET jit = off").execute(conn).await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|e| fail(connect_reason(&e)))?;

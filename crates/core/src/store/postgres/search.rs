@@ -796,8 +796,16 @@ mod tests {
         let store = PgStore::connect(&settings, std::sync::Arc::new(crate::clock::SystemClock))
             .await
             .unwrap();
-        // (the server's own default is on: scripts/test.sh starts one as
-        // it comes)
+        // the server's own default, as scripts/test.sh starts it: on (else
+        // this test would prove nothing)
+        let mut plain = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        let theirs: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(&mut plain)
+            .await
+            .unwrap();
+        assert_eq!(theirs, "on");
         let ours: String = sqlx::query_scalar("SHOW jit")
             .fetch_one(store.pool())
             .await
