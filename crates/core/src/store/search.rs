@@ -102,9 +102,11 @@ pub(crate) trait SearchQueries: Send + Sync {
     /// For each of `words`, up to `limit` whole words of the word index
     /// that start with it, in no particular order: rows of (the word's
     /// position in `words`, a whole word), read by [`terms_starting_sql`] (see
-    /// [`word_terms`]).
+    /// [`word_terms`]). Provider `tenant`'s words where the database keeps
+    /// them apart (PostgreSQL), every provider's otherwise.
     async fn terms_starting(
         &self,
+        tenant: TenantId,
         words: &[&str],
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError>;
@@ -194,7 +196,7 @@ pub(crate) async fn list<Q: SearchQueries>(
     if let Some(words) = wanted.indexed_words() {
         let words: Vec<String> = words.into_iter().map(str::to_owned).collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        wanted.terms = word_terms(store, &words).await?;
+        wanted.terms = word_terms(store, tenant, &words).await?;
     }
     let (mut within, mut each_past_cap) = find_few(store, tenant, &wanted).await?;
     if wanted.index_alone && within.is_none() && !store.index_alone(tenant).await? {
@@ -259,7 +261,11 @@ pub(crate) enum IndexRows {
 /// where whole words are read as they are, skipping ahead ("alves" with
 /// `cancelado` at 1,000,000: 14 ms as a prefix, 3 ms as the one word it
 /// starts on SQLite; 21 and 10 ms on PostgreSQL).
-async fn word_terms<Q: SearchQueries>(store: &Q, words: &[&str]) -> Result<Terms, StoreError> {
+async fn word_terms<Q: SearchQueries>(
+    store: &Q,
+    tenant: TenantId,
+    words: &[&str],
+) -> Result<Terms, StoreError> {
     let shortest = Q::Dialect::shortest_looked_up();
     let looked_up: Vec<&str> = words
         .iter()
@@ -271,7 +277,9 @@ async fn word_terms<Q: SearchQueries>(store: &Q, words: &[&str]) -> Result<Terms
     }
     // one statement for all the words: each is a round trip otherwise,
     // on every list of a large provider
-    let found = store.terms_starting(&looked_up, MAX_TERMS + 1).await?;
+    let found = store
+        .terms_starting(tenant, &looked_up, MAX_TERMS + 1)
+        .await?;
     Ok(terms_found(&looked_up, found))
 }
 
@@ -298,7 +306,8 @@ pub(crate) fn terms_found(words: &[&str], found: Vec<(i64, String)>) -> Terms {
 }
 
 /// The statement of [`SearchQueries::terms_starting`] over `vocabulary`
-/// (a table of the index's whole words, column `term`) for `words` typed
+/// (a table, or an aliased subquery, of the index's whole words, column
+/// `term`) for `words` typed
 /// words: each word binds the start and the end of its range (see
 /// [`word_range_end`]), in turn from the first placeholder. Unordered:
 /// any `limit` of a word's whole words tell whether it starts more than

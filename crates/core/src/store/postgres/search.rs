@@ -259,16 +259,29 @@ impl SearchQueries for PgStore {
 
     async fn terms_starting(
         &self,
+        tenant: TenantId,
         words: &[&str],
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        // (the lexemes of the word index, kept by the refresh)
-        let sql = search::terms_starting_sql::<Pg>("customer_search_terms", words.len(), limit);
+        // The provider's own lexemes, from its counts (kept by triggers in
+        // the transaction that writes its rows, so never behind them).
+        // Typed words are letters and digits: their ranges never reach
+        // the tags and the words joined to statuses, which start with '_'.
+        // Every provider's lexemes (`customer_search_terms`, which the
+        // refresh filled until 2026-12-04) let a neighbour's names decide
+        // how a provider's word is asked (a prefix starting more than
+        // `MAX_TERMS` lexemes anywhere is asked as a prefix), and grew
+        // with every name any SGP ever sent.
+        let vocabulary = format!(
+            "(SELECT lexeme AS term FROM customer_search_lexemes WHERE tenant_id = ${}) v",
+            2 * words.len() + 1
+        );
+        let sql = search::terms_starting_sql::<Pg>(&vocabulary, words.len(), limit);
         let mut q = sqlx::query_as::<_, (i32, String)>(&sql);
         for word in words {
             q = q.bind(*word).bind(search::word_range_end(word));
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.bind(tenant.0).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|(i, t)| (i64::from(i), t)).collect())
     }
 
@@ -575,20 +588,9 @@ impl SearchIndex for PgStore {
                     tags.push(r.text("tags")?);
                 }
                 copied += ids.len() as u64;
-                // the lexemes first, for `search::word_terms`: a search that
-                // looks a typed word up as the lexemes it starts then never
-                // finds a copied row without its own (never removed: one no
-                // name has any more only finds nothing). In order, so two
-                // instances' refreshes take the same keys in the same order.
-                sqlx::query(
-                    "INSERT INTO customer_search_terms (term) \
-                     SELECT DISTINCT t.lexeme FROM unnest($1::text[]) AS w(words), \
-                        unnest(to_tsvector('simple', w.words)) AS t \
-                     ORDER BY 1 ON CONFLICT DO NOTHING",
-                )
-                .bind(&words)
-                .execute(&self.pool)
-                .await?;
+                // (the rows' lexemes, which `search::word_terms` looks typed
+                // words up in, are counted by the triggers of
+                // `customer_search` in this statement)
                 sqlx::query(
                     "INSERT INTO customer_search (customer_id, tenant_id, words, doc, tags) \
                      SELECT r.id, $1, r.words, r.doc, r.tags \
@@ -811,6 +813,89 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ours, "off");
+    }
+
+    /// A typed word is looked up among its provider's lexemes alone, as
+    /// they are now: a neighbour's words never join its query nor make it
+    /// a prefix, a word no name of the provider holds any more is gone,
+    /// and tags are never found. In a database of its own on the storage
+    /// tests' server (scripts/test.sh sets it).
+    #[tokio::test]
+    async fn a_typed_word_is_looked_up_among_its_providers_own_lexemes() {
+        use crate::store::Store;
+        let url = std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL is not set: run ./scripts/test.sh, which starts a server");
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let mut own = url::Url::parse(&url).unwrap();
+        own.set_path(&name);
+        let settings = crate::config::DatabaseSettings {
+            url: crate::config::DatabaseUrl::parse(own.as_str()).unwrap(),
+            max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(10),
+        };
+        let store = PgStore::connect(&settings, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let slug = |s: &str| crate::model::TenantSlug::parse(s).unwrap();
+        let a = store
+            .ensure_tenant(&slug("termos-a"), "A")
+            .await
+            .unwrap()
+            .id;
+        let b = store
+            .ensure_tenant(&slug("termos-b"), "B")
+            .await
+            .unwrap()
+            .id;
+        for (id, tenant, words, tags) in [
+            (1i64, a, "ana silva", "_ativo"),
+            (2, b, "bia silveira", "_ativo"),
+            (3, b, "caio silvio", ""),
+        ] {
+            sqlx::query(
+                "INSERT INTO customer_search (customer_id, tenant_id, words, tags) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(tenant.0)
+            .bind(words)
+            .bind(tags)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let terms = |tenant: TenantId| {
+            let store = &store;
+            async move {
+                let mut found = store
+                    .terms_starting(tenant, &["sil", "an", "ativo"], 11)
+                    .await
+                    .unwrap();
+                found.sort();
+                found
+            }
+        };
+        let own = |found: &[(i64, &str)]| -> Vec<(i64, String)> {
+            found.iter().map(|(i, t)| (*i, (*t).to_owned())).collect()
+        };
+        assert_eq!(terms(a).await, own(&[(0, "silva"), (1, "ana")]));
+        assert_eq!(terms(b).await, own(&[(0, "silveira"), (0, "silvio")]));
+        sqlx::query("UPDATE customer_search SET words = 'ana souza' WHERE customer_id = 1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(terms(a).await, own(&[(1, "ana")]));
+        store.pool().close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
     }
 
     /// Quotes and backslashes inside a tsquery's quoted lexeme are escaped:

@@ -223,10 +223,12 @@ impl SearchQueries for SqliteStore {
 
     async fn terms_starting(
         &self,
+        _tenant: TenantId,
         words: &[&str],
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
-        // (the FTS5 vocabulary of the word index)
+        // (the FTS5 vocabulary of the word index: every provider's words,
+        // as FTS5 keeps them)
         let sql = search::terms_starting_sql::<Lite>("customer_search_terms", words.len(), limit);
         let mut q = sqlx::query_as(&sql);
         for word in words {
