@@ -1170,7 +1170,7 @@ async fn postgres_tells_past_the_cap_from_the_lexeme_counts() {
 /// second waits for the first to commit (its provider's lexeme lock)
 /// instead of taking a count the first wants next, which PostgreSQL ended
 /// as a deadlock. Another provider's changes never wait. The counts agree
-/// with the rows after.
+/// with the rows after, and a TRUNCATE of the rows empties them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_changes_one_providers_counts_one_transaction_at_a_time() {
     use sqlx::Connection;
@@ -1250,22 +1250,26 @@ async fn postgres_changes_one_providers_counts_one_transaction_at_a_time() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(waited, "the second transaction did not wait for the first");
+    // (bounded: a lock wider than one provider's would hang here)
+    let within = std::time::Duration::from_secs(30);
     // another provider's change meanwhile
-    sqlx::query(rename)
-        .bind(5i64)
-        .bind("gama")
-        .execute(pool)
+    let neighbour = sqlx::query(rename).bind(5i64).bind("gama").execute(pool);
+    tokio::time::timeout(within, neighbour)
         .await
+        .expect("another provider's change waited")
         .unwrap();
     let _ = go_tx.send(());
-    sqlx::query(rename)
+    let last = sqlx::query(rename)
         .bind(3i64)
         .bind("beta")
-        .execute(&mut *tx1)
-        .await
-        .unwrap();
+        .execute(&mut *tx1);
+    tokio::time::timeout(within, last).await.unwrap().unwrap();
     tx1.commit().await.unwrap();
-    other_side.await.unwrap().unwrap();
+    tokio::time::timeout(within, other_side)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     lexeme_counts_agree(&db).await;
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT lexeme, customers FROM customer_search_lexemes WHERE tenant_id = $1 \
@@ -1278,5 +1282,15 @@ async fn postgres_changes_one_providers_counts_one_transaction_at_a_time() {
     let counts: Vec<(&str, i64)> = counts.iter().map(|(l, n)| (l.as_str(), *n)).collect();
     assert_eq!(counts, [("alfa", 2), ("beta", 2)]);
     drop(first);
+    // a TRUNCATE changes no row one by one: the counts go with the rows
+    sqlx::query("TRUNCATE customer_search")
+        .execute(pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_search_lexemes")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
     db.finish().await;
 }
