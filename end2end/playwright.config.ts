@@ -2,7 +2,7 @@ import { defineConfig } from '@playwright/test';
 import { SUPERADMIN_PASSWORD } from './tests/helpers';
 
 // The app under test is the debug binary the Rust tests built, serving the
-// bundle of `cargo leptos build --frontend-only` (scripts/test.sh). It is
+// bundle scripts/bundle.sh builds (scripts/test.sh). It is
 // started here on its own port with a fresh SQLite file and the demo
 // provider; a superadmin and a second provider are created first, for the
 // provider picker.

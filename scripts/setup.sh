@@ -6,12 +6,25 @@
 #   - Debian packages: chromium (browser tests), binaryen (wasm-opt for
 #     release builds), postgresql (server binaries for the test database)
 #   - the npm packages of end2end/
-# Usage: scripts/setup.sh [--no-browser]   (--no-browser: skip chromium and npm)
+# Usage: scripts/setup.sh [--no-browser] [--tests]
+#   --no-browser: skip chromium and npm
+#   --tests: only what scripts/test.sh needs: no cargo-leptos (the tests'
+#            bundle is built by scripts/bundle.sh) and no binaryen
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=1
-[ "${1:-}" = "--no-browser" ] && want_browser=0
+want_leptos=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-browser) want_browser=0 ;;
+        --tests) want_leptos=0 ;;
+        *)
+            echo "setup: unknown option $arg" >&2
+            exit 2
+            ;;
+    esac
+done
 
 say() { echo "setup: $*"; }
 
@@ -22,14 +35,16 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+if [ "$want_leptos" = 1 ] &&
+    [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
     # 0.3.11 needs a newer rustc than this machine's 1.95.
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes a while)"
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
 fi
 
-# cargo-leptos calls the wasm-bindgen binary on PATH, which must match the
-# wasm-bindgen crate exactly; otherwise it would try to download one.
+# cargo-leptos and scripts/bundle.sh call the wasm-bindgen binary on PATH,
+# which must match the wasm-bindgen crate exactly (cargo-leptos would
+# otherwise try to download one).
 wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if [ -z "$wbg_version" ]; then
     echo "setup: cannot read the wasm-bindgen version from Cargo.lock" >&2
@@ -42,7 +57,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
 fi
 
 apt_packages=()
-command -v wasm-opt >/dev/null 2>&1 || apt_packages+=(binaryen)
+if [ "$want_leptos" = 1 ] && ! command -v wasm-opt >/dev/null 2>&1; then
+    apt_packages+=(binaryen)
+fi
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_packages+=(postgresql)
 fi

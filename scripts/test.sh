@@ -37,7 +37,7 @@ summary() {
 }
 
 step "setup"
-scripts/setup.sh
+scripts/setup.sh --tests
 
 step "formatting and lints"
 cargo fmt --all --check
@@ -56,19 +56,21 @@ fi
 step "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace --features sgp-import/ssr,sgp-import-core/server
 
-step "browser bundle for the browser tests (cargo leptos build --frontend-only)"
+step "browser bundle for the browser tests (scripts/bundle.sh)"
 # The browser tests are served by the binary the Rust tests just built
 # (target/debug/sgp-import, with the same features). Building the server
 # again through cargo-leptos would compile its whole dependency graph a
 # second time: without the dev-dependencies, the feature sets of reqwest,
-# tokio and sqlx differ, so none of the test build's artifacts fit.
+# tokio and sqlx differ, so none of the test build's artifacts fit. The
+# bundle is built as `cargo leptos build --frontend-only` builds it, by
+# scripts/bundle.sh, so that a fresh machine need not compile cargo-leptos.
 for bin in sgp-import fake-sgp; do
     if [ ! -x "target/debug/$bin" ]; then
         echo "test.sh: target/debug/$bin is missing; the Rust tests should have built it" >&2
         exit 1
     fi
 done
-cargo leptos build --frontend-only
+scripts/bundle.sh
 
 step "browser tests (Chromium)"
 (cd end2end && npx playwright test)

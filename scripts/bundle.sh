@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the debug browser bundle into target/site as
+# `cargo leptos build --frontend-only` (cargo-leptos 0.3.10) does, without
+# cargo-leptos: the browser tests need only this, and compiling
+# cargo-leptos is the longest step of a fresh machine's test run (11 to 14
+# minutes on 2 cores). `scripts/run.sh` and release builds still use
+# cargo-leptos.
+#
+# The same cargo command, target directory, environment and RUSTFLAGS as
+# cargo-leptos's debug front build, so the two share target/front and a
+# `cargo leptos build` after this (or before) compiles nothing again. The
+# style file is copied as it is: cargo-leptos runs it through lightningcss,
+# which only lowers newer syntax for older browsers in a debug build, and
+# the tests run in a current Chromium.
+#
+# Needs the wasm32 target and the wasm-bindgen CLI (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# [package.metadata.leptos] in Cargo.toml names these; kept in one place
+# there, read here.
+leptos_setting() {
+    local value
+    value=$(awk -v key="$1" '
+        /^\[package\.metadata\.leptos\]/ { inside = 1; next }
+        /^\[/ { inside = 0 }
+        inside && $1 == key { sub(/^[^=]*= */, ""); gsub(/"/, ""); print; exit }
+    ' Cargo.toml)
+    if [ -z "$value" ]; then
+        echo "bundle.sh: $1 is missing from [package.metadata.leptos] in Cargo.toml" >&2
+        exit 1
+    fi
+    echo "$value"
+}
+output_name=$(leptos_setting output-name)
+site_root=$(leptos_setting site-root)
+pkg_dir=$(leptos_setting site-pkg-dir)
+style_file=$(leptos_setting style-file)
+assets_dir=$(leptos_setting assets-dir)
+target_dir="${CARGO_TARGET_DIR:-target}"
+front_dir="$target_dir/front"
+pkg="$site_root/$pkg_dir"
+
+# cargo-leptos adds `--cfg erase_components` to the configured rustflags
+# (.cargo/config.toml has it already) in a debug build.
+export RUSTFLAGS="--cfg erase_components --cfg erase_components"
+export LEPTOS_OUTPUT_NAME="$output_name"
+export LEPTOS_SITE_ROOT="$site_root"
+export LEPTOS_SITE_PKG_DIR="$pkg_dir"
+export LEPTOS_SITE_ADDR="$(leptos_setting site-addr)"
+export LEPTOS_RELOAD_PORT="$(leptos_setting reload-port)"
+export LEPTOS_LIB_DIR=.
+export LEPTOS_BIN_DIR=.
+export LEPTOS_JS_MINIFY=false
+export LEPTOS_HASH_FILES=false
+
+cargo build --package=sgp-import --lib --target-dir="$front_dir" \
+    --target=wasm32-unknown-unknown --no-default-features --features=hydrate
+
+mkdir -p "$pkg"
+wasm-bindgen --target=web --out-name="$output_name" --out-dir="$pkg" \
+    "$front_dir/wasm32-unknown-unknown/debug/sgp_import.wasm"
+# Leptos's hydration script asks for `<name>.wasm` (LEPTOS_OUTPUT_NAME set
+# at compile time, see .cargo/config.toml), as cargo-leptos renames it.
+mv -f "$pkg/${output_name}_bg.wasm" "$pkg/$output_name.wasm"
+cp "$style_file" "$pkg/$output_name.css"
+cp -R "$assets_dir/." "$site_root/"
+echo "bundle.sh: $pkg/$output_name.{js,wasm,css} and the assets of $assets_dir/ in $site_root/"
