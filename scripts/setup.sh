@@ -39,7 +39,9 @@ if [ "$want_leptos" = 1 ] &&
     [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
     # 0.3.11 needs a newer rustc than this machine's 1.95.
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes a while)"
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    # --force: cargo skips a crate its records say is installed, even when
+    # the binary is gone from PATH; this branch runs only when it is.
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
 fi
 
 # cargo-leptos and scripts/bundle.sh call the wasm-bindgen binary on PATH,
@@ -53,7 +55,12 @@ fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
     say "installing wasm-bindgen-cli $wbg_version"
     # --locked fails here: the registry copy lacks one locked dependency.
-    cargo install wasm-bindgen-cli --version "$wbg_version"
+    cargo install wasm-bindgen-cli --version "$wbg_version" --force
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
+        echo "setup: wasm-bindgen $wbg_version was installed but is not the one on PATH" \
+            "(is cargo's bin directory, ~/.cargo/bin, on PATH?)" >&2
+        exit 1
+    fi
 fi
 
 apt_packages=()
