@@ -24,7 +24,16 @@ leptos_setting() {
     value=$(awk -v key="$1" '
         /^\[package\.metadata\.leptos\]/ { inside = 1; next }
         /^\[/ { inside = 0 }
-        inside && $1 == key { sub(/^[^=]*= */, ""); gsub(/"/, ""); print; exit }
+        inside {
+            line = $0
+            sub(/[ \t\r]*#.*$/, "", line)
+            if (line !~ "^[ \t]*\"?" key "\"?[ \t]*=") next
+            sub(/^[^=]*=[ \t]*/, "", line)
+            gsub(/["\047\r]/, "", line)
+            sub(/[ \t]+$/, "", line)
+            print line
+            exit
+        }
     ' Cargo.toml)
     if [ -z "$value" ]; then
         echo "bundle.sh: $1 is missing from [package.metadata.leptos] in Cargo.toml" >&2
@@ -47,8 +56,10 @@ export RUSTFLAGS="--cfg erase_components --cfg erase_components"
 export LEPTOS_OUTPUT_NAME="$output_name"
 export LEPTOS_SITE_ROOT="$site_root"
 export LEPTOS_SITE_PKG_DIR="$pkg_dir"
-export LEPTOS_SITE_ADDR="$(leptos_setting site-addr)"
-export LEPTOS_RELOAD_PORT="$(leptos_setting reload-port)"
+site_addr=$(leptos_setting site-addr)
+reload_port=$(leptos_setting reload-port)
+export LEPTOS_SITE_ADDR="$site_addr"
+export LEPTOS_RELOAD_PORT="$reload_port"
 export LEPTOS_LIB_DIR=.
 export LEPTOS_BIN_DIR=.
 export LEPTOS_JS_MINIFY=false
@@ -57,6 +68,9 @@ export LEPTOS_HASH_FILES=false
 cargo build --package=sgp-import --lib --target-dir="$front_dir" \
     --target=wasm32-unknown-unknown --no-default-features --features=hydrate
 
+# Like cargo-leptos, start from an empty site root: an asset removed from
+# public/ or a file of an older build must not go on being served.
+rm -rf "$site_root"
 mkdir -p "$pkg"
 wasm-bindgen --target=web --out-name="$output_name" --out-dir="$pkg" \
     "$front_dir/wasm32-unknown-unknown/debug/sgp_import.wasm"
