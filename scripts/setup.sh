@@ -35,13 +35,33 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$want_leptos" = 1 ] &&
-    [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+# The version a command reports (the second word of `--version`), or
+# nothing when it is not on PATH. A command may be two words (cargo leptos).
+version_of() {
+    # shellcheck disable=SC2086 # split on purpose
+    $1 --version 2>/dev/null | awk '{print $2}'
+}
+
+# Makes command $3 report version $2, installing crate $1 with cargo when
+# it does not; further arguments go to `cargo install`. --force: cargo
+# skips a crate its records say is installed even when the binary is gone
+# from PATH, and this runs only when it is.
+cargo_tool() {
+    local crate=$1 version=$2 command=$3
+    shift 3
+    [ "$(version_of "$command")" = "$version" ] && return 0
+    say "installing $crate $version (takes a while)"
+    cargo install "$crate" --version "$version" --force "$@"
+    if [ "$(version_of "$command")" != "$version" ]; then
+        echo "setup: $crate $version was installed but is not the one on PATH" \
+            "(is cargo's bin directory, ~/.cargo/bin, on PATH?)" >&2
+        exit 1
+    fi
+}
+
+if [ "$want_leptos" = 1 ]; then
     # 0.3.11 needs a newer rustc than this machine's 1.95.
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes a while)"
-    # --force: cargo skips a crate its records say is installed, even when
-    # the binary is gone from PATH; this branch runs only when it is.
-    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
+    cargo_tool cargo-leptos "$CARGO_LEPTOS_VERSION" "cargo leptos" --locked
 fi
 
 # cargo-leptos and scripts/bundle.sh call the wasm-bindgen binary on PATH,
@@ -52,16 +72,8 @@ if [ -z "$wbg_version" ]; then
     echo "setup: cannot read the wasm-bindgen version from Cargo.lock" >&2
     exit 1
 fi
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
-    say "installing wasm-bindgen-cli $wbg_version"
-    # --locked fails here: the registry copy lacks one locked dependency.
-    cargo install wasm-bindgen-cli --version "$wbg_version" --force
-    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
-        echo "setup: wasm-bindgen $wbg_version was installed but is not the one on PATH" \
-            "(is cargo's bin directory, ~/.cargo/bin, on PATH?)" >&2
-        exit 1
-    fi
-fi
+# (no --locked: it fails here, the registry copy lacks one locked dependency)
+cargo_tool wasm-bindgen-cli "$wbg_version" wasm-bindgen
 
 apt_packages=()
 if [ "$want_leptos" = 1 ] && ! command -v wasm-opt >/dev/null 2>&1; then
