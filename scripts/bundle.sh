@@ -17,13 +17,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# [package.metadata.leptos] in Cargo.toml names these; kept in one place
-# there, read here.
-leptos_setting() {
+# Cargo.toml names these (cargo-leptos reads [package.metadata.leptos]);
+# kept in one place there, read here: `toml_setting TABLE KEY`.
+toml_setting() {
     local value
-    value=$(awk -v key="$1" '
-        /^\[package\.metadata\.leptos\]/ { inside = 1; next }
-        /^\[/ { inside = 0 }
+    value=$(awk -v table="[$1]" -v key="$2" '
+        /^[ \t]*\[/ { line = $0; gsub(/[ \t\r]/, "", line); inside = (line == table); next }
         inside {
             line = $0
             sub(/[ \t\r]*#.*$/, "", line)
@@ -36,16 +35,24 @@ leptos_setting() {
         }
     ' Cargo.toml)
     if [ -z "$value" ]; then
-        echo "bundle.sh: $1 is missing from [package.metadata.leptos] in Cargo.toml" >&2
+        echo "bundle.sh: $2 is missing from [$1] in Cargo.toml" >&2
         exit 1
     fi
     echo "$value"
 }
+leptos_setting() { toml_setting package.metadata.leptos "$1"; }
+
+package=$(toml_setting package name)
+# an array of names: ["hydrate"] -> hydrate
+lib_features=$(leptos_setting lib-features | tr -d '[] ')
+lib_default_features=$(leptos_setting lib-default-features)
 output_name=$(leptos_setting output-name)
 site_root=$(leptos_setting site-root)
 pkg_dir=$(leptos_setting site-pkg-dir)
 style_file=$(leptos_setting style-file)
 assets_dir=$(leptos_setting assets-dir)
+site_addr=$(leptos_setting site-addr)
+reload_port=$(leptos_setting reload-port)
 target_dir="${CARGO_TARGET_DIR:-target}"
 front_dir="$target_dir/front"
 pkg="$site_root/$pkg_dir"
@@ -56,8 +63,6 @@ export RUSTFLAGS="--cfg erase_components --cfg erase_components"
 export LEPTOS_OUTPUT_NAME="$output_name"
 export LEPTOS_SITE_ROOT="$site_root"
 export LEPTOS_SITE_PKG_DIR="$pkg_dir"
-site_addr=$(leptos_setting site-addr)
-reload_port=$(leptos_setting reload-port)
 export LEPTOS_SITE_ADDR="$site_addr"
 export LEPTOS_RELOAD_PORT="$reload_port"
 export LEPTOS_LIB_DIR=.
@@ -65,15 +70,17 @@ export LEPTOS_BIN_DIR=.
 export LEPTOS_JS_MINIFY=false
 export LEPTOS_HASH_FILES=false
 
-cargo build --package=sgp-import --lib --target-dir="$front_dir" \
-    --target=wasm32-unknown-unknown --no-default-features --features=hydrate
+cargo_args=(--package="$package" --lib --target-dir="$front_dir" --target=wasm32-unknown-unknown)
+[ "$lib_default_features" = false ] && cargo_args+=(--no-default-features)
+[ -n "$lib_features" ] && cargo_args+=(--features="$lib_features")
+cargo build "${cargo_args[@]}"
 
 # Like cargo-leptos, start from an empty site root: an asset removed from
 # public/ or a file of an older build must not go on being served.
 rm -rf "$site_root"
 mkdir -p "$pkg"
 wasm-bindgen --target=web --out-name="$output_name" --out-dir="$pkg" \
-    "$front_dir/wasm32-unknown-unknown/debug/sgp_import.wasm"
+    "$front_dir/wasm32-unknown-unknown/debug/${package//-/_}.wasm"
 # Leptos's hydration script asks for `<name>.wasm` (LEPTOS_OUTPUT_NAME set
 # at compile time, see .cargo/config.toml), as cargo-leptos renames it.
 mv -f "$pkg/${output_name}_bg.wasm" "$pkg/$output_name.wasm"
