@@ -54,6 +54,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    percentile(&sorted, 0.5)
+}
+
 fn executor(store: Arc<dyn Store>, slots: usize) -> Executor {
     executor_of(store, slots, "bench", Noop)
 }
@@ -172,7 +178,10 @@ async fn bulk_spread(url: &DatabaseUrl, tenants: &[Tenant], per: u64, together: 
     let now = chrono::Utc::now();
     let ids: Vec<uuid::Uuid> = tenants.iter().map(|t| t.id.0).collect();
     let n = per * ids.len() as u64;
-    // position of provider k's job i in arrival order: k * a + i * b
+    // position of provider k's job i in arrival order: k * a + i * b.
+    // Rows are inserted in that order, so the table holds them as they
+    // would have arrived (left to itself, SQLite's plan interleaved the
+    // providers' rows in both shapes, and PostgreSQL's grouped them).
     let (stride_provider, stride_job) = if together {
         (per as i64, 1)
     } else {
@@ -192,7 +201,8 @@ async fn bulk_spread(url: &DatabaseUrl, tenants: &[Tenant], per: u64, together: 
                  INSERT INTO jobs (id, tenant_id, kind, name, status, run_after, created_at, updated_at) \
                  SELECT unhex(printf('%012x70009%015x', ?4 - ?5 + k * ?3 + i * ?6, k * ?3 + i * ?6)), \
                     unhex(t.value), 'noop', 'spread', 'queued', ?4, ?4 - ?5 + k * ?3 + i * ?6, ?4 \
-                 FROM (SELECT key AS k, value FROM json_each(?2)) t, s",
+                 FROM (SELECT key AS k, value FROM json_each(?2)) t, s \
+                 ORDER BY k * ?3 + i * ?6",
             )
             .bind(per as i64)
             .bind(&list)
@@ -217,7 +227,8 @@ async fn bulk_spread(url: &DatabaseUrl, tenants: &[Tenant], per: u64, together: 
                     || '70009' || lpad(to_hex(s), 15, '0'))::uuid, t, 'noop', 'spread', 'queued', $3, \
                     $3 - ($4 - s) * interval '1 millisecond', $3 \
                  FROM unnest($2::uuid[]) WITH ORDINALITY AS u(t, k), generate_series(0, $1 - 1) AS i, \
-                    LATERAL (SELECT (k - 1) * $5 + i * $6 AS s) AS seq",
+                    LATERAL (SELECT (k - 1) * $5 + i * $6 AS s) AS seq \
+                 ORDER BY seq.s",
             )
             .bind(per as i64)
             .bind(&ids)
@@ -273,9 +284,11 @@ async fn time_claims(store: &dyn Store, n: usize, batch: u32) -> Vec<f64> {
 }
 
 /// Runs the queued no-op jobs with one executor until `done` no-op jobs
-/// have completed in all; returns the seconds it took.
-async fn drain(store: &Arc<dyn Store>, slots: usize, done: u64) -> f64 {
+/// have completed in all; returns the seconds it took and the CPU seconds
+/// this process spent meanwhile.
+async fn drain(store: &Arc<dyn Store>, slots: usize, done: u64) -> (f64, f64) {
     let started = Instant::now();
+    let cpu_before = process_cpu_secs();
     let ex = executor(store.clone(), slots).start();
     loop {
         let counts = store.status_counts_everywhere(Some("noop")).await.unwrap();
@@ -287,14 +300,35 @@ async fn drain(store: &Arc<dyn Store>, slots: usize, done: u64) -> f64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_secs() - cpu_before;
     ex.shutdown().await;
-    secs
+    (secs, cpu)
+}
+
+/// CPU seconds (user and system) this process has used so far, from
+/// `/proc/self/stat` (Linux; 0 elsewhere). On SQLite the whole engine runs
+/// in this process, so CPU per job is a figure the machine's noise moves
+/// less than throughput; on PostgreSQL it leaves the server's share out.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // fields after the command name (which may hold spaces): state is
+    // the 1st, utime the 12th and stime the 13th; ticks of 1/100 s
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    (fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0)) / 100.0
 }
 
 /// One shape of queue the throughput rounds run, and its figures.
 struct Shape {
     label: String,
     rates: Vec<f64>,
+    /// process CPU microseconds per job, each round
+    cpu: Vec<f64>,
     one: Vec<f64>,
     batch: Vec<f64>,
 }
@@ -304,6 +338,7 @@ impl Shape {
         Shape {
             label,
             rates: Vec::new(),
+            cpu: Vec::new(),
             one: Vec::new(),
             batch: Vec::new(),
         }
@@ -321,27 +356,30 @@ impl Shape {
             .await
             .unwrap()
             .get(JobStatus::Completed);
-        let secs = drain(store, slots, done).await;
-        self.rates.push(done.saturating_sub(before) as f64 / secs);
+        let (secs, cpu) = drain(store, slots, done).await;
+        let ran = done.saturating_sub(before).max(1) as f64;
+        self.rates.push(ran / secs);
+        self.cpu.push(cpu * 1e6 / ran);
     }
 
     fn median(&self) -> f64 {
-        let mut r = self.rates.clone();
-        r.sort_by(|a, b| a.total_cmp(b));
-        percentile(&r, 0.5)
+        median(&self.rates)
     }
 
     fn report(&mut self, reference: f64) {
         let shown: Vec<String> = self.rates.iter().map(|r| format!("{r:.0}")).collect();
+        let cpu: Vec<String> = self.cpu.iter().map(|c| format!("{c:.0}")).collect();
         self.one.sort_by(|a, b| a.total_cmp(b));
         self.batch.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "- {}: {:.0} jobs/s ({}) = {:.2} x one provider's; claim of one job p50 {:.2} ms, \
-             p95 {:.2} ms; of 512 jobs p50 {:.1} ms, p95 {:.1} ms",
+            "- {}: {:.0} jobs/s ({}) = {:.2} x one provider's; process CPU {:.0} us/job ({}); \
+             claim of one job p50 {:.2} ms, p95 {:.2} ms; of 512 jobs p50 {:.1} ms, p95 {:.1} ms",
             self.label,
             self.median(),
             shown.join(", "),
             self.median() / reference,
+            median(&self.cpu),
+            cpu.join(", "),
             percentile(&self.one, 0.5),
             percentile(&self.one, 0.95),
             percentile(&self.batch, 0.5),

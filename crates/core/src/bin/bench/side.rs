@@ -55,7 +55,7 @@ pub async fn engine_run(url: &str) {
     let url = DatabaseUrl::parse(url).unwrap();
     let slots = env_number("BENCH_SLOTS", 1024) as usize;
     let (store, jobs) = loaded(&url).await;
-    let secs = drain(&store, slots, jobs).await;
+    let (secs, _) = drain(&store, slots, jobs).await;
     store.close().await;
     println!(
         "engine: {jobs} jobs in {secs:.2} s = {:.0} jobs/s",
