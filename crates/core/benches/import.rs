@@ -44,8 +44,18 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Resets the kernel's peak-RSS mark for this process.
+/// Resets the kernel's peak-RSS mark for this process. The kernel resets
+/// it to the current RSS, which still holds what earlier phases freed but
+/// the allocator kept (the PostgreSQL phases showed 133-171 MB that way,
+/// against 32 MB for the same import run alone), so that memory is handed
+/// back first.
 fn reset_peak() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the system; it
+    // touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
