@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::error::connect_reason;
 use super::{store_for, StoreError};
@@ -35,6 +36,10 @@ pub struct SqliteStore {
     /// Wakes this process's executors on enqueue (SQLite has no NOTIFY;
     /// one file is one process's queue, so an in-process signal suffices).
     wake: tokio::sync::watch::Sender<u64>,
+    /// Stops the background checkpoints when the store is dropped: their
+    /// task holds both pools, and would otherwise keep the file's
+    /// connections open for as long as the process runs.
+    _checkpoints: DropGuard,
 }
 
 /// Times are stored as Unix milliseconds.
@@ -90,12 +95,18 @@ impl SqliteStore {
         let reader = pool_with(settings.max_connections.max(1), 4 * 1024, 1000)
             .await
             .map_err(|e| fail(connect_reason(&e)))?;
-        tokio::spawn(checkpoint_in_background(reader.clone(), pool.clone()));
+        let checkpoints = CancellationToken::new();
+        tokio::spawn(checkpoint_in_background(
+            reader.clone(),
+            pool.clone(),
+            checkpoints.clone(),
+        ));
         Ok(SqliteStore {
             pool,
             reader,
             clock,
             wake: tokio::sync::watch::Sender::new(0),
+            _checkpoints: checkpoints.drop_guard(),
         })
     }
 
@@ -147,12 +158,16 @@ store_for!(SqliteStore, {
 /// itself: 32 MB, half the WAL file's kept size (`journal_size_limit`).
 const WAL_FRAMES_BEFORE_CATCH_UP: i64 = 8192;
 
-/// Runs [`checkpoint_pass`] every second until the store closes.
-async fn checkpoint_in_background(reader: SqlitePool, writer: SqlitePool) {
+/// Runs [`checkpoint_pass`] every second until the store closes or is
+/// dropped (`stop`).
+async fn checkpoint_in_background(reader: SqlitePool, writer: SqlitePool, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
         if reader.is_closed() || writer.is_closed() {
             return;
         }
@@ -235,6 +250,50 @@ mod tests {
             assert!(Instant::now() < deadline, "60 s passed waiting for writes");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// This process's open files under `dir` (Linux: `/proc/self/fd`).
+    fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir("/proc/self/fd")
+            .map(|fds| {
+                fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                    .filter(|target| target.starts_with(dir))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_store_lets_go_of_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}/drop.db", dir.path().display())).unwrap();
+        let settings = DatabaseSettings {
+            url,
+            max_connections: 2,
+            connect_timeout: Duration::from_secs(30),
+        };
+        let store = SqliteStore::connect(&settings, Arc::new(SystemClock))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query("SELECT count(*) FROM jobs")
+            .execute(store.reads())
+            .await
+            .unwrap();
+        // a checkpoint pass has run: the background task is live
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert!(!open_files_under(dir.path()).is_empty());
+        drop(store);
+        // the connections close on their own threads, soon after
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !open_files_under(dir.path()).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            open_files_under(dir.path()),
+            Vec::<std::path::PathBuf>::new()
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
