@@ -253,6 +253,19 @@ mod tests {
         }
     }
 
+    /// A store on a new file `name` in `dir`, two readers.
+    async fn store_in(dir: &Path, name: &str) -> SqliteStore {
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/{name}", dir.display())).unwrap();
+        let settings = DatabaseSettings {
+            url,
+            max_connections: 2,
+            connect_timeout: Duration::from_secs(30),
+        };
+        SqliteStore::connect(&settings, Arc::new(SystemClock))
+            .await
+            .unwrap()
+    }
+
     /// This process's open files under `dir` (`/proc/self/fd`).
     #[cfg(target_os = "linux")]
     fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -272,16 +285,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_store_lets_go_of_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let url =
-            DatabaseUrl::parse(&format!("sqlite://{}/drop.db", dir.path().display())).unwrap();
-        let settings = DatabaseSettings {
-            url,
-            max_connections: 2,
-            connect_timeout: Duration::from_secs(30),
-        };
-        let store = SqliteStore::connect(&settings, Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let store = store_in(dir.path(), "drop.db").await;
         store.migrate().await.unwrap();
         sqlx::query("SELECT count(*) FROM jobs")
             .execute(store.reads())
@@ -305,15 +309,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_writes_that_do_not_stop() {
         let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&format!("sqlite://{}/wal.db", dir.path().display())).unwrap();
-        let settings = DatabaseSettings {
-            url,
-            max_connections: 2,
-            connect_timeout: Duration::from_secs(30),
-        };
-        let store = SqliteStore::connect(&settings, Arc::new(SystemClock))
-            .await
-            .unwrap();
+        let store = store_in(dir.path(), "wal.db").await;
         let writer = store.pool().clone();
         sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, b BLOB NOT NULL)")
             .execute(&writer)
