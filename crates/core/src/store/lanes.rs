@@ -25,6 +25,23 @@ use super::StoreError;
 /// due jobs than their quotas; the next pass asks the lanes left.
 pub(crate) const PASSES: usize = 4;
 
+/// Passes a claim may go on to while each walk comes back full: lanes
+/// with little room each (one import at a time per provider) give a job
+/// or two a lane, so a claim for many slots needs many lanes.
+const MAX_PASSES: usize = 64;
+
+/// Whether a claim that still has slots to fill runs another pass, after
+/// `done` passes, the last of which walked `walked` lanes (of at most
+/// `limit`) and took `took` jobs. The first [`PASSES`] run while lanes
+/// are found; more only while walks come back full and take jobs, so a
+/// claim stops once it has gone round the lanes that can give it work.
+pub(crate) fn another_pass(done: usize, walked: usize, limit: i64, took: usize) -> bool {
+    if walked == 0 {
+        return false;
+    }
+    done < PASSES || (done < MAX_PASSES && walked as i64 >= limit && took > 0)
+}
+
 /// Lanes walked beyond what `max` needs, so that a few lanes that ran dry
 /// without the claim knowing (their last job was cancelled) do not leave a
 /// small claim empty-handed while other lanes wait.
@@ -147,6 +164,22 @@ mod tests {
         assert_eq!(quotas(&lanes, 1), vec![1, 1, 1]);
         assert_eq!(quotas(&[lane(1, 500)], 100), vec![100]);
         assert!(quotas(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn passes_go_on_past_the_usual_number_only_while_walks_are_full_and_fruitful() {
+        // no lane found: stop at once
+        assert!(!another_pass(1, 0, 72, 0));
+        // the usual passes run while lanes are found, even short ones
+        assert!(another_pass(1, 3, 72, 0));
+        assert!(another_pass(PASSES - 1, 3, 72, 3));
+        // beyond them, only a full walk that took jobs goes on
+        assert!(!another_pass(PASSES, 71, 72, 71));
+        assert!(!another_pass(PASSES, 72, 72, 0));
+        assert!(another_pass(PASSES, 72, 72, 72));
+        // and never past the cap
+        assert!(another_pass(MAX_PASSES - 1, 72, 72, 72));
+        assert!(!another_pass(MAX_PASSES, 72, 72, 72));
     }
 
     #[test]

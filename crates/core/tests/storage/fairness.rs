@@ -17,6 +17,7 @@ on_both!(
     lanes_with_nothing_due_do_not_hold_the_claim,
     jobs_coming_back_to_the_queue_reopen_their_lane,
     instances_claim_each_job_once_within_each_providers_limit,
+    a_claim_for_many_slots_reaches_many_providers_with_one_slot_each,
 );
 
 fn kind(name: &str, per_tenant: Option<u32>) -> Vec<KindLimit> {
@@ -145,6 +146,31 @@ async fn a_batch_takes_every_providers_first_job_before_any_second(db: &TestDb) 
     let rest = claim(db, 100, &kind("noop", None)).await;
     let ids: Vec<JobId> = rest.iter().map(|c| c.lease.job).collect();
     assert_eq!(ids, bigs[4..].to_vec());
+}
+
+/// A hundred providers with two imports each and room for one at a time,
+/// and a hundred free slots: one claim starts every provider's first
+/// import. Each lane gives one job, so the claim walks more lanes than its
+/// usual four passes do.
+async fn a_claim_for_many_slots_reaches_many_providers_with_one_slot_each(db: &TestDb) {
+    let mut firsts = Vec::new();
+    for i in 0..100 {
+        let t = tenant(db, &format!("prov-{i:03}")).await;
+        firsts.push(enqueue(db, &t, "import", "1").await);
+        enqueue(db, &t, "import", "2").await;
+    }
+    let imports = kind("import", Some(1));
+    let mut got: Vec<JobId> = claim(db, 100, &imports)
+        .await
+        .iter()
+        .map(|c| c.lease.job)
+        .collect();
+    assert_eq!(got.len(), 100, "one import for each provider");
+    got.sort_by_key(|j| j.0);
+    firsts.sort_by_key(|j| j.0);
+    assert_eq!(got, firsts);
+    // every provider is at its limit: nothing more until one finishes
+    assert!(claim(db, 100, &imports).await.is_empty());
 }
 
 /// A provider whose next job waits for later (a retry's backoff, a

@@ -87,13 +87,19 @@ jobs_for!(PgStore, {
             .execute(&mut *tx)
             .await?;
         let mut rows = Vec::new();
-        for _ in 0..lanes::PASSES {
+        let mut done = 0;
+        loop {
             let left = max - rows.len() as u32;
             let (got, walked) = self
                 .claim_pass(&mut tx, owner, left, &names, &caps, lease)
                 .await?;
+            done += 1;
+            let took = got.len();
             rows.extend(got);
-            if walked == 0 || rows.len() as u32 >= max {
+            let walked = usize::try_from(walked).unwrap_or(0);
+            if rows.len() as u32 >= max
+                || !lanes::another_pass(done, walked, lanes::walk_limit(left), took)
+            {
                 break;
             }
         }

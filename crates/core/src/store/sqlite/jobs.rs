@@ -71,7 +71,8 @@ jobs_for!(SqliteStore, {
         // transaction would fail on a stale snapshot instead of waiting).
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut claimed = Vec::new();
-        for _ in 0..lanes::PASSES {
+        let mut done = 0;
+        loop {
             let left = max - claimed.len() as u32;
             let walk = self.walk_lanes(&mut tx, &limits, left).await?;
             if walk.lanes.is_empty() {
@@ -81,8 +82,12 @@ jobs_for!(SqliteStore, {
                 .claim_from(&mut tx, owner, left, &walk, lease, log_cap)
                 .await?;
             Self::end_pass(&mut tx, pass).await?;
+            done += 1;
+            let took = got.len();
             claimed.extend(got);
-            if claimed.len() as u32 >= max {
+            if claimed.len() as u32 >= max
+                || !lanes::another_pass(done, walk.lanes.len(), lanes::walk_limit(left), took)
+            {
                 break;
             }
         }
