@@ -21,8 +21,9 @@ use uuid::Uuid;
 use super::rows::RowExt;
 use super::StoreError;
 
-/// Passes per claim. A pass falls short of `max` when its lanes hold fewer
-/// due jobs than their quotas; the next pass asks the lanes left.
+/// Passes a claim runs while lanes are found. A pass falls short of `max`
+/// when its lanes hold fewer due jobs than their quotas; the next pass
+/// asks the lanes left.
 pub(crate) const PASSES: usize = 4;
 
 /// Passes a claim may go on to while each walk comes back full: lanes
@@ -34,7 +35,7 @@ const MAX_PASSES: usize = 64;
 /// `done` passes, the last of which walked `walked` lanes (of at most
 /// `limit`) and took `took` jobs. The first [`PASSES`] run while lanes
 /// are found; more only while walks come back full and take jobs, so a
-/// claim stops once it has gone round the lanes that can give it work.
+/// claim stops once a walk runs short or gives nothing.
 pub(crate) fn another_pass(done: usize, walked: usize, limit: i64, took: usize) -> bool {
     if walked == 0 {
         return false;
