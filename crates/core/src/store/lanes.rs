@@ -32,15 +32,16 @@ pub(crate) const PASSES: usize = 4;
 const MAX_PASSES: usize = 64;
 
 /// Whether a claim that still has slots to fill runs another pass, after
-/// `done` passes, the last of which walked `walked` lanes (of at most
-/// `limit`) and took `took` jobs. The first [`PASSES`] run while lanes
-/// are found; more only while walks come back full and take jobs, so a
-/// claim stops once a walk runs short or gives nothing.
-pub(crate) fn another_pass(done: usize, walked: usize, limit: i64, took: usize) -> bool {
-    if walked == 0 {
+/// `done` passes, the last of which, asked for `asked` jobs, walked
+/// `walked` lanes (of at most [`walk_limit`]`(asked)`) and took `took`
+/// jobs. The first [`PASSES`] run while lanes are found; more only while
+/// walks come back full and take jobs, so a claim stops once a walk runs
+/// short or gives nothing.
+pub(crate) fn another_pass(done: usize, asked: u32, walked: i64, took: usize) -> bool {
+    if walked <= 0 {
         return false;
     }
-    done < PASSES || (done < MAX_PASSES && walked as i64 >= limit && took > 0)
+    done < PASSES || (done < MAX_PASSES && walked >= walk_limit(asked) && took > 0)
 }
 
 /// Lanes walked beyond what `max` needs, so that a few lanes that ran dry
@@ -169,18 +170,19 @@ mod tests {
 
     #[test]
     fn passes_go_on_past_the_usual_number_only_while_walks_are_full_and_fruitful() {
+        // a claim of 512 walks 72 lanes
         // no lane found: stop at once
-        assert!(!another_pass(1, 0, 72, 0));
+        assert!(!another_pass(1, 512, 0, 0));
         // the usual passes run while lanes are found, even short ones
-        assert!(another_pass(1, 3, 72, 0));
-        assert!(another_pass(PASSES - 1, 3, 72, 3));
+        assert!(another_pass(1, 512, 3, 0));
+        assert!(another_pass(PASSES - 1, 512, 3, 3));
         // beyond them, only a full walk that took jobs goes on
-        assert!(!another_pass(PASSES, 71, 72, 71));
-        assert!(!another_pass(PASSES, 72, 72, 0));
-        assert!(another_pass(PASSES, 72, 72, 72));
+        assert!(!another_pass(PASSES, 512, 71, 71));
+        assert!(!another_pass(PASSES, 512, 72, 0));
+        assert!(another_pass(PASSES, 512, 72, 72));
         // and never past the cap
-        assert!(another_pass(MAX_PASSES - 1, 72, 72, 72));
-        assert!(!another_pass(MAX_PASSES, 72, 72, 72));
+        assert!(another_pass(MAX_PASSES - 1, 512, 72, 72));
+        assert!(!another_pass(MAX_PASSES, 512, 72, 72));
     }
 
     #[test]

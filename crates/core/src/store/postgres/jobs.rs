@@ -96,10 +96,7 @@ jobs_for!(PgStore, {
             done += 1;
             let took = got.len();
             rows.extend(got);
-            let walked = usize::try_from(walked).unwrap_or(0);
-            if rows.len() as u32 >= max
-                || !lanes::another_pass(done, walked, lanes::walk_limit(left), took)
-            {
+            if rows.len() as u32 >= max || !lanes::another_pass(done, left, walked, took) {
                 break;
             }
         }

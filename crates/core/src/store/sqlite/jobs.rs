@@ -86,7 +86,7 @@ jobs_for!(SqliteStore, {
             let took = got.len();
             claimed.extend(got);
             if claimed.len() as u32 >= max
-                || !lanes::another_pass(done, walk.lanes.len(), lanes::walk_limit(left), took)
+                || !lanes::another_pass(done, left, walk.lanes.len() as i64, took)
             {
                 break;
             }
