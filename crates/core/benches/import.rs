@@ -278,6 +278,7 @@ async fn store_only(store: &Arc<dyn Store>, fake: &FakeSgp, tenant: TenantId) ->
                     offset: stored,
                     customers: &customers,
                     errors: &[],
+                    errors_listed: 0,
                     progress: &progress,
                     checkpoint: &checkpoint,
                     log: None,

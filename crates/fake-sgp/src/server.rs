@@ -103,6 +103,10 @@ pub enum Fault {
     Redirect,
     /// A 403 whose error body never ends.
     EndlessError,
+    /// A 200 of this many `0`s as customers, whatever the offset, claiming
+    /// a trillion customers: items that cost nothing to send and much to
+    /// read, and an SGP that never runs out of them.
+    Garbage(u32),
 }
 
 /// What the fake saw, for tests.
@@ -495,6 +499,15 @@ async fn answer(
                 dropped,
                 None,
             );
+        }
+        Some(Fault::Garbage(items)) => {
+            let zeros = vec!["0"; items as usize].join(",");
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"paginacao\": {{\"total\": 1000000000000}}, \"clientes\": [{zeros}]}}"),
+            )
+                .into_response();
         }
         Some(Fault::EndlessBody) => {
             let spaces =

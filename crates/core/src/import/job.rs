@@ -86,6 +86,10 @@ pub struct ImportCheckpoint {
     /// taken for one that left, so nothing is marked removed.
     #[serde(default)]
     pub keyless_errors: u64,
+    /// Row errors stored in the job's error report so far (at most
+    /// [`MAX_LISTED_ROW_ERRORS`]; the rest are counted only).
+    #[serde(default)]
+    pub errors_listed: u64,
     /// Pagination was cut short (SGP repeating itself): the list is not
     /// known to be whole, so nothing is marked removed.
     #[serde(default)]
@@ -102,6 +106,12 @@ pub struct ImportCheckpoint {
 /// Keys the sweep's shortcut counts in memory (8 bytes each, some 100 MB
 /// at most); past it the sweep reads the stored keys instead.
 const MAX_DISTINCT: usize = 5_000_000;
+
+/// Row errors one import keeps in its error report. An SGP of endless
+/// bad rows (which a timeout of hours would let run) would otherwise grow
+/// the shared database without bound; an admin facing more than this has
+/// the counts, the first rows and the log to go on.
+pub const MAX_LISTED_ROW_ERRORS: u64 = 10_000;
 
 /// Points the speed chart keeps (every page until then, then every
 /// second one, and so on).
@@ -224,6 +234,25 @@ impl Fetched {
             customers,
             errors,
         }
+    }
+
+    /// What tells the page's rows apart, for [`rules::repeats_itself`]:
+    /// each customer's key, and a fingerprint of each distinct row error
+    /// (an SGP that ignores `offset` repeats its unreadable rows too).
+    fn row_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .customers
+            .iter()
+            .map(|c| c.customer.key.to_string())
+            .collect();
+        let mut errors = HashSet::new();
+        for e in &self.errors {
+            let fingerprint = format!("?{}", crate::store::imports::digest(e));
+            if errors.insert(fingerprint.clone()) {
+                keys.push(fingerprint);
+            }
+        }
+        keys
     }
 }
 
@@ -475,11 +504,7 @@ impl Run {
                     }
                 };
                 let received = page.received as u64;
-                let keys: Vec<String> = page
-                    .customers
-                    .iter()
-                    .map(|c| c.customer.key.to_string())
-                    .collect();
+                let keys = page.row_keys();
                 if rules::repeats_itself(&next, offset, received, &keys) {
                     repeated = Some(offset);
                     break;
@@ -560,16 +585,34 @@ impl Run {
             .iter()
             .filter(|e| e.key.as_deref().and_then(SgpKey::from_raw).is_none())
             .count() as u64;
+        let room = MAX_LISTED_ROW_ERRORS.saturating_sub(next.errors_listed);
+        let listed = errors
+            .len()
+            .min(usize::try_from(room).unwrap_or(usize::MAX));
+        next.errors_listed += listed as u64;
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let numbers = first_page..=next.pages;
+        let unlisted = (errors.len() - listed) as u64;
         let log = |counts: &PageCounts| {
-            rules::page_log(numbers.clone(), offset, received, total, counts, &errors)
+            let mut lines = rules::page_log(
+                numbers.clone(),
+                offset,
+                received,
+                total,
+                counts,
+                &errors[..listed],
+            );
+            if unlisted > 0 {
+                lines.push(rules::unlisted_errors_line(unlisted, MAX_LISTED_ROW_ERRORS));
+            }
+            lines
         };
         let write = PageWrite {
             lease: self.ctx.lease(),
             offset,
             customers: &customers,
             errors: &errors,
+            errors_listed: listed,
             progress: &progress,
             checkpoint: &checkpoint,
             log: Some(&log),

@@ -14,6 +14,7 @@ pub use integration::{
 };
 pub use job::{
     ImportCheckpoint, ImportJob, ImportOutcome, DEFAULT_MAX_REMOVAL_PERCENT, IMPORT_KIND,
+    MAX_LISTED_ROW_ERRORS,
 };
 pub use params::{FieldError, ImportParams};
 pub use search_index::{SearchIndexer, SEARCH_INDEX_INTERVAL};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::job::ImportCheckpoint;
-use crate::model::{JobProgress, LogLevel};
+use crate::model::{thousands, JobProgress, LogLevel};
 use crate::sgp::{RowError, PAGE_SIZE};
 use crate::store::{PageCounts, Removal};
 
@@ -144,6 +144,20 @@ pub fn page_log(
         )
     }));
     lines
+}
+
+/// The log line of a page whose last `unlisted` bad rows went past the
+/// job's error report (`cap` rows): counted, not listed.
+pub fn unlisted_errors_line(unlisted: u64, cap: u64) -> (LogLevel, String) {
+    (
+        LogLevel::Warn,
+        format!(
+            "Mais {} clientes não importados nesta página, contados mas não listados: o \
+             relatório de erros guarda os primeiros {} de cada importação.",
+            thousands(unlisted),
+            thousands(cap)
+        ),
+    )
 }
 
 /// The progress of a finished import: 100 %, no ETA, and a current message

@@ -4,13 +4,12 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use super::auth::SgpAuth;
 use super::base_url::SgpBaseUrl;
 use super::customer::{ContractStatus, RowError, SgpCustomer};
 use super::error::SgpError;
-use super::wire::{clean_text, Object, RawPage};
+use super::wire::{clean_text, Capped, Loose, Object, RawErrorBody, RawPage};
 use crate::jobs::RetryPolicy;
 use crate::outbound::{self, BodyError, OutboundPolicy};
 
@@ -349,15 +348,28 @@ fn decode(body: Vec<u8>, charset: Option<&str>) -> String {
 }
 
 /// `detail` or `msg` of an SGP error body, clipped; never the whole body
-/// (an HTML error page says nothing useful).
+/// (an HTML error page says nothing useful). The rest of the body is
+/// skipped unread: a 200 with `"status": 0` can be a whole page's bytes.
 fn detail(body: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(body).ok()?;
-    let text = value
-        .get("detail")
-        .or_else(|| value.get("msg"))
-        .and_then(Value::as_str)?;
+    let body = serde_json::from_str::<Object<RawErrorBody<'_>>>(body)
+        .ok()?
+        .0
+        .found()?;
+    let text = match (&body.detail, &body.msg) {
+        (Loose::Text(t), _) | (Loose::Absent, Loose::Text(t)) => t,
+        _ => return None,
+    };
     Some(clean_text(text).chars().take(300).collect())
 }
+
+/// The most items one answer may hold: its customers and, inside them,
+/// their contracts, services and contacts, counted together. A page of 100
+/// customers holds about a thousand; an SGP that ignores `limit` may send
+/// tens of thousands of customers within the byte budget. Each item read
+/// costs some hundreds of bytes however few it took in the answer (`0` as
+/// a customer, `{}` as a service), so past this the answer is refused
+/// instead of growing the process many times its own size.
+pub const MAX_PAGE_ITEMS: usize = 100_000;
 
 /// Parses a 200 answer of `/api/ura/clientes/`.
 pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
@@ -378,19 +390,32 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     }
     // each customer is read on its own, so one the reader refuses fails
     // its row, not the page
-    let list: Vec<&RawValue> = page
+    let list: Capped<&RawValue, MAX_PAGE_ITEMS> = page
         .clientes
         .and_then(|raw| serde_json::from_str(raw.get()).ok())
         .ok_or_else(|| SgpError::Malformed("sem a lista `clientes`".into()))?;
+    let too_many = SgpError::TooManyItems {
+        limit: MAX_PAGE_ITEMS,
+    };
+    if list.more {
+        return Err(too_many);
+    }
+    let mut items = 0;
+    let mut customers = Vec::with_capacity(list.items.len());
+    for raw in &list.items {
+        let customer = SgpCustomer::from_page_item(raw.get());
+        items += customer.as_ref().map_or(1, SgpCustomer::items);
+        if items > MAX_PAGE_ITEMS {
+            return Err(too_many);
+        }
+        customers.push(customer);
+    }
     let total = page.paginacao.0.found().and_then(|p| p.total.count());
     Ok(CustomerPage {
         total,
         bytes: body.len(),
-        received: list.len(),
-        customers: list
-            .iter()
-            .map(|raw| SgpCustomer::from_page_item(raw.get()))
-            .collect(),
+        received: customers.len(),
+        customers,
     })
 }
 
@@ -443,6 +468,58 @@ mod tests {
             parse_page(r#"{"msg": "data_cadastro_fim sem data_cadastro_inicio", "status": 0}"#),
             Err(SgpError::Rejected { status: 200, detail }) if detail.contains("data_cadastro_fim")
         ));
+    }
+
+    /// `n` copies of `item` as a JSON list.
+    fn list_of(item: &str, n: usize) -> String {
+        format!("[{}]", vec![item; n].join(","))
+    }
+
+    #[test]
+    fn an_answer_of_too_many_items_is_refused_whole() {
+        let refused = SgpError::TooManyItems {
+            limit: MAX_PAGE_ITEMS,
+        };
+        let too_many = Err(refused.clone());
+        // two bytes a customer: refused while reading the list
+        let zeros = |n| format!(r#"{{"clientes": {}}}"#, list_of("0", n));
+        assert_eq!(parse_page(&zeros(MAX_PAGE_ITEMS + 1)).map(|_| ()), too_many);
+        let at_the_cap = parse_page(&zeros(MAX_PAGE_ITEMS)).unwrap();
+        assert_eq!(at_the_cap.received, MAX_PAGE_ITEMS);
+        assert!(at_the_cap.customers.iter().all(Result::is_err));
+        // few customers, each with many contracts: counted together
+        let customer = |i: usize| {
+            format!(
+                r#"{{"id": {i}, "nome": "X", "contratos": {}}}"#,
+                list_of(r#"{"contrato": 1}"#, 999)
+            )
+        };
+        let page = |n: usize| {
+            let list: Vec<String> = (1..=n).map(customer).collect();
+            format!(r#"{{"clientes": [{}]}}"#, list.join(","))
+        };
+        assert_eq!(parse_page(&page(101)).map(|_| ()), too_many);
+        let fits = parse_page(&page(100)).unwrap();
+        assert_eq!(fits.customers[99].as_ref().unwrap().items(), 1000);
+        assert!(refused.message_pt().contains("100.000"));
+    }
+
+    #[test]
+    fn an_error_answers_text_is_read_without_the_rest() {
+        let big = format!(
+            r#"{{"status": 0, "lista": {}, "msg": "filtro"}}"#,
+            list_of("0", 1000)
+        );
+        assert!(matches!(
+            parse_page(&big),
+            Err(SgpError::Rejected { status: 200, detail }) if detail == "filtro"
+        ));
+        assert_eq!(
+            detail(r#"{"detail": "token", "msg": "x"}"#).as_deref(),
+            Some("token")
+        );
+        assert_eq!(detail(r#"{"msg": {"a": 1}}"#), None);
+        assert_eq!(detail(r#"["detail"]"#), None);
     }
 
     #[test]

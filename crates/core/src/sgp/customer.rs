@@ -6,14 +6,15 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::model::thousands;
 pub use crate::model::ContractStatus;
 
 use super::document::CpfCnpj;
 use super::error::human_bytes;
 use super::key::SgpKey;
 use super::wire::{
-    clean_text, Loose, Object, Plan, RawAddress, RawContacts, RawContract, RawCustomer, RawKey,
-    RawService, Shape,
+    clean_text, Loose, Many, Object, Plan, RawAddress, RawContacts, RawContract, RawCustomer,
+    RawKey, RawService, Shape, MAX_LIST_ITEMS,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -193,10 +194,14 @@ impl SgpCustomer {
             .ok_or_else(|| fail("cliente sem nome".into()))?;
         let signup_date = date_field(&c.data_cadastro, "dataCadastro").map_err(&fail)?;
         let address = c.endereco.0.found().map(address).unwrap_or_default();
-        let (emails, phones) = c.contatos.0.found().map(contacts).unwrap_or_default();
+        let (emails, phones) = match c.contatos.0.found().map(contacts) {
+            None => Default::default(),
+            Some(found) => found.map_err(&fail)?,
+        };
         let contracts = match c.contratos.0 {
             Shape::Missing => Vec::new(),
             Shape::Other => return Err(fail("`contratos` não é uma lista".into())),
+            Shape::TooLong => return Err(fail(too_long("contratos"))),
             Shape::Found(list) => list
                 .into_iter()
                 .enumerate()
@@ -216,6 +221,19 @@ impl SgpCustomer {
             phones,
             contracts,
         })
+    }
+
+    /// What this customer holds, counted as an answer's items: itself,
+    /// its contracts, their services and its contacts.
+    pub fn items(&self) -> usize {
+        1 + self.contracts.len()
+            + self
+                .contracts
+                .iter()
+                .map(|c| c.services.len())
+                .sum::<usize>()
+            + self.emails.len()
+            + self.phones.len()
     }
 
     pub fn has_active_contract(&self) -> bool {
@@ -261,17 +279,18 @@ fn contract(raw: Object<RawContract<'_>>) -> Result<SgpContract, String> {
         .map(ContractStatus::from_display)
         .unwrap_or(ContractStatus::Unknown);
     let signup_date = date_field(&k.data_cadastro, "dataCadastro")?;
-    let services = k
-        .servicos
-        .0
-        .found()
-        .map(|list| {
-            list.into_iter()
-                .filter_map(|s| s.0.found())
-                .map(service)
-                .collect()
-        })
-        .unwrap_or_default();
+    let services = match k.servicos.0 {
+        Shape::TooLong => return Err(too_long("servicos")),
+        listed => listed
+            .found()
+            .map(|list| {
+                list.into_iter()
+                    .filter_map(|s| s.0.found())
+                    .map(service)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     Ok(SgpContract {
         key,
         status,
@@ -310,14 +329,32 @@ fn address(a: RawAddress<'_>) -> Address {
     }
 }
 
-fn contacts(c: RawContacts<'_>) -> (Vec<String>, Vec<String>) {
+fn contacts(c: RawContacts<'_>) -> Result<(Vec<String>, Vec<String>), String> {
+    for (name, list) in [
+        ("emails", &c.emails),
+        ("telefones", &c.telefones),
+        ("celulares", &c.celulares),
+        ("outros", &c.outros),
+    ] {
+        if list.too_long {
+            return Err(too_long(&format!("contatos.{name}")));
+        }
+    }
     let texts =
-        |list: &[Loose<'_>]| -> Vec<String> { list.iter().filter_map(Loose::text).collect() };
+        |list: &Many<'_>| -> Vec<String> { list.items.iter().filter_map(Loose::text).collect() };
     let emails = texts(&c.emails);
     let mut phones = texts(&c.telefones);
     phones.extend(texts(&c.celulares));
     phones.extend(texts(&c.outros));
-    (emails, phones)
+    Ok((emails, phones))
+}
+
+/// A row error's reason for a list past [`MAX_LIST_ITEMS`].
+fn too_long(field: &str) -> String {
+    format!(
+        "`{field}` com mais de {} itens (um cliente real tem poucos); não importado",
+        thousands(MAX_LIST_ITEMS as u64)
+    )
 }
 
 fn date_field(value: &Loose<'_>, name: &str) -> Result<Option<NaiveDate>, String> {
@@ -501,6 +538,63 @@ mod tests {
         assert_eq!(
             SgpCustomer::from_json_text("[1, 2]").unwrap_err().reason,
             "cliente não é um objeto JSON"
+        );
+    }
+
+    #[test]
+    fn lists_past_their_cap_fail_their_row_by_name() {
+        let items = |item: &str, n: usize| format!("[{}]", vec![item; n].join(","));
+        let with = |field: &str| format!(r#"{{"id": 7, "nome": "X", {field}}}"#);
+        let reason = |text: String| SgpCustomer::from_json_text(&text).unwrap_err().reason;
+        let cap = MAX_LIST_ITEMS;
+
+        let emails = |n| {
+            with(&format!(
+                r#""contatos": {{"emails": {}}}"#,
+                items("\"a@b.c\"", n)
+            ))
+        };
+        assert_eq!(
+            SgpCustomer::from_json_text(&emails(cap))
+                .unwrap()
+                .emails
+                .len(),
+            cap
+        );
+        assert!(
+            reason(emails(cap + 1)).contains("`contatos.emails` com mais de 1.000 itens"),
+            "{}",
+            reason(emails(cap + 1))
+        );
+        let phones = with(&format!(
+            r#""contatos": {{"celulares": {}}}"#,
+            items("1", cap + 1)
+        ));
+        assert!(reason(phones).contains("`contatos.celulares`"));
+
+        let contracts = |n| {
+            with(&format!(
+                r#""contratos": {}"#,
+                items(r#"{"contrato": 1}"#, n)
+            ))
+        };
+        assert_eq!(
+            SgpCustomer::from_json_text(&contracts(cap))
+                .unwrap()
+                .contracts
+                .len(),
+            cap
+        );
+        assert!(reason(contracts(cap + 1)).contains("`contratos` com mais de"));
+
+        let services = with(&format!(
+            r#""contratos": [{{"contrato": 1, "servicos": {}}}]"#,
+            items("{}", cap + 1)
+        ));
+        let why = reason(services);
+        assert!(
+            why.starts_with("contrato 1: `servicos` com mais de"),
+            "{why}"
         );
     }
 

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use crate::model::thousands;
 use crate::outbound::{ALLOWED_NETWORKS_ENV, ALLOWED_NETWORKS_SETTING};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +45,10 @@ pub enum SgpError {
     /// (`declared`), or reading stopped at the budget.
     #[error("answer larger than {limit} bytes")]
     TooLarge { limit: u64, declared: Option<u64> },
+    /// A 200 holding more customers, contracts, services and contacts
+    /// together than one answer may (`limit`): refused whole.
+    #[error("answer holding more than {limit} items")]
+    TooManyItems { limit: usize },
     /// 5xx and 429: overload or a gateway in trouble.
     #[error("server error (HTTP {status})")]
     Server { status: u16 },
@@ -65,7 +70,7 @@ impl SgpError {
             SgpError::Connection | SgpError::Interrupted => "connection",
             SgpError::Refused => "refused",
             SgpError::Redirect { .. } => "redirect",
-            SgpError::TooLarge { .. } => "too_large",
+            SgpError::TooLarge { .. } | SgpError::TooManyItems { .. } => "too_large",
             SgpError::Server { .. } => "server_error",
             SgpError::Malformed(_) => "malformed",
         }
@@ -128,6 +133,12 @@ impl SgpError {
                     None => format!("mais de {}", human_bytes(*limit)),
                 },
                 human_bytes(*limit)
+            ),
+            SgpError::TooManyItems { limit } => format!(
+                "A resposta do SGP tem itens demais: mais de {} clientes, contratos, serviços e \
+                 contatos somados numa só página (o SGP parece ignorar o parâmetro limit, ou \
+                 enviou uma lista sem fim). A importação parou nesta página.",
+                thousands(*limit as u64)
             ),
             SgpError::Server { status } => {
                 format!("O SGP respondeu com um erro temporário (HTTP {status}).")

@@ -154,6 +154,9 @@ pub enum Shape<T> {
     Found(T),
     /// It held something else (null, a scalar, the other kind of container).
     Other,
+    /// It held a list of more than [`MAX_LIST_ITEMS`] items (the rest
+    /// skipped unread).
+    TooLong,
 }
 
 impl<T> Shape<T> {
@@ -197,10 +200,55 @@ impl<T> Default for List<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(List(match Json::<IgnoredAny, Vec<T>>::deserialize(d)? {
-            Json::Seq(items) => Shape::Found(items),
-            Json::Scalar(_) | Json::Map(_) => Shape::Other,
-        }))
+        Ok(List(
+            match Json::<IgnoredAny, Capped<T, MAX_LIST_ITEMS>>::deserialize(d)? {
+                Json::Seq(Capped { items, more: false }) => Shape::Found(items),
+                Json::Seq(Capped { more: true, .. }) => Shape::TooLong,
+                Json::Scalar(_) | Json::Map(_) => Shape::Other,
+            },
+        ))
+    }
+}
+
+/// The most items a list inside one customer may hold (contracts, a
+/// contract's services, each kind of contact). A real customer has a few;
+/// without a cap, a 256 KB customer of `{}` or `1` items would become some
+/// 85,000 structs or strings, each many times its two or three bytes.
+pub const MAX_LIST_ITEMS: usize = 1_000;
+
+/// A JSON list read up to `MAX` items; past them the rest is skipped
+/// unread (nothing allocated) and `more` says so.
+#[derive(Debug)]
+pub struct Capped<T, const MAX: usize> {
+    pub items: Vec<T>,
+    pub more: bool,
+}
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Capped<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CappedVisitor<T, const MAX: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for CappedVisitor<T, MAX> {
+            type Value = Capped<T, MAX>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON list")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // (a hint is the sender's word: never trusted for more)
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX).min(64));
+                while items.len() < MAX {
+                    match seq.next_element()? {
+                        Some(item) => items.push(item),
+                        None => return Ok(Capped { items, more: false }),
+                    }
+                }
+                let mut more = false;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    more = true;
+                }
+                Ok(Capped { items, more })
+            }
+        }
+        d.deserialize_seq(CappedVisitor::<T, MAX>(PhantomData))
     }
 }
 
@@ -266,23 +314,34 @@ pub struct RawAddress<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawContacts<'a> {
-    #[serde(borrow, deserialize_with = "one_or_many")]
-    pub emails: Vec<Loose<'a>>,
-    #[serde(borrow, deserialize_with = "one_or_many")]
-    pub telefones: Vec<Loose<'a>>,
-    #[serde(borrow, deserialize_with = "one_or_many")]
-    pub celulares: Vec<Loose<'a>>,
-    #[serde(borrow, deserialize_with = "one_or_many")]
-    pub outros: Vec<Loose<'a>>,
+    #[serde(borrow)]
+    pub emails: Many<'a>,
+    #[serde(borrow)]
+    pub telefones: Many<'a>,
+    #[serde(borrow)]
+    pub celulares: Many<'a>,
+    #[serde(borrow)]
+    pub outros: Many<'a>,
 }
 
-/// A list of values, or one value as a list of one.
-fn one_or_many<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Vec<Loose<'a>>, D::Error> {
-    Ok(match Json::<IgnoredAny, Vec<Loose<'a>>>::deserialize(d)? {
-        Json::Seq(items) => items,
-        Json::Scalar(Loose::Absent) | Json::Map(_) => Vec::new(),
-        Json::Scalar(value) => vec![value],
-    })
+/// A list of values, or one value as a list of one; at most
+/// [`MAX_LIST_ITEMS`] (`too_long` when there were more).
+#[derive(Debug, Default)]
+pub struct Many<'a> {
+    pub items: Vec<Loose<'a>>,
+    pub too_long: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Many<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (items, too_long) =
+            match Json::<IgnoredAny, Capped<Loose<'a>, MAX_LIST_ITEMS>>::deserialize(d)? {
+                Json::Seq(Capped { items, more }) => (items, more),
+                Json::Scalar(Loose::Absent) | Json::Map(_) => (Vec::new(), false),
+                Json::Scalar(value) => (vec![value], false),
+            };
+        Ok(Many { items, too_long })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -353,6 +412,16 @@ pub struct RawPage<'a> {
     pub paginacao: Object<RawPaging<'a>>,
     #[serde(borrow)]
     pub status: Loose<'a>,
+}
+
+/// An error answer's text, whatever else it holds (skipped unread).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawErrorBody<'a> {
+    #[serde(borrow)]
+    pub detail: Loose<'a>,
+    #[serde(borrow)]
+    pub msg: Loose<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,6 +24,10 @@ pub struct PageWrite<'a> {
     pub offset: u64,
     pub customers: &'a [HashedCustomer],
     pub errors: &'a [RowError],
+    /// How many of `errors`, from the first, go to the job's error report
+    /// (all are counted as failed; past a job's cap the rest are only
+    /// counted, so an SGP of endless bad rows cannot fill the database).
+    pub errors_listed: usize,
     /// The job's progress after this page: the counters are the totals
     /// *before* it; the store adds what the page created, updated, left
     /// unchanged or failed.
@@ -200,7 +204,7 @@ pub(crate) fn contract_rows<'a>(
         .collect()
 }
 
-fn digest(value: &impl serde::Serialize) -> String {
+pub(crate) fn digest(value: &impl serde::Serialize) -> String {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let hash = Sha256::digest(&bytes);
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()

@@ -11,11 +11,14 @@ use std::time::{Duration as StdDuration, Instant};
 use fake_sgp::{FakeConfig, FakeSgp, Fault};
 use sgp_import_core::import::{
     ImportService, IntegrationError, IntegrationInput, Integrations, StartError,
+    MAX_LISTED_ROW_ERRORS,
 };
 use sgp_import_core::model::JobStatus;
 use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::sealing::Sealer;
-use sgp_import_core::sgp::{SgpAuth, SgpBaseUrl, SgpClient, SgpClientConfig, SgpError};
+use sgp_import_core::sgp::{
+    SgpAuth, SgpBaseUrl, SgpClient, SgpClientConfig, SgpError, MAX_PAGE_ITEMS,
+};
 use sgp_import_core::store::StoreError;
 use tokio::net::TcpListener;
 
@@ -32,6 +35,9 @@ on_both!(
     one_check_at_a_time_per_provider,
     a_provider_cannot_fill_the_shared_queue,
     the_error_report_reads_in_keyset_batches,
+    a_page_of_too_many_items_fails_the_import_at_once,
+    an_sgp_repeating_unreadable_rows_is_stopped,
+    the_error_report_keeps_the_first_rows_of_an_import,
 );
 
 fn client(url: &str, config: SgpClientConfig) -> SgpClient {
@@ -171,6 +177,108 @@ async fn answers_past_the_byte_budget_stop_there() {
     assert!(
         matches!(&e, SgpError::Credentials { status: 403, detail } if detail == "sem detalhe"),
         "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_of_cheap_items_is_refused_by_their_number() {
+    // 200 KB of `0`s, well inside the byte budget
+    let (e, _) = hostile_answer(Fault::Garbage(MAX_PAGE_ITEMS as u32 + 1)).await;
+    assert_eq!(
+        e,
+        SgpError::TooManyItems {
+            limit: MAX_PAGE_ITEMS
+        }
+    );
+}
+
+async fn a_page_of_too_many_items_fails_the_import_at_once(db: &TestDb) {
+    let mut config = FakeConfig::new(10);
+    config.hostile = Some(Fault::Garbage(MAX_PAGE_ITEMS as u32 + 1));
+    let h = harness(db, config).await;
+    let (status, p) = h.import(params("Itens sem fim")).await;
+    assert_eq!(status, JobStatus::Failed);
+    assert_eq!((p.processed, p.failed), (0, 0));
+    let job = h.last_job().await;
+    assert_eq!(
+        job.attempt, 1,
+        "not retried: the next answer would be the same"
+    );
+    let error = job.last_error.unwrap();
+    assert!(error.contains("itens demais"), "{error}");
+    assert_eq!(h.fake.requests().len(), 1, "one request, no retries");
+    let errors = db
+        .store
+        .row_errors(h.tenant.id, job.id, 0, 10)
+        .await
+        .unwrap();
+    assert!(errors.is_empty(), "nothing of the refused page is stored");
+}
+
+async fn an_sgp_repeating_unreadable_rows_is_stopped(db: &TestDb) {
+    // every page: 100 rows that are not customers, and a trillion to come
+    let mut config = FakeConfig::new(10);
+    config.hostile = Some(Fault::Garbage(100));
+    let h = harness(db, config).await;
+    let (status, p) = h.import(params("Lixo sem fim")).await;
+    assert_eq!(
+        status,
+        JobStatus::Completed,
+        "{:?}",
+        h.last_job().await.last_error
+    );
+    // the first page's rows fail; the second, the same again, ends the paging
+    assert_eq!((p.processed, p.failed, p.created), (100, 100, 0));
+    let job = h.last_job().await.id;
+    let log = log_text(db, &h.tenant, job).await;
+    assert!(log.contains("parece ignorar o offset"), "{log}");
+    let errors = db.store.row_errors(h.tenant.id, job, 0, 200).await.unwrap();
+    assert_eq!(errors.len(), 100);
+    assert!(errors[0].reason.contains("não é um objeto JSON"));
+}
+
+async fn the_error_report_keeps_the_first_rows_of_an_import(db: &TestDb) {
+    // every customer has a CPF with wrong check digits, 2,000 a page
+    let failing = MAX_LISTED_ROW_ERRORS + 50;
+    let mut config = FakeConfig::new(failing as u32);
+    config.population.quirks.bad_rows_every = 1;
+    config.ignore_limit = true;
+    config.max_limit = 2000;
+    let h = harness(db, config).await;
+    let (status, p) = h.import(params("Só erros")).await;
+    assert_eq!(status, JobStatus::Completed);
+    assert_eq!(
+        (p.processed, p.failed),
+        (failing, failing),
+        "every row counted"
+    );
+    let job = h.last_job().await.id;
+    let mut after = 0;
+    let mut listed = Vec::new();
+    loop {
+        let batch = db
+            .store
+            .row_errors(h.tenant.id, job, after, 1000)
+            .await
+            .unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        listed.extend(batch.into_iter().map(|e| e.row_key.unwrap()));
+    }
+    assert_eq!(
+        listed.len() as u64,
+        MAX_LISTED_ROW_ERRORS,
+        "the first rows only"
+    );
+    assert_eq!(listed[0], "1000");
+    assert_eq!(
+        listed.last().unwrap(),
+        &(1000 + MAX_LISTED_ROW_ERRORS - 1).to_string()
+    );
+    let log = log_text(db, &h.tenant, job).await;
+    assert!(
+        log.contains("Mais 50 clientes não importados nesta página, contados mas não listados"),
+        "{log}"
     );
 }
 

@@ -850,6 +850,7 @@ async fn write_page(
             offset: 0,
             customers,
             errors: &[],
+            errors_listed: 0,
             progress: &JobProgress::default(),
             checkpoint: &serde_json::Value::Null,
             log: None,

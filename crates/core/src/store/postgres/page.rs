@@ -184,9 +184,10 @@ impl PgStore {
             .await?;
         }
 
-        if !page.errors.is_empty() {
-            let keys: Vec<Option<&str>> = page.errors.iter().map(|e| e.key.as_deref()).collect();
-            let reasons: Vec<&str> = page.errors.iter().map(|e| e.reason.as_str()).collect();
+        let listed = &page.errors[..page.errors_listed.min(page.errors.len())];
+        if !listed.is_empty() {
+            let keys: Vec<Option<&str>> = listed.iter().map(|e| e.key.as_deref()).collect();
+            let reasons: Vec<&str> = listed.iter().map(|e| e.reason.as_str()).collect();
             sqlx::query(
                 "INSERT INTO import_row_errors (tenant_id, job_id, row_key, reason, page_offset, \
                     created_at) \

@@ -263,7 +263,8 @@ imports_for!(SqliteStore, {
             .execute(&mut *tx)
             .await?;
         }
-        if !page.errors.is_empty() {
+        let listed = &page.errors[..page.errors_listed.min(page.errors.len())];
+        if !listed.is_empty() {
             sqlx::query(
                 "INSERT INTO import_row_errors (tenant_id, job_id, row_key, reason, page_offset, \
                     created_at) \
@@ -274,9 +275,7 @@ imports_for!(SqliteStore, {
             .bind(page.offset as i64)
             .bind(now)
             .bind(json_rows(
-                page.errors
-                    .iter()
-                    .map(|e| serde_json::json!([e.key, e.reason])),
+                listed.iter().map(|e| serde_json::json!([e.key, e.reason])),
             ))
             .execute(&mut *tx)
             .await?;
