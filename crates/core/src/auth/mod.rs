@@ -5,7 +5,9 @@ mod password;
 mod service;
 mod token;
 
-pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};
+pub use password::{
+    hash_password, verify_password, PasswordError, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN,
+};
 pub use service::{
     AccountError, AuthService, Credential, LoginError, LoginSuccess, NewAccount, Principal,
     TokenError,

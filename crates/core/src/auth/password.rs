@@ -5,12 +5,14 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// The longest password an account may set, in characters.
+pub const MAX_PASSWORD_LEN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
     #[error("a senha deve ter pelo menos {MIN_PASSWORD_LEN} caracteres")]
     TooShort,
-    #[error("a senha deve ter no máximo 256 caracteres")]
+    #[error("a senha deve ter no máximo {MAX_PASSWORD_LEN} caracteres")]
     TooLong,
     #[error("não foi possível calcular o hash da senha: {0}")]
     Hash(String),
@@ -23,7 +25,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     if len < MIN_PASSWORD_LEN {
         return Err(PasswordError::TooShort);
     }
-    if len > 256 {
+    if len > MAX_PASSWORD_LEN {
         return Err(PasswordError::TooLong);
     }
     let salt = SaltString::generate(&mut rand::rngs::OsRng);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::password::{hash_password, verify_password, PasswordError};
+use super::password::{hash_password, verify_password, PasswordError, MAX_PASSWORD_LEN};
 use super::token::{hash_token, new_token};
 use crate::clock::Clock;
 use crate::config::AuthSettings;
@@ -152,6 +152,14 @@ impl AuthService {
         self
     }
 
+    /// How many password checks may run at once, in place of the
+    /// settings' `max_concurrent_logins` (0: none, which tests use to see
+    /// what a login answers without one).
+    pub fn with_hashing_slots(mut self, slots: usize) -> Self {
+        self.hashing = Arc::new(tokio::sync::Semaphore::new(slots));
+        self
+    }
+
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
     }
@@ -164,9 +172,30 @@ impl AuthService {
         user_agent: Option<&str>,
     ) -> Result<LoginSuccess, LoginError> {
         let key = email.trim().to_lowercase();
-        if key.chars().any(char::is_control) {
-            // no account has such an e-mail; nothing worth storing either
+        // No account has an e-mail that does not parse (at most 254
+        // characters) or a password longer than any account may set:
+        // refused before anything is stored (the throttle's rows would
+        // otherwise hold whatever a client sends, megabytes a row) or
+        // hashed.
+        let Ok(address) = Email::parse(&key) else {
             return Err(LoginError::Invalid);
+        };
+        if key.chars().any(char::is_control) || password.chars().count() > MAX_PASSWORD_LEN {
+            return Err(LoginError::Invalid);
+        }
+        let now = self.clock.now();
+        let since = now - self.settings.failure_window;
+        let limits = LoginLimits {
+            per_account: self.settings.max_failures_per_account,
+            per_address: self.settings.max_failures_per_address,
+        };
+        // A client over its limits is answered from a read, before it
+        // takes a password check or a write every other login waits for.
+        if self.store.login_throttled(&key, ip, since, limits).await? {
+            tracing::warn!(ip, "login throttled");
+            return Err(LoginError::Throttled {
+                retry_after: self.settings.failure_window,
+            });
         }
         // Argon2 takes 19 MiB and tens of milliseconds per check, and
         // anyone may ask for one: a few at a time, a short wait, then 429.
@@ -180,15 +209,9 @@ impl AuthService {
                 retry_after: HASHING_RETRY_AFTER,
             });
         };
-        let now = self.clock.now();
-        let since = now - self.settings.failure_window;
         // The attempt is recorded as a failure before the password is
         // checked, and only when under the limits, so parallel guesses are
         // counted as they come instead of all passing the check first.
-        let limits = LoginLimits {
-            per_account: self.settings.max_failures_per_account,
-            per_address: self.settings.max_failures_per_address,
-        };
         if self
             .store
             .reserve_login_attempt(&key, ip, since, limits)
@@ -200,10 +223,7 @@ impl AuthService {
                 retry_after: self.settings.failure_window,
             });
         }
-        let found = match Email::parse(&key) {
-            Ok(email) => self.store.user_credentials(&email).await?,
-            Err(_) => None,
-        };
+        let found = self.store.user_credentials(&address).await?;
         let hash = match &found {
             Some((_, h)) => h.clone(),
             None => self

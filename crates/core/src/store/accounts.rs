@@ -116,6 +116,19 @@ pub trait Accounts: Send + Sync {
         limits: LoginLimits,
     ) -> Result<Option<i64>, StoreError>;
 
+    /// Whether the account or the address already has `limits` failures
+    /// since `since`. Only reads (on SQLite, on a reader connection): a
+    /// throttled client is answered before it waits for a password check
+    /// or the writer, so a flood of them holds neither. The reservation
+    /// still counts again, atomically, before a check.
+    async fn login_throttled(
+        &self,
+        email: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+        limits: LoginLimits,
+    ) -> Result<bool, StoreError>;
+
     /// Forgets an account's failures after a successful login, and every
     /// failure older than `before`.
     async fn clear_login_failures(
@@ -344,6 +357,29 @@ macro_rules! accounts_for {
                     .execute(self.writes())
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn login_throttled(
+                &self,
+                email: &str,
+                ip: &str,
+                since: DateTime<Utc>,
+                limits: LoginLimits,
+            ) -> Result<bool, StoreError> {
+                let over: bool = sqlx::query_scalar(
+                    "SELECT (SELECT count(*) FROM login_failures \
+                                WHERE email = $1 AND failed_at >= $3) >= $4 \
+                         OR (SELECT count(*) FROM login_failures \
+                                WHERE ip = $2 AND failed_at >= $3) >= $5",
+                )
+                .bind(email)
+                .bind(ip)
+                .bind(At(since))
+                .bind(i64::from(limits.per_account))
+                .bind(i64::from(limits.per_address))
+                .fetch_one(self.reads())
+                .await?;
+                Ok(over)
             }
 
             async fn clear_login_failures(

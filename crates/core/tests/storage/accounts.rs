@@ -4,7 +4,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use sgp_import_core::auth::{
-    AccountError, AuthService, LoginError, NewAccount, Principal, TokenError,
+    AccountError, AuthService, LoginError, NewAccount, Principal, TokenError, MAX_PASSWORD_LEN,
 };
 use sgp_import_core::config::AuthSettings;
 use sgp_import_core::model::{Role, TenantId, User};
@@ -27,6 +27,7 @@ on_both!(
     api_tokens_expire_and_only_sessions_make_them,
     bearer_tokens_are_read_without_writing,
     password_checks_are_bounded,
+    what_no_account_can_match_costs_no_check_and_no_row,
 );
 
 fn settings() -> AuthSettings {
@@ -554,5 +555,58 @@ async fn password_checks_are_bounded(db: &TestDb) {
             .await,
         0,
         "a busy answer counts no failure"
+    );
+}
+
+/// A throttled client, an e-mail no account can have and a password
+/// longer than any account may set are answered without a password check
+/// (here there is none to take) and store nothing.
+async fn what_no_account_can_match_costs_no_check_and_no_row(db: &TestDb) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    for n in 0..5 {
+        auth.login(&format!("x{n}@neta.com.br"), "errada!!", "10.7.7.7", None)
+            .await
+            .err()
+            .unwrap();
+    }
+    let closed = AuthService::new(db.store.clone(), db.clock.clone(), settings())
+        .with_hashing_slots(0)
+        .with_hashing_wait(StdDuration::ZERO);
+    let busy = closed
+        .login("ana@neta.com.br", "senha-segura-1", "10.1.2.3", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(busy, LoginError::Busy { .. }), "{busy}");
+    let throttled = closed
+        .login("ana@neta.com.br", "senha-segura-1", "10.7.7.7", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(throttled, LoginError::Throttled { .. }),
+        "a throttled address waits for no check: {throttled}"
+    );
+
+    let huge = format!("{}@neta.com.br", "a".repeat(100_000));
+    let e = closed
+        .login(&huge, "errada!!", "10.5.5.5", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, LoginError::Invalid), "{e}");
+    let long = "a".repeat(MAX_PASSWORD_LEN + 1);
+    let e = closed
+        .login("ana@neta.com.br", &long, "10.5.5.5", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, LoginError::Invalid), "{e}");
+    assert_eq!(
+        db.rows_with_text("login_failures", "ip", "10.5.5.5").await,
+        0,
+        "nothing stored for them"
     );
 }
