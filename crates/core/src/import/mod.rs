@@ -18,4 +18,5 @@ pub use job::{
 };
 pub use params::{FieldError, ImportParams};
 pub use search_index::{SearchIndexer, SEARCH_INDEX_INTERVAL};
+pub(crate) use service::changes_day;
 pub use service::{ImportService, Preview, StartError};

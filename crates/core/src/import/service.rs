@@ -140,7 +140,7 @@ impl ImportService {
             .store
             .last_completed_at(tenant, IMPORT_KIND)
             .await?
-            .map(|t| t.date_naive()))
+            .map(changes_day))
     }
 
     /// Queues an import. Incremental imports start from the day of the last
@@ -262,5 +262,34 @@ impl ImportService {
             .record_integration_test(tenant, test.ok, &test.message)
             .await?;
         Ok(test)
+    }
+}
+
+/// The day SGP's change filter (`data_alteracao_inicio`) starts from for
+/// changes since `t`: `t`'s day in the westernmost of Brazil's time zones
+/// (Acre, UTC−5). SGP reads the filter as a local day; UTC's day of an
+/// import that started at 22:00 in Brasília is already the next one, and
+/// that evening's changes were never fetched. An SGP anywhere in Brazil
+/// sees `t` on this day or the next, and hours of changes read twice are
+/// only counted as unchanged.
+pub(crate) fn changes_day(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    t.with_timezone(&chrono_tz::America::Rio_Branco)
+        .date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn changes_are_asked_from_the_day_an_sgp_in_brazil_saw() {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // 22:30 in Brasília on 1 December is 01:30 UTC on the 2nd
+        let evening = Utc.with_ymd_and_hms(2026, 12, 2, 1, 30, 0).unwrap();
+        assert_eq!(super::changes_day(evening), day(2026, 12, 1));
+        // 04:59 UTC is 23:59 in Acre, the day before
+        let late = Utc.with_ymd_and_hms(2026, 12, 2, 4, 59, 0).unwrap();
+        assert_eq!(super::changes_day(late), day(2026, 12, 1));
+        let morning = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+        assert_eq!(super::changes_day(morning), day(2026, 12, 2));
     }
 }

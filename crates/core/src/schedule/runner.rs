@@ -98,7 +98,7 @@ impl Scheduler {
             self.store
                 .last_completed_at(due.tenant, IMPORT_KIND)
                 .await?
-                .map(|t| t.date_naive())
+                .map(crate::import::changes_day)
         } else {
             None
         };

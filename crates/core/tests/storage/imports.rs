@@ -26,6 +26,7 @@ on_both!(
     imports_every_customer_with_every_field_mapped,
     reimport_is_idempotent_and_counts_changes_exactly,
     incremental_import_fetches_only_what_changed,
+    an_evening_imports_changes_are_fetched_the_next_time,
     filters_are_honoured,
     survives_every_quirk_and_keeps_failed_rows,
     stops_when_sgp_ignores_the_offset,
@@ -376,6 +377,30 @@ async fn incremental_import_fetches_only_what_changed(db: &TestDb) {
         asked.iter().all(|r| r.offset.unwrap_or(0) < 100),
         "one page was enough"
     );
+}
+
+/// An import that ended at 22:30 in Brasília (01:30 UTC, the next day):
+/// the next incremental import still asks SGP for that evening's changes.
+async fn an_evening_imports_changes_are_fetched_the_next_time(db: &TestDb) {
+    use chrono::TimeZone;
+    let mut config = FakeConfig::new(120);
+    config.population.revision_dates = vec![NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()];
+    let h = harness(db, config).await;
+    db.clock
+        .set(chrono::Utc.with_ymd_and_hms(2026, 12, 2, 1, 30, 0).unwrap());
+    let (status, _) = h.import(params("Completa")).await;
+    assert_eq!(status, JobStatus::Completed);
+
+    // later that evening in SGP (still 1 December there) customers change
+    h.fake.set_revision(1);
+    db.clock.advance(Duration::minutes(20));
+    let mut inc = params("Incremental");
+    inc.incremental = true;
+    let (status, p) = h.import(inc).await;
+    assert_eq!(status, JobStatus::Completed);
+    let changed = h.fake.config().population.changed_in(1) as u64;
+    assert!(changed > 0);
+    assert_eq!((p.processed, p.updated), (changed, changed));
 }
 
 async fn filters_are_honoured(db: &TestDb) {
