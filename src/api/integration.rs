@@ -13,6 +13,7 @@ use crate::model::{ConnectionTest, IntegrationView};
 /// The REST API's `PUT /api/admin/integracoes/sgp` takes the same body.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct IntegrationForm {
     pub base_url: String,
     pub auth_mode: String,

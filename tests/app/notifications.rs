@@ -242,6 +242,16 @@ async fn without_smtp_email_is_refused_when_saved_and_bad_input_is_named(app: &T
             "sem_sucesso_horas",
             "de 1 a 720",
         ),
+        (
+            json!({"webhook": []}),
+            "webhook",
+            "Campo desconhecido `webhook`",
+        ),
+        (
+            json!({"webhooks": [{"url": "https://ganchos.test/x", "evento": ["importacao.falhou"]}]}),
+            "webhooks[0].evento",
+            "os aceitos aqui são",
+        ),
     ] {
         let (status, answer) = put(app, &admin, body.clone()).await;
         assert_eq!(status, 422, "{body}: {answer}");
@@ -251,6 +261,19 @@ async fn without_smtp_email_is_refused_when_saved_and_bad_input_is_named(app: &T
             "{body}: {answer}"
         );
     }
+    // a misspelt field leaves what is stored as it was
+    let hook =
+        json!({"webhooks": [{"url": "https://ganchos.test/x", "eventos": ["importacao.falhou"]}]});
+    let (status, saved) = put(app, &admin, hook).await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, _) = put(app, &admin, json!({"webhook": []})).await;
+    assert_eq!(status, 422);
+    let (_, read) = app.json(Method::GET, SETTINGS, &admin, None).await;
+    assert_eq!(
+        read["data"]["webhooks"].as_array().unwrap().len(),
+        1,
+        "{read}"
+    );
     let (status, missing) = app
         .json(
             Method::POST,

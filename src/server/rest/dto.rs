@@ -262,6 +262,7 @@ pub struct ListaQuery {
 
 /// What starts an import.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NovaImportacaoJson {
     /// Required to start an import (a preview does without).
     #[serde(default)]
@@ -484,6 +485,7 @@ pub struct ClientesQuery {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginJson {
     pub email: String,
     pub password: String,
@@ -536,11 +538,13 @@ pub struct SessaoJson {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EscolherProvedorJson {
     pub slug: String,
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NovoTokenJson {
     pub nome: String,
     /// Days the token stays valid (1 to 3650); absent: until revoked.

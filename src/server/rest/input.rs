@@ -175,6 +175,18 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
             let inner = e.into_inner();
             if inner.is_data() {
                 let field = if path == "." { "body".to_owned() } else { path };
+                if let Some((name, accepted)) = unknown_field(&describe(&inner)) {
+                    // a misspelt field would otherwise be skipped, and a
+                    // PUT would store its default (every webhook gone);
+                    // the path ends with the unknown field's name
+                    let field = if field == "body" { name.clone() } else { field };
+                    return Err(ServiceError::Invalid(vec![
+                        sgp_import_core::import::FieldError::new(
+                            &field,
+                            format!("Campo desconhecido `{name}`; os aceitos aqui são {accepted}."),
+                        ),
+                    ]));
+                }
                 Err(ServiceError::Invalid(vec![
                     sgp_import_core::import::FieldError::new(
                         &field,
@@ -195,6 +207,21 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
     }
 }
 
+/// The field named by serde's "unknown field `x`, expected ..." message,
+/// and the accepted ones as it lists them (`a`, `b` e `c`).
+fn unknown_field(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, expected) = rest.split_once('`')?;
+    let expected = expected.trim_start_matches(", expected ");
+    let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+    let accepted = if expected.starts_with('`') {
+        expected.replace(" or ", " e ")
+    } else {
+        "nenhum".to_owned()
+    };
+    Some((name.to_owned(), accepted))
+}
+
 /// serde's message, minus its position suffix.
 fn describe(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -209,6 +236,7 @@ mod tests {
     use super::*;
 
     #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Body {
         nome: String,
@@ -228,6 +256,14 @@ mod tests {
             json::<Body>(&Bytes::from_static(b"{\"nome\": \"x\", \"limite\": -1}")).unwrap_err();
         assert_eq!(e.field(), Some("limite"));
         assert!(json::<Body>(&Bytes::from_static(b" ")).is_err());
+        // a misspelt field is named, not skipped
+        let e = json::<Body>(&Bytes::from_static(b"{\"nome\": \"x\", \"limit\": 3}")).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("validation_failed", Some("limit")));
+        assert!(
+            e.to_string()
+                .contains("Campo desconhecido `limit`; os aceitos aqui são `nome` e `limite`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use sgp_import_core::import::FieldError;
 /// `importacao.falhou`, `importacao.cancelada`, `agendamento.pausado`,
 /// `sem_sucesso`).
 #[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookJson {
     /// In answers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,6 +33,7 @@ pub struct WebhookJson {
 
 /// An e-mail recipient and its events.
 #[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EmailJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
@@ -41,6 +43,7 @@ pub struct EmailJson {
 
 /// What an admin sets.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NotificacoesJson {
     #[serde(default)]
     pub webhooks: Vec<WebhookJson>,
@@ -186,6 +189,7 @@ pub async fn put(
 
 /// Which target to test.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TesteNotificacaoJson {
     /// A webhook's or e-mail's `id`.
     pub id: Uuid,

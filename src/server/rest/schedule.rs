@@ -16,6 +16,7 @@ use sgp_import_core::model::DEFAULT_PAUSE_AFTER_FAILURES;
 
 /// What an admin sets.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AgendamentoJson {
     pub ativo: bool,
     /// Five fields (minute hour day month weekday), read in
