@@ -14,12 +14,22 @@ use crate::server::services::ServiceError;
 pub struct QueryParams(HashMap<String, String>);
 
 impl QueryParams {
+    /// A parameter given more than once keeps every value, joined by
+    /// commas as a list is written (`status=a&status=b` is `status=a,b`),
+    /// so none is dropped unsaid: a list takes them all, a number refuses
+    /// them by name.
     pub fn parse(raw: Option<&str>) -> Self {
-        QueryParams(
-            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        let mut params: HashMap<String, String> = HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            params
+                .entry(name.into_owned())
+                .and_modify(|v| {
+                    v.push(',');
+                    v.push_str(&value);
+                })
+                .or_insert_with(|| value.into_owned());
+        }
+        QueryParams(params)
     }
 
     pub fn text(&self, name: &str) -> Option<String> {
@@ -72,7 +82,12 @@ impl QueryParams {
                 })
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+            .map(|mut statuses| {
+                // once each: a status listed twice would be counted twice
+                let mut seen = std::collections::HashSet::new();
+                statuses.retain(|s| seen.insert(*s));
+                Some(statuses)
+            })
     }
 }
 
@@ -263,6 +278,21 @@ mod tests {
             e.to_string()
                 .contains("Campo desconhecido `limit`; os aceitos aqui são `nome` e `limite`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_kept_and_statuses_counted_once() {
+        let q = QueryParams::parse(Some(
+            "status=failed&status=completed,failed&limit=1&limit=2",
+        ));
+        assert_eq!(
+            q.statuses("status").unwrap(),
+            Some(vec![JobStatus::Failed, JobStatus::Completed])
+        );
+        assert_eq!(
+            q.number("limit", 1, 100, 10).unwrap_err().field(),
+            Some("limit")
         );
     }
 

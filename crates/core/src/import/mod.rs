@@ -16,7 +16,7 @@ pub use job::{
     ImportCheckpoint, ImportJob, ImportOutcome, DEFAULT_MAX_REMOVAL_PERCENT, IMPORT_KIND,
     MAX_LISTED_ROW_ERRORS,
 };
-pub use params::{FieldError, ImportParams};
+pub use params::{signup_range_errors, FieldError, ImportParams};
 pub use search_index::{SearchIndexer, SEARCH_INDEX_INTERVAL};
 pub(crate) use service::changes_day;
 pub use service::{ImportService, Preview, StartError};

@@ -84,14 +84,7 @@ impl ImportParams {
                 format!("O nome pode ter até {MAX_NAME_CHARS} caracteres."),
             ));
         }
-        if let (Some(from), Some(to)) = (self.signup_from, self.signup_to) {
-            if from > to {
-                errors.push(FieldError::new(
-                    "data_cadastro_fim",
-                    "A data final do cadastro é anterior à data inicial.",
-                ));
-            }
-        }
+        errors.extend(signup_range_errors(self.signup_from, self.signup_to));
         if errors.is_empty() {
             Ok(())
         } else {
@@ -124,9 +117,51 @@ impl ImportParams {
     }
 }
 
+/// What is wrong with a sign-up date filter: a day outside 1970–2100 (a
+/// mistyped year: SGP answers an empty list, or a reversed range when only
+/// the end is given, as it is asked from 1970-01-01) or an end before the
+/// start. Imports and schedules share it.
+pub fn signup_range_errors(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Vec<FieldError> {
+    let first = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+    let last = NaiveDate::from_ymd_opt(2100, 12, 31).expect("a valid date");
+    let mut errors = Vec::new();
+    for (field, day) in [("data_cadastro_inicio", from), ("data_cadastro_fim", to)] {
+        if day.is_some_and(|d| d < first || d > last) {
+            errors.push(FieldError::new(
+                field,
+                "A data do cadastro deve estar entre 01/01/1970 e 31/12/2100 (confira o ano).",
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            errors.push(FieldError::new(
+                "data_cadastro_fim",
+                "A data final do cadastro é anterior à data inicial.",
+            ));
+        }
+    }
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signup_days_outside_any_isp_are_named() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert!(signup_range_errors(day(2018, 1, 1), day(2020, 12, 31)).is_empty());
+        assert!(signup_range_errors(None, day(1970, 1, 1)).is_empty());
+        let typo = signup_range_errors(None, day(24, 5, 1));
+        assert_eq!(typo.len(), 1);
+        assert_eq!(typo[0].field, "data_cadastro_fim");
+        assert!(typo[0].message.contains("confira o ano"));
+        let far = signup_range_errors(day(2204, 1, 1), None);
+        assert_eq!(far[0].field, "data_cadastro_inicio");
+        let reversed = signup_range_errors(day(2020, 1, 1), day(2019, 1, 1));
+        assert!(reversed[0].message.contains("anterior"));
+    }
 
     fn params() -> ImportParams {
         ImportParams {

@@ -74,14 +74,10 @@ impl ScheduleService {
                 format!("Informe de 1 a {MAX_PAUSE_AFTER_FAILURES} falhas seguidas."),
             ));
         }
-        if let (Some(from), Some(to)) = (input.signup_from, input.signup_to) {
-            if from > to {
-                errors.push(FieldError::new(
-                    "data_cadastro_fim",
-                    "A data final do cadastro é anterior à data inicial.",
-                ));
-            }
-        }
+        errors.extend(crate::import::signup_range_errors(
+            input.signup_from,
+            input.signup_to,
+        ));
         if input.active && self.store.integration(tenant).await?.is_none() {
             errors.push(FieldError::new(
                 "ativo",

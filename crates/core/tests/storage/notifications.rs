@@ -449,6 +449,16 @@ async fn an_email_reaches_the_smtp_server_with_subject_and_recipient(db: &TestDb
     })
     .unwrap();
     let notifications = service(db, &sealer, loopback(), true);
+    // an address the mailer could not send to is refused when saved
+    for bad in ["ana@correio..net.br", "a..b@correio.net.br"] {
+        let refused = notifications
+            .save(t, input(&[], &[(bad, &[Ev::ImportCompleted])]))
+            .await;
+        assert!(
+            matches!(&refused, Err(NotifyError::Invalid(e)) if e[0].field == "emails"),
+            "{bad}: {refused:?}"
+        );
+    }
     let saved = notifications
         .save(
             t,
