@@ -25,6 +25,7 @@ on_both!(
     a_name_and_a_status_are_found_together_by_the_word_index,
     counts_past_the_cap_follow_the_index_and_stay_the_providers_own,
     a_removal_reaches_the_search_index,
+    a_provider_among_larger_ones_is_refreshed_whole_in_chunks,
 );
 
 /// Past the most customers a provider is searched in memory with, and
@@ -358,6 +359,47 @@ async fn insert_customers(db: &TestDb, tenant: uuid::Uuid, prefix: &str, n: i64)
         .map(drop),
     }
     .unwrap();
+}
+
+/// A provider of 2,500 customers beside one of 12,000: its refresh (on
+/// SQLite, through its own keys, since it is under a quarter of the
+/// table) copies every customer across chunks of 2,000, and later only
+/// the ones that changed.
+async fn a_provider_among_larger_ones_is_refreshed_whole_in_chunks(db: &TestDb) {
+    let store = &db.store;
+    let large = tenant(db, "grande").await;
+    insert_customers(db, large.id.0, "g", 12_000).await;
+    let small = tenant(db, "pequeno").await;
+    insert_customers(db, small.id.0, "p", 2_500).await;
+    assert_eq!(store.refresh_search(small.id).await.unwrap(), Some(2_500));
+    assert_eq!(store.refresh_search(large.id).await.unwrap(), Some(12_000));
+    // the key that sorts last ("p999") is there, and searchable
+    let found = store
+        .list_customers(small.id, &filter(Some("cliente 999"), None, None))
+        .await
+        .unwrap();
+    assert!(found.customers.iter().any(|c| c.sgp_key == "p999"));
+
+    // one customer renamed: the next refresh copies it
+    db.clock.advance(chrono::Duration::seconds(5));
+    let id = store
+        .customer_by_key(small.id, "p2500")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    change_and_refresh(
+        db,
+        small.id,
+        "UPDATE customers SET name = 'RENOMEADO' WHERE id = ?",
+        id,
+    )
+    .await;
+    let renamed = store
+        .list_customers(small.id, &filter(Some("renomeado"), None, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&renamed.customers), vec![id]);
 }
 
 /// The planner's row count of `table` (PostgreSQL; -1 before any ANALYZE).
