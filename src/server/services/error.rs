@@ -249,6 +249,9 @@ impl From<TokenError> for ServiceError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::SessionRequired => ServiceError::SessionRequired,
+            e @ (TokenError::TooManyLive | TokenError::TooManyToday) => {
+                ServiceError::Conflict(e.to_string())
+            }
             TokenError::Store(e) => e.into(),
         }
     }

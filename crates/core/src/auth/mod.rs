@@ -10,6 +10,6 @@ pub use password::{
 };
 pub use service::{
     AccountError, AuthService, Credential, LoginError, LoginSuccess, NewAccount, Principal,
-    TokenError,
+    TokenError, DEAD_API_TOKENS_KEPT, MAX_API_TOKENS_A_DAY, MAX_LIVE_API_TOKENS,
 };
 pub use token::{hash_token, new_token};

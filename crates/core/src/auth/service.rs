@@ -103,10 +103,30 @@ impl From<StoreError> for AccountError {
     }
 }
 
+/// Live API tokens one account may hold.
+pub const MAX_LIVE_API_TOKENS: usize = 20;
+/// API tokens one account may create in 24 hours (revoked ones included:
+/// creating and revoking in a loop would otherwise grow the table without
+/// bound through the one writer).
+pub const MAX_API_TOKENS_A_DAY: usize = 50;
+/// How long a revoked or expired token stays listed before the sweep
+/// removes it.
+pub const DEAD_API_TOKENS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("API tokens are created from a browser session, not with another token")]
     SessionRequired,
+    #[error(
+        "Limite de {MAX_LIVE_API_TOKENS} tokens ativos por conta: revogue um que não usa mais \
+         antes de criar outro."
+    )]
+    TooManyLive,
+    #[error(
+        "Limite de {MAX_API_TOKENS_A_DAY} tokens criados por conta em 24 horas (revogados \
+         incluídos): tente de novo amanhã."
+    )]
+    TooManyToday,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -130,6 +150,8 @@ pub struct AuthService {
     hashing: Arc<tokio::sync::Semaphore>,
     /// How long a login waits for one of them before a 429.
     hashing_wait: Duration,
+    /// Held while an API token is counted and created.
+    minting: tokio::sync::Mutex<()>,
 }
 
 impl AuthService {
@@ -143,6 +165,7 @@ impl AuthService {
             clock,
             settings,
             dummy_hash: std::sync::OnceLock::new(),
+            minting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -409,6 +432,22 @@ impl AuthService {
         if matches!(principal.credential, Credential::ApiToken { .. }) {
             return Err(TokenError::SessionRequired);
         }
+        // one at a time in this process, so a burst of requests cannot all
+        // count below the limits before any is stored
+        let _minting = self.minting.lock().await;
+        let now = self.clock.now();
+        let tokens = self.store.list_api_tokens(principal.user.id).await?;
+        let live = tokens
+            .iter()
+            .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now))
+            .count();
+        if live >= MAX_LIVE_API_TOKENS {
+            return Err(TokenError::TooManyLive);
+        }
+        let day_ago = now - chrono::Duration::hours(24);
+        if tokens.iter().filter(|t| t.created_at > day_ago).count() >= MAX_API_TOKENS_A_DAY {
+            return Err(TokenError::TooManyToday);
+        }
         let token = new_token(API_TOKEN_PREFIX);
         let info = self
             .store
@@ -417,7 +456,7 @@ impl AuthService {
                 tenant: principal.tenant,
                 name: name.trim(),
                 token_hash: &hash_token(token.expose()),
-                expires_at: valid_for.map(|d| self.clock.now() + d),
+                expires_at: valid_for.map(|d| now + d),
             })
             .await?;
         Ok((token, info))
@@ -440,13 +479,16 @@ impl AuthService {
         self.store.revoke_api_token(principal.user.id, id).await
     }
 
-    /// Removes expired sessions and old login failures.
+    /// Removes expired sessions, old login failures and API tokens
+    /// revoked or expired for [`DEAD_API_TOKENS_KEPT`].
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let removed = self
             .store
             .delete_stale_sessions(now - self.settings.session_idle)
             .await?;
+        let kept = chrono::Duration::from_std(DEAD_API_TOKENS_KEPT).unwrap_or_default();
+        self.store.delete_dead_api_tokens(now - kept).await?;
         self.store
             .clear_login_failures("", now - self.settings.failure_window)
             .await?;

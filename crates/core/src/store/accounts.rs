@@ -152,6 +152,9 @@ pub trait Accounts: Send + Sync {
     /// Revokes one of this user's tokens; `NotFound` when it has none by
     /// that id.
     async fn revoke_api_token(&self, user: UserId, id: Uuid) -> Result<(), StoreError>;
+
+    /// Deletes every token revoked or expired before `before`.
+    async fn delete_dead_api_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// The login reservation's statement, bound: records a failure in advance
@@ -449,6 +452,16 @@ macro_rules! accounts_for {
                 .iter()
                 .map(rows::api_token)
                 .collect()
+            }
+
+            async fn delete_dead_api_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM api_tokens WHERE revoked_at < $1 OR expires_at < $1",
+                )
+                .bind(At(before))
+                .execute(self.writes())
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn revoke_api_token(&self, user: UserId, id: Uuid) -> Result<(), StoreError> {

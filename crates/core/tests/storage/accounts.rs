@@ -28,6 +28,7 @@ on_both!(
     bearer_tokens_are_read_without_writing,
     password_checks_are_bounded,
     what_no_account_can_match_costs_no_check_and_no_row,
+    api_tokens_are_capped_and_dead_ones_swept,
 );
 
 fn settings() -> AuthSettings {
@@ -608,5 +609,67 @@ async fn what_no_account_can_match_costs_no_check_and_no_row(db: &TestDb) {
         db.rows_with_text("login_failures", "ip", "10.5.5.5").await,
         0,
         "nothing stored for them"
+    );
+}
+
+/// At most 20 live tokens and 50 made a day per account (revoked ones
+/// count for the day), and tokens dead for 30 days leave the list.
+async fn api_tokens_are_capped_and_dead_ones_swept(db: &TestDb) {
+    use sgp_import_core::auth::{MAX_API_TOKENS_A_DAY, MAX_LIVE_API_TOKENS};
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let p = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    let mut live = Vec::new();
+    for n in 0..MAX_LIVE_API_TOKENS {
+        let (_, info) = auth
+            .create_api_token(&p, &format!("t{n}"), None)
+            .await
+            .unwrap();
+        live.push(info.id);
+    }
+    let full = auth
+        .create_api_token(&p, "mais um", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(full, TokenError::TooManyLive), "{full}");
+    assert!(full.to_string().contains("revogue"), "{full}");
+    // revoking makes room, until the day's count is spent
+    let mut made = MAX_LIVE_API_TOKENS;
+    while made < MAX_API_TOKENS_A_DAY {
+        auth.revoke_api_token(&p, live.pop().unwrap())
+            .await
+            .unwrap();
+        let (_, info) = auth.create_api_token(&p, "outro", None).await.unwrap();
+        live.push(info.id);
+        made += 1;
+    }
+    auth.revoke_api_token(&p, live.pop().unwrap())
+        .await
+        .unwrap();
+    let spent = auth
+        .create_api_token(&p, "outro", None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(spent, TokenError::TooManyToday), "{spent}");
+    db.clock.advance(Duration::hours(25));
+    auth.create_api_token(&p, "no dia seguinte", None)
+        .await
+        .expect("a new day");
+    // the revoked ones leave the list 30 days later
+    let listed = auth.api_tokens(&p).await.unwrap().len();
+    assert_eq!(listed, MAX_API_TOKENS_A_DAY + 1);
+    db.clock.advance(Duration::days(31));
+    auth.sweep().await.unwrap();
+    assert_eq!(
+        auth.api_tokens(&p).await.unwrap().len(),
+        MAX_LIVE_API_TOKENS,
+        "only the live ones stay"
     );
 }
