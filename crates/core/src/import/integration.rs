@@ -135,8 +135,8 @@ impl Integrations {
             ("password", "senha", input.password.as_deref()),
         ])
         .map_err(IntegrationError::Invalid)?;
+        let mut errors = too_long(input);
         let previous = self.store.integration(tenant).await?;
-        let mut errors = Vec::new();
         let base_url = match SgpBaseUrl::parse(&input.base_url) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -221,6 +221,13 @@ impl Integrations {
             }
             "basic" => {
                 match given(&input.username) {
+                    // HTTP Basic separates the user from the password with
+                    // the first `:`: such a user could never log in
+                    Some(u) if u.contains(':') => errors.push(FieldError::new(
+                        "username",
+                        "O usuário não pode conter \":\" (a autenticação do SGP o usa para \
+                         separar usuário e senha).",
+                    )),
                     Some(u) => record.username = Some(u),
                     None => errors.push(FieldError::new("username", "Informe o usuário do SGP.")),
                 }
@@ -327,6 +334,50 @@ fn capitalise(s: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect::<String>() + ".",
         None => String::new(),
     }
+}
+
+/// The longest SGP address, and the longest app, token, user or password,
+/// in characters: far past any real one, and each is stored and shown on
+/// every visit of the page.
+const MAX_BASE_URL_CHARS: usize = 2_048;
+const MAX_CREDENTIAL_CHARS: usize = 1_024;
+
+/// The connection's fields past their longest.
+fn too_long(input: &IntegrationInput) -> Vec<FieldError> {
+    [
+        (
+            "base_url",
+            "endereço do SGP",
+            Some(&input.base_url),
+            MAX_BASE_URL_CHARS,
+        ),
+        ("app", "app", input.app.as_ref(), MAX_CREDENTIAL_CHARS),
+        ("token", "token", input.token.as_ref(), MAX_CREDENTIAL_CHARS),
+        (
+            "username",
+            "usuário",
+            input.username.as_ref(),
+            MAX_CREDENTIAL_CHARS,
+        ),
+        (
+            "password",
+            "senha",
+            input.password.as_ref(),
+            MAX_CREDENTIAL_CHARS,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, value, max)| value.is_some_and(|v| v.trim().chars().count() > *max))
+    .map(|(field, label, _, max)| {
+        FieldError::new(
+            field,
+            format!(
+                "O campo {label} pode ter até {} caracteres.",
+                crate::model::thousands(max as u64)
+            ),
+        )
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -435,6 +435,30 @@ async fn a_saved_secret_does_not_follow_a_new_url(db: &TestDb) {
         assert_eq!(fields[0].field, "token");
         assert!(fields[0].message.contains("mudou"), "{}", fields[0].message);
     }
+    // fields past any real one are named, and so is a user HTTP Basic
+    // cannot carry
+    let huge = format!("https://sgp.provedor.com.br/{}", "a".repeat(100_000));
+    let long_token =
+        IntegrationInput::token("https://sgp.provedor.com.br", "app", "t".repeat(2_000));
+    let colon = IntegrationInput {
+        base_url: "https://sgp.provedor.com.br".into(),
+        auth_mode: "basic".into(),
+        username: Some("admin:x".into()),
+        password: Some("senha-forte-1".into()),
+        ..IntegrationInput::default()
+    };
+    for (input, field, needle) in [
+        (blank(&huge), "base_url", "até 2.048 caracteres"),
+        (long_token, "token", "até 1.024 caracteres"),
+        (colon, "username", "não pode conter"),
+    ] {
+        let e = integrations.save(t.id, &input).await.unwrap_err();
+        let IntegrationError::Invalid(fields) = e else {
+            panic!("{field}: {e}")
+        };
+        assert_eq!(fields[0].field, field);
+        assert!(fields[0].message.contains(needle), "{}", fields[0].message);
+    }
     // nothing stored was lost or half-written
     let open = integrations.open(t.id).await.unwrap();
     assert_eq!(open.base_url.as_str(), "https://sgp.provedor.com.br");
