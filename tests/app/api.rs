@@ -561,6 +561,15 @@ async fn malformed_input_is_a_named_400_or_422_never_a_500(app: &TestApp) {
             "id",
         ),
         (Method::DELETE, format!("{imports}/123"), None, 400, "id"),
+        // not even UTF-8: still the JSON answer naming the field
+        (Method::GET, format!("{imports}/%FF"), None, 400, "id"),
+        (
+            Method::POST,
+            format!("{imports}"),
+            Some(r#"{"nome_importacao": "x", "data_cadastro_fim": "2023-02-29"}"#),
+            422,
+            "data_cadastro_fim",
+        ),
         (Method::POST, format!("{imports}/x/retry"), None, 400, "id"),
         (
             Method::GET,

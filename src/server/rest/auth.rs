@@ -1,6 +1,6 @@
 //! `/api/auth/...` and the superadmin's `/api/admin/provedores`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{SET_COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -10,7 +10,7 @@ use super::dto::{
     EscolherProvedorJson, LoginJson, NovoTokenJson, ProvedorJson, SessaoJson, TokenCriadoJson,
     TokenJson, UsuarioJson,
 };
-use super::input::{uuid, JsonBody};
+use super::input::{uuid, JsonBody, PathId};
 use super::response::{ok, Envelope, ErrorBody};
 use crate::server::auth::{clear_cookie, served_over_https, session_cookie, Caller, ClientIp};
 use crate::server::services::{providers, session, ServiceError};
@@ -113,7 +113,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Envelope<bool>>, ServiceError> {
     let id = uuid("id", &id)?;
     session::revoke_token(&state, &caller, id).await?;

@@ -3,12 +3,10 @@
 use axum::extract::{RawQuery, State};
 use axum::Json;
 
-use axum::extract::Path;
-
 use super::dto::{
     AlteracaoJson, ClienteJson, ClientesJson, ClientesQuery, HistoricoJson, PaginationJson,
 };
-use super::input::QueryParams;
+use super::input::{PathId, QueryParams};
 use super::response::{ok, Envelope, ErrorBody};
 use crate::server::auth::Caller;
 use crate::server::services::{customers, imports, ServiceError};
@@ -67,7 +65,7 @@ pub async fn list(
 pub async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Envelope<HistoricoJson>>, ServiceError> {
     let id: i64 = id

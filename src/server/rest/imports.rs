@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -14,7 +14,7 @@ use super::dto::{
     stats, AlteracoesJson, AlteracoesQuery, ImportacaoDetalheJson, ImportacaoJson, ListaJson,
     ListaQuery, NovaImportacaoJson, PaginationJson, PreviaJson,
 };
-use super::input::{job_id, JsonBody, QueryParams};
+use super::input::{job_id, JsonBody, PathId, QueryParams};
 use super::response::{ok, Envelope, ErrorBody};
 use axum::http::HeaderMap;
 use sgp_import_core::auth::Principal;
@@ -92,7 +92,7 @@ pub async fn list(
 pub async fn details(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Envelope<ImportacaoDetalheJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let details = imports::details(&state, &caller, id).await?;
@@ -113,7 +113,7 @@ pub async fn details(
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let job = imports::cancel(&state, &caller, id).await?;
@@ -152,7 +152,7 @@ pub async fn start(
 pub async fn retry(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let job = imports::retry(&state, &caller, id).await?;
@@ -170,7 +170,7 @@ pub async fn retry(
 pub async fn error_report(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<impl IntoResponse, ServiceError> {
     let id = job_id("id", &id)?;
     let csv = imports::error_report(&state, &caller, id).await?;
@@ -212,7 +212,7 @@ fn csv_download(
 pub async fn confirm_removals(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Envelope<ImportacaoJson>>, ServiceError> {
     let id = job_id("id", &id)?;
     let job = imports::confirm_removals(&state, &caller, id).await?;
@@ -230,7 +230,7 @@ pub async fn confirm_removals(
 pub async fn changes(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Envelope<AlteracoesJson>>, ServiceError> {
     let id = job_id("id", &id)?;
@@ -253,7 +253,7 @@ pub async fn changes(
 pub async fn changes_report(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, ServiceError> {
     let id = job_id("id", &id)?;

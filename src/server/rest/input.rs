@@ -144,6 +144,30 @@ pub fn job_id(field: &str, raw: &str) -> Result<JobId, ServiceError> {
     uuid(field, raw).map(JobId)
 }
 
+/// A path's `{id}` as text. axum's own `Path` answers a segment that is not
+/// UTF-8 (`/importacoes/%FF`) in English plain text; this one answers like
+/// every other bad input, naming `id`.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ServiceError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| PathId(id))
+            .map_err(|_| {
+                ServiceError::bad_request(
+                    "id",
+                    "O identificador no endereço é inválido (não é um texto UTF-8).",
+                )
+            })
+    }
+}
+
 /// A REST body read as JSON `T`: a Content-Type other than JSON is a 415,
 /// then [`json`]'s rules.
 pub struct JsonBody<T>(pub T);
@@ -190,7 +214,7 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
             let inner = e.into_inner();
             if inner.is_data() {
                 let field = if path == "." { "body".to_owned() } else { path };
-                if let Some((name, accepted)) = unknown_field(&describe(&inner)) {
+                if let Some((name, accepted)) = unknown_field(&inner.to_string()) {
                     // a misspelt field would otherwise be skipped, and a
                     // PUT would store its default (every webhook gone);
                     // the path ends with the unknown field's name
@@ -240,10 +264,61 @@ fn unknown_field(message: &str) -> Option<(String, String)> {
 /// serde's message, minus its position suffix.
 fn describe(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.find(" at line ") {
+    let text = match text.find(" at line ") {
         Some(i) => text[..i].to_owned(),
         None => text,
+    };
+    in_portuguese(&text)
+}
+
+/// serde's and chrono's usual messages, as the admin reads them; any
+/// other stays as serde wrote it. (Unknown fields are read apart, by
+/// [`unknown_field`], which needs serde's own words.)
+fn in_portuguese(text: &str) -> String {
+    const DAY: &str = "use uma data no formato AAAA-MM-DD, como 2024-05-31";
+    let chrono = [
+        (
+            "input is out of range",
+            "data inexistente ou fora do intervalo",
+        ),
+        (
+            "no possible date and time matching input",
+            "data inexistente",
+        ),
+        (
+            "input is not enough for unique date and time",
+            "data incompleta",
+        ),
+        ("input contains invalid characters", "caracteres inválidos"),
+        ("premature end of input", "valor incompleto"),
+        ("trailing input", "sobra texto depois do valor"),
+    ];
+    if let Some((_, pt)) = chrono.iter().find(|(en, _)| text == *en) {
+        return format!("{pt}; {DAY}");
     }
+    if let Some(rest) = text.strip_prefix("invalid type: ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!("tipo errado: veio {got}, esperado {expected}");
+        }
+    }
+    if let Some(rest) = text.strip_prefix("missing field ") {
+        return format!("campo obrigatório ausente: {rest}");
+    }
+    if let Some(rest) = text.strip_prefix("invalid value: ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            return format!("valor inválido: veio {got}, esperado {expected}");
+        }
+    }
+    if let Some(rest) = text.strip_prefix("unknown variant ") {
+        if let Some((got, expected)) = rest.split_once(", expected ") {
+            let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+            return format!(
+                "valor desconhecido {got}; os aceitos são {}",
+                expected.replace(" or ", " e ")
+            );
+        }
+    }
+    text.to_owned()
 }
 
 #[cfg(test)]
@@ -277,6 +352,30 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("Campo desconhecido `limit`; os aceitos aqui são `nome` e `limite`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn serdes_and_chronos_words_are_put_in_portuguese() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Dated {
+            dia: Option<chrono::NaiveDate>,
+        }
+        for (body, needle) in [
+            (&b"{\"dia\": \"2023-02-29\"}"[..], "data inexistente"),
+            (b"{\"dia\": \"2023-02\"}", "valor incompleto"),
+            (b"{\"dia\": \"\"}", "AAAA-MM-DD"),
+            (b"{\"dia\": 5}", "tipo errado: veio integer `5`"),
+        ] {
+            let e = json::<Dated>(&Bytes::copy_from_slice(body)).unwrap_err();
+            assert_eq!(e.field(), Some("dia"));
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        let e = json::<Body>(&Bytes::from_static(b"{}")).unwrap_err();
+        assert!(
+            e.to_string().contains("campo obrigatório ausente: `nome`"),
             "{e}"
         );
     }
