@@ -565,7 +565,7 @@ async fn malformed_input_is_a_named_400_or_422_never_a_500(app: &TestApp) {
         (Method::GET, format!("{imports}/%FF"), None, 400, "id"),
         (
             Method::POST,
-            format!("{imports}"),
+            imports.to_string(),
             Some(r#"{"nome_importacao": "x", "data_cadastro_fim": "2023-02-29"}"#),
             422,
             "data_cadastro_fim",
