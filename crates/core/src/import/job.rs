@@ -213,6 +213,7 @@ struct Fetched {
     bytes: usize,
     customers: Vec<HashedCustomer>,
     errors: Vec<RowError>,
+    failed_digest: Option<String>,
 }
 
 impl Fetched {
@@ -233,26 +234,21 @@ impl Fetched {
             bytes: page.bytes,
             customers,
             errors,
+            failed_digest: page.failed_digest,
         }
     }
 
-    /// What tells the page's rows apart, for [`rules::repeats_itself`]:
-    /// each customer's key, and a fingerprint of each distinct row error
-    /// (an SGP that ignores `offset` repeats its unreadable rows too).
+    /// What tells the page apart, for [`rules::repeats_itself`]: each
+    /// customer's key and, when rows failed, the digest of the whole list
+    /// as sent. An SGP that ignores `offset` sends the same bytes again,
+    /// unreadable rows included; a page whose rows fail alike but differ
+    /// is not taken for a repetition.
     fn row_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .customers
+        self.customers
             .iter()
             .map(|c| c.customer.key.to_string())
-            .collect();
-        let mut errors = HashSet::new();
-        for e in &self.errors {
-            let fingerprint = format!("?{}", crate::store::imports::digest(e));
-            if errors.insert(fingerprint.clone()) {
-                keys.push(fingerprint);
-            }
-        }
-        keys
+            .chain(self.failed_digest.as_ref().map(|d| format!("#{d}")))
+            .collect()
     }
 }
 

@@ -125,6 +125,10 @@ pub struct CustomerPage {
     pub customers: Vec<Result<SgpCustomer, RowError>>,
     /// The answer's size in bytes, for what the import holds in memory.
     pub bytes: usize,
+    /// When some rows failed: a digest of the whole `clientes` list as
+    /// sent, which tells a page repeated byte for byte (an SGP that ignores
+    /// `offset`) from another that fails the same way.
+    pub failed_digest: Option<String>,
 }
 
 /// A transient failure about to be retried, for the job's log.
@@ -362,14 +366,29 @@ fn detail(body: &str) -> Option<String> {
     Some(clean_text(text).chars().take(300).collect())
 }
 
-/// The most items one answer may hold: its customers and, inside them,
+/// The items one answer may always hold: its customers and, inside them,
 /// their contracts, services and contacts, counted together. A page of 100
-/// customers holds about a thousand; an SGP that ignores `limit` may send
-/// tens of thousands of customers within the byte budget. Each item read
-/// costs some hundreds of bytes however few it took in the answer (`0` as
-/// a customer, `{}` as a service), so past this the answer is refused
-/// instead of growing the process many times its own size.
+/// customers holds about a thousand. Each item read costs some hundreds of
+/// bytes however few it took in the answer (`0` as a customer, `{}` as a
+/// service), so past its budget an answer is refused instead of growing
+/// the process many times its own size.
 pub const MAX_PAGE_ITEMS: usize = 100_000;
+
+/// Bytes of answer that earn one more item past [`MAX_PAGE_ITEMS`]: a real
+/// customer takes about 150 bytes an item (a kilobyte for itself, its
+/// contracts, services and contacts), so an SGP that ignores `limit` and
+/// sends 200,000 customers within the byte budget is read whole, while a
+/// list of two-byte `0`s is refused at a few percent of its length.
+const BYTES_PER_ITEM: usize = 64;
+
+/// The items an answer of `bytes` may hold.
+pub fn item_budget(bytes: usize) -> usize {
+    MAX_PAGE_ITEMS.max(bytes / BYTES_PER_ITEM)
+}
+
+/// Customers a list is read to before its budget is even counted: the
+/// references alone cost 16 bytes each.
+const MAX_LISTED: usize = 1 << 20;
 
 /// Parses a 200 answer of `/api/ura/clientes/`.
 pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
@@ -390,14 +409,14 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     }
     // each customer is read on its own, so one the reader refuses fails
     // its row, not the page
-    let list: Capped<&RawValue, MAX_PAGE_ITEMS> = page
+    let budget = item_budget(body.len());
+    let too_many = SgpError::TooManyItems { limit: budget };
+    let raw_list = page
         .clientes
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
         .ok_or_else(|| SgpError::Malformed("sem a lista `clientes`".into()))?;
-    let too_many = SgpError::TooManyItems {
-        limit: MAX_PAGE_ITEMS,
-    };
-    if list.more {
+    let list: Capped<&RawValue, MAX_LISTED> = serde_json::from_str(raw_list.get())
+        .map_err(|_| SgpError::Malformed("sem a lista `clientes`".into()))?;
+    if list.more || list.items.len() > budget {
         return Err(too_many);
     }
     let mut items = 0;
@@ -405,17 +424,23 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     for raw in &list.items {
         let customer = SgpCustomer::from_page_item(raw.get());
         items += customer.as_ref().map_or(1, SgpCustomer::items);
-        if items > MAX_PAGE_ITEMS {
+        if items > budget {
             return Err(too_many);
         }
         customers.push(customer);
     }
     let total = page.paginacao.0.found().and_then(|p| p.total.count());
+    // (only then: hashing every page would cost the import some percent)
+    let failed_digest = customers
+        .iter()
+        .any(Result::is_err)
+        .then(|| crate::store::imports::digest(&raw_list.get()));
     Ok(CustomerPage {
         total,
         bytes: body.len(),
         received: customers.len(),
         customers,
+        failed_digest,
     })
 }
 
@@ -501,6 +526,21 @@ mod tests {
         assert_eq!(parse_page(&page(101)).map(|_| ()), too_many);
         let fits = parse_page(&page(100)).unwrap();
         assert_eq!(fits.customers[99].as_ref().unwrap().items(), 1000);
+        // past the floor, an answer of real-sized items earns more: 110,000
+        // items of about 70 bytes each are read whole
+        let wide = |i: usize| {
+            format!(
+                r#"{{"id": {i}, "nome": "X", "contratos": {}}}"#,
+                list_of(
+                    r#"{"contrato": 1, "status": "Ativo", "plano": "Fibra 300 mega residencial"}"#,
+                    999
+                )
+            )
+        };
+        let list: Vec<String> = (1..=110).map(wide).collect();
+        let body = format!(r#"{{"clientes": [{}]}}"#, list.join(","));
+        assert!(item_budget(body.len()) > 110_000, "{}", body.len());
+        assert_eq!(parse_page(&body).unwrap().received, 110);
         assert!(refused.message_pt().contains("100.000"));
     }
 

@@ -13,7 +13,7 @@ pub mod wire;
 pub use auth::SgpAuth;
 pub use base_url::{BaseUrlError, SgpBaseUrl};
 pub use client::{
-    parse_page, CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientConfig,
+    item_budget, parse_page, CustomerPage, CustomerQuery, RetryNotice, SgpClient, SgpClientConfig,
     MAX_PAGE_ITEMS, PAGE_SIZE,
 };
 pub use customer::{ContractStatus, RowError, SgpContract, SgpCustomer};
