@@ -274,6 +274,10 @@ async fn without_smtp_email_is_refused_when_saved_and_bad_input_is_named(app: &T
         1,
         "{read}"
     );
+    // the answer sent back as it came is a valid body
+    let (status, again) = put(app, &admin, read["data"].clone()).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["data"]["webhooks"].as_array().unwrap().len(), 1);
     let (status, missing) = app
         .json(
             Method::POST,

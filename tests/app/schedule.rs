@@ -107,6 +107,17 @@ async fn schedules_are_checked_before_anything_is_saved(app: &TestApp) {
     // nothing was saved by the refusals
     let (_, got) = app.json(Method::GET, SCHEDULE, &admin, None).await;
     assert_eq!(got["data"]["ativo"], false);
+    // the answer, edited and sent back, is a valid body (its answer-only
+    // fields ignored); a field neither takes is named
+    let mut edited = got["data"].clone();
+    edited["apenas_ativos"] = json!(true);
+    let (status, answer) = put(app, &admin, edited.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["apenas_ativos"], true);
+    edited["apenas_ativo"] = json!(false);
+    let (status, answer) = put(app, &admin, edited).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(error_of(&answer).0, "apenas_ativo");
 
     // saved: the answer has the next slot, 02:00 in Brasília (05:00 UTC)
     let (status, saved) = put(

@@ -669,3 +669,11 @@ pub struct HistoricoJson {
     pub historico: Vec<AlteracaoJson>,
     pub pagination: PaginationJson,
 }
+
+impl super::input::RequestBody for NovaImportacaoJson {}
+
+impl super::input::RequestBody for LoginJson {}
+
+impl super::input::RequestBody for EscolherProvedorJson {}
+
+impl super::input::RequestBody for NovoTokenJson {}

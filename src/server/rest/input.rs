@@ -21,10 +21,15 @@ impl QueryParams {
     pub fn parse(raw: Option<&str>) -> Self {
         let mut params: HashMap<String, String> = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            // (an empty one adds nothing: `status=&status=failed` is `failed`)
             params
                 .entry(name.into_owned())
                 .and_modify(|v| {
-                    v.push(',');
+                    if v.trim().is_empty() {
+                        v.clear();
+                    } else if !value.trim().is_empty() {
+                        v.push(',');
+                    }
                     v.push_str(&value);
                 })
                 .or_insert_with(|| value.into_owned());
@@ -172,7 +177,31 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
 /// then [`json`]'s rules.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+/// A REST body type. Bodies refuse fields they do not know; one that a
+/// script may send back as the `GET` answer it edited lists the fields
+/// only answers carry, which are accepted and ignored.
+pub trait RequestBody: DeserializeOwned {
+    const ANSWER_ONLY: &'static [&'static str] = &[];
+}
+
+/// `body` without `fields` at its top level (as it came when it is not a
+/// JSON object: [`json`] then says what is wrong with it).
+fn without_fields(body: Bytes, fields: &[&str]) -> Bytes {
+    if fields.is_empty() {
+        return body;
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(mut object)) => {
+            for field in fields {
+                object.remove(*field);
+            }
+            Bytes::from(serde_json::Value::Object(object).to_string())
+        }
+        _ => body,
+    }
+}
+
+impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
     type Rejection = ServiceError;
 
     async fn from_request(
@@ -184,7 +213,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Json
             ServiceError::bad_request("body", "Corpo da requisição grande demais ou ilegível.")
         })?;
         crate::server::security::require_json(&headers, &body)?;
-        json(&body).map(JsonBody)
+        json(&without_fields(body, T::ANSWER_ONLY)).map(JsonBody)
     }
 }
 
@@ -393,6 +422,9 @@ mod tests {
             q.number("limit", 1, 100, 10).unwrap_err().field(),
             Some("limit")
         );
+        let q = QueryParams::parse(Some("status=&status=failed&q=silva&q="));
+        assert_eq!(q.statuses("status").unwrap(), Some(vec![JobStatus::Failed]));
+        assert_eq!(q.text("q").as_deref(), Some("silva"));
     }
 
     #[test]

@@ -49,3 +49,13 @@ pub async fn test(
 ) -> Result<Json<Envelope<TesteJson>>, ServiceError> {
     Ok(ok(integration::test(&state, &caller).await?.into()))
 }
+
+/// A script may send back the `GET` answer it edited.
+impl super::input::RequestBody for crate::api::integration::IntegrationForm {
+    const ANSWER_ONLY: &'static [&'static str] = &[
+        "configurada",
+        "ultimo_teste_em",
+        "ultimo_teste_ok",
+        "ultimo_teste_mensagem",
+    ];
+}

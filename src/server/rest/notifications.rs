@@ -280,3 +280,15 @@ pub async fn deliveries(
         pagination: PaginationJson::of(page.total, page.limit, page.offset, page.jobs.len()),
     }))
 }
+
+/// A script may send back the `GET` answer it edited.
+impl super::input::RequestBody for NotificacoesJson {
+    const ANSWER_ONLY: &'static [&'static str] = &[
+        "segredo_configurado",
+        "segredo",
+        "email_disponivel",
+        "eventos_disponiveis",
+    ];
+}
+
+impl super::input::RequestBody for TesteNotificacaoJson {}

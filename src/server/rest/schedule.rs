@@ -130,3 +130,16 @@ pub async fn put(
     let view = schedule::save(&state, &caller, input.into()).await?;
     Ok(ok(answer(view, schedule::min_interval_minutes(&state))))
 }
+
+/// A script may send back the `GET` answer it edited.
+impl super::input::RequestBody for AgendamentoJson {
+    const ANSWER_ONLY: &'static [&'static str] = &[
+        "proxima_execucao",
+        "ultima_execucao",
+        "falhas_consecutivas",
+        "pausado_em",
+        "motivo_pausa",
+        "fuso_horario",
+        "intervalo_minimo_minutos",
+    ];
+}
