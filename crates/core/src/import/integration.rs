@@ -150,6 +150,10 @@ impl Integrations {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
+        // A secret shown masked (`••••1234`, as the page and the GET answer
+        // show it) and sent back means "keep the saved one", like an empty
+        // one: stored, the mask would have replaced the real token.
+        let given_secret = |v: &Option<String>| given(v).filter(|s| !s.starts_with(MASK_PREFIX));
         // A secret left empty keeps the saved one if the mode is the same
         // and the URL still points at the same place (scheme, host, port):
         // a saved token must never follow a new URL to a host the admin
@@ -206,7 +210,7 @@ impl Integrations {
                     Some(app) => record.app_name = Some(app),
                     None => errors.push(FieldError::new("app", "Informe o nome do app do SGP.")),
                 }
-                match (given(&input.token), kept("token")) {
+                match (given_secret(&input.token), kept("token")) {
                     (Some(t), _) => {
                         let secret = Secret::new(t);
                         record.token_hint = Some(secret.hint());
@@ -231,7 +235,7 @@ impl Integrations {
                     Some(u) => record.username = Some(u),
                     None => errors.push(FieldError::new("username", "Informe o usuário do SGP.")),
                 }
-                match (given(&input.password), kept("password")) {
+                match (given_secret(&input.password), kept("password")) {
                     (Some(p), _) => {
                         let secret = Secret::new(p);
                         record.password_hint = Some(PASSWORD_MASK.to_owned());
@@ -321,7 +325,7 @@ fn view(r: &IntegrationRecord) -> IntegrationView {
 /// A stored hint is already masked; this keeps a hand-edited row from
 /// showing more than the last four characters.
 fn remask(hint: &str) -> String {
-    if hint.starts_with("••••") {
+    if hint.starts_with(MASK_PREFIX) {
         hint.to_owned()
     } else {
         mask_hint(hint)
@@ -335,6 +339,9 @@ fn capitalise(s: &str) -> String {
         None => String::new(),
     }
 }
+
+/// How every masked secret starts ([`mask_hint`]); no real token does.
+const MASK_PREFIX: &str = "••••";
 
 /// The longest SGP address, and the longest app, token, user or password,
 /// in characters: far past any real one, and each is stored and shown on

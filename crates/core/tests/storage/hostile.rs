@@ -492,6 +492,20 @@ async fn a_saved_secret_does_not_follow_a_new_url(db: &TestDb) {
         Some("••••••••"),
         "no characters of a password are shown"
     );
+    // the mask sent back (a script editing the GET answer) keeps the
+    // password, and is never stored as one
+    integrations
+        .save(
+            t.id,
+            &basic("https://novo.provedor.com.br/api", Some("••••••••")),
+        )
+        .await
+        .unwrap();
+    let open = integrations.open(t.id).await.unwrap();
+    assert!(
+        matches!(&open.auth, SgpAuth::Basic { password, .. } if password.expose() == "senha-forte-1"),
+        "the saved password stays"
+    );
     let e = integrations
         .save(t.id, &basic("https://outro.example", None))
         .await
