@@ -268,6 +268,13 @@ async fn without_smtp_email_is_refused_when_saved_and_bad_input_is_named(app: &T
     assert_eq!(status, 200, "{saved}");
     let (status, _) = put(app, &admin, json!({"webhook": []})).await;
     assert_eq!(status, 422);
+    // a field given twice, beside an answer-only one, is refused too (the
+    // last `webhooks` would otherwise have won)
+    let twice = r#"{"segredo_configurado": true, "webhooks": [{"url": "https://ganchos.test/y",
+        "eventos": ["importacao.falhou"]}], "webhooks": []}"#;
+    let (status, answer) = app.json(Method::PUT, SETTINGS, &admin, Some(twice)).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["field"], "webhooks", "{answer}");
     let (_, read) = app.json(Method::GET, SETTINGS, &admin, None).await;
     assert_eq!(
         read["data"]["webhooks"].as_array().unwrap().len(),

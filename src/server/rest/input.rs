@@ -185,20 +185,49 @@ pub trait RequestBody: DeserializeOwned {
 }
 
 /// `body` without `fields` at its top level (as it came when it is not a
-/// JSON object: [`json`] then says what is wrong with it).
+/// JSON object: [`json`] then says what is wrong with it). Each member is
+/// kept as the text it came as, and a key given twice stays twice, for
+/// the strict reading to refuse: a JSON tree would keep only the last
+/// (`{"webhooks": [...], "webhooks": []}` would store an empty list).
 fn without_fields(body: Bytes, fields: &[&str]) -> Bytes {
+    struct Members<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+    impl<'de> serde::Deserialize<'de> for Members<'de> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Members<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Self::Value, A::Error> {
+                    let mut members = Vec::new();
+                    while let Some(member) = map.next_entry()? {
+                        members.push(member);
+                    }
+                    Ok(Members(members))
+                }
+            }
+            d.deserialize_map(Visit)
+        }
+    }
     if fields.is_empty() {
         return body;
     }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(mut object)) => {
-            for field in fields {
-                object.remove(*field);
-            }
-            Bytes::from(serde_json::Value::Object(object).to_string())
-        }
-        _ => body,
+    let Ok(Members(members)) = serde_json::from_slice::<Members>(&body) else {
+        return body;
+    };
+    if !members.iter().any(|(k, _)| fields.contains(&k.as_str())) {
+        return body;
     }
+    let kept: Vec<String> = members
+        .iter()
+        .filter(|(k, _)| !fields.contains(&k.as_str()))
+        .map(|(k, v)| format!("{}:{}", serde_json::Value::from(k.as_str()), v.get()))
+        .collect();
+    Bytes::from(format!("{{{}}}", kept.join(",")))
 }
 
 impl<T: RequestBody, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
@@ -243,7 +272,25 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
             let inner = e.into_inner();
             if inner.is_data() {
                 let field = if path == "." { "body".to_owned() } else { path };
-                if let Some((name, accepted)) = unknown_field(&inner.to_string()) {
+                let said = inner.to_string();
+                if let Some(name) = said
+                    .strip_prefix("duplicate field `")
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(name, _)| name.to_owned())
+                {
+                    let field = if field == "body" {
+                        name.clone()
+                    } else {
+                        format!("{field}.{name}")
+                    };
+                    return Err(ServiceError::Invalid(vec![
+                        sgp_import_core::import::FieldError::new(
+                            &field,
+                            format!("O campo `{name}` veio mais de uma vez; informe-o uma vez só."),
+                        ),
+                    ]));
+                }
+                if let Some((name, accepted)) = unknown_field(&said) {
                     // a misspelt field would otherwise be skipped, and a
                     // PUT would store its default (every webhook gone);
                     // the path ends with the unknown field's name
@@ -407,6 +454,21 @@ mod tests {
             e.to_string().contains("campo obrigatório ausente: `nome`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn answer_only_fields_go_and_a_field_given_twice_is_still_refused() {
+        let strip = |body: &'static [u8]| without_fields(Bytes::from_static(body), &["extra"]);
+        let body = strip(b"{\"nome\": \"x\", \"extra\": [1, 2], \"limite\": 3}");
+        assert_eq!(json::<Body>(&body).unwrap().limite, Some(3));
+        // twice: refused as the strict reading refuses it without the strip
+        let twice = strip(b"{\"nome\": \"x\", \"extra\": 1, \"nome\": \"y\"}");
+        let e = json::<Body>(&twice).unwrap_err();
+        assert!(e.to_string().contains("veio mais de uma vez"), "{e}");
+        assert_eq!(e.field(), Some("nome"));
+        // what is not an object passes as it came
+        assert_eq!(&strip(b"[1]")[..], b"[1]");
+        assert_eq!(&strip(b"{\"nome\": ")[..], b"{\"nome\": ");
     }
 
     #[test]

@@ -150,10 +150,18 @@ impl Integrations {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        // A secret shown masked (`••••1234`, as the page and the GET answer
-        // show it) and sent back means "keep the saved one", like an empty
-        // one: stored, the mask would have replaced the real token.
-        let given_secret = |v: &Option<String>| given(v).filter(|s| !s.starts_with(MASK_PREFIX));
+        // A secret sent back exactly as it is shown masked (`••••1234`, as
+        // the page and the GET answer show it) means "keep the saved one",
+        // like an empty one: stored, the mask would have replaced it.
+        let shown = |field: &str| {
+            previous.as_ref().and_then(|p| match field {
+                "token" => p.token_hint.as_deref().map(remask),
+                _ => p.password_hint.as_ref().map(|_| PASSWORD_MASK.to_owned()),
+            })
+        };
+        let given_secret = |v: &Option<String>, field: &str| {
+            given(v).filter(|s| shown(field).as_deref() != Some(s.as_str()))
+        };
         // A secret left empty keeps the saved one if the mode is the same
         // and the URL still points at the same place (scheme, host, port):
         // a saved token must never follow a new URL to a host the admin
@@ -210,7 +218,7 @@ impl Integrations {
                     Some(app) => record.app_name = Some(app),
                     None => errors.push(FieldError::new("app", "Informe o nome do app do SGP.")),
                 }
-                match (given_secret(&input.token), kept("token")) {
+                match (given_secret(&input.token, "token"), kept("token")) {
                     (Some(t), _) => {
                         let secret = Secret::new(t);
                         record.token_hint = Some(secret.hint());
@@ -235,7 +243,7 @@ impl Integrations {
                     Some(u) => record.username = Some(u),
                     None => errors.push(FieldError::new("username", "Informe o usuário do SGP.")),
                 }
-                match (given_secret(&input.password), kept("password")) {
+                match (given_secret(&input.password, "password"), kept("password")) {
                     (Some(p), _) => {
                         let secret = Secret::new(p);
                         record.password_hint = Some(PASSWORD_MASK.to_owned());

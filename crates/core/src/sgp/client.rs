@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
+use sha2::Digest;
 
 use super::auth::SgpAuth;
 use super::base_url::SgpBaseUrl;
@@ -196,8 +197,10 @@ impl SgpClient {
 
     /// One request, no retry.
     pub async fn customers_once(&self, query: &CustomerQuery) -> Result<CustomerPage, SgpError> {
-        let body = self.post(CUSTOMERS_PATH, &query.form()).await?;
-        parse_page(&body)
+        let (body, received) = self.post(CUSTOMERS_PATH, &query.form()).await?;
+        // the budget counts the bytes received: decoding (Latin-1, or
+        // U+FFFD for bytes that are not UTF-8) can triple the text
+        parse_page_within(&body, item_budget(received.min(body.len())))
     }
 
     /// A cheap check of URL and credentials: one customer, no contracts.
@@ -212,7 +215,12 @@ impl SgpClient {
     }
 
     /// One request, counted and timed by outcome class.
-    async fn post(&self, path: &str, form: &[(&'static str, String)]) -> Result<String, SgpError> {
+    /// The answer's text and how many bytes it took on the wire.
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&'static str, String)],
+    ) -> Result<(String, usize), SgpError> {
         let started = std::time::Instant::now();
         let result = self.post_once(path, form).await;
         let outcome = match &result {
@@ -229,7 +237,7 @@ impl SgpClient {
         &self,
         path: &str,
         form: &[(&'static str, String)],
-    ) -> Result<String, SgpError> {
+    ) -> Result<(String, usize), SgpError> {
         if self.config.outbound.check_url(self.base.url()).is_err() {
             tracing::warn!(
                 sgp_host = self.base.host(),
@@ -271,7 +279,8 @@ impl SgpClient {
                     }
                     BodyError::Transport(e) => self.transport(&e),
                 })?;
-            return Ok(decode(body, charset.as_deref()));
+            let received = body.len();
+            return Ok((decode(body, charset.as_deref()), received));
         }
         if (300..=399).contains(&status) {
             return Err(SgpError::Redirect { status });
@@ -390,8 +399,14 @@ pub fn item_budget(bytes: usize) -> usize {
 /// references alone cost 16 bytes each.
 const MAX_LISTED: usize = 1 << 20;
 
-/// Parses a 200 answer of `/api/ura/clientes/`.
+/// Parses a 200 answer of `/api/ura/clientes/`, with the item budget of
+/// its length.
 pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
+    parse_page_within(body, item_budget(body.len()))
+}
+
+/// [`parse_page`] with at most `budget` items.
+fn parse_page_within(body: &str, budget: usize) -> Result<CustomerPage, SgpError> {
     let page: Object<RawPage<'_>> = serde_json::from_str(body).map_err(|e| {
         if body.trim_start().starts_with('<') {
             SgpError::Malformed("página HTML em vez de JSON".into())
@@ -409,7 +424,6 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     }
     // each customer is read on its own, so one the reader refuses fails
     // its row, not the page
-    let budget = item_budget(body.len());
     let too_many = SgpError::TooManyItems { limit: budget };
     let raw_list = page
         .clientes
@@ -431,10 +445,10 @@ pub fn parse_page(body: &str) -> Result<CustomerPage, SgpError> {
     }
     let total = page.paginacao.0.found().and_then(|p| p.total.count());
     // (only then: hashing every page would cost the import some percent)
-    let failed_digest = customers
-        .iter()
-        .any(Result::is_err)
-        .then(|| crate::store::imports::digest(&raw_list.get()));
+    let failed_digest = customers.iter().any(Result::is_err).then(|| {
+        let hash = sha2::Sha256::digest(raw_list.get().as_bytes());
+        hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    });
     Ok(CustomerPage {
         total,
         bytes: body.len(),
