@@ -272,41 +272,13 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
             let inner = e.into_inner();
             if inner.is_data() {
                 let field = if path == "." { "body".to_owned() } else { path };
-                let said = inner.to_string();
-                if let Some(name) = said
-                    .strip_prefix("duplicate field `")
-                    .and_then(|rest| rest.split_once('`'))
-                    .map(|(name, _)| name.to_owned())
-                {
-                    let field = if field == "body" {
-                        name.clone()
-                    } else {
-                        format!("{field}.{name}")
-                    };
-                    return Err(ServiceError::Invalid(vec![
-                        sgp_import_core::import::FieldError::new(
-                            &field,
-                            format!("O campo `{name}` veio mais de uma vez; informe-o uma vez só."),
-                        ),
-                    ]));
-                }
-                if let Some((name, accepted)) = unknown_field(&said) {
-                    // a misspelt field would otherwise be skipped, and a
-                    // PUT would store its default (every webhook gone);
-                    // the path ends with the unknown field's name
-                    let field = if field == "body" { name.clone() } else { field };
-                    return Err(ServiceError::Invalid(vec![
-                        sgp_import_core::import::FieldError::new(
-                            &field,
-                            format!("Campo desconhecido `{name}`; os aceitos aqui são {accepted}."),
-                        ),
-                    ]));
-                }
+                let (field, message) =
+                    about_a_field(&inner.to_string(), &field).unwrap_or_else(|| {
+                        let message = format!("Valor inválido em `{field}`: {}.", describe(&inner));
+                        (field, message)
+                    });
                 Err(ServiceError::Invalid(vec![
-                    sgp_import_core::import::FieldError::new(
-                        &field,
-                        format!("Valor inválido em `{field}`: {}.", describe(&inner)),
-                    ),
+                    sgp_import_core::import::FieldError::new(&field, message),
                 ]))
             } else {
                 Err(ServiceError::bad_request(
@@ -320,6 +292,38 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ServiceError> {
             }
         }
     }
+}
+
+/// A field given twice or unknown (serde's own words in `said`), named by
+/// its path under `at` (`body` at the top), and what to tell of it. An
+/// unknown field would otherwise be skipped, and a PUT would store its
+/// default (every webhook gone).
+fn about_a_field(said: &str, at: &str) -> Option<(String, String)> {
+    let under = |name: &str| {
+        if at == "body" {
+            name.to_owned()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    if let Some((name, _)) = said
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        let message = format!("O campo `{name}` veio mais de uma vez; informe-o uma vez só.");
+        return Some((under(name), message));
+    }
+    let (name, accepted) = unknown_field(said)?;
+    // (the path of an unknown field already ends with its name)
+    let field = if at == "body" {
+        name.clone()
+    } else {
+        at.to_owned()
+    };
+    Some((
+        field,
+        format!("Campo desconhecido `{name}`; os aceitos aqui são {accepted}."),
+    ))
 }
 
 /// The field named by serde's "unknown field `x`, expected ..." message,

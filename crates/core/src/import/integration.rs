@@ -126,16 +126,10 @@ impl Integrations {
         tenant: TenantId,
         input: &IntegrationInput,
     ) -> Result<IntegrationView, IntegrationError> {
-        crate::text::check_all([
-            ("base_url", "endereço do SGP", Some(input.base_url.as_str())),
-            ("auth_mode", "autenticação", Some(input.auth_mode.as_str())),
-            ("app", "app", input.app.as_deref()),
-            ("token", "token", input.token.as_deref()),
-            ("username", "usuário", input.username.as_deref()),
-            ("password", "senha", input.password.as_deref()),
-        ])
-        .map_err(IntegrationError::Invalid)?;
-        let mut errors = too_long(input);
+        let fields = text_fields(input);
+        crate::text::check_all(fields.map(|(field, label, value, _)| (field, label, value)))
+            .map_err(IntegrationError::Invalid)?;
+        let mut errors = too_long(&fields);
         let previous = self.store.integration(tenant).await?;
         let base_url = match SgpBaseUrl::parse(&input.base_url) {
             Ok(u) => Some(u),
@@ -153,14 +147,13 @@ impl Integrations {
         // A secret sent back exactly as it is shown masked (`••••1234`, as
         // the page and the GET answer show it) means "keep the saved one",
         // like an empty one: stored, the mask would have replaced it.
-        let shown = |field: &str| {
-            previous.as_ref().and_then(|p| match field {
-                "token" => p.token_hint.as_deref().map(remask),
-                _ => p.password_hint.as_ref().map(|_| PASSWORD_MASK.to_owned()),
-            })
-        };
+        let shown = previous.as_ref().map(view);
         let given_secret = |v: &Option<String>, field: &str| {
-            given(v).filter(|s| shown(field).as_deref() != Some(s.as_str()))
+            let mask = shown.as_ref().and_then(|v| match field {
+                "token" => v.token_hint.as_deref(),
+                _ => v.password_hint.as_deref(),
+            });
+            given(v).filter(|s| mask != Some(s.as_str()))
         };
         // A secret left empty keeps the saved one if the mode is the same
         // and the URL still points at the same place (scheme, host, port):
@@ -357,42 +350,61 @@ const MASK_PREFIX: &str = "••••";
 const MAX_BASE_URL_CHARS: usize = 2_048;
 const MAX_CREDENTIAL_CHARS: usize = 1_024;
 
-/// The connection's fields past their longest.
-fn too_long(input: &IntegrationInput) -> Vec<FieldError> {
+/// The connection's text fields: name, label, value and longest.
+type TextField<'a> = (&'static str, &'static str, Option<&'a str>, usize);
+
+fn text_fields(input: &IntegrationInput) -> [TextField<'_>; 6] {
     [
         (
             "base_url",
             "endereço do SGP",
-            Some(&input.base_url),
+            Some(input.base_url.as_str()),
             MAX_BASE_URL_CHARS,
         ),
-        ("app", "app", input.app.as_ref(), MAX_CREDENTIAL_CHARS),
-        ("token", "token", input.token.as_ref(), MAX_CREDENTIAL_CHARS),
+        // (an unknown mode is named as such, whatever its length)
+        (
+            "auth_mode",
+            "autenticação",
+            Some(input.auth_mode.as_str()),
+            usize::MAX,
+        ),
+        ("app", "app", input.app.as_deref(), MAX_CREDENTIAL_CHARS),
+        (
+            "token",
+            "token",
+            input.token.as_deref(),
+            MAX_CREDENTIAL_CHARS,
+        ),
         (
             "username",
             "usuário",
-            input.username.as_ref(),
+            input.username.as_deref(),
             MAX_CREDENTIAL_CHARS,
         ),
         (
             "password",
             "senha",
-            input.password.as_ref(),
+            input.password.as_deref(),
             MAX_CREDENTIAL_CHARS,
         ),
     ]
-    .into_iter()
-    .filter(|(_, _, value, max)| value.is_some_and(|v| v.trim().chars().count() > *max))
-    .map(|(field, label, _, max)| {
-        FieldError::new(
-            field,
-            format!(
-                "O campo {label} pode ter até {} caracteres.",
-                crate::model::thousands(max as u64)
-            ),
-        )
-    })
-    .collect()
+}
+
+/// The fields past their longest.
+fn too_long(fields: &[TextField<'_>]) -> Vec<FieldError> {
+    fields
+        .iter()
+        .filter(|(_, _, value, max)| value.is_some_and(|v| v.trim().chars().count() > *max))
+        .map(|(field, label, _, max)| {
+            FieldError::new(
+                field,
+                format!(
+                    "O campo {label} pode ter até {} caracteres.",
+                    crate::model::thousands(*max as u64)
+                ),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

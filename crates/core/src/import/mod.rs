@@ -18,5 +18,5 @@ pub use job::{
 };
 pub use params::{signup_range_errors, FieldError, ImportParams};
 pub use search_index::{SearchIndexer, SEARCH_INDEX_INTERVAL};
-pub(crate) use service::changes_day;
+pub(crate) use service::changed_since;
 pub use service::{ImportService, Preview, StartError};

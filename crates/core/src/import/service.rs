@@ -136,11 +136,7 @@ impl ImportService {
         if !incremental {
             return Ok(None);
         }
-        Ok(self
-            .store
-            .last_completed_at(tenant, IMPORT_KIND)
-            .await?
-            .map(changes_day))
+        Ok(changed_since(self.store.as_ref(), tenant).await?)
     }
 
     /// Queues an import. Incremental imports start from the day of the last
@@ -272,9 +268,22 @@ impl ImportService {
 /// that evening's changes were never fetched. An SGP anywhere in Brazil
 /// sees `t` on this day or the next, and hours of changes read twice are
 /// only counted as unchanged.
-pub(crate) fn changes_day(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+fn changes_day(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
     t.with_timezone(&chrono_tz::America::Rio_Branco)
         .date_naive()
+}
+
+/// Where an incremental import of `tenant` starts, manual or scheduled:
+/// the [`changes_day`] of the last successful import's start; `None` when
+/// none succeeded yet (everything is fetched).
+pub(crate) async fn changed_since(
+    store: &dyn Store,
+    tenant: TenantId,
+) -> Result<Option<chrono::NaiveDate>, StoreError> {
+    Ok(store
+        .last_completed_at(tenant, IMPORT_KIND)
+        .await?
+        .map(changes_day))
 }
 
 #[cfg(test)]

@@ -180,10 +180,10 @@ impl NotificationService {
                  definir SMTP_URL e SMTP_FROM.",
             ));
         }
+        // the mailer's own reader too: an address it refuses (two dots in a
+        // row) would pass `Email` and fail every delivery
+        let mailable = |e: &Email| e.as_str().parse::<lettre::message::Mailbox>().is_ok();
         for (raw, events) in &input.emails {
-            // the mailer's own reader too: an address it refuses (two dots
-            // in a row) would pass here and fail every delivery
-            let mailable = |e: &Email| e.as_str().parse::<lettre::message::Mailbox>().is_ok();
             match Email::parse(raw).ok().filter(mailable).ok_or(()) {
                 Ok(email) => {
                     let events = self.check_events(email.as_str(), events, "emails", &mut errors);

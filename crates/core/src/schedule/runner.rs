@@ -95,10 +95,7 @@ impl Scheduler {
             }
         };
         let changed_since = if due.input.incremental {
-            self.store
-                .last_completed_at(due.tenant, IMPORT_KIND)
-                .await?
-                .map(crate::import::changes_day)
+            crate::import::changed_since(self.store.as_ref(), due.tenant).await?
         } else {
             None
         };

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
-use sha2::Digest;
 
 use super::auth::SgpAuth;
 use super::base_url::SgpBaseUrl;
@@ -445,10 +444,10 @@ fn parse_page_within(body: &str, budget: usize) -> Result<CustomerPage, SgpError
     }
     let total = page.paginacao.0.found().and_then(|p| p.total.count());
     // (only then: hashing every page would cost the import some percent)
-    let failed_digest = customers.iter().any(Result::is_err).then(|| {
-        let hash = sha2::Sha256::digest(raw_list.get().as_bytes());
-        hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
-    });
+    let failed_digest = customers
+        .iter()
+        .any(Result::is_err)
+        .then(|| crate::store::imports::digest_bytes(raw_list.get().as_bytes()));
     Ok(CustomerPage {
         total,
         bytes: body.len(),

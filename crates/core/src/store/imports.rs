@@ -204,9 +204,13 @@ pub(crate) fn contract_rows<'a>(
         .collect()
 }
 
-pub(crate) fn digest(value: &impl serde::Serialize) -> String {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let hash = Sha256::digest(&bytes);
+fn digest(value: &impl serde::Serialize) -> String {
+    digest_bytes(&serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// The first 16 bytes of `bytes`' SHA-256, in hex.
+pub(crate) fn digest_bytes(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
     hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 

@@ -58,6 +58,19 @@ async fn admin(auth: &AuthService, email: &str, tenant: TenantId) -> User {
     .unwrap()
 }
 
+/// Ana, admin of a provider, logged in from a browser.
+async fn signed_in_admin(db: &TestDb) -> (TenantId, AuthService, Principal) {
+    let t = tenant(db, "net-a").await;
+    let auth = auth(db);
+    admin(&auth, "ana@neta.com.br", t.id).await;
+    let p = auth
+        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
+        .await
+        .unwrap()
+        .principal;
+    (t.id, auth, p)
+}
+
 async fn session_user(auth: &AuthService, token: &str) -> Option<Principal> {
     auth.session(token).await.unwrap()
 }
@@ -183,22 +196,15 @@ async fn throttling_counts_per_address_across_accounts(db: &TestDb) {
 }
 
 async fn api_tokens_work_until_revoked_and_are_stored_hashed(db: &TestDb) {
-    let t = tenant(db, "net-a").await;
-    let auth = auth(db);
-    admin(&auth, "ana@neta.com.br", t.id).await;
-    let p = auth
-        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
-        .await
-        .unwrap()
-        .principal;
+    let (t, auth, p) = signed_in_admin(db).await;
     let (token, info) = auth
         .create_api_token(&p, " script noturno ", None)
         .await
         .unwrap();
     assert_eq!(info.name, "script noturno");
-    assert_eq!(info.tenant_id, Some(t.id));
+    assert_eq!(info.tenant_id, Some(t));
     let caller = auth.bearer(token.expose()).await.unwrap().expect("live");
-    assert_eq!((caller.user.id, caller.tenant), (p.user.id, Some(t.id)));
+    assert_eq!((caller.user.id, caller.tenant), (p.user.id, Some(t)));
     assert!(auth.bearer("sgpi_forged").await.unwrap().is_none());
     // a session token is not an API token
     assert_eq!(
@@ -434,14 +440,7 @@ async fn a_disabled_account_answers_like_a_wrong_password(db: &TestDb) {
 }
 
 async fn api_tokens_expire_and_only_sessions_make_them(db: &TestDb) {
-    let t = tenant(db, "net-a").await;
-    let auth = auth(db);
-    admin(&auth, "ana@neta.com.br", t.id).await;
-    let p = auth
-        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
-        .await
-        .unwrap()
-        .principal;
+    let (_, auth, p) = signed_in_admin(db).await;
     let (token, info) = auth
         .create_api_token(&p, "por um dia", Some(Duration::days(1)))
         .await
@@ -468,14 +467,7 @@ async fn api_tokens_expire_and_only_sessions_make_them(db: &TestDb) {
 /// answers: an unknown token, and a known one used less than a minute ago,
 /// cost no write (on SQLite, none on the one writer imports use).
 async fn bearer_tokens_are_read_without_writing(db: &TestDb) {
-    let t = tenant(db, "net-a").await;
-    let auth = auth(db);
-    admin(&auth, "ana@neta.com.br", t.id).await;
-    let p = auth
-        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
-        .await
-        .unwrap()
-        .principal;
+    let (_, auth, p) = signed_in_admin(db).await;
     let (token, _) = auth.create_api_token(&p, "script", None).await.unwrap();
     auth.bearer(token.expose()).await.unwrap().expect("live");
     let first_use = auth.api_tokens(&p).await.unwrap()[0].last_used_at;
@@ -616,14 +608,7 @@ async fn what_no_account_can_match_costs_no_check_and_no_row(db: &TestDb) {
 /// count for the day), and tokens dead for 30 days leave the list.
 async fn api_tokens_are_capped_and_dead_ones_swept(db: &TestDb) {
     use sgp_import_core::auth::{MAX_API_TOKENS_A_DAY, MAX_LIVE_API_TOKENS};
-    let t = tenant(db, "net-a").await;
-    let auth = auth(db);
-    admin(&auth, "ana@neta.com.br", t.id).await;
-    let p = auth
-        .login("ana@neta.com.br", "senha-segura-1", "10.0.0.1", None)
-        .await
-        .unwrap()
-        .principal;
+    let (_, auth, p) = signed_in_admin(db).await;
     let mut live = Vec::new();
     for n in 0..MAX_LIVE_API_TOKENS {
         let (_, info) = auth

@@ -341,9 +341,9 @@ impl SearchIndex for SqliteStore {
         // A small provider is listed from customers itself: nothing to copy
         // yet, and `through` stays, so the first refresh after it grows
         // copies everything changed since.
-        let large = self.provider_size(tenant, LIVE_MAX + 1).await? > LIVE_MAX;
-        if large {
-            let walk = self.refresh_walk(tenant).await?;
+        let walk = self.refresh_walk(tenant).await?;
+        let large = walk.is_some();
+        if let Some(walk) = walk {
             let by_id = format!(
                 "SELECT id, sgp_key, name, cpf_cnpj, {TAGS} AS tags \
                  FROM customers NOT INDEXED \
@@ -446,15 +446,17 @@ impl SearchIndex for SqliteStore {
 
 impl SqliteStore {
     /// How a refresh walks `tenant`'s rows (see [`RefreshWalk`]).
-    async fn refresh_walk(&self, tenant: TenantId) -> Result<RefreshWalk, StoreError> {
+    /// `None` for a provider of at most [`LIVE_MAX`] customers, which has
+    /// nothing to copy; one count of its rows answers both questions.
+    async fn refresh_walk(&self, tenant: TenantId) -> Result<Option<RefreshWalk>, StoreError> {
         // the largest id bounds the table's rows (ids are never reused
         // below it), in one probe of the table's own key
         let table: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM customers")
             .fetch_one(&self.reader)
             .await?;
         let share = u64::try_from(table).unwrap_or(0) / REFRESH_TABLE_SHARE;
-        let own = self.provider_size(tenant, share + 1).await?;
-        Ok(refresh_walk(own, share))
+        let own = self.provider_size(tenant, share.max(LIVE_MAX) + 1).await?;
+        Ok((own > LIVE_MAX).then(|| refresh_walk(own, share)))
     }
 }
 
