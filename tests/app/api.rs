@@ -389,6 +389,46 @@ async fn superadmin_actions_are_403_for_provider_admins(app: &TestApp) {
     assert!(me["data"]["provedor_id"].is_string());
     let (status, _) = app.json(Method::GET, lista, &root, None).await;
     assert_eq!(status, 200);
+    // a superadmin's API token stays where it is, told so (not a failure)
+    let (status, created) = app
+        .json(
+            Method::POST,
+            "/api/auth/tokens",
+            &root,
+            Some(r#"{"nome": "script do operador"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let script = As::Bearer(created["data"]["token"].as_str().unwrap().to_owned());
+    let (status, body) = app
+        .json(
+            Method::POST,
+            "/api/auth/provedor",
+            &script,
+            Some(r#"{"slug": "net-b"}"#),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Só uma sessão de navegador"),
+        "{body}"
+    );
+    let (status, _) = app
+        .json(
+            Method::POST,
+            "/api/auth/provedor",
+            &root,
+            Some(r#"{"slug": "net-b"}"#),
+        )
+        .await;
+    assert_eq!(status, 200);
 }
 
 async fn repeated_failed_logins_are_throttled(app: &TestApp) {

@@ -139,7 +139,8 @@ pub async fn providers(
     responses(
         (status = 200, body = Envelope<ProvedorJson>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 pub async fn choose_provider(
     State(state): State<AppState>,
     Caller(caller): Caller,
