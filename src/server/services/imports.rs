@@ -5,10 +5,9 @@ use serde::Deserialize;
 use sgp_import_core::auth::Principal;
 use sgp_import_core::import::{ImportOutcome, ImportParams, Preview, IMPORT_KIND};
 use sgp_import_core::model::{
-    ChangeKind, ChangePage, JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary, LogLevel,
+    ChangeKind, ChangePage, JobDetails, JobId, JobOrigin, JobPage, JobStatus, JobSummary,
     StatusCounts, TenantId,
 };
-use sgp_import_core::store::jobs::DEFAULT_LOG_CAP;
 use sgp_import_core::store::{Entity, JobFilter, Removal};
 
 use super::{tenant_of, ServiceError};
@@ -208,26 +207,19 @@ pub async fn confirm_removals(
     summary(state, caller, id).await?;
     let edit = |result: Option<serde_json::Value>, r: &Removal| {
         let outcome = result.and_then(|v| ImportOutcome::deserialize(v).ok());
-        match outcome {
+        let result = match outcome {
             Some(o) => serde_json::to_value(o.confirmed(r)).unwrap_or_default(),
             None => {
                 serde_json::json!({ "removidos": r.customers, "contratos_removidos": r.contracts })
             }
-        }
+        };
+        let line = format!(
+            "Remoções confirmadas por {}: {} clientes e {} contratos marcados como removidos.",
+            caller.user.name, r.customers, r.contracts
+        );
+        (result, line)
     };
     let removal = state.store.confirm_removals(tenant, id, &edit).await?;
-    state
-        .store
-        .append_log(
-            id,
-            LogLevel::Info,
-            &format!(
-                "Remoções confirmadas por {}: {} clientes e {} contratos marcados como removidos.",
-                caller.user.name, removal.customers, removal.contracts
-            ),
-            DEFAULT_LOG_CAP,
-        )
-        .await?;
     tracing::info!(tenant_id = %tenant, job_id = %id, user_id = %caller.user.id, customers = removal.customers, "removals confirmed");
     summary(state, caller, id).await
 }

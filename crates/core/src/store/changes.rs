@@ -322,8 +322,11 @@ pub(crate) struct SweepHints {
     pub created: u64,
 }
 
-/// Rewrites a job's stored result once its held removal is confirmed.
-pub type ResultEdit<'a> = dyn Fn(Option<Value>, &Removal) -> Value + Send + Sync + 'a;
+/// Rewrites a job's stored result once its held removal is confirmed,
+/// and gives the log line that says so (written in the same transaction,
+/// so a confirmation is never stored without it, nor reported failed after
+/// it was stored).
+pub type ResultEdit<'a> = dyn Fn(Option<Value>, &Removal) -> (Value, String) + Send + Sync + 'a;
 
 /// What an import changed, as every [`super::Store`] keeps it.
 #[async_trait]
@@ -767,7 +770,10 @@ macro_rules! changes_for {
                     }
                     let removal = Self::remove_missing(&mut tx, tenant, job, now, changes::SweepHints::default())
                             .await?;
-                    let result = edit(row.json("result")?, &removal);
+                    let (result, line) = edit(row.json("result")?, &removal);
+                    let line = [(job, crate::model::LogLevel::Info, line)];
+                    Self::logs_in(&mut tx, self.now(), &line, $crate::store::jobs::DEFAULT_LOG_CAP)
+                        .await?;
                     sqlx::query(
                         "UPDATE jobs SET result = $1, updated_at = $2 WHERE id = $3",
                     )

@@ -45,13 +45,15 @@ async fn outcome(h: &Harness<'_>, id: JobId) -> ImportOutcome {
     serde_json::from_value(d.result.unwrap()).unwrap()
 }
 
-/// The result rewrite of a confirmation, as the app's service does it.
+/// The result rewrite and log line of a confirmation, as the app's
+/// service does them.
 fn confirmed(
     result: Option<serde_json::Value>,
     r: &sgp_import_core::store::Removal,
-) -> serde_json::Value {
+) -> (serde_json::Value, String) {
     let o: ImportOutcome = serde_json::from_value(result.unwrap()).unwrap();
-    serde_json::to_value(o.confirmed(r)).unwrap()
+    let line = format!("Confirmadas: {} clientes.", r.customers);
+    (serde_json::to_value(o.confirmed(r)).unwrap(), line)
 }
 
 async fn removed_customers(h: &Harness<'_>) -> Vec<String> {
@@ -280,6 +282,10 @@ async fn the_guard_marks_at_the_limit_and_holds_above_it_until_confirmed(db: &Te
         .unwrap();
     assert_eq!((done.customers, done.marked), (3, true));
     assert_eq!(removed_customers(&h).await.len(), 3);
+    // its log line is written with the marks
+    assert!(log_text(db, &h.tenant, held)
+        .await
+        .contains("Confirmadas: 3 clientes."));
     let o = outcome(&h, held).await;
     assert_eq!((o.removed, o.removal_pending), (3, None));
     assert_eq!(
