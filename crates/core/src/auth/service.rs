@@ -12,7 +12,9 @@ use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::model::{ApiTokenInfo, Email, Role, TenantId, User, UserId};
 use crate::secret::Secret;
-use crate::store::{Entity, LoginLimits, NewApiToken, NewSession, NewUser, Store, StoreError};
+use crate::store::{
+    Entity, LoginLimits, NewApiToken, NewSession, NewUser, Store, StoreError, TokenCap, TokenCaps,
+};
 
 /// How long a login waits for a password check slot before a 429.
 const HASHING_QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -104,11 +106,11 @@ impl From<StoreError> for AccountError {
 }
 
 /// Live API tokens one account may hold.
-pub const MAX_LIVE_API_TOKENS: usize = 20;
+pub const MAX_LIVE_API_TOKENS: u32 = 20;
 /// API tokens one account may create in 24 hours (revoked ones included:
 /// creating and revoking in a loop would otherwise grow the table without
 /// bound through the one writer).
-pub const MAX_API_TOKENS_A_DAY: usize = 50;
+pub const MAX_API_TOKENS_A_DAY: u32 = 50;
 /// How long a revoked or expired token stays listed before the sweep
 /// removes it.
 pub const DEAD_API_TOKENS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -150,8 +152,6 @@ pub struct AuthService {
     hashing: Arc<tokio::sync::Semaphore>,
     /// How long a login waits for one of them before a 429.
     hashing_wait: Duration,
-    /// Held while an API token is counted and created.
-    minting: tokio::sync::Mutex<()>,
 }
 
 impl AuthService {
@@ -165,7 +165,6 @@ impl AuthService {
             clock,
             settings,
             dummy_hash: std::sync::OnceLock::new(),
-            minting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -432,24 +431,9 @@ impl AuthService {
         if matches!(principal.credential, Credential::ApiToken { .. }) {
             return Err(TokenError::SessionRequired);
         }
-        // one at a time in this process, so a burst of requests cannot all
-        // count below the limits before any is stored
-        let _minting = self.minting.lock().await;
         let now = self.clock.now();
-        let tokens = self.store.list_api_tokens(principal.user.id).await?;
-        let live = tokens
-            .iter()
-            .filter(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|at| at > now))
-            .count();
-        if live >= MAX_LIVE_API_TOKENS {
-            return Err(TokenError::TooManyLive);
-        }
-        let day_ago = now - chrono::Duration::hours(24);
-        if tokens.iter().filter(|t| t.created_at > day_ago).count() >= MAX_API_TOKENS_A_DAY {
-            return Err(TokenError::TooManyToday);
-        }
         let token = new_token(API_TOKEN_PREFIX);
-        let info = self
+        let made = self
             .store
             .create_api_token(NewApiToken {
                 user: principal.user.id,
@@ -457,8 +441,16 @@ impl AuthService {
                 name: name.trim(),
                 token_hash: &hash_token(token.expose()),
                 expires_at: valid_for.map(|d| now + d),
+                caps: TokenCaps {
+                    live: MAX_LIVE_API_TOKENS,
+                    a_day: MAX_API_TOKENS_A_DAY,
+                },
             })
             .await?;
+        let info = made.map_err(|cap| match cap {
+            TokenCap::Live => TokenError::TooManyLive,
+            TokenCap::Day => TokenError::TooManyToday,
+        })?;
         Ok((token, info))
     }
 

@@ -54,6 +54,24 @@ pub struct NewApiToken<'a> {
     pub token_hash: &'a str,
     /// `None`: until revoked.
     pub expires_at: Option<DateTime<Utc>>,
+    /// What the account may hold; counted with the insert, as one step.
+    pub caps: TokenCaps,
+}
+
+/// How many API tokens one account may hold and make.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenCaps {
+    /// Live tokens (not revoked, not expired).
+    pub live: u32,
+    /// Tokens made in the last 24 hours, revoked ones included.
+    pub a_day: u32,
+}
+
+/// Which of [`TokenCaps`] a new token would pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenCap {
+    Live,
+    Day,
 }
 
 /// Failed logins allowed within the window before attempts are refused.
@@ -137,7 +155,13 @@ pub trait Accounts: Send + Sync {
         before: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    async fn create_api_token(&self, token: NewApiToken<'_>) -> Result<ApiTokenInfo, StoreError>;
+    /// Makes the token unless the account is at one of its caps. Counting
+    /// and inserting are one step on every instance sharing the database:
+    /// parallel requests cannot all count below a cap.
+    async fn create_api_token(
+        &self,
+        token: NewApiToken<'_>,
+    ) -> Result<Result<ApiTokenInfo, TokenCap>, StoreError>;
 
     /// The owner of a live token (not revoked, not expired). Only reads (on
     /// SQLite, on a reader connection): a script's every request comes
@@ -202,7 +226,7 @@ macro_rules! accounts_for {
             use $crate::model::{ApiTokenInfo, Email, TenantId, User, UserId};
             use $crate::store::accounts::{
                 reservation, Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord,
-                TokenRecord,
+                TokenCap, TokenRecord,
             };
             use $crate::store::error::conflict_on_unique;
             use $crate::store::rows::{
@@ -398,22 +422,60 @@ macro_rules! accounts_for {
                 Ok(())
             }
 
-            async fn create_api_token(&self, t: NewApiToken<'_>) -> Result<ApiTokenInfo, StoreError> {
+            async fn create_api_token(
+                &self,
+                t: NewApiToken<'_>,
+            ) -> Result<Result<ApiTokenInfo, TokenCap>, StoreError> {
+                let now = self.clock.now();
+                let day_ago = now - chrono::Duration::hours(24);
+                let mut tx = self.writes().begin().await?;
+                Self::lock_api_tokens_of(&mut tx, t.user).await?;
+                // one statement: on SQLite it holds the write lock from its
+                // start, so its counts and its insert are one step there too
                 let row = sqlx::query(&format!(
                     "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, created_at, \
-                        expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {API_TOKEN_COLUMNS}"
+                        expires_at) SELECT $1, $2, $3, $4, $5, $6, $7 \
+                     WHERE (SELECT count(*) FROM api_tokens WHERE user_id = $3 \
+                            AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $6)) < $8 \
+                       AND (SELECT count(*) FROM api_tokens WHERE user_id = $3 \
+                            AND created_at > $9) < $10 \
+                     RETURNING {API_TOKEN_COLUMNS}"
                 ))
                 .bind(Uuid::new_v4())
                 .bind(t.tenant.map(|t| t.0))
                 .bind(t.user.0)
                 .bind(t.name)
                 .bind(t.token_hash)
-                .bind(At(self.clock.now()))
+                .bind(At(now))
                 .bind(t.expires_at.map(At))
-                .fetch_one(self.writes())
+                .bind(i64::from(t.caps.live))
+                .bind(At(day_ago))
+                .bind(i64::from(t.caps.a_day))
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(|e| conflict_on_unique(e, "API token"))?;
-                rows::api_token(&row)
+                let made = match row {
+                    Some(row) => Ok(rows::api_token(&row)?),
+                    // which cap, for the message: the live one is what
+                    // revoking frees, so it is named first
+                    None => {
+                        let live: i64 = sqlx::query_scalar(
+                            "SELECT count(*) FROM api_tokens WHERE user_id = $1 \
+                             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+                        )
+                        .bind(t.user.0)
+                        .bind(At(now))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Err(if live >= i64::from(t.caps.live) {
+                            TokenCap::Live
+                        } else {
+                            TokenCap::Day
+                        })
+                    }
+                };
+                tx.commit().await?;
+                Ok(made)
             }
 
             async fn find_api_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {

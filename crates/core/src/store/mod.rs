@@ -26,7 +26,8 @@ pub mod search;
 pub mod sqlite;
 
 pub use accounts::{
-    Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenRecord,
+    Accounts, LoginLimits, NewApiToken, NewSession, NewUser, SessionRecord, TokenCap, TokenCaps,
+    TokenRecord,
 };
 pub use changes::{Changes, FinishedImport, Removal, RemovalSweep, ResultEdit};
 pub use error::{Entity, StoreError};

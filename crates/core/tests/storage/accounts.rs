@@ -29,6 +29,7 @@ on_both!(
     password_checks_are_bounded,
     what_no_account_can_match_costs_no_check_and_no_row,
     api_tokens_are_capped_and_dead_ones_swept,
+    the_token_cap_holds_across_instances,
 );
 
 fn settings() -> AuthSettings {
@@ -649,12 +650,55 @@ async fn api_tokens_are_capped_and_dead_ones_swept(db: &TestDb) {
         .expect("a new day");
     // the revoked ones leave the list 30 days later
     let listed = auth.api_tokens(&p).await.unwrap().len();
-    assert_eq!(listed, MAX_API_TOKENS_A_DAY + 1);
+    assert_eq!(listed, MAX_API_TOKENS_A_DAY as usize + 1);
     db.clock.advance(Duration::days(31));
     auth.sweep().await.unwrap();
     assert_eq!(
         auth.api_tokens(&p).await.unwrap().len(),
-        MAX_LIVE_API_TOKENS,
+        MAX_LIVE_API_TOKENS as usize,
         "only the live ones stay"
     );
+}
+
+/// One token short of the cap, requests through two app instances at
+/// once make exactly one: the count and the insert are one step in the
+/// database, not behind a lock of one process.
+async fn the_token_cap_holds_across_instances(db: &TestDb) {
+    use sgp_import_core::auth::MAX_LIVE_API_TOKENS;
+    let (_, first, p) = signed_in_admin(db).await;
+    for n in 1..MAX_LIVE_API_TOKENS {
+        first
+            .create_api_token(&p, &format!("t{n}"), None)
+            .await
+            .unwrap();
+    }
+    let first = std::sync::Arc::new(first);
+    let second = std::sync::Arc::new(AuthService::new(
+        db.second_store().await,
+        db.clock.clone(),
+        settings(),
+    ));
+    let p = std::sync::Arc::new(p);
+    let requests = (0..16)
+        .map(|n| {
+            let auth = if n % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let p = p.clone();
+            tokio::spawn(async move { auth.create_api_token(&p, "corrida", None).await })
+        })
+        .collect::<Vec<_>>();
+    let mut made = 0;
+    for request in requests {
+        match request.await.unwrap() {
+            Ok(_) => made += 1,
+            Err(TokenError::TooManyLive) => {}
+            Err(other) => panic!("unexpected answer: {other}"),
+        }
+    }
+    assert_eq!(made, 1);
+    let live = first.api_tokens(&p).await.unwrap().len();
+    assert_eq!(live, MAX_LIVE_API_TOKENS as usize);
 }

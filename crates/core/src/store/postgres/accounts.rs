@@ -8,6 +8,25 @@ use crate::store::accounts::accounts_for;
 /// First keys of the login throttle's advisory locks (two-key space).
 const LOGIN_ACCOUNT_LOCK_CLASS: i32 = 0x10c1;
 const LOGIN_ADDRESS_LOCK_CLASS: i32 = 0x10c2;
+/// First key of the lock held while an account's API tokens are counted.
+const API_TOKENS_LOCK_CLASS: i32 = 0x10c3;
+
+impl PgStore {
+    /// Under READ COMMITTED two requests would both count below a cap and
+    /// both insert: a lock per account makes count-and-insert one step
+    /// across every instance.
+    async fn lock_api_tokens_of(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        user: crate::model::UserId,
+    ) -> Result<(), crate::store::StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind(API_TOKENS_LOCK_CLASS)
+            .bind(user.0.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
 
 accounts_for!(PgStore, {
     async fn reserve_login_attempt(
