@@ -427,6 +427,17 @@ pub const LOST_WORKER_NO_ATTEMPTS: &str =
 
 /// Finished jobs deleted per statement when purging.
 pub const PURGE_CHUNK: i64 = 1_000;
+/// Rows of a purged job's dependents deleted (or unlinked) per statement:
+/// one import can own hundreds of thousands of change rows and be the last
+/// import of as many customers, and a single cascading `DELETE` would hold
+/// the writer (every provider's, on SQLite) for all of them at once.
+pub const PURGE_ROWS: i64 = 10_000;
+
+/// What refers to a job, as a purge lets go of it before the job goes: the
+/// table, the column naming the job, and the statement's work on the
+/// rows it picks. `import_seen` is left to the cascade: its rows are a page
+/// of keys each, and only a held removal keeps them.
+pub(crate) type PurgeDependent = (&'static str, &'static str, &'static str);
 
 /// How many of the first log lines are always kept when a log is capped.
 pub const LOG_HEAD_KEPT: u32 = 100;
@@ -893,20 +904,37 @@ macro_rules! jobs_for {
             }
 
             async fn purge_finished(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-                // In chunks: one huge DELETE would hold locks for long and rewrite
-                // the counter rows once per deleted job in a single transaction.
+                // In chunks of jobs, and their dependents in chunks of rows
+                // first: each statement is a short write of its own, so
+                // other providers' writes go between them.
+                let chunk = format!(
+                    "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 \
+                     AND {} ORDER BY finished_at LIMIT $2",
+                    sql::status_in("status", &JobStatus::FINISHED)
+                );
                 let mut purged = 0;
                 loop {
-                    let done = sqlx::query(&format!(
-                        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
-                         WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                         AND {} LIMIT $2)",
-                        sql::status_in("status", &JobStatus::FINISHED)
-                    ))
-                    .bind(At(before))
-                    .bind(PURGE_CHUNK)
-                    .execute(self.writes())
-                    .await?;
+                    for (table, column, work) in <$store>::PURGED_FIRST {
+                        loop {
+                            let done = sqlx::query(&format!(
+                                "{work} WHERE id IN (SELECT id FROM {table} \
+                                 WHERE {column} IN ({chunk}) LIMIT $3)"
+                            ))
+                            .bind(At(before))
+                            .bind(PURGE_CHUNK)
+                            .bind(job_rules::PURGE_ROWS)
+                            .execute(self.writes())
+                            .await?;
+                            if done.rows_affected() < job_rules::PURGE_ROWS as u64 {
+                                break;
+                            }
+                        }
+                    }
+                    let done = sqlx::query(&format!("DELETE FROM jobs WHERE id IN ({chunk})"))
+                        .bind(At(before))
+                        .bind(PURGE_CHUNK)
+                        .execute(self.writes())
+                        .await?;
                     purged += done.rows_affected();
                     if done.rows_affected() < PURGE_CHUNK as u64 {
                         return Ok(purged);

@@ -16,6 +16,7 @@ use sgp_import_core::model::{JobId, JobProgress, JobStatus, StoredCustomer, Tena
 use sgp_import_core::outbound::OutboundPolicy;
 use sgp_import_core::sealing::Sealer;
 use sgp_import_core::sgp::{SgpClientConfig, SgpCustomer};
+use sgp_import_core::store::jobs::PURGE_ROWS;
 use sgp_import_core::store::{CustomerFilter, Store};
 
 use crate::executor::{log_text, tenant, wait_for, wait_progress};
@@ -762,6 +763,14 @@ async fn purging_an_import_keeps_its_customers(db: &TestDb) {
     let job = h.last_job().await.id;
     assert!(db.rows_with("customers", "last_job_id", job.0).await > 0);
     assert_eq!(db.rows_with("import_changes", "job_id", job.0).await, 120);
+    // more change rows and log lines than one purge statement takes, so
+    // its dependents go over several
+    let extra = 2 * PURGE_ROWS + 5;
+    pad_job(db, h.tenant.id.0, job.0, extra).await;
+    assert_eq!(
+        db.rows_with("import_changes", "job_id", job.0).await,
+        120 + extra
+    );
     let purged = db
         .store
         .purge_finished(db.clock_now() + Duration::days(1))
@@ -771,11 +780,60 @@ async fn purging_an_import_keeps_its_customers(db: &TestDb) {
     assert_eq!(h.customers().await, 120, "customers outlive their import");
     assert_eq!(db.rows_with("customers", "last_job_id", job.0).await, 0);
     assert_eq!(db.rows_with("import_row_errors", "job_id", job.0).await, 0);
+    assert_eq!(db.rows_with("job_logs", "job_id", job.0).await, 0);
     assert_eq!(
         db.rows_with("import_changes", "job_id", job.0).await,
         0,
         "the change history goes with its import"
     );
+}
+
+/// `n` more change rows and log lines for `job`, straight into the tables.
+async fn pad_job(db: &TestDb, tenant: uuid::Uuid, job: uuid::Uuid, n: i64) {
+    let changes = "import_changes (tenant_id, job_id, customer_id, kind, created_at)";
+    let logs = "job_logs (job_id, tenant_id, logged_at, level, message)";
+    match db.raw() {
+        Raw::Sqlite(pool) => {
+            for sql in [
+                format!(
+                    "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?3) \
+                     INSERT INTO {changes} SELECT ?1, ?2, i, 'updated', 0 FROM s"
+                ),
+                format!(
+                    "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?3) \
+                     INSERT INTO {logs} SELECT ?2, ?1, 0, 'info', 'linha ' || i FROM s"
+                ),
+            ] {
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(job)
+                    .bind(n)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+        Raw::Postgres(pool) => {
+            for sql in [
+                format!(
+                    "INSERT INTO {changes} SELECT $1, $2, i, 'updated', now() \
+                     FROM generate_series(1, $3) AS i"
+                ),
+                format!(
+                    "INSERT INTO {logs} SELECT $2, $1, now(), 'info', 'linha ' || i \
+                     FROM generate_series(1, $3) AS i"
+                ),
+            ] {
+                sqlx::query(&sql)
+                    .bind(tenant)
+                    .bind(job)
+                    .bind(n)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }
 
 /// On PostgreSQL the imported rows carry no per-row foreign-key checks

@@ -201,6 +201,23 @@ fn log_batch(lines: &[(JobId, LogLevel, String)]) -> String {
 }
 
 impl SqliteStore {
+    /// A job's dependents, let go of in chunks before the job: its writes
+    /// hold the one writer of every provider, so no cascade may be large.
+    pub(super) const PURGED_FIRST: &[crate::store::jobs::PurgeDependent] = &[
+        ("import_changes", "job_id", "DELETE FROM import_changes"),
+        (
+            "import_row_errors",
+            "job_id",
+            "DELETE FROM import_row_errors",
+        ),
+        ("job_logs", "job_id", "DELETE FROM job_logs"),
+        (
+            "customers",
+            "last_job_id",
+            "UPDATE customers SET last_job_id = NULL",
+        ),
+    ];
+
     /// Appends log lines inside `tx` with a fixed number of statements
     /// whatever their number (the lines travel as one JSON array), keeping
     /// each job's log within `cap`. Lines of jobs that no longer exist are
