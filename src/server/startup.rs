@@ -143,8 +143,10 @@ impl Application {
             Some(smtp) => Some(Arc::new(Mailer::new(smtp).map_err(StartupError::Mail)?)),
             None => None,
         };
+        let clock: Arc<dyn sgp_import_core::clock::Clock> = Arc::new(SystemClock);
         let notifications = Arc::new(NotificationService::new(
             store.clone(),
+            clock.clone(),
             Some(sealer.clone()),
             super::jobs::outbound_policy(&settings),
             mailer.is_some(),
@@ -158,7 +160,6 @@ impl Application {
             )
             .with_max_active_per_tenant(settings.import.max_active_per_tenant),
         );
-        let clock: Arc<dyn sgp_import_core::clock::Clock> = Arc::new(SystemClock);
         let auth = Arc::new(AuthService::new(
             store.clone(),
             clock.clone(),

@@ -196,6 +196,15 @@ impl From<NotifyError> for ServiceError {
                 "Há {n} entregas de notificações esperando para sair; aguarde que terminem antes \
                  de enviar outro teste."
             )),
+            NotifyError::TooManyTests { retry_after } => ServiceError::Throttled {
+                message: format!(
+                    "Limite de {} testes de notificação por hora neste provedor: tente de novo \
+                     em {} minutos.",
+                    sgp_import_core::notify::service::MAX_TESTS_AN_HOUR,
+                    retry_after.as_secs().div_ceil(60)
+                ),
+                retry_after,
+            },
             NotifyError::NoKey => ServiceError::Unavailable(
                 "O servidor não tem chave para guardar o segredo dos webhooks (SECRET_KEY).".into(),
             ),
@@ -291,6 +300,19 @@ mod tests {
         assert_eq!(
             ServiceError::from(StoreError::NotFound(Entity::Job)).status(),
             StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn a_test_past_the_hourly_rate_is_a_429_saying_when() {
+        let e = ServiceError::from(NotifyError::TooManyTests {
+            retry_after: Duration::from_secs(44 * 60 + 1),
+        });
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            e.to_string(),
+            "Limite de 30 testes de notificação por hora neste provedor: tente de novo em 45 \
+             minutos."
         );
     }
 }

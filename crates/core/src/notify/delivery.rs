@@ -40,12 +40,24 @@ pub struct DeliveryParams {
     pub body: Value,
 }
 
+/// A delivery's job name: its event, and where it goes.
+fn job_name(event: NotificationEvent, address: &str) -> String {
+    format!("{} → {address}", event.label())
+}
+
+/// Whether a delivery job (by its name) carries a test message.
+pub(crate) fn is_test(job_name: &str) -> bool {
+    job_name
+        .strip_prefix(NotificationEvent::Test.label())
+        .is_some_and(|rest| rest.starts_with(" → "))
+}
+
 impl DeliveryParams {
     pub fn job(&self, tenant: TenantId) -> NewJob {
         let mut job = NewJob::new(
             tenant,
             NOTIFICATION_KIND,
-            &format!("{} → {}", self.event.label(), self.address),
+            &job_name(self.event, &self.address),
             serde_json::to_value(self).unwrap_or_default(),
         )
         .with_origin(JobOrigin::Manual);
@@ -312,5 +324,23 @@ impl DeliveryJob {
                 Ok(json!({"email": p.address}))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The test-rate count tells tests from every other delivery by name.
+    #[test]
+    fn only_test_deliveries_are_named_as_tests() {
+        let every = NotificationEvent::SUBSCRIBABLE
+            .into_iter()
+            .chain([NotificationEvent::Test]);
+        for event in every {
+            let name = job_name(event, "ops@teste.com.br");
+            assert_eq!(is_test(&name), event == NotificationEvent::Test, "{name}");
+        }
+        assert!(!is_test("Testes → x"));
     }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::delivery::{DeliveryParams, NOTIFICATION_KIND, SECRET_FIELD};
+use super::delivery::{self, DeliveryParams, NOTIFICATION_KIND, SECRET_FIELD};
 use super::{payload, signature};
+use crate::clock::Clock;
 use crate::import::FieldError;
 use crate::model::{
     Channel, Delivery, Email, JobPage, NotificationEvent, NotificationInput, NotificationSettings,
@@ -24,6 +25,13 @@ pub const MAX_NO_SUCCESS_HOURS: u32 = 720;
 const MAX_URL_CHARS: usize = 500;
 /// Deliveries a provider may have waiting before a test is refused.
 pub const MAX_PENDING_DELIVERIES: u32 = 20;
+/// Test messages one provider may ask for in an hour. Each goes to an
+/// address its admin typed, e-mails through the operator's SMTP server:
+/// without a rate, the button would relay whatever the pending cap lets
+/// through, hour after hour.
+pub const MAX_TESTS_AN_HOUR: usize = 30;
+/// The newest deliveries read to count the hour's tests.
+const RECENT_DELIVERIES_READ: u32 = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -34,6 +42,10 @@ pub enum NotifyError {
     /// Too many deliveries of this provider waiting to go out.
     #[error("too many pending deliveries ({0})")]
     TooManyPending(u32),
+    /// [`MAX_TESTS_AN_HOUR`] tests asked for in the last hour; the next
+    /// may go after `retry_after`.
+    #[error("too many tests in the last hour")]
+    TooManyTests { retry_after: std::time::Duration },
     /// No key to seal the webhook secret with.
     #[error("no secret key configured")]
     NoKey,
@@ -43,6 +55,7 @@ pub enum NotifyError {
 
 pub struct NotificationService {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     sealer: Option<Sealer>,
     policy: OutboundPolicy,
     email_available: bool,
@@ -52,6 +65,7 @@ pub struct NotificationService {
 impl NotificationService {
     pub fn new(
         store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
         sealer: Option<Sealer>,
         policy: OutboundPolicy,
         email_available: bool,
@@ -59,6 +73,7 @@ impl NotificationService {
     ) -> Self {
         NotificationService {
             store,
+            clock,
             sealer,
             policy,
             email_available,
@@ -246,6 +261,7 @@ impl NotificationService {
             .into_iter()
             .find(|t| t.id == target)
             .ok_or(NotifyError::UnknownTarget)?;
+        self.check_test_rate(tenant).await?;
         let body = payload::test_body(&self.tenant(tenant).await?, self.public_url.as_ref());
         let params = DeliveryParams {
             target: target.id,
@@ -266,6 +282,42 @@ impl NotificationService {
                 address: params.address,
                 event: params.event,
             }),
+        }
+    }
+
+    /// Refuses a test when the provider asked for [`MAX_TESTS_AN_HOUR`] in
+    /// the last hour. Read before the enqueue, not with it: requests racing
+    /// past the count are still held by the pending cap, once.
+    async fn check_test_rate(&self, tenant: TenantId) -> Result<(), NotifyError> {
+        let now = self.clock.now();
+        let hour = chrono::Duration::hours(1);
+        let recent = self
+            .store
+            .list_jobs(
+                tenant,
+                &JobFilter {
+                    statuses: None,
+                    origin: None,
+                    kind: Some(NOTIFICATION_KIND.to_owned()),
+                    limit: RECENT_DELIVERIES_READ,
+                    offset: 0,
+                },
+            )
+            .await?;
+        let tests: Vec<_> = recent
+            .jobs
+            .iter()
+            .filter(|j| j.created_at > now - hour && delivery::is_test(&j.name))
+            .map(|j| j.created_at)
+            .collect();
+        match tests.iter().min() {
+            Some(oldest) if tests.len() >= MAX_TESTS_AN_HOUR => Err(NotifyError::TooManyTests {
+                retry_after: (*oldest + hour - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(std::time::Duration::from_secs(1)),
+            }),
+            _ => Ok(()),
         }
     }
 

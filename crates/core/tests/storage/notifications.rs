@@ -40,6 +40,7 @@ on_both!(
     a_paused_schedule_is_announced_once,
     the_signing_secret_is_shown_only_when_made,
     one_providers_deliveries_do_not_hold_up_anothers,
+    tests_are_capped_per_hour,
 );
 
 fn sealer() -> Sealer {
@@ -52,7 +53,14 @@ fn service(
     policy: OutboundPolicy,
     email: bool,
 ) -> NotificationService {
-    NotificationService::new(db.store.clone(), Some(sealer.clone()), policy, email, None)
+    NotificationService::new(
+        db.store.clone(),
+        db.clock.clone(),
+        Some(sealer.clone()),
+        policy,
+        email,
+        None,
+    )
 }
 
 fn loopback() -> OutboundPolicy {
@@ -689,4 +697,37 @@ async fn one_providers_deliveries_do_not_hold_up_anothers(db: &TestDb) {
         tenants.contains(&noisy) && tenants.contains(&quiet),
         "{tenants:?}"
     );
+}
+
+/// Tests go to addresses an admin typed, e-mails through the operator's
+/// SMTP server: a provider gets so many an hour, delivered or not, and
+/// another provider's are its own.
+async fn tests_are_capped_per_hour(db: &TestDb) {
+    use sgp_import_core::notify::service::MAX_TESTS_AN_HOUR;
+
+    let (busy, other) = (tenant(db, "insistente").await, tenant(db, "outro").await);
+    let sealer = sealer();
+    let s = service(db, &sealer, loopback(), false);
+    let hook = input(&[("https://ganchos.test/x", &[Ev::ImportFailed])], &[]);
+    let busy_target = s.save(busy, hook.clone()).await.unwrap().targets[0].id;
+    let other_target = s.save(other, hook).await.unwrap().targets[0].id;
+    for _ in 0..MAX_TESTS_AN_HOUR {
+        let sent = s.send_test(busy, busy_target).await.unwrap();
+        // none stays pending: the pending cap is not what refuses below
+        db.store.cancel(busy, sent.job.id).await.unwrap();
+        db.clock.advance(Duration::seconds(10));
+    }
+    db.clock.advance(Duration::minutes(10));
+    match s.send_test(busy, busy_target).await {
+        Err(NotifyError::TooManyTests { retry_after }) => {
+            // the hour's first test leaves the window 45 minutes from now
+            assert_eq!(retry_after.as_secs(), 45 * 60, "{retry_after:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    s.send_test(other, other_target).await.unwrap();
+    db.clock.advance(Duration::minutes(45));
+    s.send_test(busy, busy_target)
+        .await
+        .expect("the first test left the hour");
 }
