@@ -7,6 +7,7 @@ pub mod health;
 pub mod jobs;
 pub mod markup;
 pub mod metrics;
+pub mod reads;
 pub mod rest;
 pub mod security;
 pub mod services;

@@ -192,6 +192,7 @@ impl Application {
             schedules,
             notifications,
             streams: Default::default(),
+            reads: Default::default(),
         };
         Ok(Application {
             router: router(state.clone()),

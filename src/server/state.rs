@@ -23,4 +23,6 @@ pub struct AppState {
     pub notifications: Arc<NotificationService>,
     /// Live progress streams open per account.
     pub streams: super::streams::StreamSlots,
+    /// Costly lists running per provider.
+    pub reads: super::reads::ProviderReads,
 }

@@ -2,8 +2,8 @@
 //! and logins, non-JSON REST bodies, the `__Host-` cookie over HTTPS,
 //! `next` that tries to leave the site, security headers and the page's
 //! Content-Security-Policy, control characters in every input, the queue
-//! cap, the progress stream's re-checks, and API tokens that only sessions
-//! make.
+//! cap, the progress stream's re-checks, API tokens that only sessions
+//! make, and costly lists taken a few at a time per provider.
 
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ on_both!(
     control_characters_are_refused_with_the_field_named,
     only_a_session_creates_api_tokens_and_they_may_expire,
     a_disabled_account_reads_as_a_wrong_password,
+    costly_lists_take_turns_per_provider,
 );
 
 /// `on_slow_demo!(name)`: the test on both databases, against a demo SGP
@@ -605,4 +606,47 @@ async fn undecodable_server_function_arguments_are_400() {
         assert!(error.message.contains("Recarregue a página"), "{error:?}");
     }
     app.stop().await;
+}
+
+/// A provider whose customer lists are all busy (a script sending deep
+/// pages) gets a 429 after a short wait; another provider's lists go on.
+async fn costly_lists_take_turns_per_provider(app: &TestApp) {
+    use sgp_import::server::reads::{LISTS_PER_PROVIDER, LIST_WAIT};
+    use sgp_import_core::model::TenantSlug;
+
+    let admin = app.demo_admin().await;
+    let (_, other) = app.other_provider("net-b").await;
+    let demo = app
+        .store()
+        .tenant_by_slug(&TenantSlug::parse("demo").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..LISTS_PER_PROVIDER {
+        held.push(app.state.reads.turn(demo.id).await.unwrap());
+    }
+    for path in ["/api/admin/clientes", "/api/admin/clientes?offset=500000"] {
+        let response = app.call(Method::GET, path, &admin, None).await;
+        assert_eq!(response.status(), 429, "{path}");
+        assert_eq!(
+            response.headers()["retry-after"],
+            LIST_WAIT.as_secs().to_string().as_str()
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "too_many_attempts", "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("muitas consultas"),
+            "{body}"
+        );
+    }
+    let (status, _) = app
+        .json(Method::GET, "/api/admin/clientes", &other, None)
+        .await;
+    assert_eq!(status, 200, "another provider's turns are its own");
+    held.clear();
+    let (status, body) = app
+        .json(Method::GET, "/api/admin/clientes", &admin, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -5,7 +5,7 @@ use sgp_import_core::model::ContractStatus;
 use sgp_import_core::model::CustomerPage;
 use sgp_import_core::store::CustomerFilter;
 
-use super::{tenant_of, ServiceError};
+use super::{read_turn, tenant_of, ServiceError};
 use crate::server::state::AppState;
 
 pub const MAX_LIMIT: u32 = 100;
@@ -55,6 +55,7 @@ pub async fn list(
         limit,
         offset,
     };
+    let _turn = read_turn(state, tenant).await?;
     Ok(state.store.list_customers(tenant, &filter).await?)
 }
 

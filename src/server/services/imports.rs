@@ -10,7 +10,7 @@ use sgp_import_core::model::{
 };
 use sgp_import_core::store::{Entity, JobFilter, Removal};
 
-use super::{tenant_of, ServiceError};
+use super::{read_turn, tenant_of, ServiceError};
 use crate::server::state::AppState;
 
 /// Log lines a job's details carry (the newest ones).
@@ -250,6 +250,7 @@ pub async fn changes(
 ) -> Result<ChangePage, ServiceError> {
     let tenant = tenant_of(caller)?;
     summary(state, caller, id).await?;
+    let _turn = read_turn(state, tenant).await?;
     Ok(state
         .store
         .job_changes(tenant, id, kind, limit.min(MAX_LIMIT), offset)
@@ -321,6 +322,7 @@ pub async fn customer_history(
     offset: u64,
 ) -> Result<ChangePage, ServiceError> {
     let tenant = tenant_of(caller)?;
+    let _turn = read_turn(state, tenant).await?;
     Ok(state
         .store
         .customer_history(tenant, customer, limit.min(MAX_LIMIT), offset)
