@@ -104,8 +104,12 @@ pub fn decide(
             "Tempo limite de {} excedido.",
             human_duration(timeout)
         )),
-        Ending::Panicked(what) => fail(format!("Erro interno no job: {what}")),
-        Ending::LeaseLost => Decision::Nothing,
+        // the panic's own words go to the server's log (the executor
+        // writes them there), not to the admin
+        Ending::Panicked(_) => {
+            fail("Erro interno no job (detalhes no log do servidor).".to_owned())
+        }
+        Ending::LeaseLost | Ending::Returned(Err(JobError::LeaseLost)) => Decision::Nothing,
         Ending::Shutdown => Decision::Release,
     }
 }
@@ -226,7 +230,7 @@ mod tests {
         assert_eq!(
             outcome,
             Outcome::Failed {
-                error: "Erro interno no job: boom".into()
+                error: "Erro interno no job (detalhes no log do servidor).".into()
             }
         );
         assert_eq!(level, LogLevel::Error);
@@ -280,6 +284,12 @@ mod tests {
     fn shutdown_releases_and_a_lost_lease_writes_nothing() {
         assert_eq!(on(1, Ending::Shutdown), Decision::Release);
         assert_eq!(on(3, Ending::LeaseLost), Decision::Nothing);
+        // the job's own fenced write found the lease gone: no line in the
+        // log of the attempt that owns the job now
+        assert_eq!(
+            on(1, Ending::Returned(Err(JobError::LeaseLost))),
+            Decision::Nothing
+        );
     }
 
     #[test]

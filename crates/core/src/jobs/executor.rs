@@ -512,6 +512,7 @@ fn ending_label(ending: &Ending) -> &'static str {
         Ending::Returned(Err(JobError::Retryable(_))) => "retryable_error",
         Ending::Returned(Err(JobError::Fatal(_))) => "fatal_error",
         Ending::Returned(Err(JobError::Cancelled)) => "cancelled",
+        Ending::Returned(Err(JobError::LeaseLost)) => "lease_lost",
         Ending::Panicked(_) => "panicked",
         Ending::TimedOut => "timed_out",
         Ending::LeaseLost => "lease_lost",

@@ -168,7 +168,7 @@ impl DeliveryJob {
             .store
             .notifications(tenant)
             .await
-            .map_err(|e| JobError::Retryable(format!("Erro ao ler o banco de dados: {e}")))?
+            .map_err(|e| JobError::storage("Erro ao ler o segredo do webhook", &e))?
             .secret_sealed
             .ok_or_else(missing)?;
         let sealer = self.sealer.as_ref().ok_or_else(missing)?;
@@ -293,6 +293,7 @@ impl JobHandler for DeliveryJob {
             Err(JobError::Retryable(_)) => "retry",
             Err(JobError::Fatal(_)) => "failed",
             Err(JobError::Cancelled) => "cancelled",
+            Err(JobError::LeaseLost) => "lease_lost",
         };
         metrics::counter!(
             "sgp_import_notification_deliveries_total",

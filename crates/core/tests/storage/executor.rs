@@ -371,7 +371,10 @@ async fn a_panic_is_recorded_as_a_failure(db: &TestDb) {
     wait_for(db, &t, next, &[JobStatus::Completed]).await;
     ex.shutdown().await;
     let s = db.store.job_details(t.id, id, 0).await.unwrap().summary;
-    assert_eq!(s.last_error.as_deref(), Some("Erro interno no job: boom"));
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some("Erro interno no job (detalhes no log do servidor).")
+    );
 }
 
 async fn cancel_stops_a_running_job_at_a_safe_point(db: &TestDb) {
