@@ -50,7 +50,22 @@ async fn removals_and_changes(db: Db) {
         )
         .await;
     assert_eq!(status, 200, "{saved}");
-    app.import_and_wait(&admin, "Primeira").await;
+    let first = app.import_and_wait(&admin, "Primeira").await;
+    // an import that held nothing back cannot be confirmed, even with
+    // keys of its pages left behind (as an attempt resumed past its end
+    // once left them): they are no list of departures
+    leave_keys_behind(&app, &first).await;
+    let (status, refused) = app
+        .json(
+            Method::POST,
+            &format!("{IMPORTS}/{first}/confirmar-remocoes"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    let (_, removed) = get(&app, &admin, "/api/admin/clientes?situacao=removido").await;
+    assert_eq!(removed["data"]["pagination"]["total"], 0, "{removed}");
 
     // 8 of 40 leave (20 %): held
     fake.update(|c| c.population.gone = (0..8).collect());
@@ -157,4 +172,35 @@ async fn removals_and_changes(db: Db) {
     let (status, _) = app.json(Method::POST, &confirm, &demo, None).await;
     assert_eq!(status, 404);
     app.stop().await;
+}
+
+/// An empty page of keys for job `id`, written straight into the table.
+async fn leave_keys_behind(app: &TestApp, id: &str) {
+    use sqlx::Connection;
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    if app.database_url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO import_seen (job_id, page_offset, tenant_id, customer_keys, \
+                contract_keys) SELECT id, 1000000, tenant_id, '[]', '[]' FROM jobs WHERE id = ?1",
+        )
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO import_seen (job_id, page_offset, tenant_id, customer_keys, \
+                contract_keys) SELECT id, 1000000, tenant_id, '{}', '{}' FROM jobs WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
 }

@@ -205,6 +205,18 @@ pub async fn confirm_removals(
 ) -> Result<JobSummary, ServiceError> {
     let tenant = tenant_of(caller)?;
     summary(state, caller, id).await?;
+    // only what the guard held back may be confirmed: keys left by an
+    // import that marked (or could not sweep) are not a list of departures
+    let details = state.store.job_details(tenant, id, 0).await?;
+    let held = details
+        .result
+        .and_then(|v| ImportOutcome::deserialize(v).ok())
+        .is_some_and(|o| o.removal_pending.is_some() || o.contracts_pending.is_some());
+    if !held {
+        return Err(ServiceError::Conflict(
+            "Esta importação não tem remoções esperando confirmação.".into(),
+        ));
+    }
     let edit = |result: Option<serde_json::Value>, r: &Removal| {
         let outcome = result.and_then(|v| ImportOutcome::deserialize(v).ok());
         let result = match outcome {

@@ -97,6 +97,20 @@ pub struct ImportCheckpoint {
     /// The end-of-import sweep, once done.
     #[serde(default)]
     pub removal: Option<Removal>,
+    /// The keys of stored pages are kept for the sweep (a complete
+    /// import stored at least one page).
+    #[serde(default)]
+    pub seen_kept: bool,
+    /// Those keys were gone when an attempt resumed (the job had ended
+    /// and another import's sweep dropped them before it was run again):
+    /// the pages before cannot be told from customers that left, so
+    /// nothing is marked removed.
+    #[serde(default)]
+    pub seen_lost: bool,
+    /// The sweep was settled without marking (the list was not whole) and
+    /// the keys dropped: a resumed attempt only finishes.
+    #[serde(default)]
+    pub swept: bool,
     /// `[unix milliseconds, customers processed]` after pages, for the
     /// speed chart: at most `SPEED_SAMPLES`, thinned by halves.
     #[serde(default)]
@@ -179,7 +193,7 @@ impl JobHandler for ImportJob {
         let integration = match self.integrations.open(ctx.lease().tenant).await {
             Ok(i) => i,
             Err(IntegrationError::Store(e)) => {
-                return Err(JobError::Retryable(format!("Erro no banco de dados: {e}")))
+                return Err(JobError::storage("Erro ao ler a integração com o SGP", &e))
             }
             Err(e) => return Err(JobError::Fatal(e.message_pt())),
         };
@@ -418,6 +432,19 @@ impl Run {
     }
 
     async fn go(mut self) -> Result<Value, JobError> {
+        if self.checkpoint.removal.is_some() || self.checkpoint.swept || self.checkpoint.truncated {
+            // an earlier attempt read the whole list (or stopped reading a
+            // repeating SGP) and saved that; it only did not finish
+            self.ctx
+                .log(
+                    LogLevel::Info,
+                    "Retomando: a leitura do SGP já havia terminado; concluindo a importação."
+                        .to_owned(),
+                )
+                .await;
+            return self.finished().await;
+        }
+        self.check_seen_kept().await?;
         if self.checkpoint.pages == 0 {
             self.ctx
                 .log(
@@ -535,6 +562,29 @@ impl Run {
         self.finished().await
     }
 
+    /// On a resumed complete import, whether the keys its earlier pages
+    /// stored are still there. A job's keys go all at once, and only once
+    /// it has ended: none left means the job was run again after another
+    /// import's sweep dropped them, and the sweep must not take the
+    /// earlier pages' customers for ones that left.
+    async fn check_seen_kept(&mut self) -> Result<(), JobError> {
+        if !self.params.is_complete() || !self.checkpoint.seen_kept || self.checkpoint.seen_lost {
+            return Ok(());
+        }
+        let lease = self.ctx.lease();
+        let kept = self
+            .ctx
+            .store()
+            .seen_pages(lease.tenant, lease.job)
+            .await
+            .map_err(|e| JobError::storage("Erro ao ler as páginas já importadas", &e))?;
+        if kept == 0 {
+            // saved with the next page's checkpoint
+            self.checkpoint.seen_lost = true;
+        }
+        Ok(())
+    }
+
     /// Stores pages fetched one after the other in one transaction, with
     /// `next`, the checkpoint after the last of them.
     async fn store_pages(
@@ -586,6 +636,7 @@ impl Run {
             .len()
             .min(usize::try_from(room).unwrap_or(usize::MAX));
         next.errors_listed += listed as u64;
+        next.seen_kept |= self.params.is_complete();
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let numbers = first_page..=next.pages;
         let unlisted = (errors.len() - listed) as u64;
@@ -623,12 +674,13 @@ impl Run {
             Ok(c) => c,
             Err(StoreError::LeaseLost(_)) => {
                 // another attempt owns the job now; it goes on from the checkpoint
-                return Err(JobError::Cancelled);
+                return Err(JobError::LeaseLost);
             }
             Err(e) => {
-                return Err(JobError::Retryable(format!(
-                    "Erro ao gravar a página a partir de {offset}: {e}"
-                )))
+                return Err(JobError::storage(
+                    &format!("Erro ao gravar a página a partir de {offset}"),
+                    &e,
+                ))
             }
         };
         for (result, n) in [
@@ -666,6 +718,11 @@ impl Run {
     }
 
     async fn cancelled(&self) -> Result<Value, JobError> {
+        Err(self.stop_on_request().await)
+    }
+
+    /// Logs where a requested cancel stopped the import.
+    async fn stop_on_request(&self) -> JobError {
         self.ctx
             .log(
                 LogLevel::Warn,
@@ -675,7 +732,7 @@ impl Run {
                 ),
             )
             .await;
-        Err(JobError::Cancelled)
+        JobError::Cancelled
     }
 
     /// Marks what a complete import did not see (see
@@ -688,8 +745,13 @@ impl Run {
         if let Some(done) = self.checkpoint.removal {
             return Ok(Some(done));
         }
+        if self.checkpoint.swept {
+            return Ok(None);
+        }
         let why_not = if self.checkpoint.truncated {
             Some("a paginação do SGP foi interrompida".to_owned())
+        } else if self.checkpoint.seen_lost {
+            Some("as páginas lidas antes desta nova execução não estão mais registradas".to_owned())
         } else if self.checkpoint.keyless_errors > 0 {
             Some(format!(
                 "{} cliente(s) vieram sem identificação",
@@ -699,10 +761,20 @@ impl Run {
             None
         };
         if let Some(why) = why_not {
-            let lease = self.ctx.lease();
-            if let Err(e) = self.ctx.store().forget_seen(lease.tenant, lease.job).await {
-                // harmless: the next complete import's sweep drops them
-                tracing::warn!(error = %e, "could not drop the seen keys");
+            let settled = ImportCheckpoint {
+                swept: true,
+                ..self.checkpoint.clone()
+            };
+            let saved = serde_json::to_value(&settled).unwrap_or(Value::Null);
+            match self.ctx.store().forget_seen(self.ctx.lease(), &saved).await {
+                Ok(()) => self.checkpoint = settled,
+                Err(StoreError::LeaseLost(_)) => return Err(JobError::LeaseLost),
+                Err(e) => {
+                    return Err(JobError::storage(
+                        "Erro ao encerrar a conferência de clientes",
+                        &e,
+                    ))
+                }
             }
             self.ctx
                 .log(
@@ -731,13 +803,23 @@ impl Run {
             seen: self.distinct.as_ref().map(|s| s.len() as u64),
             checkpoint: &checkpoint,
         };
+        if self.ctx.is_cancelled() {
+            return Err(self.stop_on_request().await);
+        }
         let removal = match self.ctx.store().sweep_removals(&sweep).await {
             Ok(r) => r,
-            Err(StoreError::LeaseLost(_)) => return Err(JobError::Cancelled),
+            Err(StoreError::LeaseLost(_)) => return Err(JobError::LeaseLost),
+            Err(StoreError::CancelRequested(_)) => {
+                // asked to stop before anything was marked: the request
+                // reaches the attempt at its next heartbeat
+                self.ctx.cancelled().await;
+                return Err(self.stop_on_request().await);
+            }
             Err(e) => {
-                return Err(JobError::Retryable(format!(
-                    "Erro ao marcar os clientes que saíram do SGP: {e}"
-                )))
+                return Err(JobError::storage(
+                    "Erro ao marcar os clientes que saíram do SGP",
+                    &e,
+                ))
             }
         };
         self.checkpoint.removal = Some(removal);

@@ -339,8 +339,14 @@ pub trait Changes: Send + Sync {
     async fn sweep_removals(&self, sweep: &RemovalSweep<'_>) -> Result<Removal, StoreError>;
 
     /// Drops the keys a complete import kept when it may not sweep (its
-    /// list was not whole): nothing can be confirmed from them.
-    async fn forget_seen(&self, tenant: TenantId, job: JobId) -> Result<(), StoreError>;
+    /// list was not whole): nothing can be confirmed from them. Saves
+    /// `checkpoint` (which says why) in the same transaction, fenced by
+    /// the lease: a resumed attempt knows, and a stale one deletes nothing.
+    async fn forget_seen(&self, lease: &Lease, checkpoint: &Value) -> Result<(), StoreError>;
+
+    /// How many pages of keys job `job` holds (a resumed import checks
+    /// that those of its earlier pages are still there).
+    async fn seen_pages(&self, tenant: TenantId, job: JobId) -> Result<u64, StoreError>;
 
     /// Changes of one kind of a job after the one with id `after`, by id
     /// (keyset: reading a large report stays linear), without counts.
@@ -648,11 +654,13 @@ macro_rules! changes_for {
                     let lease = sweep.lease;
                     let now = At(self.clock.now());
                     let mut tx = self.writes().begin().await?;
-                    // fences the attempt (and, on PostgreSQL, locks the job row)
+                    // fences the attempt (and, on PostgreSQL, locks the job
+                    // row); a job asked to stop marks nothing: its cancel
+                    // wins over a sweep that has not begun
                     let held = sqlx::query(&format!(
                         "UPDATE jobs SET updated_at = $1 \
                          WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND {}",
-                        sql::lease_guard()
+                        sql::status_in("status", &[JobStatus::Running])
                     ))
                     .bind(now)
                     .bind(lease.job.0)
@@ -661,7 +669,21 @@ macro_rules! changes_for {
                     .execute(&mut *tx)
                     .await?;
                     if held.rows_affected() == 0 {
-                        return Err(StoreError::LeaseLost(lease.job));
+                        let stopping: i64 = sqlx::query_scalar(&format!(
+                            "SELECT count(*) FROM jobs \
+                             WHERE id = $1 AND fence = $2 AND lease_owner = $3 AND {}",
+                            sql::lease_guard()
+                        ))
+                        .bind(lease.job.0)
+                        .bind(lease.fence)
+                        .bind(&lease.owner)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        return Err(if stopping > 0 {
+                            StoreError::CancelRequested(lease.job)
+                        } else {
+                            StoreError::LeaseLost(lease.job)
+                        });
                     }
                     let removal = Self::remove_missing(
                         &mut tx,
@@ -856,13 +878,45 @@ macro_rules! changes_for {
                     })
                 }
 
-                async fn forget_seen(&self, tenant: TenantId, job: JobId) -> Result<(), StoreError> {
+                async fn forget_seen(
+                    &self,
+                    lease: &$crate::store::Lease,
+                    checkpoint: &serde_json::Value,
+                ) -> Result<(), StoreError> {
+                    let mut tx = self.writes().begin().await?;
+                    let held = sqlx::query(&format!(
+                        "UPDATE jobs SET checkpoint = $1, updated_at = $2 \
+                         WHERE id = $3 AND fence = $4 AND lease_owner = $5 AND {}",
+                        sql::lease_guard()
+                    ))
+                    .bind(Doc(checkpoint))
+                    .bind(At(self.clock.now()))
+                    .bind(lease.job.0)
+                    .bind(lease.fence)
+                    .bind(&lease.owner)
+                    .execute(&mut *tx)
+                    .await?;
+                    if held.rows_affected() == 0 {
+                        return Err(StoreError::LeaseLost(lease.job));
+                    }
                     sqlx::query("DELETE FROM import_seen WHERE job_id = $1 AND tenant_id = $2")
-                        .bind(job.0)
-                        .bind(tenant.0)
-                        .execute(self.writes())
+                        .bind(lease.job.0)
+                        .bind(lease.tenant.0)
+                        .execute(&mut *tx)
                         .await?;
+                    tx.commit().await?;
                     Ok(())
+                }
+
+                async fn seen_pages(&self, tenant: TenantId, job: JobId) -> Result<u64, StoreError> {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM import_seen WHERE job_id = $1 AND tenant_id = $2",
+                    )
+                    .bind(job.0)
+                    .bind(tenant.0)
+                    .fetch_one(self.writes())
+                    .await?;
+                    Ok(n.max(0) as u64)
                 }
 
                 async fn changes_after(

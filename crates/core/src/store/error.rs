@@ -47,6 +47,10 @@ pub enum StoreError {
     /// expired and the job was rescued, cancelled, or claimed again).
     #[error("lease lost on job {0}")]
     LeaseLost(crate::model::JobId),
+    /// The caller holds the attempt, but its job has been asked to stop:
+    /// a step that may not run once a cancel is requested was refused.
+    #[error("cancel requested on job {0}")]
+    CancelRequested(crate::model::JobId),
     /// The transition is not allowed from the job's current status.
     #[error(transparent)]
     IllegalTransition(#[from] crate::model::IllegalTransition),

@@ -8,10 +8,10 @@ use sgp_import_core::import::{ImportOutcome, ImportParams};
 use sgp_import_core::model::{ChangeKind, JobId, JobStatus};
 use sgp_import_core::store::{CustomerFilter, StoreError};
 
-use crate::executor::log_text;
-use crate::imports::{harness, params, Harness};
+use crate::executor::{log_text, wait_for};
+use crate::imports::{harness, params, Harness, TERMINAL};
 use crate::on_both;
-use crate::support::TestDb;
+use crate::support::{Raw, TestDb};
 
 on_both!(
     every_kind_of_change_is_recorded_once_and_none_when_nothing_changed,
@@ -21,6 +21,9 @@ on_both!(
     a_customers_history_lists_its_changes_newest_first,
     rows_that_fail_keep_their_customer_and_contracts,
     an_import_cut_short_marks_nothing_and_cannot_be_confirmed,
+    a_rerun_whose_earlier_keys_were_dropped_marks_nothing,
+    an_attempt_resumed_after_its_sweep_only_finishes,
+    a_sweep_asked_to_stop_marks_nothing,
 );
 
 /// Changes per kind of job `id`.
@@ -452,9 +455,125 @@ async fn an_import_cut_short_marks_nothing_and_cannot_be_confirmed(db: &TestDb) 
     assert!(log_text(db, &h.tenant, id)
         .await
         .contains("não foram verificados"));
+    // the verdict is saved with the keys' removal: a resumed attempt
+    // would only finish, not read SGP again
+    let saved = db.store.job_details(h.tenant.id, id, 0).await.unwrap();
+    let checkpoint = saved.checkpoint.unwrap();
+    assert_eq!(
+        (&checkpoint["truncated"], &checkpoint["swept"]),
+        (&serde_json::json!(true), &serde_json::json!(true)),
+        "{checkpoint}"
+    );
     assert!(matches!(
         db.store.confirm_removals(h.tenant.id, id, &confirmed).await,
         Err(StoreError::NotAllowed(_))
+    ));
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+}
+
+/// A complete import that failed part-way keeps its pages' keys only
+/// while nothing else sweeps: once another import completes, they are
+/// dropped. Run again, it resumes after those pages, and must not take
+/// their customers for ones that left SGP.
+async fn a_rerun_whose_earlier_keys_were_dropped_marks_nothing(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(250)).await;
+    import(&h, params("Todos")).await;
+    // the third page is refused for good: two pages stored, then failed
+    h.fake.push_page_faults(200, [fake_sgp::Fault::Status(401)]);
+    let (status, _) = h.import(params("Interrompida")).await;
+    assert_eq!(status, JobStatus::Failed);
+    let failed = h.last_job().await.id;
+    assert!(db.store.seen_pages(h.tenant.id, failed).await.unwrap() > 0);
+    import(&h, params("Outra")).await;
+    assert_eq!(db.store.seen_pages(h.tenant.id, failed).await.unwrap(), 0);
+
+    db.store.rerun(h.tenant.id, failed, None).await.unwrap();
+    let ex = h.executor(db.store.clone(), "w2");
+    assert_eq!(
+        wait_for(db, &h.tenant, failed, TERMINAL).await,
+        JobStatus::Completed
+    );
+    ex.shutdown().await;
+    let o = outcome(&h, failed).await;
+    assert_eq!((o.removed, o.removal_pending), (0, None), "{o:?}");
+    assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+    assert!(log_text(db, &h.tenant, failed)
+        .await
+        .contains("não estão mais registradas"));
+}
+
+/// An attempt that dies after its sweep committed, before its completion,
+/// is taken again: it finishes from the saved sweep without asking SGP
+/// again (which would store an empty page past the end, and keys that
+/// a confirmation could take for a held removal).
+async fn an_attempt_resumed_after_its_sweep_only_finishes(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(150)).await;
+    let id = import(&h, params("Primeira")).await;
+    let pages = outcome(&h, id).await.pages;
+    // as the rescuer leaves it: queued again, the checkpoint kept
+    let requeue = "UPDATE jobs SET status = 'queued', finished_at = NULL, result = NULL \
+                   WHERE id = $1";
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(requeue)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(drop),
+        Raw::Postgres(pool) => sqlx::query(requeue)
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(drop),
+    }
+    .unwrap();
+    let served = h.fake.pages_served();
+    let ex = h.executor(db.store.clone(), "w2");
+    assert_eq!(
+        wait_for(db, &h.tenant, id, TERMINAL).await,
+        JobStatus::Completed
+    );
+    ex.shutdown().await;
+    assert_eq!(h.fake.pages_served(), served, "SGP was not asked again");
+    assert_eq!(outcome(&h, id).await.pages, pages);
+    assert_eq!(db.store.seen_pages(h.tenant.id, id).await.unwrap(), 0);
+    assert!(log_text(db, &h.tenant, id)
+        .await
+        .contains("a leitura do SGP já havia terminado"));
+}
+
+/// The sweep is fenced on a running job: once a cancel is asked for, it
+/// is refused (and marks nothing) even before the attempt has heard.
+async fn a_sweep_asked_to_stop_marks_nothing(db: &TestDb) {
+    use sgp_import_core::store::{KindLimit, RemovalSweep};
+
+    let h = harness(db, FakeConfig::new(30)).await;
+    import(&h, params("Primeira")).await;
+    let id = h.start(params("Cancelada")).await;
+    let kinds = [KindLimit {
+        kind: sgp_import_core::import::IMPORT_KIND.into(),
+        per_tenant: None,
+    }];
+    let claimed = db
+        .store
+        .claim("w", 1, &kinds, std::time::Duration::from_secs(60), 100)
+        .await
+        .unwrap();
+    let lease = &claimed[0].lease;
+    assert_eq!(lease.job, id);
+    db.store.cancel(h.tenant.id, id).await.unwrap();
+    let checkpoint = |_: &sgp_import_core::store::Removal| serde_json::json!({});
+    let sweep = RemovalSweep {
+        lease,
+        max_percent: 100,
+        rewritten: 0,
+        created: 0,
+        seen: Some(0),
+        checkpoint: &checkpoint,
+    };
+    // it saw none of the 30, and 100 % may go: only the cancel holds it
+    assert!(matches!(
+        db.store.sweep_removals(&sweep).await,
+        Err(StoreError::CancelRequested(j)) if j == id
     ));
     assert_eq!(removed_customers(&h).await, Vec::<String>::new());
 }
