@@ -198,7 +198,7 @@ impl JobHandler for ImportJob {
             Err(e) => return Err(JobError::Fatal(e.message_pt())),
         };
         let client = SgpClient::new(integration.base_url, integration.auth, self.client.clone());
-        Run::new(ctx, params, client, self.max_removal_percent)
+        Run::new(ctx, params, client, self.max_removal_percent)?
             .go()
             .await
     }
@@ -314,15 +314,24 @@ impl Run {
         params: ImportParams,
         client: SgpClient,
         max_removal_percent: u32,
-    ) -> Self {
-        let checkpoint: ImportCheckpoint = ctx
-            .checkpoint()
-            .and_then(|c| serde_json::from_value(c.clone()).ok())
-            .unwrap_or_default();
+    ) -> Result<Self, JobError> {
+        // a checkpoint this code cannot read would restart from the first
+        // page with the stored counts kept, counting every customer twice
+        let checkpoint: ImportCheckpoint = match ctx.checkpoint() {
+            None | Some(Value::Null) => ImportCheckpoint::default(),
+            Some(c) => serde_json::from_value(c.clone()).map_err(|e| {
+                tracing::error!(error = %e, "unreadable import checkpoint");
+                JobError::Fatal(
+                    "O ponto de retomada desta importação está ilegível; inicie uma nova \
+                     importação."
+                        .to_owned(),
+                )
+            })?,
+        };
         let progress = ctx.job().progress.clone();
         let processed_at_start = progress.processed;
         let from_start = checkpoint.pages == 0 && params.is_complete();
-        Run {
+        Ok(Run {
             ctx,
             params,
             client,
@@ -332,7 +341,7 @@ impl Run {
             processed_at_start,
             max_removal_percent,
             distinct: from_start.then(HashSet::new),
-        }
+        })
     }
 
     fn query(&self, offset: u64) -> CustomerQuery {

@@ -24,6 +24,7 @@ on_both!(
     a_rerun_whose_earlier_keys_were_dropped_marks_nothing,
     an_attempt_resumed_after_its_sweep_only_finishes,
     a_sweep_asked_to_stop_marks_nothing,
+    an_unreadable_checkpoint_fails_instead_of_starting_over,
 );
 
 /// Changes per kind of job `id`.
@@ -576,4 +577,36 @@ async fn a_sweep_asked_to_stop_marks_nothing(db: &TestDb) {
         Err(StoreError::CancelRequested(j)) if j == id
     ));
     assert_eq!(removed_customers(&h).await, Vec::<String>::new());
+}
+
+/// A checkpoint the import cannot read (a manual edit, a bug) would have
+/// restarted from the first page with the stored counts kept: the job
+/// fails instead, saying so, and SGP is not read.
+async fn an_unreadable_checkpoint_fails_instead_of_starting_over(db: &TestDb) {
+    let h = harness(db, FakeConfig::new(30)).await;
+    let id = h.start(params("Estragada")).await;
+    let spoil = "UPDATE jobs SET checkpoint = '{\"offset\": \"meio\"}', processed = 20 \
+                 WHERE id = $1";
+    match db.raw() {
+        Raw::Sqlite(pool) => sqlx::query(spoil).bind(id.0).execute(pool).await.map(drop),
+        Raw::Postgres(pool) => sqlx::query(spoil).bind(id.0).execute(pool).await.map(drop),
+    }
+    .unwrap();
+    let ex = h.executor(db.store.clone(), "w1");
+    assert_eq!(
+        wait_for(db, &h.tenant, id, TERMINAL).await,
+        JobStatus::Failed
+    );
+    ex.shutdown().await;
+    let s = h.summary(id).await;
+    assert!(
+        s.last_error
+            .as_deref()
+            .unwrap()
+            .contains("ponto de retomada"),
+        "{:?}",
+        s.last_error
+    );
+    assert_eq!(s.progress.processed, 20);
+    assert_eq!(h.fake.pages_served(), 0);
 }
