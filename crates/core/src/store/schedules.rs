@@ -80,6 +80,28 @@ pub(crate) fn pause_reason_sql() -> &'static str {
     "'Pausada após ' || consecutive_failures || ' falhas seguidas das importações agendadas.'"
 }
 
+/// Counts the outcome of each finished pending run (of the schedules
+/// `which` selects; `$1` is the time) and clears it, in one statement so
+/// that each outcome is counted once.
+pub(crate) fn settle_sql(which: &str) -> String {
+    use crate::model::JobStatus;
+    use crate::store::jobs::sql;
+    format!(
+        "UPDATE import_schedules SET \
+            consecutive_failures = CASE \
+                (SELECT j.status FROM jobs j WHERE j.id = import_schedules.pending_job_id) \
+                WHEN {failed} THEN consecutive_failures + 1 \
+                WHEN {completed} THEN 0 \
+                ELSE consecutive_failures END, \
+            pending_job_id = NULL, updated_at = $1 \
+         WHERE {which} AND pending_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j \
+            WHERE j.id = import_schedules.pending_job_id AND {finished})",
+        failed = sql::literal(JobStatus::Failed),
+        completed = sql::literal(JobStatus::Completed),
+        finished = sql::status_in("j.status", &JobStatus::FINISHED),
+    )
+}
+
 /// The [`Schedules`] methods, for `$store`: the same SQL on both databases.
 /// Times are bound as [`At`](super::bind::At); the slot's job and its first
 /// log line are written in the transaction that takes the slot.
@@ -95,8 +117,8 @@ macro_rules! schedules_for {
             use $crate::store::jobs::{sql, DEFAULT_LOG_CAP};
             use $crate::store::rows::{self, RowExt};
             use $crate::store::schedules::{
-                pause_reason_sql, DueSchedule, PausedSchedule, ScheduledRun, Schedules,
-                SlotOutcome,
+                pause_reason_sql, settle_sql, DueSchedule, PausedSchedule, ScheduledRun,
+                Schedules, SlotOutcome,
             };
             use $crate::store::StoreError;
 
@@ -250,6 +272,14 @@ macro_rules! schedules_for {
                     };
                     Self::logs_in(&mut tx, self.now(), &[line], DEFAULT_LOG_CAP).await?;
                     if !busy {
+                        // the run before may have ended since the last
+                        // settling: its outcome is counted before its id
+                        // is replaced, or a failure would go uncounted
+                        sqlx::query(&settle_sql("tenant_id = $2"))
+                            .bind(At(now))
+                            .bind(job.tenant.0)
+                            .execute(&mut *tx)
+                            .await?;
                         sqlx::query(
                             "UPDATE import_schedules SET pending_job_id = $1 WHERE tenant_id = $2",
                         )
@@ -272,23 +302,10 @@ macro_rules! schedules_for {
                     let mut tx = self.writes().begin().await?;
                     // pending_job_id is cleared in the same statement, so
                     // each outcome is counted once
-                    sqlx::query(&format!(
-                        "UPDATE import_schedules SET \
-                            consecutive_failures = CASE \
-                                (SELECT j.status FROM jobs j WHERE j.id = import_schedules.pending_job_id) \
-                                WHEN {failed} THEN consecutive_failures + 1 \
-                                WHEN {completed} THEN 0 \
-                                ELSE consecutive_failures END, \
-                            pending_job_id = NULL, updated_at = $1 \
-                         WHERE pending_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j \
-                            WHERE j.id = import_schedules.pending_job_id AND {finished})",
-                        failed = sql::literal(JobStatus::Failed),
-                        completed = sql::literal(JobStatus::Completed),
-                        finished = sql::status_in("j.status", &JobStatus::FINISHED),
-                    ))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query(&settle_sql("TRUE"))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
                     let paused = sqlx::query(&format!(
                         "UPDATE import_schedules SET active = FALSE, next_run_at = NULL, \
                             paused_at = $1, pause_reason = {}, pause_notified_at = NULL, \

@@ -25,6 +25,7 @@ on_both!(
     consecutive_failures_pause_the_schedule_and_a_success_resets_them,
     saving_again_resumes_a_paused_schedule,
     the_history_filters_by_origin_and_counts_kinds_apart,
+    a_run_that_ends_just_before_the_next_slot_is_still_counted,
 );
 
 async fn tenant(db: &TestDb, slug: &str) -> Tenant {
@@ -419,4 +420,57 @@ async fn the_history_filters_by_origin_and_counts_kinds_apart(db: &TestDb) {
             .total(),
         4
     );
+}
+
+/// The previous run fails after the scheduler settled outcomes and before
+/// it takes the next slot: taking the slot counts that failure before it
+/// replaces the pending run, so it is not lost.
+async fn a_run_that_ends_just_before_the_next_slot_is_still_counted(db: &TestDb) {
+    use sgp_import_core::store::ScheduledRun;
+
+    let t = tenant(db, "entre-tiques").await.id;
+    schedule(db, t, 3).await;
+    let s = scheduler(db, db.store.clone());
+    db.clock.set(two_am(1));
+    assert_eq!(s.tick().await.unwrap().enqueued.len(), 1);
+    // day 2: the outcomes are settled while day 1's run still runs...
+    let kinds = [KindLimit {
+        kind: IMPORT_KIND.into(),
+        per_tenant: None,
+    }];
+    let claimed = db
+        .store
+        .claim("w", 1, &kinds, StdDuration::from_secs(60), 100)
+        .await
+        .unwrap();
+    db.clock.set(two_am(2));
+    assert!(db.store.settle_scheduled_runs().await.unwrap().is_empty());
+    // ...then it fails, and the day's slot is taken
+    let failed = Outcome::Failed {
+        error: "SGP fora do ar".into(),
+    };
+    db.store.finish(&claimed[0].lease, failed).await.unwrap();
+    let due = db.store.due_schedules(two_am(2), 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let params = ImportParams::everything("Dia 2");
+    let job = NewJob::new(
+        t,
+        IMPORT_KIND,
+        "Dia 2",
+        serde_json::to_value(&params).unwrap(),
+    )
+    .with_origin(JobOrigin::Scheduled);
+    let taken = db
+        .store
+        .take_slot(ScheduledRun {
+            slot: due[0].slot,
+            next: Some(two_am(3)),
+            job,
+            skip_reason: SKIP_REASON.into(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(taken, Some(SlotOutcome::Enqueued(_))), "{taken:?}");
+    let view = db.store.schedule(t).await.unwrap().unwrap();
+    assert_eq!(view.consecutive_failures, 1, "day 1's failure is counted");
 }
