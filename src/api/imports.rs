@@ -110,7 +110,6 @@ pub(crate) mod ssr {
     use chrono::NaiveDate;
     use serde::Deserialize;
     use sgp_import_core::import::{FieldError, ImportOutcome, ImportParams};
-    use sgp_import_core::store::Entity;
 
     use super::ImportForm;
     use crate::model::JobId;
@@ -149,7 +148,7 @@ pub(crate) mod ssr {
     pub fn job_id(raw: &str) -> Result<JobId, ServiceError> {
         uuid::Uuid::parse_str(raw.trim())
             .map(JobId)
-            .map_err(|_| ServiceError::NotFound(Entity::Job))
+            .map_err(|_| ServiceError::bad_request("id", "Identificador de importação inválido."))
     }
 
     /// The filters of an import's stored parameters, in words.
@@ -454,5 +453,14 @@ mod tests {
     fn unreadable_parameters_and_results_say_so() {
         assert!(describe_params(&json!({"only_active": "sim"})).starts_with("Filtros ilegíveis"));
         assert!(describe_result(&json!({"processed": 1})).starts_with("Resultado ilegível"));
+    }
+
+    /// A malformed id is bad input (400, naming `id`), as in the REST API,
+    /// not a missing import.
+    #[test]
+    fn a_malformed_job_id_is_a_bad_request() {
+        let e = super::ssr::job_id("não-é-um-uuid").unwrap_err();
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.field(), Some("id"));
     }
 }

@@ -35,7 +35,8 @@ pub const DELIVERIES_SHOWN: u32 = 10;
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::NotificationForm;
-    use crate::model::{Channel, NotificationEvent, NotificationInput};
+    use crate::model::{Channel, NotificationInput};
+    use crate::server::services::notifications;
     use sgp_import_core::import::FieldError;
 
     pub fn input(form: &NotificationForm) -> Result<NotificationInput, Vec<FieldError>> {
@@ -46,14 +47,19 @@ pub mod ssr {
         let mut errors = Vec::new();
         for line in form.targets.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.splitn(3, '\t');
-            let (channel, address, events) = (parts.next(), parts.next(), parts.next());
-            let events: Vec<NotificationEvent> = events
+            let (channel, address, names) = (parts.next(), parts.next(), parts.next());
+            let channel = channel.and_then(Channel::parse);
+            let field = match channel {
+                Some(Channel::Email) => "emails",
+                _ => "webhooks",
+            };
+            let names = names
                 .unwrap_or_default()
                 .split(',')
-                .filter_map(|e| NotificationEvent::from_name(e.trim()))
-                .collect();
+                .filter(|n| !n.trim().is_empty());
+            let events = notifications::events(names, field, &mut errors);
             let address = address.unwrap_or_default().trim().to_owned();
-            match channel.and_then(Channel::parse) {
+            match channel {
                 Some(Channel::Webhook) => input.webhooks.push((address, events)),
                 Some(Channel::Email) => input.emails.push((address, events)),
                 None => errors.push(FieldError::new(
@@ -103,11 +109,10 @@ pub async fn save_notifications(form: NotificationForm) -> Result<NotificationSe
 pub async fn test_notification(id: String) -> Result<(), UiError> {
     use super::session::caller;
     use crate::server::services::{notifications, ServiceError};
-    use sgp_import_core::store::Entity;
 
     let (state, p) = caller().await?;
     let id = uuid::Uuid::parse_str(id.trim())
-        .map_err(|_| ServiceError::NotFound(Entity::NotificationTarget))?;
+        .map_err(|_| ServiceError::bad_request("id", "Destino de notificação inválido."))?;
     notifications::test(&state, &p, id).await?;
     Ok(())
 }
@@ -167,5 +172,37 @@ mod tests {
             ..form
         };
         assert_eq!(ssr::input(&bad).unwrap_err()[0].field, "sem_sucesso_horas");
+    }
+
+    fn form(targets: &str) -> NotificationForm {
+        NotificationForm {
+            targets: targets.to_owned(),
+            no_success_hours: String::new(),
+            rotate_secret: None,
+        }
+    }
+
+    /// An event the form does not know (a stale page, an edited request)
+    /// is an error naming it on its channel's field, as in the REST API,
+    /// not a target saved with fewer events than asked for.
+    #[test]
+    fn unknown_events_are_named_not_dropped() {
+        let line = target_line(
+            Channel::Email,
+            "ops@neta.com.br",
+            &[NotificationEvent::ImportFailed],
+        );
+        let ok = ssr::input(&form(&line)).expect("a known event");
+        assert_eq!(ok.emails[0].1, vec![NotificationEvent::ImportFailed]);
+
+        for bad in ["importacao.sumiu", "teste"] {
+            let errors = ssr::input(&form(&format!(
+                "webhook\thttps://ganchos.net.br/x\timportacao.falhou,{bad}"
+            )))
+            .unwrap_err();
+            assert_eq!(errors.len(), 1, "{bad}");
+            assert_eq!(errors[0].field, "webhooks");
+            assert!(errors[0].message.contains(bad), "{}", errors[0].message);
+        }
     }
 }

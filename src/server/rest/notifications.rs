@@ -16,7 +16,6 @@ use crate::model::{Channel, Delivery, NotificationEvent, NotificationInput, Noti
 use crate::server::auth::Caller;
 use crate::server::services::{notifications, ServiceError};
 use crate::server::state::AppState;
-use sgp_import_core::import::FieldError;
 
 /// A webhook: where, and which events (`importacao.concluida`,
 /// `importacao.falhou`, `importacao.cancelada`, `agendamento.pausado`,
@@ -74,26 +73,6 @@ pub struct NotificacoesRespostaJson {
     pub eventos_disponiveis: Vec<&'static str>,
 }
 
-fn events(names: &[String], errors: &mut Vec<FieldError>) -> Vec<NotificationEvent> {
-    names
-        .iter()
-        .filter_map(|n| {
-            let event = NotificationEvent::from_name(n.trim())
-                .filter(|e| NotificationEvent::SUBSCRIBABLE.contains(e));
-            if event.is_none() {
-                errors.push(FieldError::new(
-                    "eventos",
-                    format!(
-                        "Evento desconhecido: {n:?}. Use estes: {}.",
-                        NotificationEvent::SUBSCRIBABLE.map(|e| e.name()).join(", ")
-                    ),
-                ));
-            }
-            event
-        })
-        .collect()
-}
-
 impl TryFrom<NotificacoesJson> for NotificationInput {
     type Error = ServiceError;
 
@@ -103,7 +82,11 @@ impl TryFrom<NotificacoesJson> for NotificationInput {
             .webhooks
             .into_iter()
             .map(|w| {
-                let e = events(&w.eventos, &mut errors);
+                let e = notifications::events(
+                    w.eventos.iter().map(String::as_str),
+                    "eventos",
+                    &mut errors,
+                );
                 (w.url, e)
             })
             .collect();
@@ -111,7 +94,11 @@ impl TryFrom<NotificacoesJson> for NotificationInput {
             .emails
             .into_iter()
             .map(|m| {
-                let e = events(&m.eventos, &mut errors);
+                let e = notifications::events(
+                    m.eventos.iter().map(String::as_str),
+                    "eventos",
+                    &mut errors,
+                );
                 (m.endereco, e)
             })
             .collect();
