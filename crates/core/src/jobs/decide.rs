@@ -61,6 +61,14 @@ pub fn decide(
     random: f64,
 ) -> Decision {
     let retry_or_fail = |error: String| {
+        if attempt.cancel_requested {
+            // the cancel wins: no "next attempt" is promised in the log
+            return Decision::Record {
+                message: format!("{error} Cancelado a pedido, sem nova tentativa."),
+                outcome: Outcome::Stopped,
+                level: LogLevel::Warn,
+            };
+        }
         if attempt.number < attempt.max {
             let delay = retry.delay_with(attempt.number, random);
             let run_after =
@@ -278,6 +286,31 @@ mod tests {
             }
         );
         assert_eq!(level, LogLevel::Error);
+    }
+
+    #[test]
+    fn an_error_after_a_cancel_request_promises_no_retry() {
+        let asked = Attempt {
+            number: 1,
+            max: 3,
+            cancel_requested: true,
+        };
+        for ending in [
+            Ending::Returned(Err(JobError::Retryable("SGP fora do ar.".into()))),
+            Ending::TimedOut,
+        ] {
+            let Decision::Record {
+                outcome, message, ..
+            } = decide(ending, asked, &POLICY, Duration::from_secs(60), now(), 0.5)
+            else {
+                panic!("an outcome to record");
+            };
+            assert_eq!(outcome, Outcome::Stopped);
+            assert!(
+                message.ends_with("Cancelado a pedido, sem nova tentativa."),
+                "{message}"
+            );
+        }
     }
 
     #[test]
