@@ -97,10 +97,6 @@ pub struct ImportCheckpoint {
     /// The end-of-import sweep, once done.
     #[serde(default)]
     pub removal: Option<Removal>,
-    /// The keys of stored pages are kept for the sweep (a complete
-    /// import stored at least one page).
-    #[serde(default)]
-    pub seen_kept: bool,
     /// Those keys were gone when an attempt resumed (the job had ended
     /// and another import's sweep dropped them before it was run again):
     /// the pages before cannot be told from customers that left, so
@@ -577,7 +573,9 @@ impl Run {
     /// import's sweep dropped them, and the sweep must not take the
     /// earlier pages' customers for ones that left.
     async fn check_seen_kept(&mut self) -> Result<(), JobError> {
-        if !self.params.is_complete() || !self.checkpoint.seen_kept || self.checkpoint.seen_lost {
+        // a complete import stores its keys with every page (older
+        // checkpoints included), so pages stored mean keys kept
+        if !self.params.is_complete() || self.checkpoint.pages == 0 || self.checkpoint.seen_lost {
             return Ok(());
         }
         let lease = self.ctx.lease();
@@ -645,7 +643,6 @@ impl Run {
             .len()
             .min(usize::try_from(room).unwrap_or(usize::MAX));
         next.errors_listed += listed as u64;
-        next.seen_kept |= self.params.is_complete();
         let checkpoint = serde_json::to_value(&next).unwrap_or(Value::Null);
         let numbers = first_page..=next.pages;
         let unlisted = (errors.len() - listed) as u64;

@@ -660,7 +660,7 @@ macro_rules! changes_for {
                     let held = sqlx::query(&format!(
                         "UPDATE jobs SET updated_at = $1 \
                          WHERE id = $2 AND fence = $3 AND lease_owner = $4 AND {}",
-                        sql::status_in("status", &[JobStatus::Running])
+                        sql::guard("status", &[JobStatus::Running])
                     ))
                     .bind(now)
                     .bind(lease.job.0)
