@@ -65,6 +65,17 @@ impl Scheduler {
                     );
                     report.skipped.push(outcome);
                 }
+                Ok(Some(SlotOutcome::Paused(paused))) => {
+                    // the run before failed once too often after this pass
+                    // settled outcomes: the slot pauses the schedule instead
+                    span.in_scope(|| {
+                        tracing::warn!(
+                            failures = paused.failures,
+                            "schedule paused after failed runs"
+                        )
+                    });
+                    report.paused.push(paused);
+                }
                 Ok(None) => {} // another instance took the slot
                 Err(e) => span
                     .in_scope(|| tracing::warn!(error = %e, "could not start a scheduled import")),

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::accounts::{SessionRecord, TokenRecord};
 use super::imports::IntegrationRecord;
 use super::jobs::{sql, ClaimedJob, JobFilter, Lease};
-use super::schedules::DueSchedule;
+use super::schedules::{DueSchedule, PausedSchedule};
 use super::StoreError;
 use crate::model::{
     ApiTokenInfo, Email, ImportRowError, JobDetails, JobId, JobPage, JobProgress, JobStatus,
@@ -537,6 +537,14 @@ pub(crate) fn schedule(row: &impl RowExt) -> Result<ScheduleView, StoreError> {
         consecutive_failures: row.int32("consecutive_failures")?.max(0) as u32,
         paused_at: row.opt_time("paused_at")?,
         pause_reason: row.opt_text("pause_reason")?,
+    })
+}
+
+pub(crate) fn paused_schedule(row: &impl RowExt) -> Result<PausedSchedule, StoreError> {
+    Ok(PausedSchedule {
+        tenant: TenantId(row.uuid("tenant_id")?),
+        failures: row.int32("consecutive_failures")?.max(0) as u32,
+        reason: row.text("pause_reason")?,
     })
 }
 

@@ -28,10 +28,13 @@ pub struct ScheduledRun {
 }
 
 /// What became of a slot this instance took.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SlotOutcome {
     Enqueued(JobId),
     Skipped(JobId),
+    /// The run before had just failed once too often: the schedule paused
+    /// instead of running again.
+    Paused(PausedSchedule),
 }
 
 /// A schedule that paused itself after too many failed runs.
@@ -102,6 +105,20 @@ pub(crate) fn settle_sql(which: &str) -> String {
     )
 }
 
+/// Pauses the active schedules (of those `which` selects; `$1` is the
+/// time) whose failures reached their limit, returning each one's tenant,
+/// count and reason.
+pub(crate) fn pause_sql(which: &str) -> String {
+    format!(
+        "UPDATE import_schedules SET active = FALSE, next_run_at = NULL, \
+            paused_at = $1, pause_reason = {}, pause_notified_at = NULL, \
+            updated_at = $1 \
+         WHERE {which} AND active AND consecutive_failures >= pause_after_failures \
+         RETURNING tenant_id, consecutive_failures, pause_reason",
+        pause_reason_sql()
+    )
+}
+
 /// The [`Schedules`] methods, for `$store`: the same SQL on both databases.
 /// Times are bound as [`At`](super::bind::At); the slot's job and its first
 /// log line are written in the transaction that takes the slot.
@@ -117,7 +134,7 @@ macro_rules! schedules_for {
             use $crate::store::jobs::{sql, DEFAULT_LOG_CAP};
             use $crate::store::rows::{self, RowExt};
             use $crate::store::schedules::{
-                pause_reason_sql, settle_sql, DueSchedule, PausedSchedule, ScheduledRun,
+                pause_sql, settle_sql, DueSchedule, PausedSchedule, ScheduledRun,
                 Schedules, SlotOutcome,
             };
             use $crate::store::StoreError;
@@ -222,6 +239,24 @@ macro_rules! schedules_for {
                     if taken.rows_affected() == 0 {
                         return Ok(None);
                     }
+                    // the run before may have ended since the last settling:
+                    // its outcome is counted before its id is replaced (or a
+                    // failure would go uncounted), and a schedule that
+                    // reaches its limit so pauses instead of running again
+                    sqlx::query(&settle_sql("tenant_id = $2"))
+                        .bind(At(now))
+                        .bind(job.tenant.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    let paused = sqlx::query(&pause_sql("tenant_id = $2"))
+                        .bind(At(now))
+                        .bind(job.tenant.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = paused {
+                        tx.commit().await?;
+                        return Ok(Some(SlotOutcome::Paused(rows::paused_schedule(&row)?)));
+                    }
                     let busy = sqlx::query(&format!(
                         "SELECT {} AS n",
                         sql::active_count("$1", "$2")
@@ -272,14 +307,6 @@ macro_rules! schedules_for {
                     };
                     Self::logs_in(&mut tx, self.now(), &[line], DEFAULT_LOG_CAP).await?;
                     if !busy {
-                        // the run before may have ended since the last
-                        // settling: its outcome is counted before its id
-                        // is replaced, or a failure would go uncounted
-                        sqlx::query(&settle_sql("tenant_id = $2"))
-                            .bind(At(now))
-                            .bind(job.tenant.0)
-                            .execute(&mut *tx)
-                            .await?;
                         sqlx::query(
                             "UPDATE import_schedules SET pending_job_id = $1 WHERE tenant_id = $2",
                         )
@@ -306,28 +333,12 @@ macro_rules! schedules_for {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                    let paused = sqlx::query(&format!(
-                        "UPDATE import_schedules SET active = FALSE, next_run_at = NULL, \
-                            paused_at = $1, pause_reason = {}, pause_notified_at = NULL, \
-                            updated_at = $1 \
-                         WHERE active AND consecutive_failures >= pause_after_failures \
-                         RETURNING tenant_id, consecutive_failures, pause_reason",
-                        pause_reason_sql()
-                    ))
+                    let paused = sqlx::query(&pause_sql("TRUE"))
                     .bind(now)
                     .fetch_all(&mut *tx)
                     .await?;
                     tx.commit().await?;
-                    paused
-                        .iter()
-                        .map(|row| {
-                            Ok(PausedSchedule {
-                                tenant: TenantId(row.uuid("tenant_id")?),
-                                failures: row.int32("consecutive_failures")?.max(0) as u32,
-                                reason: row.text("pause_reason")?,
-                            })
-                        })
-                        .collect()
+                    paused.iter().map(rows::paused_schedule).collect()
                 }
             }
         };

@@ -26,6 +26,7 @@ on_both!(
     saving_again_resumes_a_paused_schedule,
     the_history_filters_by_origin_and_counts_kinds_apart,
     a_run_that_ends_just_before_the_next_slot_is_still_counted,
+    a_late_failure_that_reaches_the_limit_pauses_instead_of_running,
 );
 
 async fn tenant(db: &TestDb, slug: &str) -> Tenant {
@@ -162,7 +163,7 @@ async fn a_slot_due_while_the_provider_is_busy_is_recorded_as_skipped(db: &TestD
     let report = scheduler(db, db.store.clone()).tick().await.unwrap();
     assert!(report.enqueued.is_empty());
     assert_eq!(report.skipped.len(), 1);
-    let SlotOutcome::Skipped(skipped) = report.skipped[0] else {
+    let SlotOutcome::Skipped(skipped) = report.skipped[0].clone() else {
         panic!("skipped");
     };
     let scheduled = jobs(db, t, Some(JobOrigin::Scheduled)).await;
@@ -426,14 +427,55 @@ async fn the_history_filters_by_origin_and_counts_kinds_apart(db: &TestDb) {
 /// it takes the next slot: taking the slot counts that failure before it
 /// replaces the pending run, so it is not lost.
 async fn a_run_that_ends_just_before_the_next_slot_is_still_counted(db: &TestDb) {
+    let t = tenant(db, "entre-tiques").await.id;
+    let taken = fail_between_settling_and_the_next_slot(db, t, 3).await;
+    assert!(matches!(taken, Some(SlotOutcome::Enqueued(_))), "{taken:?}");
+    let view = db.store.schedule(t).await.unwrap().unwrap();
+    assert_eq!(view.consecutive_failures, 1, "day 1's failure is counted");
+}
+
+/// The same late failure reaches the schedule's limit: the slot pauses it
+/// instead of queueing another run that would fail the same way.
+async fn a_late_failure_that_reaches_the_limit_pauses_instead_of_running(db: &TestDb) {
+    let t = tenant(db, "entre-tiques-pausa").await.id;
+    let taken = fail_between_settling_and_the_next_slot(db, t, 1).await;
+    let Some(SlotOutcome::Paused(paused)) = taken else {
+        panic!("the slot should pause the schedule: {taken:?}");
+    };
+    assert_eq!(paused.tenant, t);
+    assert_eq!(paused.failures, 1);
+    assert!(!paused.reason.is_empty());
+    let view = db.store.schedule(t).await.unwrap().unwrap();
+    assert!(!view.input.active, "paused");
+    assert_eq!(view.next_run, None);
+    assert_eq!(view.consecutive_failures, 1);
+    assert_eq!(
+        jobs(db, t, Some(JobOrigin::Scheduled)).await.len(),
+        1,
+        "only day 1's run"
+    );
+    // a paused schedule has no due slot left
+    assert!(db
+        .store
+        .due_schedules(two_am(3), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Day 1's scheduled run is claimed, day 2's outcomes are settled while it
+/// still runs, then it fails and day 2's slot is taken: what taking it gave.
+async fn fail_between_settling_and_the_next_slot(
+    db: &TestDb,
+    t: TenantId,
+    pause_after_failures: u32,
+) -> Option<SlotOutcome> {
     use sgp_import_core::store::ScheduledRun;
 
-    let t = tenant(db, "entre-tiques").await.id;
-    schedule(db, t, 3).await;
+    schedule(db, t, pause_after_failures).await;
     let s = scheduler(db, db.store.clone());
     db.clock.set(two_am(1));
     assert_eq!(s.tick().await.unwrap().enqueued.len(), 1);
-    // day 2: the outcomes are settled while day 1's run still runs...
     let kinds = [KindLimit {
         kind: IMPORT_KIND.into(),
         per_tenant: None,
@@ -445,7 +487,6 @@ async fn a_run_that_ends_just_before_the_next_slot_is_still_counted(db: &TestDb)
         .unwrap();
     db.clock.set(two_am(2));
     assert!(db.store.settle_scheduled_runs().await.unwrap().is_empty());
-    // ...then it fails, and the day's slot is taken
     let failed = Outcome::Failed {
         error: "SGP fora do ar".into(),
     };
@@ -460,8 +501,7 @@ async fn a_run_that_ends_just_before_the_next_slot_is_still_counted(db: &TestDb)
         serde_json::to_value(&params).unwrap(),
     )
     .with_origin(JobOrigin::Scheduled);
-    let taken = db
-        .store
+    db.store
         .take_slot(ScheduledRun {
             slot: due[0].slot,
             next: Some(two_am(3)),
@@ -469,8 +509,5 @@ async fn a_run_that_ends_just_before_the_next_slot_is_still_counted(db: &TestDb)
             skip_reason: SKIP_REASON.into(),
         })
         .await
-        .unwrap();
-    assert!(matches!(taken, Some(SlotOutcome::Enqueued(_))), "{taken:?}");
-    let view = db.store.schedule(t).await.unwrap().unwrap();
-    assert_eq!(view.consecutive_failures, 1, "day 1's failure is counted");
+        .unwrap()
 }
