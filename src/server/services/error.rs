@@ -199,9 +199,12 @@ impl From<NotifyError> for ServiceError {
             NotifyError::TooManyTests { retry_after } => ServiceError::Throttled {
                 message: format!(
                     "Limite de {} testes de notificação por hora neste provedor: tente de novo \
-                     em {} minutos.",
+                     em {}.",
                     sgp_import_core::notify::service::MAX_TESTS_AN_HOUR,
-                    retry_after.as_secs().div_ceil(60)
+                    match retry_after.as_secs().div_ceil(60) {
+                        1 => "1 minuto".to_owned(),
+                        n => format!("{n} minutos"),
+                    }
                 ),
                 retry_after,
             },
@@ -313,6 +316,13 @@ mod tests {
             e.to_string(),
             "Limite de 30 testes de notificação por hora neste provedor: tente de novo em 45 \
              minutos."
+        );
+        let soon = ServiceError::from(NotifyError::TooManyTests {
+            retry_after: Duration::from_secs(20),
+        });
+        assert!(
+            soon.to_string().ends_with("tente de novo em 1 minuto."),
+            "{soon}"
         );
     }
 }

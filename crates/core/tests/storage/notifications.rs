@@ -727,7 +727,29 @@ async fn tests_are_capped_per_hour(db: &TestDb) {
     }
     s.send_test(other, other_target).await.unwrap();
     db.clock.advance(Duration::minutes(45));
-    s.send_test(busy, busy_target)
+    let sent = s
+        .send_test(busy, busy_target)
         .await
         .expect("the first test left the hour");
+    db.store.cancel(busy, sent.job.id).await.unwrap();
+    // two requests that raced past the count: 32 tests in the hour, so
+    // the next one waits for the three oldest (sent 10, 20 and 30 s after
+    // the first) to leave, not for the oldest alone
+    for _ in 0..2 {
+        let name = format!("{} → https://ganchos.test/x", Ev::Test.label());
+        let raced = NewJob::new(
+            busy,
+            sgp_import_core::notify::NOTIFICATION_KIND,
+            &name,
+            json!({}),
+        );
+        let raced = db.store.enqueue(raced).await.unwrap();
+        db.store.cancel(busy, raced.id).await.unwrap();
+    }
+    match s.send_test(busy, busy_target).await {
+        Err(NotifyError::TooManyTests { retry_after }) => {
+            assert_eq!(retry_after.as_secs(), 30, "{retry_after:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
