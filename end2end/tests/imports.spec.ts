@@ -27,6 +27,9 @@ test('the integration form shows each field error next to its field', async ({ p
   await url.fill('ftp://sgp');
   await page.getByRole('button', { name: 'Salvar conexão' }).click();
   await expect(page.locator('#base_url-erro')).toContainText('http');
+  // a refused save leaves what the admin typed, next to its error
+  await page.waitForTimeout(1_000);
+  await expect(url).toHaveValue('ftp://sgp');
 
   await page.getByLabel('Nome da importação').fill('');
   await page.getByLabel('Cadastro a partir de').fill('2024-05-01');
@@ -191,6 +194,27 @@ test('the modal log grows on its own, polling stops when it closes, and cancel w
   const download = page.waitForEvent('download');
   await dialog.getByRole('link', { name: 'Baixar relatório de erros' }).click();
   expect((await download).suggestedFilename()).toBe(`erros-importacao-${other}.csv`);
+});
+
+test('a refresh of the modal keeps the tab the admin chose and the focus on it', async ({ page }) => {
+  await login(page, '/dashboard/importacoes');
+  // one provider's imports run one at a time: the third waits its turn,
+  // and the modal refreshes while it does
+  const ids = [await queue(page, 'Fila 1'), await queue(page, 'Fila 2'), await queue(page, 'Fila 3')];
+  await page.goto(`/dashboard/importacoes/${ids[2]}`);
+  await hydrated(page);
+  const dialog = page.getByRole('dialog', { name: 'Detalhes da importação' });
+  await expect(dialog.locator('.modal-job')).toContainText('Na fila');
+  const tab = dialog.getByRole('tab', { name: 'O que mudou' });
+  await tab.click();
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+  await expect(tab).toBeFocused();
+  await page.waitForResponse((r) => r.url().includes('/api/import_details'), { timeout: 15_000 });
+  await page.waitForTimeout(1_000);
+  await expect(tab).toHaveAttribute('aria-selected', 'true');
+  await expect(tab).toBeFocused();
+  // out of the next tests' way (the first may have finished already)
+  for (const id of ids.reverse()) await page.request.delete(`${API}/${id}`);
 });
 
 test('the details show what an import changed, as the API counts it', async ({ page }) => {

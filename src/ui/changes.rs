@@ -8,11 +8,10 @@ use leptos::prelude::*;
 use crate::api::changes::{changes, ChangesOf};
 use crate::ui::common::Loaded;
 
-/// An import's changes, by kind, a page at a time.
+/// An import's changes, by kind, a page at a time (the kind and page are
+/// the caller's, so they outlive this view).
 #[component]
-pub fn ImportChanges(id: String) -> impl IntoView {
-    let kind = RwSignal::new(String::new());
-    let page = RwSignal::new(1u32);
+pub fn ImportChanges(id: String, kind: RwSignal<String>, page: RwSignal<u32>) -> impl IntoView {
     let html = super::resource::resource(
         move || (kind.get(), page.get()),
         move |(k, n)| changes(ChangesOf::Import(id.clone(), k), n),

@@ -156,7 +156,8 @@ pub fn ImportsPage() -> impl IntoView {
                     <a class="btn" href="/integracoes">"Nova importação"</a>
                 </div>
             </header>
-            <OriginFilter place=place.get()/>
+            // drawn again when the tab or page changes (same route)
+            {move || view! { <OriginFilter place=place.get()/> }}
             <ImportCharts version=charts/>
             <Loaded resource=view_data let:v>
                 <div class="dashboard" inner_html=v.html></div>

@@ -20,7 +20,16 @@ use crate::ui::server_form::{Fields, ServerForm};
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     let save = ServerAction::<SaveIntegration>::new();
-    let settings = super::resource::resource(move || save.version().get(), |_| get_integration());
+    // the saved connection is read again after a save that went through
+    // only: a refused one leaves what the admin typed on screen, next to
+    // the errors about it
+    let saves_done = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(_))) {
+            saves_done.update(|n| *n += 1);
+        }
+    });
+    let settings = super::resource::resource(move || saves_done.get(), |_| get_integration());
     view! {
         <Title text="Integrações"/>
         <section class="page">
@@ -30,14 +39,16 @@ pub fn IntegrationsPage() -> impl IntoView {
                     <p class="subtitle">"Conexão com o SGP do provedor e importação de clientes."</p>
                 </div>
             </header>
-            <Loaded resource=settings let:current>
-                <div class="two-columns">
+            // only the connection card is drawn again after a save: the
+            // import form, a live progress and the other cards keep theirs
+            <div class="two-columns">
+                <Loaded resource=settings let:current>
                     <SettingsCard current save/>
-                    <ImportCard/>
-                    <ScheduleCard/>
-                    <NotificationsCard/>
-                </div>
-            </Loaded>
+                </Loaded>
+                <ImportCard/>
+                <ScheduleCard/>
+                <NotificationsCard/>
+            </div>
         </section>
     }
 }

@@ -30,7 +30,20 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
             .and_then(|r| r.ok())
             .is_some_and(|d| !d.summary.status.is_finished())
     });
-    use_polling(REFRESH_MS, active, move || tick.update(|t| *t += 1));
+    // The body is drawn again with each refresh: what the admin chose in
+    // it (the tab, the kind and page of changes) is kept here, and the
+    // element that had the focus gets it back (by its id).
+    let choice = BodyChoice {
+        changes_tab: RwSignal::new(false),
+        kind: RwSignal::new(String::new()),
+        page: RwSignal::new(1u32),
+        refocus: StoredValue::new(None),
+    };
+    let dialog = NodeRef::<html::Div>::new();
+    use_polling(REFRESH_MS, active, move || {
+        choice.refocus.set_value(focused_id_within(dialog));
+        tick.update(|t| *t += 1)
+    });
 
     let cancel = ServerAction::<CancelImport>::new();
     let retry = ServerAction::<RetryImport>::new();
@@ -41,17 +54,24 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
             on_change.run(());
         }
     });
-    let action_error = move || {
-        cancel
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .or_else(|| retry.value().get().and_then(|r| r.err()))
-            .or_else(|| removals.value().get().and_then(|r| r.err()))
-            .map(|e| e.message)
-    };
+    // the error of the action that answered last (a later success clears it)
+    let action_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(r) = cancel.value().get() {
+            action_error.set(r.err().map(|e| e.message));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = retry.value().get() {
+            action_error.set(r.err().map(|e| e.message));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = removals.value().get() {
+            action_error.set(r.err().map(|e| e.message));
+        }
+    });
 
-    let dialog = NodeRef::<html::Div>::new();
     let navigate = use_navigate();
     let close = {
         let href = close_href.clone();
@@ -79,11 +99,36 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
                     </a>
                 </header>
                 <Loaded resource=details let:d>
-                    <DetailsBody d cancel retry removals/>
+                    <DetailsBody d cancel retry removals choice/>
                 </Loaded>
-                {move || action_error().map(|m| view! { <ErrorAlert message=m/> })}
+                {move || action_error.get().map(|m| view! { <ErrorAlert message=m/> })}
             </div>
         </div>
+    }
+}
+
+/// What the admin chose in the modal's body, kept across its refreshes.
+#[derive(Clone, Copy)]
+struct BodyChoice {
+    changes_tab: RwSignal<bool>,
+    kind: RwSignal<String>,
+    page: RwSignal<u32>,
+    /// The id of the element to focus once the body is drawn again.
+    refocus: StoredValue<Option<String>>,
+}
+
+/// The id of the focused element, when it is inside `root` and has one.
+fn focused_id_within(root: NodeRef<html::Div>) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let root = root.get_untracked()?;
+        let active = document().active_element()?;
+        (root.contains(Some(&active)) && !active.id().is_empty()).then(|| active.id())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = root;
+        None
     }
 }
 
@@ -93,9 +138,23 @@ fn DetailsBody(
     cancel: ServerAction<CancelImport>,
     retry: ServerAction<RetryImport>,
     removals: ServerAction<ConfirmRemovals>,
+    choice: BodyChoice,
 ) -> impl IntoView {
     let s = d.summary.clone();
-    let changes_tab = RwSignal::new(false);
+    let changes_tab = choice.changes_tab;
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        use wasm_bindgen::JsCast;
+        if let Some(el) = choice
+            .refocus
+            .try_update_value(Option::take)
+            .flatten()
+            .and_then(|id| document().get_element_by_id(&id))
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    });
     // the log ends scrolled to its newest line
     let facts = NodeRef::<html::Div>::new();
     Effect::new(move |_| {
@@ -110,6 +169,7 @@ fn DetailsBody(
     let tab = move |changes: bool, label: &'static str| {
         view! {
             <button type="button" role="tab" class="tab"
+                id=if changes { "aba-mudancas" } else { "aba-detalhes" }
                 aria-selected=move || (changes_tab.get() == changes).to_string()
                 on:click=move |_| changes_tab.set(changes)>
                 {label}
@@ -138,7 +198,7 @@ fn DetailsBody(
                     }
                 }
             >
-                <ImportChanges id=id.clone()/>
+                <ImportChanges id=id.clone() kind=choice.kind page=choice.page/>
             </Show>
         </div>
     }
@@ -164,7 +224,7 @@ fn RemovalGuard(
                     format::integer(contracts)
                 )}
             </p>
-            <button type="button" class="btn btn-danger"
+            <button type="button" class="btn btn-danger" id="confirmar-remocoes"
                 disabled=move || removals.pending().get()
                 on:click=move |_| {
                     if confirm("Marcar esses clientes como removidos do SGP?") {
@@ -274,6 +334,8 @@ fn DetailsActions(
                 <button
                     type="button"
                     class="btn btn-danger"
+                    id="cancelar-importacao"
+                    disabled=move || cancel.pending().get()
                     on:click=move |_| {
                         if confirm("Cancelar esta importação? O que já foi importado fica salvo.") {
                             cancel.dispatch(CancelImport { id: cancel_id.clone() });
@@ -287,6 +349,8 @@ fn DetailsActions(
                 <button
                     type="button"
                     class="btn"
+                    id="tentar-novamente"
+                    disabled=move || retry.pending().get()
                     on:click=move |_| { retry.dispatch(RetryImport { id: retry_id.clone() }); }
                 >
                     "Tentar novamente"

@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 
 use crate::model::{JobStatus, JobSummary};
-use crate::ui::format;
-use crate::ui::progress::{duration, percent, ProgressBar};
+use crate::ui::common::ErrorAlert;
+use crate::ui::progress::{count_text, duration, percent, ProgressBar};
 
 /// Seconds the page follows the import before handing over.
 pub const HAND_OVER_SECS: u32 = 30;
@@ -59,11 +59,14 @@ pub fn LiveProgress(job: JobSummary) -> impl IntoView {
     let live = RwSignal::new(None::<LiveJob>);
     let finished = RwSignal::new(false);
     let remaining = RwSignal::new(HAND_OVER_SECS);
-    follow(job.id.to_string(), live, finished, remaining);
+    // why the live view stopped following (the stream's own message, or
+    // a connection the browser could not open or keep)
+    let lost = RwSignal::new(None::<String>);
+    follow(job.id.to_string(), live, finished, remaining, lost);
     let name = job.name.clone();
     view! {
-        <div class="live" aria-live="polite">
-            <p>
+        <div class="live">
+            <p aria-live="polite">
                 <strong>{job.name.clone()}</strong>
                 " — "
                 {move || live.get().map(|j| j.status_label).unwrap_or_else(|| job.status.label_pt().to_owned())}
@@ -75,14 +78,13 @@ pub fn LiveProgress(job: JobSummary) -> impl IntoView {
             <p class="progress-facts">
                 {move || {
                     live.get().map(|j| {
-                        let total = j.total_estimado.map(format::integer).unwrap_or_else(|| "?".into());
                         let eta = j
                             .eta_segundos
                             .filter(|_| j.status == JobStatus::Running.as_str())
                             .map(|s| format!("faltam cerca de {}", duration(s)))
                             .unwrap_or_default();
                         view! {
-                            <span>{format!("{} de {} clientes", format::integer(j.processados), total)}</span>
+                            <span>{count_text(j.processados, j.total_estimado)}</span>
                             <span class="progress-percent">{percent(j.progresso_percent)}</span>
                             <span class="muted">{eta}</span>
                         }
@@ -90,6 +92,7 @@ pub fn LiveProgress(job: JobSummary) -> impl IntoView {
                 }}
             </p>
             <p class="current-message">{move || live.get().and_then(|j| j.mensagem_atual)}</p>
+            {move || lost.get().map(|m| view! { <ErrorAlert message=m/> })}
             <p class="muted" data-testid="contagem">
                 {move || {
                     if finished.get() {
@@ -110,6 +113,7 @@ fn follow(
     live: RwSignal<Option<LiveJob>>,
     finished: RwSignal<bool>,
     remaining: RwSignal<u32>,
+    lost: RwSignal<Option<String>>,
 ) {
     #[cfg(feature = "hydrate")]
     {
@@ -141,7 +145,28 @@ fn follow(
         let _ =
             source.add_event_listener_with_callback("progress", progress.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback("done", done.as_ref().unchecked_ref());
-        let source = StoredValue::new_local(Some((source, progress, done)));
+        // the stream's `error` event carries the server's message; a bare
+        // one is the connection failing (refused, or lost for good)
+        let failed = {
+            let source = source.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let said = e
+                    .dyn_ref::<web_sys::MessageEvent>()
+                    .and_then(|m| m.data().as_string())
+                    .filter(|m| !m.is_empty());
+                if said.is_none() && source.ready_state() != web_sys::EventSource::CLOSED {
+                    return; // the browser reconnects by itself
+                }
+                source.close();
+                lost.set(Some(said.unwrap_or_else(|| {
+                    "Não foi possível acompanhar o progresso ao vivo. A importação continua: \
+                     acompanhe-a no painel."
+                        .to_owned()
+                })));
+            })
+        };
+        let _ = source.add_event_listener_with_callback("error", failed.as_ref().unchecked_ref());
+        let source = StoredValue::new_local(Some((source, progress, done, failed)));
 
         let ticker = Interval::new(1_000, move || {
             let left = remaining.get_untracked().saturating_sub(1);
@@ -154,7 +179,7 @@ fn follow(
         Effect::new(move |_| {
             if finished.get() {
                 source.update_value(|s| {
-                    if let Some((es, _, _)) = s.take() {
+                    if let Some((es, ..)) = s.take() {
                         es.close();
                     }
                 });
@@ -163,7 +188,7 @@ fn follow(
         on_cleanup(move || {
             ticker.set_value(None);
             source.update_value(|s| {
-                if let Some((es, _, _)) = s.take() {
+                if let Some((es, ..)) = s.take() {
                     es.close();
                 }
             });
@@ -171,6 +196,6 @@ fn follow(
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (id, live, finished, remaining);
+        let _ = (id, live, finished, remaining, lost);
     }
 }
