@@ -141,6 +141,11 @@ test('tabs, counts and pages live in the URL; the dashboard refreshes itself', a
   await page.reload();
   await hydrated(page);
   await expect(page.getByText('Página 2 de 2')).toBeVisible();
+  // a page past the last shows the last one, not an empty list
+  await page.goto('/dashboard/importacoes?aba=todas&pagina=9');
+  await hydrated(page);
+  await expect(page.getByText('Página 2 de 2')).toBeVisible();
+  await expect(page.getByRole('table').getByRole('row')).not.toHaveCount(1);
   await tabs.getByRole('link', { name: /Concluídas/ }).click();
   await expect(page).toHaveURL('/dashboard/importacoes?aba=concluidas&pagina=1');
   await expect(tabs.getByRole('link', { name: /Concluídas/ })).toHaveAttribute('aria-current', 'page');
@@ -215,6 +220,23 @@ test('a refresh of the modal keeps the tab the admin chose and the focus on it',
   await expect(tab).toBeFocused();
   // out of the next tests' way (the first may have finished already)
   for (const id of ids.reverse()) await page.request.delete(`${API}/${id}`);
+});
+
+test('the live progress says why it stopped following when the session ends', async ({ page }) => {
+  await login(page, '/integracoes');
+  // queued behind another, the import is still waiting when the session ends
+  await queue(page, 'Na frente');
+  await page.getByLabel('Nome da importação').fill('Sessão encerrada');
+  await page.getByRole('button', { name: 'Importar Clientes' }).click();
+  await expect(page.getByRole('progressbar', { name: 'Progresso de Sessão encerrada' })).toBeVisible();
+  // the admin logs out in another tab
+  const other = await page.context().newPage();
+  await other.goto('/integracoes');
+  await hydrated(other);
+  await other.getByRole('button', { name: 'Sair' }).click();
+  await expect(other).toHaveURL(/\/login/);
+  await other.close();
+  await expect(page.locator('.live').getByRole('alert')).toHaveText('Faça login para continuar.', { timeout: 20_000 });
 });
 
 test('the details show what an import changed, as the API counts it', async ({ page }) => {

@@ -344,15 +344,21 @@ async fn superadmin_actions_are_403_for_provider_admins(app: &TestApp) {
             ("Da net-b".to_owned(), "Provedor net-b".to_owned())
         ]
     );
-    let (status, _) = app
-        .json(
-            Method::GET,
-            &format!("{lista}?origem=api&status=completed"),
-            &root,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    // with an origin, the counts are that origin's
+    for (origin, n) in [("api", 2), ("manual", 0)] {
+        let (status, of_origin) = app
+            .json(
+                Method::GET,
+                &format!("{lista}?origem={origin}&status=completed"),
+                &root,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(of_origin["data"]["pagination"]["total"], n, "{of_origin}");
+        assert_eq!(of_origin["data"]["stats"]["completed"], n, "{of_origin}");
+        assert_eq!(of_origin["data"]["stats"]["total"], n, "{of_origin}");
+    }
     let one = body["data"]["importacoes"][0]["id"].as_str().unwrap();
     let (status, body) = app
         .json(

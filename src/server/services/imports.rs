@@ -41,17 +41,32 @@ pub async fn list(
     };
     // a superadmin with no provider picked reads every provider's list (as
     // the original API did); acting on a job still needs a provider
-    if caller.tenant.is_none() && caller.is_superadmin() {
-        let page = state.store.list_jobs_everywhere(&filter).await?;
-        let counts = state
-            .store
-            .status_counts_everywhere(Some(IMPORT_KIND))
-            .await?;
-        return Ok(ImportList { page, counts });
-    }
-    let tenant = tenant_of(caller)?;
-    let page = state.store.list_jobs(tenant, &filter).await?;
-    let counts = state.store.status_counts(tenant, Some(IMPORT_KIND)).await?;
+    let everywhere = caller.tenant.is_none() && caller.is_superadmin();
+    let tenant = if everywhere {
+        None
+    } else {
+        Some(tenant_of(caller)?)
+    };
+    let page = match tenant {
+        Some(t) => state.store.list_jobs(t, &filter).await?,
+        None => state.store.list_jobs_everywhere(&filter).await?,
+    };
+    // the tabs count what the origin filter shows
+    let counts = match (origin, tenant) {
+        (Some(o), _) => {
+            state
+                .store
+                .origin_status_counts(tenant, Some(IMPORT_KIND), o)
+                .await?
+        }
+        (None, Some(t)) => state.store.status_counts(t, Some(IMPORT_KIND)).await?,
+        (None, None) => {
+            state
+                .store
+                .status_counts_everywhere(Some(IMPORT_KIND))
+                .await?
+        }
+    };
     Ok(ImportList { page, counts })
 }
 

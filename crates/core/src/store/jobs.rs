@@ -227,6 +227,16 @@ pub trait Jobs: Send + Sync {
         kind: Option<&str>,
     ) -> Result<StatusCounts, StoreError>;
 
+    /// Jobs per status of one origin, of one provider (or every one when
+    /// `None`) and of one kind or all. Counted from the jobs themselves:
+    /// the kept per-status counts know nothing of origins.
+    async fn origin_status_counts(
+        &self,
+        tenant: Option<TenantId>,
+        kind: Option<&str>,
+        origin: JobOrigin,
+    ) -> Result<StatusCounts, StoreError>;
+
     /// One job with its newest `log_lines` log lines (oldest first).
     async fn job_details(
         &self,
@@ -845,6 +855,27 @@ macro_rules! jobs_for {
                 .fetch_all(self.reads())
                 .await?;
                 rows::status_counts(&rows)
+            }
+
+            async fn origin_status_counts(
+                &self,
+                tenant: Option<TenantId>,
+                kind: Option<&str>,
+                origin: $crate::model::JobOrigin,
+            ) -> Result<StatusCounts, StoreError> {
+                let text = format!(
+                    "SELECT status, CAST(count(*) AS BIGINT) AS n FROM jobs \
+                     WHERE {} origin = $1 AND ($2 IS NULL OR kind = $2) GROUP BY status",
+                    if tenant.is_some() { "tenant_id = $3 AND" } else { "" }
+                );
+                let rows = sqlx::query(&text)
+                .bind(origin.as_str())
+                .bind(kind);
+                let rows = match tenant {
+                    Some(t) => rows.bind(t.0),
+                    None => rows,
+                };
+                rows::status_counts(&rows.fetch_all(self.reads()).await?)
             }
 
             async fn job_details(

@@ -413,6 +413,23 @@ async fn the_history_filters_by_origin_and_counts_kinds_apart(db: &TestDb) {
     assert_eq!(all.jobs[0].tenant_id, other, "newest first");
     let api = everywhere(Some(JobOrigin::Api)).await;
     assert_eq!(api.total, 3);
+    // the tabs of an origin count that origin's jobs only
+    let of = |tenant, kind, origin| async move {
+        db.store
+            .origin_status_counts(tenant, kind, origin)
+            .await
+            .unwrap()
+    };
+    let by_api = of(Some(t), Some("other"), JobOrigin::Api).await;
+    assert_eq!(by_api.get(JobStatus::Queued), 2);
+    assert_eq!(by_api.total(), 2);
+    assert_eq!(of(Some(t), None, JobOrigin::Manual).await.total(), 2);
+    assert_eq!(
+        of(Some(t), Some(IMPORT_KIND), JobOrigin::Api).await.total(),
+        0
+    );
+    assert_eq!(of(None, Some("other"), JobOrigin::Api).await.total(), 3);
+    assert_eq!(of(Some(other), None, JobOrigin::Api).await.total(), 1);
     assert_eq!(
         db.store
             .status_counts_everywhere(Some("other"))
