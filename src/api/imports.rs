@@ -235,22 +235,31 @@ pub async fn list_imports(
     use crate::ui::imports::{Dashboard, DashboardProps, Place};
 
     let (state, p) = caller().await?;
-    let place = Place {
+    let mut place = Place {
         tab: ImportTab::from_slug(&tab),
         page: page.clamp(1, 100_000),
         // an unknown origin in a hand-edited link shows every origin
         origin: crate::model::JobOrigin::from_api_name(&origin),
         highlight: uuid::Uuid::parse_str(&highlight).ok(),
     };
-    let history = imports::list(
-        &state,
-        &p,
-        place.tab.statuses(),
-        place.origin,
-        PAGE_SIZE,
-        u64::from(place.page - 1) * u64::from(PAGE_SIZE),
-    )
-    .await?;
+    let list = |page: u32| {
+        imports::list(
+            &state,
+            &p,
+            place.tab.statuses(),
+            place.origin,
+            PAGE_SIZE,
+            u64::from(page - 1) * u64::from(PAGE_SIZE),
+        )
+    };
+    let mut history = list(place.page).await?;
+    // past the last page (the tab emptied while the admin looked, or an
+    // old link): the last page instead of an empty list
+    let last = history.page.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    if history.page.jobs.is_empty() && u64::from(place.page) > last {
+        place.page = u32::try_from(last).unwrap_or(1);
+        history = list(place.page).await?;
+    }
     let active = imports::active(&state, &p, 20).await?;
     let (counts, any_active) = (history.counts.clone(), !active.is_empty());
     let html = crate::server::markup::render(|| {
