@@ -221,6 +221,25 @@ macro_rules! schedules_for {
                     let now = self.clock.now();
                     let job = &run.job;
                     let mut tx = self.writes().begin().await?;
+                    // The run before may have ended since the last
+                    // settling: its outcome is counted before its id is
+                    // replaced (or a failure would go uncounted), and a
+                    // schedule that so reaches its limit pauses instead of
+                    // taking the slot (which stays its last run's).
+                    sqlx::query(&settle_sql("tenant_id = $2"))
+                        .bind(At(now))
+                        .bind(job.tenant.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    let paused = sqlx::query(&pause_sql("tenant_id = $2"))
+                        .bind(At(now))
+                        .bind(job.tenant.0)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = paused {
+                        tx.commit().await?;
+                        return Ok(Some(SlotOutcome::Paused(rows::paused_schedule(&row)?)));
+                    }
                     // The compare-and-set on the slot is what makes a run
                     // exactly once: a second instance waits for the first
                     // one's row lock (or SQLite's one writer), then finds
@@ -238,24 +257,6 @@ macro_rules! schedules_for {
                     .await?;
                     if taken.rows_affected() == 0 {
                         return Ok(None);
-                    }
-                    // the run before may have ended since the last settling:
-                    // its outcome is counted before its id is replaced (or a
-                    // failure would go uncounted), and a schedule that
-                    // reaches its limit so pauses instead of running again
-                    sqlx::query(&settle_sql("tenant_id = $2"))
-                        .bind(At(now))
-                        .bind(job.tenant.0)
-                        .execute(&mut *tx)
-                        .await?;
-                    let paused = sqlx::query(&pause_sql("tenant_id = $2"))
-                        .bind(At(now))
-                        .bind(job.tenant.0)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(row) = paused {
-                        tx.commit().await?;
-                        return Ok(Some(SlotOutcome::Paused(rows::paused_schedule(&row)?)));
                     }
                     let busy = sqlx::query(&format!(
                         "SELECT {} AS n",

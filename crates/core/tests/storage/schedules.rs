@@ -465,6 +465,7 @@ async fn a_late_failure_that_reaches_the_limit_pauses_instead_of_running(db: &Te
     let view = db.store.schedule(t).await.unwrap().unwrap();
     assert!(!view.input.active, "paused");
     assert_eq!(view.next_run, None);
+    assert_eq!(view.last_run, Some(two_am(1)), "day 2 did not run");
     assert_eq!(view.consecutive_failures, 1);
     assert_eq!(
         jobs(db, t, Some(JobOrigin::Scheduled)).await.len(),
