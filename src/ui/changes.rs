@@ -6,16 +6,44 @@
 use leptos::prelude::*;
 
 use crate::api::changes::{changes, ChangesOf};
+use crate::api::error::UiError;
 use crate::ui::common::Loaded;
+use crate::ui::resource::Postcard64;
 
-/// An import's changes, by kind, a page at a time (the kind and page are
-/// the caller's, so they outlive this view).
+/// A page of an import's changes, as the server drew it.
+pub type ChangesPage = Resource<Result<String, UiError>, Postcard64>;
+
+/// The page of `id`'s changes of the chosen kind and page, read while
+/// `open` only. Kept by the caller, it outlives the views drawn from it:
+/// a view drawn again shows the page it has instead of loading it again.
+pub fn import_changes(
+    id: String,
+    open: RwSignal<bool>,
+    kind: RwSignal<String>,
+    page: RwSignal<u32>,
+) -> ChangesPage {
+    super::resource::resource(
+        move || (open.get(), kind.get(), page.get()),
+        move |(open, k, n)| {
+            let id = id.clone();
+            async move {
+                if !open {
+                    return Ok(String::new());
+                }
+                changes(ChangesOf::Import(id, k), n).await
+            }
+        },
+    )
+}
+
+/// An import's changes, by kind, a page at a time (the page read and the
+/// kind and page chosen are the caller's, see [`import_changes`]).
 #[component]
-pub fn ImportChanges(id: String, kind: RwSignal<String>, page: RwSignal<u32>) -> impl IntoView {
-    let html = super::resource::resource(
-        move || (kind.get(), page.get()),
-        move |(k, n)| changes(ChangesOf::Import(id.clone(), k), n),
-    );
+pub fn ImportChanges(
+    html: ChangesPage,
+    kind: RwSignal<String>,
+    page: RwSignal<u32>,
+) -> impl IntoView {
     view! {
         <div class="changes-view" on:click=move |ev| follow(&ev, Some(kind), page)>
             <Loaded resource=html let:h>

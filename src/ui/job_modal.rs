@@ -11,7 +11,7 @@ use crate::api::changes::ConfirmRemovals;
 use crate::api::imports::ImportDetailsView;
 use crate::api::imports::{import_details, CancelImport, RetryImport};
 use crate::model::{JobStatus, JobSummary, JobTiming, LogLine};
-use crate::ui::changes::ImportChanges;
+use crate::ui::changes::{import_changes, ChangesPage, ImportChanges};
 use crate::ui::common::{ErrorAlert, Loaded};
 use crate::ui::format;
 use crate::ui::imports::REFRESH_MS;
@@ -33,10 +33,16 @@ pub fn JobModal(id: String, close_href: String, on_change: Callback<()>) -> impl
     // The body is drawn again with each refresh: what the admin chose in
     // it (the tab, the kind and page of changes) is kept here, and the
     // element that had the focus gets it back (by its id).
+    let (changes_tab, kind, page) = (
+        RwSignal::new(false),
+        RwSignal::new(String::new()),
+        RwSignal::new(1u32),
+    );
     let choice = BodyChoice {
-        changes_tab: RwSignal::new(false),
-        kind: RwSignal::new(String::new()),
-        page: RwSignal::new(1u32),
+        changes_tab,
+        kind,
+        page,
+        changes: import_changes(id.clone(), changes_tab, kind, page),
         refocus: StoredValue::new(None),
     };
     let dialog = NodeRef::<html::Div>::new();
@@ -113,6 +119,8 @@ struct BodyChoice {
     changes_tab: RwSignal<bool>,
     kind: RwSignal<String>,
     page: RwSignal<u32>,
+    /// The page of changes shown, read when the kind or page changes only.
+    changes: ChangesPage,
     /// The id of the element to focus once the body is drawn again.
     refocus: StoredValue<Option<String>>,
 }
@@ -145,10 +153,14 @@ fn DetailsBody(
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         use wasm_bindgen::JsCast;
-        if let Some(el) = choice
-            .refocus
-            .try_update_value(Option::take)
-            .flatten()
+        let id = choice.refocus.try_update_value(Option::take).flatten();
+        // only a focus the redraw took away comes back: one the admin
+        // moved meanwhile stays where it is
+        let lost = document()
+            .active_element()
+            .is_none_or(|el| document().body().is_some_and(|b| b.is_same_node(Some(&el))));
+        if let Some(el) = id
+            .filter(|_| lost)
             .and_then(|id| document().get_element_by_id(&id))
             .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
         {
@@ -198,7 +210,7 @@ fn DetailsBody(
                     }
                 }
             >
-                <ImportChanges id=id.clone() kind=choice.kind page=choice.page/>
+                <ImportChanges html=choice.changes kind=choice.kind page=choice.page/>
             </Show>
         </div>
     }
