@@ -292,17 +292,7 @@ impl NotificationService {
         let now = self.clock.now();
         let hour = chrono::Duration::hours(1);
         let recent = self
-            .store
-            .list_jobs(
-                tenant,
-                &JobFilter {
-                    statuses: None,
-                    origin: None,
-                    kind: Some(NOTIFICATION_KIND.to_owned()),
-                    limit: RECENT_DELIVERIES_READ,
-                    offset: 0,
-                },
-            )
+            .delivery_jobs(tenant, RECENT_DELIVERIES_READ, 0)
             .await?;
         let mut tests: Vec<_> = recent
             .jobs
@@ -332,19 +322,7 @@ impl NotificationService {
         limit: u32,
         offset: u64,
     ) -> Result<(Vec<Delivery>, JobPage), NotifyError> {
-        let page = self
-            .store
-            .list_jobs(
-                tenant,
-                &JobFilter {
-                    statuses: None,
-                    origin: None,
-                    kind: Some(NOTIFICATION_KIND.to_owned()),
-                    limit,
-                    offset,
-                },
-            )
-            .await?;
+        let page = self.delivery_jobs(tenant, limit, offset).await?;
         let mut deliveries = Vec::with_capacity(page.jobs.len());
         for job in &page.jobs {
             // the list has no parameters: read them from the job
@@ -359,5 +337,22 @@ impl NotificationService {
             }
         }
         Ok((deliveries, page))
+    }
+
+    /// A page of the provider's delivery jobs, newest first.
+    async fn delivery_jobs(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<JobPage, NotifyError> {
+        let filter = JobFilter {
+            statuses: None,
+            origin: None,
+            kind: Some(NOTIFICATION_KIND.to_owned()),
+            limit,
+            offset,
+        };
+        Ok(self.store.list_jobs(tenant, &filter).await?)
     }
 }

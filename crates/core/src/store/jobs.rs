@@ -594,30 +594,12 @@ macro_rules! jobs_for {
                     .bind(kind)
                     .fetch_all(self.reads())
                     .await?;
-                let total = match origin {
-                    // the kept per-status counts know nothing of origins
-                    Some(origin) => {
-                        let text = format!(
-                            "SELECT count(*) AS n FROM jobs j WHERE {} j.status IN ({list}) \
-                             AND j.origin = $1 AND ($2 IS NULL OR j.kind = $2)",
-                            of(3)
-                        );
-                        let mut count = sqlx::query(&text)
-                        .bind(origin)
-                        .bind(kind);
-                        if let Some(t) = tenant {
-                            count = count.bind(t.0);
-                        }
-                        count.fetch_one(self.reads()).await?.int("n")?.max(0) as u64
-                    }
-                    None => {
-                        let counts = match tenant {
-                            Some(t) => self.status_counts(t, kind).await?,
-                            None => self.status_counts_everywhere(kind).await?,
-                        };
-                        statuses.iter().map(|s| counts.get(*s)).sum()
-                    }
+                let counts = match (filter.origin, tenant) {
+                    (Some(o), _) => self.origin_status_counts(tenant, kind, o).await?,
+                    (None, Some(t)) => self.status_counts(t, kind).await?,
+                    (None, None) => self.status_counts_everywhere(kind).await?,
                 };
+                let total = statuses.iter().map(|s| counts.get(*s)).sum();
                 rows::job_page(&rows, total, filter)
             }
             }
