@@ -52,21 +52,10 @@ pub async fn list(
         None => state.store.list_jobs_everywhere(&filter).await?,
     };
     // the tabs count what the origin filter shows
-    let counts = match (origin, tenant) {
-        (Some(o), _) => {
-            state
-                .store
-                .origin_status_counts(tenant, Some(IMPORT_KIND), o)
-                .await?
-        }
-        (None, Some(t)) => state.store.status_counts(t, Some(IMPORT_KIND)).await?,
-        (None, None) => {
-            state
-                .store
-                .status_counts_everywhere(Some(IMPORT_KIND))
-                .await?
-        }
-    };
+    let counts = state
+        .store
+        .list_status_counts(tenant, Some(IMPORT_KIND), origin)
+        .await?;
     Ok(ImportList { page, counts })
 }
 

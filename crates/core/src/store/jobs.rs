@@ -237,6 +237,22 @@ pub trait Jobs: Send + Sync {
         origin: JobOrigin,
     ) -> Result<StatusCounts, StoreError>;
 
+    /// Jobs per status as a list with this provider (`None`: every one),
+    /// kind and origin filter counts them: from the kept counters when no
+    /// origin is picked, from the jobs themselves when one is.
+    async fn list_status_counts(
+        &self,
+        tenant: Option<TenantId>,
+        kind: Option<&str>,
+        origin: Option<JobOrigin>,
+    ) -> Result<StatusCounts, StoreError> {
+        match (origin, tenant) {
+            (Some(o), _) => self.origin_status_counts(tenant, kind, o).await,
+            (None, Some(t)) => self.status_counts(t, kind).await,
+            (None, None) => self.status_counts_everywhere(kind).await,
+        }
+    }
+
     /// One job with its newest `log_lines` log lines (oldest first).
     async fn job_details(
         &self,
@@ -594,11 +610,7 @@ macro_rules! jobs_for {
                     .bind(kind)
                     .fetch_all(self.reads())
                     .await?;
-                let counts = match (filter.origin, tenant) {
-                    (Some(o), _) => self.origin_status_counts(tenant, kind, o).await?,
-                    (None, Some(t)) => self.status_counts(t, kind).await?,
-                    (None, None) => self.status_counts_everywhere(kind).await?,
-                };
+                let counts = self.list_status_counts(tenant, kind, filter.origin).await?;
                 let total = statuses.iter().map(|s| counts.get(*s)).sum();
                 rows::job_page(&rows, total, filter)
             }
